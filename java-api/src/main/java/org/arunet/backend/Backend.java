@@ -1,0 +1,223 @@
+package org.arunet.backend;
+
+import org.arunet.tensor.DType;
+import org.arunet.tensor.Device;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Every operation ARU-Net needs, forward and backward, on one device.
+ *
+ * <h2>Conventions (all implementations)</h2>
+ * <ul>
+ *   <li>Activations are F32 {@link Layout#NHWC} {@code [N, H, W, C]}; convolution weights
+ *       {@link Layout#OIHW}; linear weights {@code [out, in]} (PyTorch's orders); vectors {@code [C]}.
+ *   <li>Every output argument is <b>overwritten</b>; nothing accumulates. Gradients that meet at a
+ *       join are summed by the caller with {@link #addInPlace}. (One exception:
+ *       {@link #batchNormForward} updates the running statistics it is given.)
+ *   <li>Outputs never alias inputs unless the method says so.
+ *   <li>Shapes, dtypes and devices are validated before any native call; a mismatch throws
+ *       {@link IllegalArgumentException} naming the operation and the shapes. Failures inside native
+ *       code become {@link ArunetException}.
+ *   <li>Numerics follow PyTorch (CPU, float32): BatchNorm normalises with the biased batch variance and
+ *       updates {@code running_var} with the unbiased one; {@code MaxPool2d} routes the gradient to the
+ *       first maximum of each window in row-major window order (padding never wins); the global and
+ *       channel max reductions ({@code amax}) split the gradient evenly among tied maxima.
+ *   <li>A backend is used by one thread at a time unless the implementation says otherwise.
+ * </ul>
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name: "cpu", "reference", "cuda". */
+    String name();
+
+    /** Where tensors allocated by this backend live. */
+    Device device();
+
+    /** Allocates a zeroed tensor on this backend's device. */
+    Tensor allocate(DType dtype, Layout layout, int... shape);
+
+    /** Sets the number of worker threads for compute ops (CPU backends); ignored where meaningless. */
+    default void setThreads(int threads) {}
+
+    // ------------------------------------------------------------------ basics
+
+    /** {@code dst = src} (same shape and dtype). */
+    void copy(Tensor src, Tensor dst);
+
+    /** Sets every element of an F32 tensor to {@code value}. */
+    void fill(Tensor t, float value);
+
+    /** {@code y = a + b}, same shapes. {@code y} may alias {@code a} or {@code b}. */
+    void add(Tensor a, Tensor b, Tensor y);
+
+    /** {@code y += x}, same number of elements. */
+    void addInPlace(Tensor y, Tensor x);
+
+    /** {@code y = alpha * x}. {@code y} may alias {@code x}. */
+    void scale(Tensor x, float alpha, Tensor y);
+
+    // ------------------------------------------------------------------ convolution
+
+    /** A convolution handle for one layer; see {@link Conv2dOp}. */
+    Conv2dOp conv2d(Conv2dSpec spec);
+
+    // ------------------------------------------------------------------ normalisation
+
+    /**
+     * 2-D batch normalisation over {@code N, H, W} per channel, optionally followed by an activation.
+     *
+     * <p>Training: {@code mean, var} are the batch statistics (biased variance); writes
+     * {@code saveMean[c] = mean}, {@code saveInvStd[c] = 1 / sqrt(var + eps)}, and updates
+     * {@code runningMean = (1 - momentum) runningMean + momentum mean},
+     * {@code runningVar = (1 - momentum) runningVar + momentum var * M / (M - 1)}, M = N H W.
+     * Inference: normalises with the running statistics, leaves {@code saveMean, saveInvStd} alone
+     * (they may be null).
+     *
+     * <p>{@code y = act(gamma * (x - mean) * invStd + beta)}; {@code act} is {@link Activation#NONE}
+     * or {@link Activation#RELU}.
+     *
+     * @param x NHWC {@code [N, H, W, C]}
+     * @param gamma, beta, runningMean, runningVar, saveMean, saveInvStd {@code [C]}
+     * @param y NHWC, same shape as x
+     */
+    void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+            Activation act);
+
+    /**
+     * Backward of a training-mode {@link #batchNormForward} (batch statistics).
+     *
+     * @param y the forward output (used for the activation's mask when {@code act} is RELU; may be
+     *     null for NONE)
+     * @param dx written, same shape as x
+     * @param dGamma, dBeta {@code [C]}, written
+     */
+    void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act);
+
+    // ------------------------------------------------------------------ activations
+
+    /** {@code y = act(x)} elementwise, any shape; {@code y} may alias {@code x}. */
+    void activationForward(Activation act, Tensor x, Tensor y);
+
+    /**
+     * {@code dx = dy * act'(x)}. RELU uses {@code x > 0} (the derivative at 0 is 0), GELU uses x,
+     * SIGMOID uses {@code y * (1 - y)} (y is then required; x may be null). {@code dx} may alias
+     * {@code dy}.
+     */
+    void activationBackward(Activation act, Tensor x, Tensor y, Tensor dy, Tensor dx);
+
+    // ------------------------------------------------------------------ pooling and resampling
+
+    /**
+     * Max pooling with a square window, PyTorch {@code F.max_pool2d(x, kernel, stride, pad)} (padding
+     * counts as minus infinity, floor mode). ARU-Net uses 3 / 2 / 1.
+     */
+    void maxPoolForward(Tensor x, Tensor y, int kernel, int stride, int pad);
+
+    /** Routes each {@code dy} to the first maximum of its window (row-major order); dx written. */
+    void maxPoolBackward(Tensor x, Tensor dy, Tensor dx, int kernel, int stride, int pad);
+
+    /**
+     * Global max and average over H and W: {@code max[n, c] = max_hw x}, {@code avg[n, c] = mean_hw x}.
+     * Either output may be null.
+     *
+     * @param x NHWC; max, avg {@code [N, C]}
+     */
+    void globalPoolForward(Tensor x, Tensor max, Tensor avg);
+
+    /**
+     * {@code dx = (dMax routed evenly to the tied maxima of each channel) + dAvg / (H W)}. Either
+     * gradient may be null (then contributes nothing); {@code max} is the forward output and is
+     * required when {@code dMax} is given.
+     */
+    void globalPoolBackward(Tensor x, Tensor max, Tensor dMax, Tensor dAvg, Tensor dx);
+
+    /**
+     * Per-pixel statistics over channels: {@code out[n, h, w, 0] = max_c x}, {@code out[.., 1] = mean_c x}
+     * (the spatial-attention input, in PyTorch's {@code cat([amax, mean])} order).
+     *
+     * @param out NHWC {@code [N, H, W, 2]}
+     */
+    void channelMaxMeanForward(Tensor x, Tensor out);
+
+    /** Backward of {@link #channelMaxMeanForward}; max gradient split evenly among ties. dx written. */
+    void channelMaxMeanBackward(Tensor x, Tensor out, Tensor dOut, Tensor dx);
+
+    /** Nearest-neighbour upsampling by 2: {@code [N, H, W, C] -> [N, 2H, 2W, C]}. */
+    void upsample2xForward(Tensor x, Tensor y);
+
+    /** {@code dx[n, h, w, c] = sum of the four dy it was copied to}. */
+    void upsample2xBackward(Tensor dy, Tensor dx);
+
+    /** {@code out = cat([a, b], channels)}: {@code [N,H,W,Ca] ++ [N,H,W,Cb] -> [N,H,W,Ca+Cb]}. */
+    void concatChannels(Tensor a, Tensor b, Tensor out);
+
+    /** Inverse of {@link #concatChannels}: {@code da = dOut[..., :Ca]}, {@code db = dOut[..., Ca:]}. */
+    void splitChannels(Tensor dOut, Tensor da, Tensor db);
+
+    // ------------------------------------------------------------------ broadcasting products
+
+    /**
+     * {@code y = x * w} where w is one of: the same shape as x (any rank); {@code [N, H, W, 1]} for NHWC
+     * x (one weight per pixel, spatial attention); {@code [N, C]} for NHWC x (one weight per image and
+     * channel, channel attention). {@code y} may alias {@code x}.
+     */
+    void mulForward(Tensor x, Tensor w, Tensor y);
+
+    /**
+     * Backward of {@link #mulForward}: {@code dx = dy * w} (broadcast), {@code dw = dy * x} reduced to
+     * w's shape. Either output may be null.
+     */
+    void mulBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw);
+
+    // ------------------------------------------------------------------ linear
+
+    /** {@code y = x w^T + b}: x {@code [N, in]}, w {@code [out, in]}, b {@code [out]} or null, y {@code [N, out]}. */
+    void linearForward(Tensor x, Tensor w, Tensor b, Tensor y);
+
+    /** {@code dx = dy w}, {@code dw = dy^T x}, {@code db = sum_n dy}; dx and db may be null. */
+    void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor db);
+
+    // ------------------------------------------------------------------ losses and probabilities
+
+    /**
+     * Softmax over channels: logits NHWC {@code [N, H, W, K]} to probabilities of the same shape.
+     */
+    void softmax(Tensor logits, Tensor probs);
+
+    /**
+     * {@code loss = ceWeight * CE + diceWeight * DiceLoss}, the reference's {@code aru_net.loss}:
+     * CE is the mean over all N H W pixels of {@code -log softmax(logits)[target]}; DiceLoss is
+     * {@code 1 - mean_k (2 I_k + smooth) / (P_k + T_k + smooth)} with, pooled over the whole batch,
+     * {@code I_k = sum p_k t_k}, {@code P_k = sum p_k}, {@code T_k = sum t_k} (p softmax
+     * probabilities, t the one-hot target).
+     *
+     * @param logits NHWC {@code [N, H, W, K]}
+     * @param target I32 {@code [N, H, W]} class indices in {@code [0, K)}; others throw
+     *     {@link IllegalArgumentException}
+     * @param dLogits written with {@code d loss / d logits}, or null for the loss alone
+     * @return the loss
+     */
+    double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
+            float smooth);
+
+    // ------------------------------------------------------------------ optimizer
+
+    /**
+     * One Adam step, PyTorch's {@code torch.optim.Adam} (L2 weight decay added to the gradient when
+     * {@code weightDecay > 0}): {@code m = b1 m + (1 - b1) g}, {@code v = b2 v + (1 - b2) g^2},
+     * {@code p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)}. {@code step} t starts at
+     * 1. Bumps {@code param}'s version.
+     */
+    void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+            float weightDecay, long step);
+
+    /** Sum of squares of an F32 tensor (gradient norms, non-finite detection: NaN/Inf propagate). */
+    double sumOfSquares(Tensor x);
+
+    /** Releases caches and native contexts. Tensors the backend allocated are owned by their callers. */
+    @Override
+    void close();
+}

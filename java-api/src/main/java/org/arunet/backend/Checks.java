@@ -1,0 +1,112 @@
+package org.arunet.backend;
+
+import java.util.Arrays;
+import org.arunet.tensor.DType;
+import org.arunet.tensor.Device;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Argument validation shared by the backends: every check throws {@link IllegalArgumentException}
+ * naming the operation, the argument and the shapes, before anything reaches native code.
+ */
+public final class Checks {
+    private Checks() {}
+
+    /** Non-null, open, F32 (unless stated), on the given device. */
+    public static void present(String op, String name, Tensor t, Device device) {
+        if (t == null) {
+            throw new IllegalArgumentException(op + ": " + name + " is null");
+        }
+        if (t.isClosed()) {
+            throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " was closed");
+        }
+        if (t.device() != device) {
+            throw new IllegalArgumentException(op + ": " + name + " is on " + t.device() + ", backend is " + device);
+        }
+    }
+
+    public static void f32(String op, String name, Tensor t, Device device) {
+        present(op, name, t, device);
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": " + name + " must be F32, got " + t.describe());
+        }
+    }
+
+    /** F32, rank 4, NHWC. */
+    public static void nhwc(String op, String name, Tensor t, Device device) {
+        f32(op, name, t, device);
+        if (t.rank() != 4 || t.layout() != Layout.NHWC) {
+            throw new IllegalArgumentException(op + ": " + name + " must be NHWC rank 4, got " + t.describe());
+        }
+    }
+
+    /** F32 with exactly this shape. */
+    public static void shape(String op, String name, Tensor t, Device device, int... shape) {
+        f32(op, name, t, device);
+        if (!t.hasShape(shape)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be " + Arrays.toString(shape) + ", got "
+                    + t.describe());
+        }
+    }
+
+    /** Same shape as a reference tensor. */
+    public static void like(String op, String name, Tensor t, Device device, String refName, Tensor ref) {
+        f32(op, name, t, device);
+        if (!t.sameShape(ref)) {
+            throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " must have the shape of "
+                    + refName + " " + ref.describe());
+        }
+    }
+
+    /** Two distinct tensors must not share memory where the op does not allow it. */
+    public static void noAlias(String op, String a, Tensor ta, String b, Tensor tb) {
+        if (ta != null && tb != null) {
+            long s1 = ta.address();
+            long e1 = s1 + ta.bytes();
+            long s2 = tb.address();
+            long e2 = s2 + tb.bytes();
+            if (s1 < e2 && s2 < e1) {
+                throw new IllegalArgumentException(op + ": " + a + " and " + b + " overlap in memory");
+            }
+        }
+    }
+
+    /** A positive size. */
+    public static void positive(String op, String name, long v) {
+        if (v <= 0) {
+            throw new IllegalArgumentException(op + ": " + name + " must be positive, got " + v);
+        }
+    }
+
+    /** The spec's expected conv shapes for input x. */
+    public static void conv(String op, Conv2dSpec s, Tensor x, Tensor w, Tensor b, Tensor y, Device device) {
+        nhwc(op, "x", x, device);
+        if (x.dim(3) != s.inChannels()) {
+            throw new IllegalArgumentException(op + " " + s + ": input has " + x.dim(3) + " channels, expected "
+                    + s.inChannels() + " (x " + x.describe() + ")");
+        }
+        int oh = s.outH(x.dim(1));
+        int ow = s.outW(x.dim(2));
+        if (oh <= 0 || ow <= 0) {
+            throw new IllegalArgumentException(op + " " + s + ": input " + x.describe() + " is too small");
+        }
+        if (w != null) {
+            shape(op + " " + s, "w", w, device, s.weightShape());
+        }
+        if (b != null) {
+            if (!s.bias()) {
+                throw new IllegalArgumentException(op + " " + s + ": bias given to a convolution without bias");
+            }
+            shape(op + " " + s, "b", b, device, s.outChannels());
+        }
+        if (y != null) {
+            nhwc(op, "y", y, device);
+            if (!y.hasShape(x.dim(0), oh, ow, s.outChannels())) {
+                throw new IllegalArgumentException(op + " " + s + ": output must be "
+                        + Arrays.toString(new int[] {x.dim(0), oh, ow, s.outChannels()}) + " for x " + x.describe()
+                        + ", got " + y.describe());
+            }
+        }
+    }
+}
