@@ -1,0 +1,258 @@
+package org.arunet.model;
+
+import java.util.Objects;
+import java.util.Set;
+import org.arunet.backend.Backend;
+import org.arunet.backend.Conv2dSpec;
+import org.arunet.nn.ChannelAttention;
+import org.arunet.nn.Conv2d;
+import org.arunet.nn.Decoder;
+import org.arunet.nn.Down;
+import org.arunet.nn.Init;
+import org.arunet.nn.Module;
+import org.arunet.nn.SpConvMixer;
+import org.arunet.nn.SpatialAttention;
+import org.arunet.nn.Stem;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * ARU-Net, the attention residual U-Net of Liu et al., "Attention residual network for medical
+ * ultrasound image segmentation", Scientific Reports 15, 22155 (2025). Widths shown for width 64:
+ *
+ * <pre>
+ *  x [N,H,W,3]
+ *   stem ─────────────────────────────────────────────── f1 64 ─────────────┐
+ *   enc2 = maxpool 3/2/1 + Residual(64→128)  ─────────── f2 128 ──────────┐ │
+ *   enc3 = maxpool + Residual(128→256)  ──────────────── f3 256 ────────┐ │ │
+ *   enc4 = maxpool + Residual(256→512)  ──────────────── f4 512 ──────┐ │ │ │
+ *   enc5 = maxpool + Residual(512→1024)  (H/16)                      │ │ │ │
+ *   sa    spatial attention (7x7)                                     │ │ │ │
+ *   mixer SpConvMixer: 5 x [depthwise kxk, GELU, BN, 1x1, GELU, BN] + x│ │ │ │
+ *   dec4  up2, CBR(1024→512), [MCSA], cat f4, CA, CBR(1024→512) ◄─────┘ │ │ │
+ *   dec3  up2, CBR(512→256),  MCSA,   cat f3, CA, CBR(512→256)  ◄───────┘ │ │
+ *   dec2  up2, CBR(256→128),  MCSA,   cat f2, CA, CBR(256→128)  ◄─────────┘ │
+ *   dec1  up2, CBR(128→64),   MCSA,   cat f1, CA, CBR(128→64)   ◄───────────┘
+ *   head  conv1x1(64→classes)  → logits [N,H,W,classes]
+ * </pre>
+ *
+ * <p>Input: NHWC F32, height and width multiples of {@value ArUNetConfig#SIZE_MULTIPLE}. Parameter and
+ * buffer names equal the PyTorch reference's {@code state_dict} ({@code stem.a.conv.weight},
+ * {@code enc2.block.shortcut.weight}, {@code mixer.0.dw.weight}, {@code dec3.mcsa.g_bn.running_var},
+ * {@code head.bias}, ...), so weights trained with the reference load directly.
+ *
+ * <p>Training: {@link #forward} then {@link #backward} with d loss / d logits writes every parameter
+ * gradient. Activation memory is kept per shape inside the modules and reused (see {@link Module}).
+ * One instance is used by one thread at a time.
+ */
+public final class ArUNet extends Module {
+    private final ArUNetConfig config;
+    private final Stem stem;
+    private final Down enc2;
+    private final Down enc3;
+    private final Down enc4;
+    private final Down enc5;
+    private final SpatialAttention sa;
+    private final SpConvMixer mixer;
+    private final Decoder dec4;
+    private final Decoder dec3;
+    private final Decoder dec2;
+    private final Decoder dec1;
+    private final Conv2d head;
+
+    /** Builds the network with the given backend; parameters are initialised with {@code init} and {@code seed}. */
+    public ArUNet(Backend backend, ArUNetConfig config, Init.Scheme init, long seed) {
+        super(backend);
+        this.config = Objects.requireNonNull(config, "config");
+        int[] c = config.stageWidths();
+        boolean res = config.residual();
+        Set<Integer> mcsa = config.mcsaStages();
+        ChannelAttention.Kind ca = config.channelAttention();
+        stem = child("stem", new Stem(backend, config.inChannels(), c[0]));
+        enc2 = child("enc2", new Down(backend, c[0], c[1], res));
+        enc3 = child("enc3", new Down(backend, c[1], c[2], res));
+        enc4 = child("enc4", new Down(backend, c[2], c[3], res));
+        enc5 = child("enc5", new Down(backend, c[3], c[4], res));
+        sa = config.spatialAttention() ? child("sa", new SpatialAttention(backend, config.spatialKernel())) : null;
+        mixer = config.mixer() && config.mixerDepth() > 0
+                ? child("mixer", new SpConvMixer(backend, c[4], config.mixerKernel(), config.mixerDepth()))
+                : null;
+        dec4 = child("dec4", new Decoder(backend, c[4], c[3], mcsa.contains(4), ca));
+        dec3 = child("dec3", new Decoder(backend, c[3], c[2], mcsa.contains(3), ca));
+        dec2 = child("dec2", new Decoder(backend, c[2], c[1], mcsa.contains(2), ca));
+        dec1 = child("dec1", new Decoder(backend, c[1], c[0], mcsa.contains(1), ca));
+        head = child("head", new Conv2d(backend, Conv2dSpec.same(c[0], config.classes(), 1, 1, 1, true)));
+        Init.apply(this, init, seed);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public ArUNetConfig config() {
+        return config;
+    }
+
+    /** Checks an input before any computation; throws {@link IllegalArgumentException} naming both shapes. */
+    public void checkInput(Tensor x) {
+        String expected = "NHWC F32 [N, H, W, " + config.inChannels() + "] with H and W multiples of "
+                + ArUNetConfig.SIZE_MULTIPLE;
+        if (x == null || x.rank() != 4 || x.layout() != Layout.NHWC || x.dim(3) != config.inChannels()
+                || x.dim(0) < 1 || x.dim(1) < ArUNetConfig.SIZE_MULTIPLE || x.dim(2) < ArUNetConfig.SIZE_MULTIPLE
+                || x.dim(1) % ArUNetConfig.SIZE_MULTIPLE != 0 || x.dim(2) % ArUNetConfig.SIZE_MULTIPLE != 0) {
+            throw new IllegalArgumentException("ArUNet: input must be " + expected + ", got "
+                    + (x == null ? "null" : x.describe()));
+        }
+    }
+
+    /** Logits NHWC {@code [N, H, W, classes]} (owned by the model, valid until the next call). */
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        Tensor f1 = stem.forward(x);
+        Tensor f2 = enc2.forward(f1);
+        Tensor f3 = enc3.forward(f2);
+        Tensor f4 = enc4.forward(f3);
+        Tensor z = enc5.forward(f4);
+        if (sa != null) {
+            z = sa.forward(z);
+        }
+        if (mixer != null) {
+            z = mixer.forward(z);
+        }
+        z = dec4.forward(z, f4);
+        z = dec3.forward(z, f3);
+        z = dec2.forward(z, f2);
+        z = dec1.forward(z, f1);
+        return head.forward(z);
+    }
+
+    /**
+     * Backward pass of the last (training-mode) {@link #forward}: writes the gradient of every
+     * parameter given {@code dLogits} = d loss / d logits.
+     */
+    public void backward(Tensor dLogits) {
+        dec1.backward(head.backward(dLogits));
+        dec2.backward(dec1.inputGrad());
+        dec3.backward(dec2.inputGrad());
+        dec4.backward(dec3.inputGrad());
+        Tensor dz = dec4.inputGrad();
+        if (mixer != null) {
+            dz = mixer.backward(dz);
+        }
+        if (sa != null) {
+            dz = sa.backward(dz);
+        }
+        Tensor df4 = enc5.backward(dz);
+        backend.addInPlace(df4, dec4.skipGrad());
+        Tensor df3 = enc4.backward(df4);
+        backend.addInPlace(df3, dec3.skipGrad());
+        Tensor df2 = enc3.backward(df3);
+        backend.addInPlace(df2, dec2.skipGrad());
+        Tensor df1 = enc2.backward(df2);
+        backend.addInPlace(df1, dec1.skipGrad());
+        stem.backward(df1, false);
+    }
+
+    /**
+     * Multiply-accumulates of one forward pass for one image of the given size (convolutions and linear
+     * layers, as the reference's {@code count_macs}).
+     */
+    public long macs(int height, int width) {
+        return Macs.of(this, height, width);
+    }
+
+    @Override
+    public String toString() {
+        return "ArUNet" + config.toMap() + ", " + parameterCount() + " parameters";
+    }
+
+    /** Fluent construction: {@code ArUNet.builder().width(64).mixerKernel(3).classes(2).build()}. */
+    public static final class Builder {
+        private ArUNetConfig config = ArUNetConfig.paper();
+        private Backend backend;
+        private Init.Scheme init = Init.Scheme.AUTHORS;
+        private long seed = 0;
+
+        public Builder config(ArUNetConfig c) {
+            config = Objects.requireNonNull(c);
+            return this;
+        }
+
+        public Builder inChannels(int v) {
+            config = config.withInChannels(v);
+            return this;
+        }
+
+        public Builder classes(int v) {
+            config = config.withClasses(v);
+            return this;
+        }
+
+        public Builder width(int v) {
+            config = config.withWidth(v);
+            return this;
+        }
+
+        public Builder mixerKernel(int v) {
+            config = config.withMixerKernel(v);
+            return this;
+        }
+
+        public Builder mixerDepth(int v) {
+            config = config.withMixerDepth(v);
+            return this;
+        }
+
+        public Builder channelAttention(ChannelAttention.Kind v) {
+            config = config.withChannelAttention(v);
+            return this;
+        }
+
+        public Builder mcsaStages(Integer... stages) {
+            config = config.withMcsaStages(stages);
+            return this;
+        }
+
+        public Builder spatialAttention(boolean v) {
+            config = config.withSpatialAttention(v);
+            return this;
+        }
+
+        public Builder spatialKernel(int v) {
+            config = config.withSpatialKernel(v);
+            return this;
+        }
+
+        public Builder mixer(boolean v) {
+            config = config.withMixer(v);
+            return this;
+        }
+
+        public Builder residual(boolean v) {
+            config = config.withResidual(v);
+            return this;
+        }
+
+        public Builder backend(Backend b) {
+            backend = b;
+            return this;
+        }
+
+        public Builder init(Init.Scheme s) {
+            init = Objects.requireNonNull(s);
+            return this;
+        }
+
+        public Builder seed(long s) {
+            seed = s;
+            return this;
+        }
+
+        public ArUNet build() {
+            if (backend == null) {
+                throw new IllegalArgumentException("ArUNet.builder(): no backend given (e.g. Backends.cpu())");
+            }
+            return new ArUNet(backend, config, init, seed);
+        }
+    }
+}

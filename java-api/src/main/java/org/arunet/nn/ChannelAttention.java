@@ -1,0 +1,118 @@
+package org.arunet.nn;
+
+import org.arunet.backend.Activation;
+import org.arunet.backend.Backend;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Channel attention over C channels, hidden size {@code h = max(1, C / ratio)}, FCs without bias.
+ * <ul>
+ *   <li>{@link Kind#PAPER} (the paper's text): {@code w = sigmoid(fc_out(fc_max(GMP x) * fc_avg(GAP x)))};
+ *       children {@code fc_max, fc_avg, fc_out}.
+ *   <li>{@link Kind#SE} (the authors' code, squeeze-excitation): {@code w = sigmoid(fc2(ReLU(fc1(GAP x))))};
+ *       children {@code fc1, fc2}.
+ * </ul>
+ * {@code out = x * w} per image and channel.
+ */
+public final class ChannelAttention extends Module {
+    /** Which form of channel attention. */
+    public enum Kind {
+        PAPER,
+        SE,
+        NONE
+    }
+
+    private final int c;
+    private final int h;
+    private final Kind kind;
+    private final Linear fcMax;
+    private final Linear fcAvg;
+    private final Linear fcOut;
+    private final Linear fc1;
+    private final Linear fc2;
+    private Tensor x;
+    private Tensor vmax;
+    private Tensor hMax;
+    private Tensor hAvg;
+    private Tensor hidden;
+    private Tensor w;
+
+    public ChannelAttention(Backend backend, int channels, int ratio, Kind kind) {
+        super(backend);
+        if (kind == Kind.NONE) {
+            throw new IllegalArgumentException("ChannelAttention kind NONE means no module; do not build one");
+        }
+        this.c = channels;
+        this.h = Math.max(1, channels / ratio);
+        this.kind = kind;
+        if (kind == Kind.PAPER) {
+            fcMax = child("fc_max", new Linear(backend, c, h, false));
+            fcAvg = child("fc_avg", new Linear(backend, c, h, false));
+            fcOut = child("fc_out", new Linear(backend, h, c, false));
+            fc1 = null;
+            fc2 = null;
+        } else {
+            fc1 = child("fc1", new Linear(backend, c, h, false));
+            fc2 = child("fc2", new Linear(backend, h, c, false));
+            fcMax = null;
+            fcAvg = null;
+            fcOut = null;
+        }
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public Tensor forward(Tensor input) {
+        expectNhwc(input, c);
+        x = input;
+        int n = input.dim(0);
+        Tensor avg = scratch("avg", Layout.PLAIN, n, c);
+        Tensor v;
+        if (kind == Kind.PAPER) {
+            vmax = scratch("vmax", Layout.PLAIN, n, c);
+            backend.globalPoolForward(input, vmax, avg);
+            hMax = fcMax.forward(vmax);
+            hAvg = fcAvg.forward(avg);
+            hidden = scratch("hidden", Layout.PLAIN, n, h);
+            backend.mulForward(hMax, hAvg, hidden);
+            v = fcOut.forward(hidden);
+        } else {
+            backend.globalPoolForward(input, null, avg);
+            Tensor z = fc1.forward(avg);
+            hidden = scratch("hidden", Layout.PLAIN, n, h);
+            backend.activationForward(Activation.RELU, z, hidden);
+            v = fc2.forward(hidden);
+        }
+        w = scratch("w", Layout.PLAIN, n, c);
+        backend.activationForward(Activation.SIGMOID, v, w);
+        Tensor out = scratch("out", Layout.NHWC, input.shape());
+        backend.mulForward(input, w, out);
+        return out;
+    }
+
+    public Tensor backward(Tensor dOut) {
+        int n = x.dim(0);
+        Tensor dx = scratch("dx", Layout.NHWC, x.shape());
+        Tensor dw = scratch("dw", Layout.PLAIN, n, c);
+        backend.mulBackward(dOut, x, w, dx, dw);
+        backend.activationBackward(Activation.SIGMOID, null, w, dw, dw);
+        Tensor dx2 = scratch("dx2", Layout.NHWC, x.shape());
+        if (kind == Kind.PAPER) {
+            Tensor dHidden = fcOut.backward(dw);
+            Tensor dhMax = scratch("dhMax", Layout.PLAIN, n, h);
+            Tensor dhAvg = scratch("dhAvg", Layout.PLAIN, n, h);
+            backend.mulBackward(dHidden, hMax, hAvg, dhMax, dhAvg);
+            backend.globalPoolBackward(x, vmax, fcMax.backward(dhMax), fcAvg.backward(dhAvg), dx2);
+        } else {
+            Tensor dHidden = fc2.backward(dw);
+            Tensor dz = scratch("dz", Layout.PLAIN, n, h);
+            backend.activationBackward(Activation.RELU, hidden, hidden, dHidden, dz);
+            backend.globalPoolBackward(x, null, null, fc1.backward(dz), dx2);
+        }
+        backend.addInPlace(dx, dx2);
+        return dx;
+    }
+}

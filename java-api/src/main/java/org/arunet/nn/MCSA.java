@@ -1,0 +1,75 @@
+package org.arunet.nn;
+
+import org.arunet.backend.Activation;
+import org.arunet.backend.Backend;
+import org.arunet.backend.Conv2dSpec;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Multi-convolution self-attention (MCSA), C channels kept:
+ * <pre>
+ *   p = BN(conv1x1(x))   o = BN(conv3x3(x))   d = BN(conv3x3 dilation 2(x))      (all C -> C, bias)
+ *   g = sigmoid(BN(conv1x1(2C -> C)(ReLU(cat[p, o]))))
+ *   out = x + d * g
+ * </pre>
+ * Children {@code p, p_bn, o, o_bn, d, d_bn, g, g_bn}. {@code ReLU(cat[p, o])} is computed as
+ * {@code cat[ReLU(p), ReLU(o)]} with the ReLU fused into {@code p_bn} and {@code o_bn}.
+ */
+public final class MCSA extends Module {
+    private final int c;
+    private final Conv2d p;
+    private final BatchNorm2d pBn;
+    private final Conv2d o;
+    private final BatchNorm2d oBn;
+    private final Conv2d d;
+    private final BatchNorm2d dBn;
+    private final Conv2d g;
+    private final BatchNorm2d gBn;
+    private Tensor dv;
+    private Tensor gate;
+
+    public MCSA(Backend backend, int channels) {
+        super(backend);
+        this.c = channels;
+        this.p = child("p", new Conv2d(backend, Conv2dSpec.same(c, c, 1, 1, 1, true)));
+        this.pBn = child("p_bn", new BatchNorm2d(backend, c, Activation.RELU));
+        this.o = child("o", new Conv2d(backend, Conv2dSpec.same(c, c, 3, 1, 1, true)));
+        this.oBn = child("o_bn", new BatchNorm2d(backend, c, Activation.RELU));
+        this.d = child("d", new Conv2d(backend, Conv2dSpec.same(c, c, 3, 2, 1, true)));
+        this.dBn = child("d_bn", new BatchNorm2d(backend, c, Activation.NONE));
+        this.g = child("g", new Conv2d(backend, Conv2dSpec.same(2 * c, c, 1, 1, 1, true)));
+        this.gBn = child("g_bn", new BatchNorm2d(backend, c, Activation.NONE));
+    }
+
+    public Tensor forward(Tensor x) {
+        expectNhwc(x, c);
+        int[] s = x.shape();
+        Tensor po = scratch("po", Layout.NHWC, s[0], s[1], s[2], 2 * c);
+        backend.concatChannels(pBn.forward(p.forward(x)), oBn.forward(o.forward(x)), po);
+        gate = scratch("gate", Layout.NHWC, s);
+        backend.activationForward(Activation.SIGMOID, gBn.forward(g.forward(po)), gate);
+        dv = dBn.forward(d.forward(x));
+        Tensor out = scratch("out", Layout.NHWC, s);
+        backend.mulForward(dv, gate, out);
+        backend.addInPlace(out, x);
+        return out;
+    }
+
+    public Tensor backward(Tensor dOut) {
+        int[] s = dOut.shape();
+        Tensor dD = scratch("dD", Layout.NHWC, s);
+        Tensor dGate = scratch("dGate", Layout.NHWC, s);
+        backend.mulBackward(dOut, dv, gate, dD, dGate);
+        backend.activationBackward(Activation.SIGMOID, null, gate, dGate, dGate);
+        Tensor dPo = g.backward(gBn.backward(dGate));
+        Tensor dP = scratch("dP", Layout.NHWC, s);
+        Tensor dO = scratch("dO", Layout.NHWC, s);
+        backend.splitChannels(dPo, dP, dO);
+        Tensor dx = scratch("dx", Layout.NHWC, s);
+        backend.add(dOut, d.backward(dBn.backward(dD)), dx);
+        backend.addInPlace(dx, p.backward(pBn.backward(dP)));
+        backend.addInPlace(dx, o.backward(oBn.backward(dO)));
+        return dx;
+    }
+}

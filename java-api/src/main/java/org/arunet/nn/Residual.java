@@ -1,0 +1,49 @@
+package org.arunet.nn;
+
+import org.arunet.backend.Backend;
+import org.arunet.backend.Conv2dSpec;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Residual block: {@code y = CBR(cin -> cout)(x) + conv1x1(x); out = y + CBR(cout -> cout)(y)}, no
+ * conv biases. Children {@code a}, {@code b}, {@code shortcut}. With {@code residual = false} (the
+ * paper's ablation) both shortcuts go: {@code out = b(a(x))} and there is no {@code shortcut}.
+ */
+public final class Residual extends Module {
+    private final CBR a;
+    private final CBR b;
+    private final Conv2d shortcut;
+
+    public Residual(Backend backend, int in, int out, boolean residual) {
+        super(backend);
+        this.a = child("a", new CBR(backend, in, out, false));
+        this.b = child("b", new CBR(backend, out, out, false));
+        this.shortcut = residual ? child("shortcut", new Conv2d(backend, Conv2dSpec.same(in, out, 1, 1, 1, false)))
+                : null;
+    }
+
+    public Tensor forward(Tensor x) {
+        if (shortcut == null) {
+            return b.forward(a.forward(x));
+        }
+        Tensor ya = a.forward(x);
+        Tensor y = scratch("y", Layout.NHWC, ya.shape());
+        backend.add(ya, shortcut.forward(x), y);
+        Tensor out = scratch("out", Layout.NHWC, y.shape());
+        backend.add(y, b.forward(y), out);
+        return out;
+    }
+
+    public Tensor backward(Tensor dOut) {
+        if (shortcut == null) {
+            return a.backward(b.backward(dOut));
+        }
+        Tensor dy = scratch("dy", Layout.NHWC, dOut.shape());
+        backend.add(dOut, b.backward(dOut), dy);
+        Tensor ds = shortcut.backward(dy);
+        Tensor dx = scratch("dx", Layout.NHWC, ds.shape());
+        backend.add(a.backward(dy), ds, dx);
+        return dx;
+    }
+}

@@ -1,0 +1,37 @@
+package org.arunet.nn;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.arunet.backend.Backend;
+import org.arunet.tensor.Tensor;
+
+/** SpConvMixer: {@code depth} {@link MixerBlock}s in sequence, children named "0", "1", ... */
+public final class SpConvMixer extends Module {
+    private final List<MixerBlock> blocks = new ArrayList<>();
+
+    public SpConvMixer(Backend backend, int channels, int kernel, int depth) {
+        super(backend);
+        for (int i = 0; i < depth; i++) {
+            blocks.add(child(Integer.toString(i), new MixerBlock(backend, channels, kernel)));
+        }
+    }
+
+    public List<MixerBlock> blocks() {
+        return Collections.unmodifiableList(blocks);
+    }
+
+    public Tensor forward(Tensor x) {
+        for (MixerBlock b : blocks) {
+            x = b.forward(x);
+        }
+        return x;
+    }
+
+    public Tensor backward(Tensor dy) {
+        for (int i = blocks.size() - 1; i >= 0; i--) {
+            dy = blocks.get(i).backward(dy);
+        }
+        return dy;
+    }
+}

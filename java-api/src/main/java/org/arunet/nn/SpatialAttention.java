@@ -1,0 +1,50 @@
+package org.arunet.nn;
+
+import org.arunet.backend.Activation;
+import org.arunet.backend.Backend;
+import org.arunet.backend.Conv2dSpec;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Spatial attention: {@code s = [max_c x, mean_c x]} (2 channels), {@code w = sigmoid(conv kxk(2 -> 1,
+ * no bias)(s))}, {@code out = x * w} broadcast over channels. Child {@code conv}; k = 7 in the paper.
+ */
+public final class SpatialAttention extends Module {
+    private final Conv2d conv;
+    private Tensor x;
+    private Tensor s;
+    private Tensor w;
+
+    public SpatialAttention(Backend backend, int kernel) {
+        super(backend);
+        this.conv = child("conv", new Conv2d(backend, Conv2dSpec.same(2, 1, kernel, 1, 1, false)));
+    }
+
+    public Tensor forward(Tensor input) {
+        expect(input != null && input.rank() == 4 && input.layout() == Layout.NHWC, "input", input, "NHWC");
+        x = input;
+        int[] sh = input.shape();
+        s = scratch("s", Layout.NHWC, sh[0], sh[1], sh[2], 2);
+        backend.channelMaxMeanForward(input, s);
+        Tensor a = conv.forward(s);
+        w = scratch("w", Layout.NHWC, sh[0], sh[1], sh[2], 1);
+        backend.activationForward(Activation.SIGMOID, a, w);
+        Tensor out = scratch("out", Layout.NHWC, sh);
+        backend.mulForward(input, w, out);
+        return out;
+    }
+
+    public Tensor backward(Tensor dOut) {
+        Tensor dx = scratch("dx", Layout.NHWC, x.shape());
+        Tensor dw = scratch("dw", Layout.NHWC, w.shape());
+        backend.mulBackward(dOut, x, w, dx, dw);
+        Tensor da = scratch("da", Layout.NHWC, w.shape());
+        backend.activationBackward(Activation.SIGMOID, null, w, dw, da);
+        Tensor ds = conv.backward(da);
+        Tensor dx2 = scratch("dx2", Layout.NHWC, x.shape());
+        backend.channelMaxMeanBackward(x, s, ds, dx2);
+        backend.addInPlace(dx, dx2);
+        return dx;
+    }
+}
