@@ -203,6 +203,16 @@ public interface Backend extends AutoCloseable {
     double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
             float smooth);
 
+    /**
+     * Focal Tversky loss (Abraham and Khan, 2019), pooled over the whole batch and averaged over the K
+     * classes: with p the softmax probabilities and t the one-hot target,
+     * {@code TP_k = sum p_k t_k}, {@code FN_k = sum (1 - p_k) t_k}, {@code FP_k = sum p_k (1 - t_k)},
+     * {@code TI_k = (TP_k + smooth) / (TP_k + alpha FN_k + beta FP_k + smooth)},
+     * {@code loss = mean_k (1 - TI_k)^gamma}. Arguments as {@link #crossEntropyDiceLoss}.
+     */
+    double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
+            float smooth);
+
     // ------------------------------------------------------------------ optimizer
 
     /**

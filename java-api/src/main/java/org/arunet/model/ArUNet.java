@@ -9,7 +9,6 @@ import org.arunet.nn.Conv2d;
 import org.arunet.nn.Decoder;
 import org.arunet.nn.Down;
 import org.arunet.nn.Init;
-import org.arunet.nn.Module;
 import org.arunet.nn.SpConvMixer;
 import org.arunet.nn.SpatialAttention;
 import org.arunet.nn.Stem;
@@ -42,10 +41,11 @@ import org.arunet.tensor.Tensor;
  * {@code head.bias}, ...), so weights trained with the reference load directly.
  *
  * <p>Training: {@link #forward} then {@link #backward} with d loss / d logits writes every parameter
- * gradient. Activation memory is kept per shape inside the modules and reused (see {@link Module}).
+ * gradient. Activation memory is kept per shape inside the modules and reused (see
+ * {@link org.arunet.nn.Module}).
  * One instance is used by one thread at a time.
  */
-public final class ArUNet extends Module {
+public final class ArUNet extends SegmentationModel {
     private final ArUNetConfig config;
     private final Stem stem;
     private final Down enc2;
@@ -93,6 +93,26 @@ public final class ArUNet extends Module {
         return config;
     }
 
+    @Override
+    public int inChannels() {
+        return config.inChannels();
+    }
+
+    @Override
+    public int classes() {
+        return config.classes();
+    }
+
+    @Override
+    public int sizeMultiple() {
+        return ArUNetConfig.SIZE_MULTIPLE;
+    }
+
+    @Override
+    public java.util.Map<String, String> architecture() {
+        return config.toMap();
+    }
+
     /** Checks an input before any computation; throws {@link IllegalArgumentException} naming both shapes. */
     public void checkInput(Tensor x) {
         String expected = "NHWC F32 [N, H, W, " + config.inChannels() + "] with H and W multiples of "
@@ -106,6 +126,7 @@ public final class ArUNet extends Module {
     }
 
     /** Logits NHWC {@code [N, H, W, classes]} (owned by the model, valid until the next call). */
+    @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
         Tensor f1 = stem.forward(x);
@@ -130,6 +151,7 @@ public final class ArUNet extends Module {
      * Backward pass of the last (training-mode) {@link #forward}: writes the gradient of every
      * parameter given {@code dLogits} = d loss / d logits.
      */
+    @Override
     public void backward(Tensor dLogits) {
         dec1.backward(head.backward(dLogits));
         dec2.backward(dec1.inputGrad());
@@ -157,6 +179,7 @@ public final class ArUNet extends Module {
      * Multiply-accumulates of one forward pass for one image of the given size (convolutions and linear
      * layers, as the reference's {@code count_macs}).
      */
+    @Override
     public long macs(int height, int width) {
         return Macs.of(this, height, width);
     }

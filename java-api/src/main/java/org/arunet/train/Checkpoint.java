@@ -1,0 +1,150 @@
+package org.arunet.train;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.arunet.backend.Backend;
+import org.arunet.io.SafeTensors;
+import org.arunet.model.Models;
+import org.arunet.model.SegmentationModel;
+import org.arunet.nn.Init;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Checkpoints: one safetensors file holding the model's parameters and buffers ({@code model.<name>}),
+ * optionally Adam's moments ({@code optim.m.<name>}, {@code optim.v.<name>}), and JSON metadata:
+ * {@code format} = "arunet-checkpoint", {@code format_version}, {@code architecture} (the model's
+ * options), and whatever the writer adds (trainer configuration, epoch, optimizer steps, history,
+ * provenance). Writing is atomic (see {@link SafeTensors#write}).
+ */
+public final class Checkpoint {
+    public static final String FORMAT = "arunet-checkpoint";
+    public static final String VERSION = "1";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Checkpoint() {}
+
+    /** Writes model (and optimizer, may be null) with metadata; atomic. */
+    public static void save(Path file, SegmentationModel model, Adam optimizer, Map<String, String> metadata)
+            throws IOException {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        model.stateDict().forEach((k, v) -> tensors.put("model." + k, v));
+        if (optimizer != null) {
+            optimizer.state().forEach((k, v) -> tensors.put("optim." + k, v));
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", FORMAT);
+        meta.put("format_version", VERSION);
+        meta.put("architecture", toJson(model.architecture()));
+        if (optimizer != null) {
+            meta.put("optimizer_steps", Long.toString(optimizer.steps()));
+        }
+        if (metadata != null) {
+            metadata.forEach(meta::putIfAbsent);
+        }
+        SafeTensors.write(file, tensors, meta);
+    }
+
+    /** Opens a checkpoint and checks that it is one (format key and version). */
+    public static SafeTensors.Reader open(Path file) throws IOException {
+        SafeTensors.Reader r = SafeTensors.open(file);
+        String format = r.metadata().get("format");
+        if (!FORMAT.equals(format)) {
+            r.close();
+            throw new IOException(file + ": not an arunet checkpoint (format=" + format + ")");
+        }
+        String v = r.metadata().get("format_version");
+        if (!VERSION.equals(v)) {
+            r.close();
+            throw new IOException(file + ": checkpoint format version " + v + " is not supported (expected "
+                    + VERSION + ")");
+        }
+        return r;
+    }
+
+    /** The architecture recorded in a checkpoint. */
+    public static Map<String, String> architecture(SafeTensors.Reader r) throws IOException {
+        String a = r.metadata().get("architecture");
+        if (a == null) {
+            throw new IOException(r.file() + ": checkpoint has no architecture");
+        }
+        return fromJson(r.file(), a);
+    }
+
+    /** Builds the recorded model on {@code backend} and loads its weights. */
+    public static SegmentationModel loadModel(Path file, Backend backend) throws IOException {
+        try (SafeTensors.Reader r = open(file)) {
+            SegmentationModel m;
+            try {
+                m = Models.create(architecture(r), backend, Init.Scheme.PYTORCH, 0);
+            } catch (IllegalArgumentException e) {
+                throw new IOException(file + ": " + e.getMessage(), e);
+            }
+            try {
+                loadInto(r, "model.", m.stateDict());
+            } catch (IOException | RuntimeException e) {
+                m.close();
+                throw e;
+            }
+            return m;
+        }
+    }
+
+    /**
+     * Copies {@code prefix + name} tensors of the file into the given live tensors; every name must be
+     * present with the same dtype and element count.
+     */
+    public static void loadInto(SafeTensors.Reader r, String prefix, Map<String, Tensor> into) throws IOException {
+        for (Map.Entry<String, Tensor> e : into.entrySet()) {
+            String k = prefix + e.getKey();
+            if (!r.contains(k)) {
+                throw new IOException(r.file() + ": checkpoint lacks '" + k + "' (another architecture?)");
+            }
+            SafeTensors.Entry en = r.entry(k);
+            Tensor t = e.getValue();
+            if (en.numel() != t.numel() || en.dtype() != t.dtype()) {
+                throw new IOException(r.file() + ": '" + k + "' is " + en.dtype() + " "
+                        + java.util.Arrays.toString(en.shape()) + " but the model expects " + t.describe());
+            }
+            r.readInto(k, t);
+        }
+    }
+
+    /** Host copies of every {@code prefix} tensor, names stripped (the caller closes them). */
+    public static Map<String, Tensor> readAll(SafeTensors.Reader r, String prefix) throws IOException {
+        Map<String, Tensor> out = new HashMap<>();
+        try {
+            for (String k : r.entries().keySet()) {
+                if (k.startsWith(prefix)) {
+                    out.put(k.substring(prefix.length()), r.read(k, Layout.PLAIN));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            out.values().forEach(Tensor::close);
+            throw e;
+        }
+        return out;
+    }
+
+    static String toJson(Object o) {
+        try {
+            return JSON.writeValueAsString(o);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static Map<String, String> fromJson(Path file, String json) throws IOException {
+        try {
+            return JSON.readValue(json, new TypeReference<LinkedHashMap<String, String>>() {});
+        } catch (JsonProcessingException e) {
+            throw new IOException(file + ": malformed checkpoint metadata: " + e.getOriginalMessage());
+        }
+    }
+}
