@@ -17,8 +17,12 @@ public final class Models {
         switch (arch) {
             case "aru-net":
                 return new ArUNet(backend, ArUNetConfig.fromMap(architecture), init, seed);
+            case "unet":
+            case "attention-unet":
+                return UNet.fromMap(architecture, backend, init, seed);
             default:
-                throw new IllegalArgumentException("unknown architecture '" + arch + "' (known: aru-net)");
+                throw new IllegalArgumentException("unknown architecture '" + arch
+                        + "' (known: aru-net, unet, attention-unet)");
         }
     }
 }
