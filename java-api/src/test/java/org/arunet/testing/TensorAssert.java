@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Assertions;
  * failures and the largest difference with its index.
  *
  * <p>Element-wise: {@code |actual - expected| <= atol + rtol |expected|}; equal values (also two NaNs or
- * two equal infinities) always pass, any other NaN fails. Norm-wise: {@code ||a - b|| / ||b|| <= rtol}
+ * two equal infinities) always pass, any other NaN or infinity fails. Norm-wise: {@code ||a - b|| / ||b|| <= rtol}
  * (2-norms; when {@code ||b|| = 0} the absolute {@code ||a||} is compared with rtol).
  */
 public final class TensorAssert {
@@ -54,8 +54,8 @@ public final class TensorAssert {
             msg.append(pair(i, actual[i], expected[i], close(actual[i], expected[i], atol, rtol)));
         }
         msg.append("first mismatches:\n").append(firstBad);
-        msg.append("maxdiff ").append(maxDiff).append(" at [").append(worst).append("]: ").append(actual[worst])
-                .append(" vs ").append(expected[worst]);
+        msg.append(String.format("maxdiff %.6g at [%d]: %s vs %s", Math.abs(actual[worst] - expected[worst]), worst,
+                actual[worst], expected[worst]));
         Assertions.fail(msg.toString());
     }
 
@@ -127,6 +127,9 @@ public final class TensorAssert {
     private static boolean close(double a, double b, double atol, double rtol) {
         if (a == b || (Double.isNaN(a) && Double.isNaN(b))) {
             return true;
+        }
+        if (Double.isInfinite(a) || Double.isInfinite(b)) {
+            return false; // unequal, and an infinite expected value must not make the tolerance infinite
         }
         return Math.abs(a - b) <= atol + rtol * Math.abs(b);
     }
