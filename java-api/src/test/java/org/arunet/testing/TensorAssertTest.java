@@ -49,7 +49,8 @@ class TensorAssertTest {
         // ||a - b|| / ||b|| = 0.05 / 5 = 0.01 for b = (3, 4)
         TensorAssert.assertCloseNorm("1 %", new double[] {3.03, 4.04}, new double[] {3, 4}, 0.0101);
         AssertionError e = assertThrows(AssertionError.class,
-                () -> TensorAssert.assertCloseNorm("1 % > 0.5 %", new double[] {3.03, 4.04}, new double[] {3, 4}, 0.005));
+                () -> TensorAssert.assertCloseNorm("1 % > 0.5 %", new double[] {3.03, 4.04}, new double[] {3, 4},
+                        0.005));
         assertTrue(e.getMessage().contains("relative error"), e.getMessage());
         TensorAssert.assertCloseNorm("zero reference", new double[] {1e-9, 0}, new double[] {0, 0}, 1e-8);
         assertThrows(AssertionError.class,

@@ -105,6 +105,39 @@ class HandComputedTest {
             0, 9, 10, 11}, ATOL, RTOL);
     }
 
+    /**
+     * Non-square kernels keep H and W apart. x = 1..9 on 3x3. A 1x2 kernel (1, 10) gives
+     * y[i, j] = x[i, j] + 10 x[i, j + 1] (3x2); a 2x1 kernel (1, 10) gives y[i, j] = x[i, j] + 10 x[i + 1, j] (2x3).
+     */
+    @Test
+    void nonSquareKernelsKeepAxesApart() {
+        Tensor x = nhwc(range(1, 9), 1, 3, 3, 1);
+        Tensor wRow = oihw(new float[] {1, 10}, 1, 1, 1, 2);
+        Tensor yRow = zeros(Layout.NHWC, 1, 3, 2, 1);
+        try (Conv2dOp conv = be.conv2d(new Conv2dSpec(1, 1, 1, 2, 1, 1, 0, 0, 1, 1, 1, false))) {
+            conv.forward(x, wRow, null, yRow, false);
+        }
+        assertClose("conv 1x2", yRow, new float[] {21, 32, 54, 65, 87, 98}, 0, 0);
+        Tensor wCol = oihw(new float[] {1, 10}, 1, 1, 2, 1);
+        Tensor yCol = zeros(Layout.NHWC, 1, 2, 3, 1);
+        try (Conv2dOp conv = be.conv2d(new Conv2dSpec(1, 1, 2, 1, 1, 1, 0, 0, 1, 1, 1, false))) {
+            conv.forward(x, wCol, null, yCol, false);
+        }
+        assertClose("conv 2x1", yCol, new float[] {41, 52, 63, 74, 85, 96}, 0, 0);
+    }
+
+    /** Images stay apart: ones 3x3 pad 1 over two 2x2 images sums each image (every window covers it all). */
+    @Test
+    void batchImagesStayApart() {
+        Tensor x = nhwc(new float[] {1, 2, 3, 4, 10, 20, 30, 40}, 2, 2, 2, 1);
+        Tensor w = oihw(ones(9), 1, 1, 3, 3);
+        Tensor y = zeros(Layout.NHWC, 2, 2, 2, 1);
+        try (Conv2dOp conv = be.conv2d(Conv2dSpec.same(1, 1, 3, 1, 1, false))) {
+            conv.forward(x, w, null, y, false);
+        }
+        assertClose("conv per image", y, new float[] {10, 10, 10, 10, 100, 100, 100, 100}, 0, 0);
+    }
+
     /** 1x1, 2 -> 2 channels with bias: y0 = 4*2 + 5*3 + 0.5, y1 = -1*2 + 1*3 - 0.5 (weights OIHW). */
     @Test
     void pointwiseWithBias() {
@@ -302,6 +335,24 @@ class HandComputedTest {
 
     // ------------------------------------------------------------------ pooling
 
+    /**
+     * Two images, two channels, 2x2 windows (NHWC, channels interleaved):
+     * image 0: c0 = (1, 4, 3, 2) -> 4, c1 = (8, 5, 6, 7) -> 8; image 1: c0 = (0, -1, -2, -3) -> 0,
+     * c1 = (-5, -4, -9, -6) -> -4.
+     */
+    @Test
+    void maxPoolKeepsImagesAndChannelsApart() {
+        Tensor x = nhwc(new float[] {1, 8, 4, 5, 3, 6, 2, 7, 0, -5, -1, -4, -2, -9, -3, -6}, 2, 2, 2, 2);
+        Tensor y = zeros(Layout.NHWC, 2, 1, 1, 2);
+        be.maxPoolForward(x, y, 2, 2, 0);
+        assertClose("maxpool per image and channel", y, new float[] {4, 8, 0, -4}, 0, 0);
+        Tensor dy = nhwc(new float[] {1, 2, 3, 4}, 2, 1, 1, 2);
+        Tensor dx = zeros(Layout.NHWC, 2, 2, 2, 2);
+        be.maxPoolBackward(x, dy, dx, 2, 2, 0);
+        assertClose("maxpool dx per image and channel", dx,
+                new float[] {0, 2, 1, 0, 0, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 0}, 0, 0);
+    }
+
     /** All equal 2x2 window: the gradient goes to the first element only. */
     @Test
     void maxPoolTiesPickTheFirst() {
@@ -388,6 +439,11 @@ class HandComputedTest {
         Tensor dx = zeros(Layout.NHWC, 1, 1, 2, 1);
         be.upsample2xBackward(dy, dx);
         assertClose("upsample backward", dx, new float[] {14, 22}, 0, 0);
+        // two images of one pixel each
+        Tensor x2 = nhwc(new float[] {1, 2}, 2, 1, 1, 1);
+        Tensor y2 = zeros(Layout.NHWC, 2, 2, 2, 1);
+        be.upsample2xForward(x2, y2);
+        assertClose("upsample per image", y2, new float[] {1, 1, 1, 1, 2, 2, 2, 2}, 0, 0);
     }
 
     @Test
