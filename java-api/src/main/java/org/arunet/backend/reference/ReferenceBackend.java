@@ -18,7 +18,23 @@ import org.arunet.tensor.Tensor;
  * memory with inputs except where the contract allows it), reads its inputs into {@code double} arrays,
  * calls the naive double-precision loop in {@link RefOps}, and rounds the results to F32 once when writing
  * the outputs. Nothing is accumulated into an output: each is written whole. Outputs are written with
- * {@link Tensor#copyFrom(float[])}, which also bumps their {@link Tensor#version()}.
+ * {@link Tensor#copyFrom(float[])}, which also bumps their {@link Tensor#version()}: more often than the
+ * contract asks (it asks it of {@link #adamStep} for the parameter), which can only invalidate a cache keyed
+ * on the version, never leave one stale.
+ *
+ * <p>As an oracle it is deliberately strict where the contract leaves room:
+ * <ul>
+ *   <li>Aliasing: only the documented cases are accepted ({@code add}: y with a or b; {@code scale},
+ *       {@code activationForward}, {@code mulForward}: y with x; {@code activationBackward}: dx with dy).
+ *       Any other overlap between an output and an input or another output, even a partial one through
+ *       views, throws {@link IllegalArgumentException} (so {@code addInPlace(t, t)} and {@code copy(t, t)}
+ *       are refused).
+ *   <li>Convolution bias: {@code b} (forward) and {@code db} (backwardWeights) must be given exactly when
+ *       the spec has a bias. Inputs smaller than the dilated kernel are refused, as in PyTorch, even where
+ *       {@link Conv2dSpec#outH}'s truncating division would report an output size of 1.
+ *   <li>Training-mode BatchNorm needs more than one value per channel ({@code N H W > 1}), as in PyTorch.
+ *   <li>Adam's hyper-parameters are checked as {@code torch.optim.Adam}'s constructor does.
+ * </ul>
  *
  * <p>It is slow (naive loops, copies through Java arrays) but exact to double precision before the final
  * rounding. It holds no native resources; {@link #close()} does nothing and the backend stays usable.
