@@ -6,7 +6,8 @@ java-api/src/main/java/org/arunet/model/UNet.java, to check the Java models inde
     /usr/bin/python3 make_baseline_fixtures.py OUT_DIR
 
 Prints parameter counts of the width-64 models and writes baseline_<arch>_tiny.safetensors fixtures
-(width 4, batch 2 x 3 x 32 x 32, train mode): param.*, input, target, logits, loss, grad.*.
+(width 4, batch 2 x 3 x 32 x 32, train mode): param.*, input, target, logits, loss, grad.*, computed in
+float64 from the float32 parameters and input, stored as float32.
 The loss is arunet's CE + Dice (the reference aru_net.py's loss), imported from ../shared/reference.
 """
 import json
@@ -117,15 +118,16 @@ def main(out):
         torch.manual_seed(10 + i)
         m = UNet(width=4, attention=att)
         t = {"param." + k: v.clone() for k, v in m.state_dict().items()}
+        m = m.double()  # computed in float64 so that the expected values carry no float32 rounding
         x = torch.randn(2, 3, 32, 32)
         y = torch.randint(0, 2, (2, 32, 32))
         m.train()
-        logits = m(x)
+        logits = m(x.double())
         loss = A.loss(logits, y)
         loss.backward()
         t.update(input=x, target=y, logits=logits, loss=loss.reshape(1))
         t.update({"grad." + k: p.grad for k, p in m.named_parameters()})
-        t = {k: (v.float() if v.dtype != torch.int64 else v) for k, v in t.items()}
+        t = {k: (v.float() if v.dtype != torch.int64 else v) for k, v in t.items()}  # stored as float32
         save(os.path.join(out, "baseline_%s_tiny.safetensors" % name), t,
              {"config": "%s width 4, seed %d" % (name, 10 + i), "torch": torch.__version__})
     print("fixtures written to", out)

@@ -52,9 +52,10 @@ class TinyModelFixtureTest {
 
             net.backward(dLogits);
             int grads = 0;
+            double floor = Fixture.GRAD_FLOOR * f.largestNorm("grad.");
             for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
                 assertCloseNorm("grad." + e.getKey(), e.getValue().grad().toFloatArray(),
-                        f.floats("grad." + e.getKey()), 1e-3);
+                        f.floats("grad." + e.getKey()), 1e-3, floor);
                 grads++;
             }
             assertEquals(f.reader().entries().keySet().stream().filter(k -> k.startsWith("grad.")).count(), grads);
@@ -71,11 +72,18 @@ class TinyModelFixtureTest {
             net.eval();
             assertClose("eval_logits", Fixture.toNchw(net.forward(x)), f.floats("eval_logits"), 1e-5, 1e-4);
 
+            // Adam's first step moves every weight by about lr * sign(g); where a gradient is at rounding-noise
+            // level (a bias feeding a BatchNorm) its sign is noise too. The gradients were checked above, so
+            // the step is checked from the reference's gradients: it must then match PyTorch's to float
+            // precision.
+            for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
+                e.getValue().grad().copyFrom(f.floats("grad." + e.getKey()));
+            }
             try (Adam adam = Adam.of(be, net.namedParameters(), 1e-4f)) {
                 adam.step();
                 for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
                     assertClose("adam1." + e.getKey(), e.getValue().value().toFloatArray(),
-                            f.floats("adam1." + e.getKey()), 1e-6, 1e-4);
+                            f.floats("adam1." + e.getKey()), 1e-7, 1e-5);
                 }
             }
         }

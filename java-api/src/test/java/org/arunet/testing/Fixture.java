@@ -20,6 +20,13 @@ import org.arunet.tensor.Transpose;
  * {@code ../shared/reference/make_fixtures.py}): NCHW tensors, converted here to our NHWC.
  */
 public final class Fixture implements AutoCloseable {
+    /**
+     * Gradients are compared norm-wise with a denominator of at least this fraction of the largest
+     * reference gradient norm: a bias feeding a BatchNorm has an exact gradient of zero, and both
+     * PyTorch's and our values for it are rounding noise (around 1e-9 against gradients of 1e-2).
+     */
+    public static final double GRAD_FLOOR = 1e-4;
+
     private final SafeTensors.Reader reader;
 
     private Fixture(SafeTensors.Reader reader) {
@@ -59,6 +66,21 @@ public final class Fixture implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The largest 2-norm among the tensors whose names start with {@code prefix}. */
+    public double largestNorm(String prefix) {
+        double best = 0;
+        for (String k : reader.entries().keySet()) {
+            if (k.startsWith(prefix)) {
+                double s = 0;
+                for (float v : floats(k)) {
+                    s += (double) v * v;
+                }
+                best = Math.max(best, Math.sqrt(s));
+            }
+        }
+        return best;
     }
 
     /** A rank-4 NCHW activation as NHWC values. */

@@ -84,6 +84,20 @@ public final class TensorAssert {
 
     /** {@code ||actual - expected|| <= rtol ||expected||} in the 2-norm. */
     public static void assertCloseNorm(String label, double[] actual, double[] expected, double rtol) {
+        assertCloseNorm(label, actual, expected, rtol, 0);
+    }
+
+    /**
+     * {@code ||actual - expected|| <= rtol max(||expected||, floor)}: the floor serves gradients that are
+     * zero in exact arithmetic (a bias feeding a BatchNorm), where both sides hold only rounding noise.
+     */
+    public static void assertCloseNorm(String label, float[] actual, float[] expected, double rtol, double floor) {
+        assertCloseNorm(label, widen(actual), widen(expected), rtol, floor);
+    }
+
+    /** See {@link #assertCloseNorm(String, float[], float[], double, double)}. */
+    public static void assertCloseNorm(String label, double[] actual, double[] expected, double rtol,
+            double floor) {
         if (actual.length != expected.length) {
             Assertions.fail(label + ": length " + actual.length + " != expected " + expected.length);
         }
@@ -98,7 +112,8 @@ public final class TensorAssert {
         }
         diff = Math.sqrt(diff);
         ref = Math.sqrt(ref);
-        double rel = ref == 0 ? Math.sqrt(act) : diff / ref;
+        double denom = Math.max(ref, floor);
+        double rel = denom == 0 ? Math.sqrt(act) : diff / denom;
         if (!(rel <= rtol)) {
             StringBuilder msg = new StringBuilder();
             msg.append(label).append(": relative error ||a - b|| / ||b|| = ").append(rel).append(" > ").append(rtol)

@@ -1057,6 +1057,71 @@ public final class RefOps {
         return new LossResult(loss, ce, dice, dLogits);
     }
 
+    /**
+     * Focal Tversky loss pooled over all positions and averaged over classes: with p the softmax
+     * probabilities and t the one-hot target, {@code TP_k = sum p_k t_k}, {@code FN_k = T_k - TP_k},
+     * {@code FP_k = P_k - TP_k}, {@code TI_k = (TP_k + s) / (TP_k + alpha FN_k + beta FP_k + s)},
+     * {@code loss = mean_k (1 - TI_k)^gamma}.
+     *
+     * <p>Gradient: with {@code A = TP + s}, {@code D = TP + alpha FN + beta FP + s},
+     * {@code dTI_k/dp_k = (t D - A (t (1 - alpha - beta) + beta)) / D^2} and
+     * {@code dL/dTI_k = -(gamma / K) max(1 - TI_k, 1e-12)^(gamma - 1)} (the floor keeps the gradient
+     * finite for gamma below 1 when a class is perfect), through the softmax Jacobian.
+     */
+    public static LossResult focalTverskyLoss(double[] logits, int[] target, int positions, int k, double alpha,
+            double beta, double gamma, double smooth, boolean gradient) {
+        String op = "focalTverskyLoss";
+        requireLength(op, "logits", logits, (long) positions * k);
+        if (target == null || target.length != positions || positions <= 0 || k <= 0) {
+            throw new IllegalArgumentException(op + ": needs " + positions + " targets, positions > 0 and k > 0");
+        }
+        double[] p = softmax(logits, positions, k);
+        double[] tp = new double[k];
+        double[] pSum = new double[k];
+        double[] tSum = new double[k];
+        for (int q = 0; q < positions; q++) {
+            int t = target[q];
+            if (t < 0 || t >= k) {
+                throw new IllegalArgumentException(op + ": target[" + q + "] = " + t + " is not a class in [0, " + k
+                        + ")");
+            }
+            for (int j = 0; j < k; j++) {
+                pSum[j] += p[q * k + j];
+            }
+            tp[t] += p[q * k + t];
+            tSum[t] += 1.0;
+        }
+        double[] a = new double[k];
+        double[] d = new double[k];
+        double[] dLdTi = new double[k];
+        double loss = 0.0;
+        for (int j = 0; j < k; j++) {
+            a[j] = tp[j] + smooth;
+            d[j] = tp[j] + alpha * (tSum[j] - tp[j]) + beta * (pSum[j] - tp[j]) + smooth;
+            double ti = a[j] / d[j];
+            loss += Math.pow(1.0 - ti, gamma);
+            dLdTi[j] = -(gamma / k) * Math.pow(Math.max(1.0 - ti, 1e-12), gamma - 1.0);
+        }
+        loss /= k;
+        if (!gradient) {
+            return new LossResult(loss, Double.NaN, Double.NaN, null);
+        }
+        double[] dLogits = new double[logits.length];
+        double[] g = new double[k];
+        for (int q = 0; q < positions; q++) {
+            double pg = 0.0;
+            for (int j = 0; j < k; j++) {
+                double t = target[q] == j ? 1.0 : 0.0;
+                g[j] = dLdTi[j] * (t * d[j] - a[j] * (t * (1.0 - alpha - beta) + beta)) / (d[j] * d[j]);
+                pg += p[q * k + j] * g[j];
+            }
+            for (int j = 0; j < k; j++) {
+                dLogits[q * k + j] = p[q * k + j] * (g[j] - pg);
+            }
+        }
+        return new LossResult(loss, Double.NaN, Double.NaN, dLogits);
+    }
+
     // ------------------------------------------------------------------ optimizer and reductions
 
     /**

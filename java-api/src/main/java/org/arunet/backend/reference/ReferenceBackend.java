@@ -705,7 +705,29 @@ public final class ReferenceBackend implements Backend {
     @Override
     public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight,
             float diceWeight, float smooth) {
-        String op = "crossEntropyDiceLoss";
+        int[] t = lossTargets("crossEntropyDiceLoss", logits, target, dLogits);
+        RefOps.LossResult r = RefOps.crossEntropyDiceLoss(read(logits), t, t.length, logits.dim(3), ceWeight,
+                diceWeight, smooth, dLogits != null);
+        if (dLogits != null) {
+            write(dLogits, r.dLogits());
+        }
+        return r.loss();
+    }
+
+    @Override
+    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta,
+            float gamma, float smooth) {
+        int[] t = lossTargets("focalTverskyLoss", logits, target, dLogits);
+        RefOps.LossResult r = RefOps.focalTverskyLoss(read(logits), t, t.length, logits.dim(3), alpha, beta, gamma,
+                smooth, dLogits != null);
+        if (dLogits != null) {
+            write(dLogits, r.dLogits());
+        }
+        return r.loss();
+    }
+
+    /** Validates a loss's arguments and returns the targets; names the first bad target's position. */
+    private int[] lossTargets(String op, Tensor logits, Tensor target, Tensor dLogits) {
         Checks.nhwc(op, "logits", logits, DEV);
         Checks.present(op, "target", target, DEV);
         int n = logits.dim(0);
@@ -733,12 +755,7 @@ public final class ReferenceBackend implements Backend {
                         + " is not a class index in [0, " + k + ") (logits " + logits.describe() + ")");
             }
         }
-        RefOps.LossResult r = RefOps.crossEntropyDiceLoss(read(logits), t, n * h * w, k, ceWeight, diceWeight,
-                smooth, dLogits != null);
-        if (dLogits != null) {
-            write(dLogits, r.dLogits());
-        }
-        return r.loss();
+        return t;
     }
 
     // ------------------------------------------------------------------ optimizer

@@ -294,4 +294,24 @@ class GradientCheckTest {
             RefOps.crossEntropyDiceLoss(v, target, positions, k, ceWeight, diceWeight, smooth, false).loss()},
                 new double[] {1.0}, res.dLogits());
     }
+
+    static Stream<Arguments> tverskyCases() {
+        return Stream.of(Arguments.of(2, 0.7, 0.3, 0.75), Arguments.of(3, 0.5, 0.5, 1.0), Arguments.of(2, 0.3, 0.7, 2.0));
+    }
+
+    @ParameterizedTest(name = "K {0} alpha {1} beta {2} gamma {3}")
+    @MethodSource("tverskyCases")
+    void focalTverskyLoss(int k, double alpha, double beta, double gamma) {
+        int positions = N * H * W;
+        Rand r = new Rand(57 + k);
+        double[] logits = r.uniform(positions * k, -3, 3);
+        int[] target = new int[positions];
+        for (int i = 0; i < positions; i++) {
+            target[i] = r.nextInt(k);
+        }
+        RefOps.LossResult res = RefOps.focalTverskyLoss(logits, target, positions, k, alpha, beta, gamma, 1e-5, true);
+        GradCheck.check("focal tversky K=" + k, logits, v -> new double[] {
+            RefOps.focalTverskyLoss(v, target, positions, k, alpha, beta, gamma, 1e-5, false).loss()},
+                new double[] {1.0}, res.dLogits());
+    }
 }
