@@ -32,16 +32,26 @@ public final class ImageHeaders {
             case BMP -> bmp(r);
             case TIFF -> tiff(r);
         };
+        checkSize(file, h, limits);
+        switch (format) { // only now look for the end of the data: a bomb is reported as a bomb
+            case PNG -> pngComplete(r);
+            case JPEG -> jpegComplete(r);
+            case BMP -> bmpComplete(r, h);
+            case TIFF -> { } // libtiff reports missing strips itself; the IFD was bounds-checked above
+        }
+        return h;
+    }
+
+    private static void checkSize(Path file, ImageHeader h, ImageLimits limits) {
         if (h.width() <= 0 || h.height() <= 0) {
-            throw new DataException(file, "zero-size image: " + format + " header declares " + h.width() + "x"
+            throw new DataException(file, "zero-size image: " + h.format() + " header declares " + h.width() + "x"
                     + h.height());
         }
         if (h.width() > limits.maxSide() || h.height() > limits.maxSide() || h.pixels() > limits.maxPixels()) {
-            throw new DataException(file, format + " header declares " + h.width() + "x" + h.height() + " ("
+            throw new DataException(file, h.format() + " header declares " + h.width() + "x" + h.height() + " ("
                     + h.pixels() + " pixels), beyond the limit of " + limits.maxSide() + " a side and "
                     + limits.maxPixels() + " pixels; refused before decoding (possible decompression bomb)");
         }
-        return h;
     }
 
     // ---- PNG: signature, then chunks (length, type, data, crc); IHDR first, IEND last.
@@ -62,7 +72,11 @@ public final class ImageHeaders {
             case 6 -> 4;
             default -> throw r.fail("PNG colour type " + colourType + " is invalid");
         };
-        // Walk the chunks: every chunk must fit in the file and the last must be IEND.
+        return new ImageHeader(ImageFormat.PNG, clampInt(w), clampInt(h), channels, depth, colourType == 3);
+    }
+
+    /** Walks the chunks: every chunk must fit in the file, there must be image data and an IEND. */
+    private static void pngComplete(Reader r) {
         long pos = 8;
         boolean sawData = false;
         boolean sawEnd = false;
@@ -87,12 +101,28 @@ public final class ImageHeaders {
         if (!sawEnd) {
             throw r.fail("truncated PNG: no IEND chunk (the file ends at byte " + r.length() + ")");
         }
-        return new ImageHeader(ImageFormat.PNG, clampInt(w), clampInt(h), channels, depth, colourType == 3);
     }
 
     // ---- JPEG: markers FF xx; SOFn gives precision, height, width, components; EOI must follow SOS.
 
     private static ImageHeader jpeg(Reader r) {
+        ImageHeader sof = jpegWalk(r, true);
+        if (sof == null) {
+            throw r.fail("corrupt or truncated JPEG: no SOF (frame header) before the image data");
+        }
+        return sof;
+    }
+
+    /** Checks that the JPEG has a scan and an end-of-image marker after it. */
+    private static void jpegComplete(Reader r) {
+        jpegWalk(r, false);
+    }
+
+    /**
+     * Walks the marker segments up to the first SOS. With {@code headerOnly} returns the first SOF
+     * (or null); otherwise checks that an SOS exists and that an EOI follows it.
+     */
+    private static ImageHeader jpegWalk(Reader r, boolean headerOnly) {
         int pos = 2;
         ImageHeader sof = null;
         int sos = -1;
@@ -127,6 +157,9 @@ public final class ImageHeaders {
                 int w = r.u16be(pos + 7);
                 int comps = r.u8(pos + 9);
                 sof = new ImageHeader(ImageFormat.JPEG, w, h, comps, precision, false);
+                if (headerOnly) {
+                    return sof;
+                }
             }
             if (marker == 0xDA) { // start of scan: entropy-coded data follows
                 sos = pos;
@@ -134,8 +167,8 @@ public final class ImageHeaders {
             }
             pos += 2 + len;
         }
-        if (sof == null) {
-            throw r.fail("corrupt or truncated JPEG: no SOF (frame header) before the image data");
+        if (headerOnly) {
+            return sof;
         }
         if (sos < 0) {
             throw r.fail("truncated JPEG: no SOS (start of scan) marker, the file holds no image data");
@@ -158,12 +191,10 @@ public final class ImageHeaders {
 
     private static ImageHeader bmp(Reader r) {
         r.need(14 + 12, "BMP headers");
-        long dataOffset = r.u32le(10);
         long dibSize = r.u32le(14);
         int w;
         int h;
         int bpp;
-        long compression = 0;
         if (dibSize == 12) {
             w = r.u16le(18);
             h = r.u16le(20);
@@ -173,24 +204,29 @@ public final class ImageHeaders {
             w = r.i32le(18);
             h = Math.abs(r.i32le(22)); // negative height = rows stored top-down
             bpp = r.u16le(28);
-            compression = r.u32le(30);
         } else {
             throw r.fail("BMP header size " + dibSize + " is not a known BMP variant");
         }
         if (!(bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32)) {
             throw r.fail("BMP bits per pixel " + bpp + " is invalid");
         }
-        // Uncompressed (BI_RGB = 0, BI_BITFIELDS = 3): rows are padded to 4 bytes and must all be present.
-        if ((compression == 0 || compression == 3) && w > 0 && h > 0) {
-            long rowBytes = (((long) bpp * w + 31) / 32) * 4;
-            long end = dataOffset + rowBytes * h;
-            if (end > r.length()) {
-                throw r.fail("truncated BMP: " + w + "x" + h + " at " + bpp + " bits needs " + end
-                        + " bytes, the file has " + r.length());
-            }
-        }
         int channels = bpp <= 8 ? 1 : bpp == 32 ? 4 : 3;
         return new ImageHeader(ImageFormat.BMP, w, h, channels, bpp, bpp <= 8);
+    }
+
+    /** Uncompressed rows (BI_RGB, BI_BITFIELDS) are padded to 4 bytes and must all be in the file. */
+    private static void bmpComplete(Reader r, ImageHeader h) {
+        long dataOffset = r.u32le(10);
+        long dibSize = r.u32le(14);
+        long compression = dibSize >= 40 ? r.u32le(30) : 0;
+        if (compression == 0 || compression == 3) {
+            long rowBytes = (((long) h.bitDepth() * h.width() + 31) / 32) * 4;
+            long end = dataOffset + rowBytes * h.height();
+            if (end > r.length()) {
+                throw r.fail("truncated BMP: " + h.width() + "x" + h.height() + " at " + h.bitDepth() + " bits needs "
+                        + end + " bytes, the file has " + r.length());
+            }
+        }
     }
 
     // ---- TIFF (classic and BigTIFF): the first IFD's ImageWidth, ImageLength, BitsPerSample,
