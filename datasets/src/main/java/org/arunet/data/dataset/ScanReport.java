@@ -1,7 +1,9 @@
 package org.arunet.data.dataset;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * What a scan found besides the samples.
@@ -16,7 +18,7 @@ public record ScanReport(List<Problem> skipped, List<Problem> warnings, Map<Stri
     public ScanReport {
         skipped = List.copyOf(skipped);
         warnings = List.copyOf(warnings);
-        excludedByClass = Map.copyOf(excludedByClass);
+        excludedByClass = Collections.unmodifiableMap(new TreeMap<>(excludedByClass));
     }
 
     /** Nothing skipped, excluded or noticed. */

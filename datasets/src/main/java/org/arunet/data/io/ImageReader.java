@@ -13,6 +13,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import javax.imageio.ImageIO;
 import javax.imageio.stream.ImageInputStream;
 import org.bytedeco.javacpp.BytePointer;
@@ -45,6 +46,7 @@ public final class ImageReader {
     private static final Logger LOG = LoggerFactory.getLogger(ImageReader.class);
 
     private final ImageLimits limits;
+    private final AtomicBoolean warnedJpegMask = new AtomicBoolean();
 
     /** A reader with {@link ImageLimits#DEFAULT}. */
     public ImageReader() {
@@ -77,9 +79,9 @@ public final class ImageReader {
         checkClasses(classes);
         byte[] bytes = readBytes(file);
         ImageHeader h = ImageHeaders.check(file, bytes, limits);
-        if (h.format() == ImageFormat.JPEG) {
-            LOG.warn("{}: mask is a lossy JPEG; compression noise around edges reads as lesion under the "
-                    + "'value > 0' rule", file);
+        if (h.format() == ImageFormat.JPEG && !warnedJpegMask.getAndSet(true)) {
+            LOG.warn("{}: mask is a lossy JPEG (said once per reader); compression noise around edges reads as "
+                    + "lesion under the 'value > 0' rule", file);
         }
         Decoded d = (h.indexed() || (h.format() == ImageFormat.PNG && h.bitDepth() < 8))
                 ? decodeRawSamples(file, bytes, h)

@@ -13,10 +13,12 @@ import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.arunet.data.dataset.Sample;
 import org.arunet.data.dataset.SegmentationDataset;
 import org.arunet.data.io.DataException;
@@ -63,7 +65,7 @@ public record Split(int formatVersion, long seed, String method, List<Double> fr
         val = List.copyOf(val);
         test = List.copyOf(test);
         fractions = List.copyOf(fractions);
-        counts = Map.copyOf(counts);
+        counts = Collections.unmodifiableMap(new TreeMap<>(counts)); // sorted: stable JSON
         duplicates = duplicates.stream().map(List::copyOf).toList();
     }
 

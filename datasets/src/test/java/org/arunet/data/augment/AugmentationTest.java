@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.arunet.data.io.ImagePair;
-import org.arunet.data.io.OpenCv;
 import org.arunet.data.io.Raster;
 import org.arunet.data.testing.TestImages;
 import org.junit.jupiter.api.Test;
