@@ -211,7 +211,7 @@ public final class Splits {
         String rule = !r.needsPixels() ? "no pixel comparison"
                 : (r.exact() ? "identical pixels" : "") + (r.exact() && r.maxDistance() >= 0 ? " or " : "")
                 + (r.maxDistance() >= 0 ? "64-bit DCT pHash within " + r.maxDistance() + " bits" : "");
-        return rule + ", plus explicit groups: " + g;
+        return "linked by " + rule + " or a shared explicit group id; found " + g;
     }
 
     private static void checkFractions(double train, double val, double test) {
