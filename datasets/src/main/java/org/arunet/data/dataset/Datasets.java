@@ -100,22 +100,8 @@ public final class Datasets {
             }
         }
         Collector col = new Collector(options);
-        Map<String, List<Path>> masksByKey = new TreeMap<>();
-        for (Path m : listFiles(masksDir, true)) {
-            if (!ImageFormat.hasImageExtension(m.getFileName().toString())) {
-                col.warn(m, "not an image file (by extension), ignored");
-                continue;
-            }
-            masksByKey.computeIfAbsent(stemKey(masksDir, m), k -> new ArrayList<>()).add(m);
-        }
-        Map<String, List<Path>> imagesByKey = new TreeMap<>();
-        for (Path f : listFiles(imagesDir, true)) {
-            if (!ImageFormat.hasImageExtension(f.getFileName().toString())) {
-                col.warn(f, "not an image file (by extension), ignored");
-                continue;
-            }
-            imagesByKey.computeIfAbsent(stemKey(imagesDir, f), k -> new ArrayList<>()).add(f);
-        }
+        Map<String, List<Path>> masksByKey = byStemKey(masksDir, col);
+        Map<String, List<Path>> imagesByKey = byStemKey(imagesDir, col);
         List<Sample> samples = new ArrayList<>();
         for (Map.Entry<String, List<Path>> e : imagesByKey.entrySet()) {
             String key = e.getKey();
@@ -144,6 +130,19 @@ public final class Datasets {
             }
         }
         return col.finish(r, Layout.PAIRED_FOLDERS, samples);
+    }
+
+    /** Image files under {@code dir} by {@link #stemKey}; other files are noted as warnings. */
+    private static Map<String, List<Path>> byStemKey(Path dir, Collector col) {
+        Map<String, List<Path>> byKey = new TreeMap<>();
+        for (Path f : listFiles(dir, true)) {
+            if (!ImageFormat.hasImageExtension(f.getFileName().toString())) {
+                col.warn(f, "not an image file (by extension), ignored");
+                continue;
+            }
+            byKey.computeIfAbsent(stemKey(dir, f), k -> new ArrayList<>()).add(f);
+        }
+        return byKey;
     }
 
     // ---- BUSI release: <class>/<name>.png, <name>_mask.png, <name>_mask_<k>.png
