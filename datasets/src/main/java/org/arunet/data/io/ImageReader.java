@@ -1,0 +1,370 @@
+package org.arunet.data.io;
+
+import static org.bytedeco.opencv.global.opencv_core.CV_16U;
+import static org.bytedeco.opencv.global.opencv_core.CV_8U;
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.imageio.ImageIO;
+import javax.imageio.stream.ImageInputStream;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.opencv.global.opencv_imgcodecs;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decodes images and masks from files: PNG (8/16-bit grey, RGB, RGBA, grey+alpha, palette, 1/2/4-bit),
+ * JPEG, BMP and TIFF.
+ *
+ * <p>Each file is read into memory by this class (refusing files beyond {@link ImageLimits#maxFileBytes}),
+ * its header is checked by {@link ImageHeaders#check} (format, zero size, declared dimensions against
+ * the limits, truncation) and only then handed to OpenCV's {@code imdecode} with
+ * {@code IMREAD_UNCHANGED} (no EXIF rotation, so image and mask stay aligned). Palette and sub-byte
+ * PNG masks and other indexed masks are decoded with {@code javax.imageio} instead, because OpenCV
+ * expands palettes to colours and scales 1/2/4-bit grey, losing the class indices.
+ *
+ * <p>Images: alpha is composited over black, BGR is returned as RGB, {@link ColorMode} picks grey or
+ * colour. 16-bit samples are kept. Masks: with 2 classes any value above 0 in any colour channel is
+ * lesion (1); with more classes the mask must be single-channel (or grey stored as three equal
+ * channels) and each value is the class index, which must be below the class count.
+ *
+ * <p>Every failure is a {@link DataException} naming the file. Instances are stateless and
+ * thread-safe.
+ */
+public final class ImageReader {
+    private static final Logger LOG = LoggerFactory.getLogger(ImageReader.class);
+
+    private final ImageLimits limits;
+    private final AtomicBoolean warnedJpegMask = new AtomicBoolean();
+
+    /** A reader with {@link ImageLimits#DEFAULT}. */
+    public ImageReader() {
+        this(ImageLimits.DEFAULT);
+    }
+
+    public ImageReader(ImageLimits limits) {
+        this.limits = limits;
+    }
+
+    public ImageLimits limits() {
+        return limits;
+    }
+
+    /** Reads {@code file} and checks its header (see {@link ImageHeaders#check}). */
+    public ImageHeader header(Path file) {
+        return ImageHeaders.check(file, readBytes(file), limits);
+    }
+
+    /** Decodes an image; see the class comment for how channels and alpha are handled. */
+    public Raster readImage(Path file, ColorMode mode) {
+        byte[] bytes = readBytes(file);
+        ImageHeader h = ImageHeaders.check(file, bytes, limits);
+        Decoded d = decodeOpenCv(file, bytes, h);
+        return toImage(d, mode);
+    }
+
+    /** Decodes a mask into class indices below {@code classes} (2 = binary, any value > 0 is lesion). */
+    public Raster readMask(Path file, int classes) {
+        checkClasses(classes);
+        byte[] bytes = readBytes(file);
+        ImageHeader h = ImageHeaders.check(file, bytes, limits);
+        if (h.format() == ImageFormat.JPEG && !warnedJpegMask.getAndSet(true)) {
+            LOG.warn("{}: mask is a lossy JPEG (said once per reader); compression noise around edges reads as "
+                    + "lesion under the 'value > 0' rule", file);
+        }
+        Decoded d = (h.indexed() || (h.format() == ImageFormat.PNG && h.bitDepth() < 8))
+                ? decodeRawSamples(file, bytes, h)
+                : decodeOpenCv(file, bytes, h);
+        return toMask(file, d, classes);
+    }
+
+    /**
+     * Decodes several masks of one image and merges them pixelwise by maximum (for binary masks: by
+     * OR, as for BUSI's {@code _mask_1} files). All must have the same size.
+     */
+    public Raster readMask(List<Path> files, int classes) {
+        if (files.isEmpty()) {
+            throw new IllegalArgumentException("no mask files given");
+        }
+        Raster merged = readMask(files.get(0), classes);
+        for (Path f : files.subList(1, files.size())) {
+            Raster m = readMask(f, classes);
+            if (m.width() != merged.width() || m.height() != merged.height()) {
+                throw new DataException(f, "mask is " + m.width() + "x" + m.height() + " but " + files.get(0)
+                        + " of the same image is " + merged.width() + "x" + merged.height());
+            }
+            byte[] a = merged.data();
+            byte[] b = m.data();
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (byte) Math.max(a[i] & 0xFF, b[i] & 0xFF);
+            }
+        }
+        return merged;
+    }
+
+    /** Decodes an image and its mask(s) and checks that they have the same size. */
+    public ImagePair readPair(Path image, List<Path> masks, ColorMode mode, int classes) {
+        if (masks.isEmpty()) {
+            throw new DataException(image, "image has no mask");
+        }
+        Raster img = readImage(image, mode);
+        Raster mask = readMask(masks, classes);
+        if (img.width() != mask.width() || img.height() != mask.height()) {
+            throw new DataException(masks.get(0), "mask is " + mask.width() + "x" + mask.height() + " but image "
+                    + image + " is " + img.width() + "x" + img.height());
+        }
+        return new ImagePair(img, mask);
+    }
+
+    /** The whole file, refusing missing, unreadable and oversized files. */
+    public byte[] readBytes(Path file) {
+        try {
+            long size = Files.size(file);
+            if (size > limits.maxFileBytes()) {
+                throw new DataException(file, "file is " + size + " bytes, beyond the limit of "
+                        + limits.maxFileBytes());
+            }
+            return Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new DataException(file, "file does not exist", e);
+        } catch (IOException e) {
+            throw new DataException(file, "cannot read file: " + e, e);
+        }
+    }
+
+    // ---- decoding
+
+    /** Samples as decoded, before channel handling: 1-4 channels (BGR[A] order from OpenCV). */
+    private record Decoded(int width, int height, int channels, int bitDepth, byte[] data) {
+        Raster asRaster(int ch, byte[] d) {
+            return new Raster(width, height, ch, bitDepth, d);
+        }
+    }
+
+    private static Decoded decodeOpenCv(Path file, byte[] bytes, ImageHeader h) {
+        try (PointerScope scope = new PointerScope()) {
+            Mat buf = new Mat(1, bytes.length, CV_8UC1, new BytePointer(bytes));
+            Mat m;
+            try {
+                m = opencv_imgcodecs.imdecode(buf, IMREAD_UNCHANGED);
+            } catch (RuntimeException e) {
+                throw new DataException(file, "corrupt " + h.format() + " data: " + e.getMessage(), e);
+            }
+            if (m == null || m.empty()) {
+                throw new DataException(file, "corrupt or unsupported " + h.format() + " data: the decoder "
+                        + "returned no image (header declares " + h.width() + "x" + h.height() + ")");
+            }
+            if (m.cols() != h.width() || m.rows() != h.height()) {
+                throw new DataException(file, "decoded " + m.cols() + "x" + m.rows() + " but the header declares "
+                        + h.width() + "x" + h.height());
+            }
+            int bits = m.depth() == CV_8U ? 8 : m.depth() == CV_16U ? 16 : -1;
+            if (bits < 0) {
+                throw new DataException(file, "unsupported sample type (OpenCV depth " + m.depth()
+                        + "): only 8- and 16-bit unsigned samples are read");
+            }
+            int ch = m.channels();
+            if (ch < 1 || ch > 4) {
+                throw new DataException(file, "unsupported channel count " + ch);
+            }
+            Mat c = m.isContinuous() ? m : m.clone();
+            byte[] d = new byte[Math.toIntExact(c.total() * c.elemSize())];
+            c.data().get(d);
+            return new Decoded(c.cols(), c.rows(), ch, bits, d);
+        }
+    }
+
+    /** Raw samples of band 0 through javax.imageio: palette indices, unscaled 1/2/4-bit values. */
+    private static Decoded decodeRawSamples(Path file, byte[] bytes, ImageHeader h) {
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<javax.imageio.ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                throw new DataException(file, "no decoder for this " + h.format() + " file");
+            }
+            javax.imageio.ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                BufferedImage img = reader.read(0);
+                java.awt.image.Raster r = img.getRaster();
+                if (r.getWidth() != h.width() || r.getHeight() != h.height()) {
+                    throw new DataException(file, "decoded " + r.getWidth() + "x" + r.getHeight()
+                            + " but the header declares " + h.width() + "x" + h.height());
+                }
+                int w = r.getWidth();
+                int hh = r.getHeight();
+                int[] row = new int[w];
+                int max = 0;
+                int[] all = new int[w * hh];
+                for (int y = 0; y < hh; y++) {
+                    r.getSamples(0, y, w, 1, 0, row);
+                    System.arraycopy(row, 0, all, y * w, w);
+                    for (int v : row) {
+                        max = Math.max(max, v);
+                    }
+                }
+                int bits = max > 255 ? 16 : 8;
+                Raster out = new Raster(w, hh, 1, bits, new byte[w * hh * (bits / 8)]);
+                for (int i = 0; i < all.length; i++) {
+                    out.setSample(i, all[i]);
+                }
+                return new Decoded(w, hh, 1, bits, out.data());
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof DataException de) {
+                throw de;
+            }
+            throw new DataException(file, "corrupt " + h.format() + " data: " + e.getMessage(), e);
+        }
+    }
+
+    // ---- channel handling
+
+    private static Raster toImage(Decoded d, ColorMode mode) {
+        Raster rgbOrGrey = colourOverBlack(d);
+        if (rgbOrGrey.channels() == 1) {
+            return mode == ColorMode.RGB ? replicate(rgbOrGrey) : rgbOrGrey;
+        }
+        if (mode == ColorMode.RGB) {
+            return rgbOrGrey;
+        }
+        boolean equal = channelsEqual(rgbOrGrey);
+        if (mode == ColorMode.AUTO && !equal) {
+            return rgbOrGrey;
+        }
+        return toGrey(rgbOrGrey, equal);
+    }
+
+    /** Drops alpha by compositing over black, and reorders BGR to RGB. Result: 1 or 3 channels. */
+    private static Raster colourOverBlack(Decoded d) {
+        if (d.channels() == 1) {
+            return new Raster(d.width(), d.height(), 1, d.bitDepth(), d.data());
+        }
+        int n = d.width() * d.height();
+        int outCh = d.channels() == 2 ? 1 : 3;
+        Raster in = rawView(d);
+        Raster out = new Raster(d.width(), d.height(), outCh, d.bitDepth(), new byte[n * outCh * (d.bitDepth() / 8)]);
+        int max = out.maxValue();
+        int ch = d.channels();
+        for (int p = 0; p < n; p++) {
+            long base = (long) p * ch;
+            if (ch == 2) {
+                int a = in.sample(base + 1);
+                out.setSample(p, composite(in.sample(base), a, max));
+            } else {
+                int a = ch == 4 ? in.sample(base + 3) : max;
+                long o = (long) p * 3;
+                out.setSample(o, composite(in.sample(base + 2), a, max)); // R
+                out.setSample(o + 1, composite(in.sample(base + 1), a, max)); // G
+                out.setSample(o + 2, composite(in.sample(base), a, max)); // B
+            }
+        }
+        return out;
+    }
+
+    /** A flat single-channel view of the decoded samples (any channel count) for indexed access. */
+    private static Raster rawView(Decoded d) {
+        return new Raster(d.width() * d.channels(), d.height(), 1, d.bitDepth(), d.data());
+    }
+
+    private static int composite(int v, int alpha, int max) {
+        return alpha == max ? v : (int) ((long) v * alpha / max);
+    }
+
+    private static boolean channelsEqual(Raster rgb) {
+        long n = (long) rgb.width() * rgb.height();
+        for (long p = 0; p < n; p++) {
+            int r = rgb.sample(3 * p);
+            if (rgb.sample(3 * p + 1) != r || rgb.sample(3 * p + 2) != r) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Raster toGrey(Raster rgb, boolean equal) {
+        int n = rgb.width() * rgb.height();
+        Raster out = new Raster(rgb.width(), rgb.height(), 1, rgb.bitDepth(), new byte[n * (rgb.bitDepth() / 8)]);
+        for (int p = 0; p < n; p++) {
+            long i = 3L * p;
+            int v = equal ? rgb.sample(i)
+                    : (int) Math.round(0.299 * rgb.sample(i) + 0.587 * rgb.sample(i + 1) + 0.114 * rgb.sample(i + 2));
+            out.setSample(p, v);
+        }
+        return out;
+    }
+
+    private static Raster replicate(Raster grey) {
+        int n = grey.width() * grey.height();
+        Raster out = new Raster(grey.width(), grey.height(), 3, grey.bitDepth(), new byte[3 * grey.data().length]);
+        for (int p = 0; p < n; p++) {
+            int v = grey.sample(p);
+            out.setSample(3L * p, v);
+            out.setSample(3L * p + 1, v);
+            out.setSample(3L * p + 2, v);
+        }
+        return out;
+    }
+
+    private static Raster toMask(Path file, Decoded d, int classes) {
+        int n = d.width() * d.height();
+        int ch = d.channels();
+        int colour = ch == 2 ? 1 : Math.min(ch, 3); // alpha channel (2nd of 2, 4th of 4) is ignored
+        Raster in = rawView(d);
+        byte[] out = new byte[n];
+        long beyond = 0;
+        int firstBad = -1;
+        int firstBadValue = 0;
+        for (int p = 0; p < n; p++) {
+            long base = (long) p * ch;
+            int v0 = in.sample(base);
+            if (classes == 2) {
+                boolean lesion = v0 > 0;
+                for (int c = 1; c < colour && !lesion; c++) {
+                    lesion = in.sample(base + c) > 0;
+                }
+                out[p] = (byte) (lesion ? 1 : 0);
+                continue;
+            }
+            for (int c = 1; c < colour; c++) {
+                if (in.sample(base + c) != v0) {
+                    throw new DataException(file, "colour mask (pixel " + (p % d.width()) + "," + (p / d.width())
+                            + " has different channel values): class-index masks must be single-channel "
+                            + "grey or palette images");
+                }
+            }
+            if (v0 >= classes) {
+                if (beyond++ == 0) {
+                    firstBad = p;
+                    firstBadValue = v0;
+                }
+                continue;
+            }
+            out[p] = (byte) v0;
+        }
+        if (beyond > 0) {
+            throw new DataException(file, "mask value " + firstBadValue + " at pixel " + (firstBad % d.width()) + ","
+                    + (firstBad / d.width()) + " is not a class index below " + classes + " (" + beyond
+                    + " pixels out of range)");
+        }
+        return new Raster(d.width(), d.height(), 1, 8, out);
+    }
+
+    private static void checkClasses(int classes) {
+        if (classes < 2 || classes > 256) {
+            throw new IllegalArgumentException("classes must be in [2, 256], got " + classes);
+        }
+    }
+}
