@@ -32,12 +32,14 @@ public record Conv2dSpec(int inChannels, int outChannels, int kernelH, int kerne
         return of(in, out, kernel, 1, dilation * (kernel / 2), dilation, groups, bias);
     }
 
+    /** Output height; 0 or less when the padded input is smaller than the dilated kernel. */
     public int outH(int h) {
-        return (h + 2 * padH - dilationH * (kernelH - 1) - 1) / strideH + 1;
+        return Math.floorDiv(h + 2 * padH - dilationH * (kernelH - 1) - 1, strideH) + 1;
     }
 
+    /** Output width; 0 or less when the padded input is smaller than the dilated kernel. */
     public int outW(int w) {
-        return (w + 2 * padW - dilationW * (kernelW - 1) - 1) / strideW + 1;
+        return Math.floorDiv(w + 2 * padW - dilationW * (kernelW - 1) - 1, strideW) + 1;
     }
 
     /** Weight shape OIHW. */

@@ -384,6 +384,10 @@ public final class Trainer {
         m.put("best_epoch", Integer.toString(bestEpoch));
         m.put("epochs_without_improvement", Integer.toString(sinceImprovement));
         m.put("history", Checkpoint.toJson(history));
+        if (!train.preprocessing().isEmpty()) {
+            m.put("preprocessing", Checkpoint.toJson(train.preprocessing()));
+        }
+        m.put("classes", Integer.toString(model.classes()));
         Map<String, String> prov = new LinkedHashMap<>(provenance);
         prov.put("arunet_version", Version.get());
         prov.put("java", System.getProperty("java.version"));

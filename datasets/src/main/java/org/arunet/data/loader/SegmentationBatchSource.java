@@ -267,6 +267,11 @@ public final class SegmentationBatchSource implements BatchSource {
         return samples;
     }
 
+    @Override
+    public Map<String, String> preprocessing() {
+        return Preprocessing.of(cfg).toMap();
+    }
+
     public LoaderConfig config() {
         return cfg;
     }

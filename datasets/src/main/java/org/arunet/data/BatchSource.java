@@ -30,6 +30,14 @@ public interface BatchSource extends AutoCloseable {
      */
     Iterator<Batch> epoch(int epoch, int batchSize, boolean train);
 
+    /**
+     * How images were turned into inputs, as string pairs for checkpoints (see
+     * {@link org.arunet.data.loader.Preprocessing}); empty when unknown.
+     */
+    default java.util.Map<String, String> preprocessing() {
+        return java.util.Map.of();
+    }
+
     @Override
     void close();
 }
