@@ -143,6 +143,43 @@ public final class ImageReader {
         }
     }
 
+    /**
+     * An image already in memory as an OpenCV {@code Mat}: 8- or 16-bit unsigned, 1 to 4 channels in
+     * OpenCV's order (grey, grey+alpha, BGR, BGRA), handled exactly as a decoded file would be (alpha
+     * composited over black, BGR to RGB, {@link ColorMode}).
+     */
+    public static Raster fromMat(org.bytedeco.opencv.opencv_core.Mat m, ColorMode mode) {
+        if (m == null || m.empty()) {
+            throw new IllegalArgumentException("the Mat is empty");
+        }
+        if (m.channels() < 1 || m.channels() > 4) {
+            throw new IllegalArgumentException("Mat has " + m.channels() + " channels; 1 to 4 are supported");
+        }
+        Raster raw = OpenCv.toRaster(m);
+        return toImage(new Decoded(raw.width(), raw.height(), raw.channels(), raw.bitDepth(), raw.data()), mode);
+    }
+
+    /**
+     * An image given as a raster in RGB (3 channels) or grey (1 channel) order, with {@link ColorMode}
+     * applied as for files.
+     */
+    public static Raster fromRgb(Raster rgbOrGrey, ColorMode mode) {
+        if (rgbOrGrey.channels() != 1 && rgbOrGrey.channels() != 3) {
+            throw new IllegalArgumentException("raster must have 1 or 3 channels, got " + rgbOrGrey.channels());
+        }
+        if (rgbOrGrey.channels() == 1) {
+            return mode == ColorMode.RGB ? replicate(rgbOrGrey) : rgbOrGrey;
+        }
+        if (mode == ColorMode.RGB) {
+            return rgbOrGrey;
+        }
+        boolean equal = channelsEqual(rgbOrGrey);
+        if (mode == ColorMode.AUTO && !equal) {
+            return rgbOrGrey;
+        }
+        return toGrey(rgbOrGrey, equal);
+    }
+
     // ---- decoding
 
     /** Samples as decoded, before channel handling: 1-4 channels (BGR[A] order from OpenCV). */
@@ -233,18 +270,7 @@ public final class ImageReader {
     // ---- channel handling
 
     private static Raster toImage(Decoded d, ColorMode mode) {
-        Raster rgbOrGrey = colourOverBlack(d);
-        if (rgbOrGrey.channels() == 1) {
-            return mode == ColorMode.RGB ? replicate(rgbOrGrey) : rgbOrGrey;
-        }
-        if (mode == ColorMode.RGB) {
-            return rgbOrGrey;
-        }
-        boolean equal = channelsEqual(rgbOrGrey);
-        if (mode == ColorMode.AUTO && !equal) {
-            return rgbOrGrey;
-        }
-        return toGrey(rgbOrGrey, equal);
+        return fromRgb(colourOverBlack(d), mode);
     }
 
     /** Drops alpha by compositing over black, and reorders BGR to RGB. Result: 1 or 3 channels. */
