@@ -1,0 +1,118 @@
+package org.arunet.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import org.arunet.backend.Backend;
+import org.arunet.backend.Backends;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+/** Options and helpers shared by every subcommand. */
+abstract class BaseCommand implements Callable<Integer> {
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--json", description = "Print the result as JSON on standard output (progress goes to standard"
+            + " error).")
+    boolean json;
+
+    @Option(names = {"-v", "--verbose"}, description = "Log details and show stack traces of failures.")
+    boolean verbose;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "JSON file of option defaults: {\"epochs\": 50,"
+            + " \"batch-size\": 2, ...}; options on the command line win.")
+    Path config;
+
+    /** The command's work; returns the exit code. */
+    abstract int run() throws Exception;
+
+    @Override
+    public final Integer call() throws Exception {
+        checkConfigKeys();
+        return run();
+    }
+
+    /** Rejects keys of --config that name no option of this command (typos would silently do nothing). */
+    private void checkConfigKeys() throws IOException {
+        if (config == null) {
+            return;
+        }
+        Map<?, ?> m = new ObjectMapper().readValue(config.toFile(), Map.class);
+        List<String> names = spec.options().stream().map(o -> o.longestName().replaceFirst("^-+", ""))
+                .collect(Collectors.toList());
+        for (Object k : m.keySet()) {
+            if (!names.contains(k.toString())) {
+                throw new Errors.UsageException("--config " + config + ": '" + k + "' is not an option of 'arunet "
+                        + spec.name() + "' (known: " + String.join(", ", names) + ")");
+            }
+        }
+    }
+
+    /** Where human-readable progress goes: stderr with --json (stdout stays machine-readable), else stdout. */
+    PrintStream info() {
+        return json ? System.err : System.out;
+    }
+
+    /** Prints a JSON document on stdout. */
+    void printJson(Object o) throws IOException {
+        System.out.println(JSON.writeValueAsString(JsonValues.clean(o)));
+    }
+
+    static Backend backend(String device, int threads) {
+        return Backends.create(device, threads);
+    }
+
+    /**
+     * Creates {@code dir}; refuses to reuse a folder that already holds {@code marker} unless
+     * {@code force}.
+     */
+    static void prepareOut(Path dir, String marker, boolean force) throws IOException {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new Errors.UsageException("--out " + dir + " exists and is not a folder");
+        }
+        if (!force && marker != null && Files.exists(dir.resolve(marker))) {
+            throw new Errors.UsageException("--out " + dir + " already holds " + marker
+                    + "; choose another folder or add --force to overwrite");
+        }
+        Files.createDirectories(dir);
+    }
+
+    /** Writes every option's effective value as {@code config.json} (reusable with --config). */
+    void writeEffectiveConfig(Path dir) throws IOException {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (CommandLine.Model.OptionSpec o : spec.options()) {
+            String name = o.longestName().replaceFirst("^-+", "");
+            if (o.usageHelp() || o.versionHelp() || name.equals("config") || name.equals("json")
+                    || name.equals("verbose") || name.equals("force") || name.equals("resume")) {
+                continue;
+            }
+            Object v = o.getValue();
+            m.put(name, v == null ? null : v instanceof Path p ? p.toString() : v instanceof List<?> l
+                    ? l.stream().map(Object::toString).collect(Collectors.toList()) : v instanceof Enum<?> e
+                            ? e.name().toLowerCase().replace('_', '-') : v);
+        }
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(m) + "\n");
+    }
+
+    /** Checks a required path option. */
+    static void requireExists(String option, Path p) {
+        if (p == null) {
+            throw new Errors.UsageException("missing " + option);
+        }
+        if (!Files.exists(p)) {
+            throw new IllegalArgumentException(option + " " + p + ": no such file or folder");
+        }
+    }
+}

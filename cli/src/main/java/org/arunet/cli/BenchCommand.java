@@ -1,0 +1,160 @@
+package org.arunet.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.arunet.backend.Backend;
+import org.arunet.model.SegmentationModel;
+import org.arunet.tensor.DType;
+import org.arunet.tensor.HostMemory;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+import org.arunet.train.Adam;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
+        description = {"Time the model on random input: inference forward pass and, with --train, a training step"
+                + " (forward, CE + Dice loss, backward, Adam).",
+            "Reports milliseconds per iteration (median), images/s, GFLOP/s (2 x multiply-accumulates; a training"
+                + " step counts 3 forward passes) and peak memory. For careful measurements use the JMH benchmarks"
+                + " (benchmarks/)."})
+final class BenchCommand extends BaseCommand {
+    @Mixin
+    ModelOptions model = new ModelOptions();
+
+    @Option(names = "--image-size", defaultValue = "256", description = "Input side (multiple of 16).")
+    int imageSize;
+
+    @Option(names = "--batch-size", defaultValue = "1", description = "Images per pass.")
+    int batchSize;
+
+    @Option(names = "--iterations", defaultValue = "10", description = "Timed iterations.")
+    int iterations;
+
+    @Option(names = "--warmup", defaultValue = "2", description = "Untimed iterations first.")
+    int warmup;
+
+    @Option(names = "--train", description = "Also time a training step.")
+    boolean train;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto.")
+    String device;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
+    int threads;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the random input and weights.")
+    long seed;
+
+    @Override
+    int run() throws Exception {
+        if (imageSize % 16 != 0 || imageSize < 16 || batchSize < 1 || iterations < 1 || warmup < 0) {
+            throw new Errors.UsageException("--image-size must be a multiple of 16; --batch-size and --iterations >= 1");
+        }
+        Map<String, Object> r = new LinkedHashMap<>();
+        try (Backend be = backend(device, threads);
+                SegmentationModel net = model.build(be, 3, 2, seed);
+                Tensor x = be.allocate(DType.F32, Layout.NHWC, batchSize, imageSize, imageSize, 3)) {
+            SplittableRandom rng = new SplittableRandom(seed);
+            float[] v = new float[(int) x.numel()];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) rng.nextGaussian();
+            }
+            x.copyFrom(v);
+            long macs = net.macs(imageSize, imageSize) * batchSize;
+            r.put("backend", be.name());
+            r.put("architecture", net.architecture());
+            r.put("parameters", net.parameterCount());
+            r.put("input", Arrays.asList(batchSize, 3, imageSize, imageSize));
+            r.put("threads", threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
+            r.put("gmac_per_pass", macs / 1e9);
+            net.eval();
+            double[] t = time(() -> net.forward(x));
+            r.put("forward", stats(t, batchSize, 2.0 * macs));
+            info().printf(Locale.ROOT, "forward %dx3x%dx%d: %.1f ms (median of %d), %.2f images/s, %.1f GFLOP/s%n",
+                    batchSize, imageSize, imageSize, median(t) * 1e3, iterations, batchSize / median(t),
+                    2.0 * macs / median(t) / 1e9);
+            if (train) {
+                try (Tensor target = be.allocate(DType.I32, Layout.PLAIN, batchSize, imageSize, imageSize);
+                        Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, batchSize, imageSize, imageSize, 2);
+                        Adam adam = Adam.of(be, net.namedParameters(), 1e-4f)) {
+                    int[] tv = new int[(int) target.numel()];
+                    for (int i = 0; i < tv.length; i++) {
+                        tv[i] = rng.nextInt(4) == 0 ? 1 : 0;
+                    }
+                    target.copyFrom(tv);
+                    net.train(true);
+                    double[] ts = time(() -> {
+                        Tensor logits = net.forward(x);
+                        be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
+                        net.backward(dLogits);
+                        adam.step();
+                    });
+                    r.put("train_step", stats(ts, batchSize, 6.0 * macs));
+                    info().printf(Locale.ROOT, "training step: %.1f ms (median), %.2f images/s, %.1f GFLOP/s"
+                            + " effective%n", median(ts) * 1e3, batchSize / median(ts), 6.0 * macs / median(ts) / 1e9);
+                }
+            }
+        }
+        r.put("peak_rss_mb", peakRssMb());
+        r.put("peak_tensor_mb", HostMemory.peakBytesInUse() / 1e6);
+        if (json) {
+            printJson(r);
+        } else {
+            System.out.printf(Locale.ROOT, "peak RSS %.0f MB (tensors %.0f MB)%n", r.get("peak_rss_mb"),
+                    r.get("peak_tensor_mb"));
+        }
+        return 0;
+    }
+
+    private double[] time(Runnable step) {
+        for (int i = 0; i < warmup; i++) {
+            step.run();
+        }
+        double[] t = new double[iterations];
+        for (int i = 0; i < iterations; i++) {
+            long t0 = System.nanoTime();
+            step.run();
+            t[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        return t;
+    }
+
+    private static Map<String, Object> stats(double[] t, int batch, double flops) {
+        double med = median(t);
+        double mean = Arrays.stream(t).average().orElse(Double.NaN);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("median_ms", med * 1e3);
+        m.put("mean_ms", mean * 1e3);
+        m.put("min_ms", Arrays.stream(t).min().orElse(Double.NaN) * 1e3);
+        m.put("images_per_second", batch / med);
+        m.put("gflops", flops / med / 1e9);
+        return m;
+    }
+
+    static double median(double[] t) {
+        double[] s = t.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
+    }
+
+    /** Peak resident set size of this process (Linux), NaN elsewhere. */
+    static double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+                }
+            }
+        } catch (Exception e) {
+            return Double.NaN;
+        }
+        return Double.NaN;
+    }
+}

@@ -1,0 +1,71 @@
+package org.arunet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import picocli.CommandLine;
+
+/**
+ * Option defaults from a JSON file ({@code --config FILE}): keys are long option names without the
+ * dashes ({@code "epochs": 50}, {@code "batch-size": 2}); values are strings, numbers, booleans or
+ * arrays. Options given on the command line win. The effective configuration a command used is
+ * written next to its outputs as {@code config.json}, in the same format, so a run can be repeated.
+ */
+final class ConfigFile implements CommandLine.IDefaultValueProvider {
+    private final Path file;
+    private final Map<String, String> values;
+
+    private ConfigFile(Path file, Map<String, String> values) {
+        this.file = file;
+        this.values = values;
+    }
+
+    static ConfigFile load(Path file) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(file.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--config " + file + ": not valid JSON: " + e.getMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException("--config " + file + ": must hold a JSON object of option values");
+        }
+        Map<String, String> v = new HashMap<>();
+        Iterator<Map.Entry<String, JsonNode>> it = root.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode n = e.getValue();
+            if (n.isObject()) {
+                throw new IllegalArgumentException("--config " + file + ": value of '" + e.getKey()
+                        + "' must be a string, number, boolean or array");
+            }
+            if (n.isArray()) {
+                StringBuilder sb = new StringBuilder();
+                for (JsonNode x : n) {
+                    sb.append(sb.length() == 0 ? "" : ",").append(x.asText());
+                }
+                v.put(e.getKey(), sb.toString());
+            } else if (!n.isNull()) {
+                v.put(e.getKey(), n.asText());
+            }
+        }
+        return new ConfigFile(file, v);
+    }
+
+    @Override
+    public String defaultValue(CommandLine.Model.ArgSpec arg) {
+        if (arg instanceof CommandLine.Model.OptionSpec o) {
+            String key = o.longestName().replaceFirst("^-+", "");
+            return values.get(key);
+        }
+        return null;
+    }
+
+    Path file() {
+        return file;
+    }
+}

@@ -1,0 +1,212 @@
+package org.arunet.cli;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.arunet.backend.Backend;
+import org.arunet.data.augment.Augmentation;
+import org.arunet.data.dataset.SegmentationDataset;
+import org.arunet.data.loader.LoaderConfig;
+import org.arunet.data.loader.SegmentationBatchSource;
+import org.arunet.data.split.Split;
+import org.arunet.eval.Evaluation;
+import org.arunet.infer.Segmenter;
+import org.arunet.model.SegmentationModel;
+import org.arunet.report.Charts;
+import org.arunet.train.EpochSummary;
+import org.arunet.train.LossKind;
+import org.arunet.train.Trainer;
+import org.arunet.train.TrainerConfig;
+import org.arunet.train.TrainingResult;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "train", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
+        description = {"Train a model on your images and masks as the paper does (Adam, warm-up + cosine learning"
+                + " rate, CE + Dice loss, early stopping on validation loss), then evaluate the best checkpoint on"
+                + " the test split.",
+            "Writes into --out: config.json, split.json, checkpoints/last.safetensors (every epoch, atomically),"
+                + " checkpoints/best.safetensors, history.csv, loss.png, dice.png and test/ (report.json,"
+                + " per_image.csv, overlays/)."})
+final class TrainCommand extends BaseCommand {
+    @Mixin
+    DataOptions data = new DataOptions();
+
+    @Mixin
+    ModelOptions model = new ModelOptions();
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs/train", description = "Output folder.")
+    Path out;
+
+    @Option(names = "--epochs", defaultValue = "150", description = "Maximum epochs (150 in the authors' code).")
+    int epochs;
+
+    @Option(names = "--batch-size", defaultValue = "2", description = "Images per step (2 in the paper).")
+    int batchSize;
+
+    @Option(names = "--image-size", defaultValue = "256", description = "Network input side (multiple of 16);"
+            + " the paper uses 512, which needs a GPU to train in reasonable time.")
+    int imageSize;
+
+    @Option(names = "--channels", defaultValue = "3", description = "Input channels: 3 (grey replicated, colour kept)"
+            + " or 1 (grey).")
+    int channels;
+
+    @Option(names = "--lr", defaultValue = "1e-4", description = "Peak learning rate (Adam).")
+    float lr;
+
+    @Option(names = "--min-lr", defaultValue = "1e-6", description = "Final learning rate of the cosine schedule.")
+    float minLr;
+
+    @Option(names = "--warmup-epochs", defaultValue = "3", description = "Quadratic warm-up epochs from 0.1 x lr.")
+    int warmup;
+
+    @Option(names = "--loss", defaultValue = "ce-dice", converter = EnumConverters.LossConverter.class,
+            description = "Loss: ce-dice (paper) or focal-tversky.")
+    LossKind loss;
+
+    @Option(names = "--tversky-alpha", defaultValue = "0.7", description = "Focal Tversky weight of false negatives.")
+    float tverskyAlpha;
+
+    @Option(names = "--tversky-beta", defaultValue = "0.3", description = "Focal Tversky weight of false positives.")
+    float tverskyBeta;
+
+    @Option(names = "--tversky-gamma", defaultValue = "0.75", description = "Focal Tversky exponent.")
+    float tverskyGamma;
+
+    @Option(names = "--patience", defaultValue = "15", description = "Early stopping: epochs without a lower"
+            + " validation loss (0 = off).")
+    int patience;
+
+    @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "The paper's online augmentation: flip, rotation within 10 degrees, 80 % crop.")
+    boolean augment;
+
+    @Option(names = "--loader-threads", defaultValue = "2", description = "Background threads decoding and"
+            + " augmenting images.")
+    int loaderThreads;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto.")
+    String device;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU compute threads (0 = all cores).")
+    int threads;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the split, initialisation, shuffling and"
+            + " augmentation.")
+    long seed;
+
+    @Option(names = "--resume", description = "Continue from checkpoints/last.safetensors in --out.")
+    boolean resume;
+
+    @Option(names = "--force", description = "Overwrite an earlier run in --out.")
+    boolean force;
+
+    @Option(names = "--eval-test", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Evaluate the best checkpoint on the test split at the end.")
+    boolean evalTest;
+
+    @Option(names = "--overlays", defaultValue = "16", description = "Test images to draw overlays for.")
+    int overlays;
+
+    /** What the last run produced (for {@link DemoCommand}). */
+    Map<String, Object> summary;
+    List<EpochSummary> history;
+
+    @Override
+    int run() throws Exception {
+        if (imageSize % 16 != 0 || imageSize < 16) {
+            throw new Errors.UsageException("--image-size must be a positive multiple of 16, got " + imageSize);
+        }
+        prepareOut(out, resume ? null : "checkpoints/last.safetensors", force);
+        if (resume && !Files.exists(out.resolve("checkpoints").resolve(Trainer.LAST))) {
+            throw new IllegalArgumentException("--resume: no checkpoint at " + out.resolve("checkpoints")
+                    .resolve(Trainer.LAST));
+        }
+        SegmentationDataset ds = data.scan();
+        Split split = data.split(ds, out.resolve("split.json"), seed);
+        Split.Parts parts = split.select(ds);
+        info().printf("dataset %s: %d images (%s); split %s: train %d, val %d, test %d; %d duplicate groups kept"
+                + " together%n", ds.root(), ds.size(), ds.countByLabel(), split.hash().substring(0, 12),
+                parts.train().size(), parts.val().size(), parts.test().size(), split.duplicateGroups());
+        if (parts.train().isEmpty()) {
+            throw new IllegalArgumentException("the split has no training images");
+        }
+        writeEffectiveConfig(out);
+        TrainerConfig tc = TrainerConfig.paper().withEpochs(epochs).withBatchSize(batchSize).withLearningRate(lr)
+                .withMinLearningRate(Math.min(minLr, lr)).withWarmupEpochs(warmup).withLoss(loss)
+                .withTversky(tverskyAlpha, tverskyBeta, tverskyGamma).withPatience(patience).withSeed(seed);
+        LoaderConfig base = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
+                .optClasses(data.classes).optSeed(seed).optThreads(loaderThreads).build();
+        LoaderConfig trainCfg = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
+                .optClasses(data.classes).optSeed(seed).optThreads(loaderThreads)
+                .optAugmentation(augment ? Augmentation.paper() : Augmentation.none()).build();
+        TrainingResult result;
+        try (SegmentationBatchSource train = SegmentationBatchSource.open(parts.train(), trainCfg);
+                SegmentationBatchSource val = parts.val().isEmpty() ? null : SegmentationBatchSource.open(parts.val(),
+                        base);
+                Backend be = backend(device, threads);
+                SegmentationModel net = model.build(be, channels, data.classes, seed)) {
+            if (val == null) {
+                info().println("warning: no validation images: no early stopping, no best checkpoint");
+            }
+            info().printf(Locale.ROOT, "model %s, %,d parameters, %.2f GMAC per %dx%d image, backend %s%n",
+                    net.architecture().get("arch"), net.parameterCount(), net.macs(imageSize, imageSize) / 1e9,
+                    imageSize, imageSize, be.name());
+            Trainer trainer = Trainer.on(net).config(tc).data(train, val).checkpointDir(out.resolve("checkpoints"))
+                    .resume(resume).listener(new Progress(info(), json))
+                    .provenance("dataset", ds.root().toAbsolutePath().toString())
+                    .provenance("split_hash", split.hash())
+                    .provenance("command", "arunet train");
+            result = trainer.fit();
+        }
+        writeHistory(result.history(), out.resolve("history.csv"));
+        List<Path> charts = Charts.writeCurves(result.history(), out);
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("out", out.toAbsolutePath().toString());
+        summary.put("epochs_run", result.history().size());
+        summary.put("stopped_early", result.stoppedEarly());
+        summary.put("best_epoch", result.bestEpoch() + 1);
+        summary.put("best_val_loss", result.bestValLoss());
+        EpochSummary lastEpoch = result.history().isEmpty() ? null : result.history().get(result.history().size() - 1);
+        summary.put("last_val_dice", lastEpoch == null ? null : lastEpoch.valDice());
+        summary.put("checkpoint_best", result.bestCheckpoint() == null ? null : result.bestCheckpoint().toString());
+        summary.put("checkpoint_last", result.lastCheckpoint().toString());
+        summary.put("curves", charts.stream().map(Path::toString).toList());
+        if (evalTest && !parts.test().isEmpty()) {
+            Path ckpt = result.bestCheckpoint() != null ? result.bestCheckpoint() : result.lastCheckpoint();
+            info().printf("evaluating %s on %d test images%n", ckpt, parts.test().size());
+            try (Segmenter seg = Segmenter.builder(ckpt).device(device).threads(threads).build()) {
+                Evaluation ev = EvalRunner.run(seg, parts.test(), out.resolve("test"), overlays, info());
+                EvalRunner.printHeadline(ev, info());
+                summary.put("test", ev.summary());
+            }
+        }
+        this.summary = summary;
+        this.history = result.history();
+        if (json) {
+            printJson(summary);
+        } else {
+            info().printf("done: checkpoints in %s, curves %s%n", out.resolve("checkpoints"), charts);
+        }
+        return 0;
+    }
+
+    static void writeHistory(List<EpochSummary> h, Path file) throws IOException {
+        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            w.write("epoch,lr,train_loss,val_loss,val_dice,val_iou,seconds,images_per_second,data_wait_seconds,best\n");
+            for (EpochSummary e : h) {
+                w.write(String.format(Locale.ROOT, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.2f,%.3f,%.3f,%s%n", e.epoch() + 1,
+                        e.learningRate(), e.trainLoss(), e.valLoss(), e.valDice(), e.valIou(), e.seconds(),
+                        e.imagesPerSecond(), e.dataWaitSeconds(), e.improved()));
+            }
+        }
+    }
+}
