@@ -86,6 +86,12 @@ inline int context_region_threads(CpuContext* ctx) {
     return n;
 }
 
+/** Bytes held by the context's workspaces (partial sums and the shared oneDNN scratchpad). */
+inline int64_t context_workspace_bytes(CpuContext* ctx) {
+    detail::need(ctx, "context_workspace_bytes", "ctx");
+    return int64_t(ctx->partials.capacity() + ctx->dnnl_scratchpad.capacity());
+}
+
 // ----------------------------------------------------------------------------------------------------
 // basics
 

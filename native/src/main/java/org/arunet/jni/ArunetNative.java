@@ -47,6 +47,8 @@ public final class ArunetNative {
 
     public static native int context_region_threads(@Cast("arunet::CpuContext*") long ctx);
 
+    public static native long context_workspace_bytes(@Cast("arunet::CpuContext*") long ctx);
+
     // ------------------------------------------------------------------ basics
 
     public static native void copy_bytes(@Cast("arunet::CpuContext*") long ctx, @Cast("void*") long dst,

@@ -98,6 +98,12 @@ public final class CpuBackend implements Backend {
         return call("regionThreads", NONE, () -> (long) ArunetNative.context_region_threads(c)).intValue();
     }
 
+    /** Bytes held by the native context's workspaces (diagnostics: they grow once, then stay). */
+    long workspaceBytes() {
+        long c = ctx();
+        return call("workspaceBytes", NONE, () -> ArunetNative.context_workspace_bytes(c));
+    }
+
     long ctx() {
         if (ctx == 0) {
             throw new IllegalStateException("CpuBackend used after close()");
@@ -180,11 +186,12 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * No two of the named tensors share memory. {@code pairs} alternates names and tensors; null
-     * tensors are skipped.
+     * No output shares memory with another output or with an input. {@code pairs} alternates names
+     * and tensors, the first {@code outputs} pairs being the outputs; null tensors are skipped
+     * (inputs may share memory with each other).
      */
-    static void disjoint(String op, Object... pairs) {
-        for (int i = 0; i < pairs.length; i += 2) {
+    static void disjoint(String op, int outputs, Object... pairs) {
+        for (int i = 0; i < 2 * outputs; i += 2) {
             for (int j = i + 2; j < pairs.length; j += 2) {
                 Checks.noAlias(op, (String) pairs[i], (Tensor) pairs[i + 1], (String) pairs[j], (Tensor) pairs[j + 1]);
             }
@@ -321,8 +328,9 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException(op + ": training needs more than one value per channel, got x "
                     + x.describe());
         }
-        disjoint(op, "y", y, "x", x, "gamma", gamma, "beta", beta, "runningMean", runningMean, "runningVar",
-                runningVar, "saveMean", training ? saveMean : null, "saveInvStd", training ? saveInvStd : null);
+        disjoint(op, 5, "y", y, "runningMean", runningMean, "runningVar", runningVar, "saveMean",
+                training ? saveMean : null, "saveInvStd", training ? saveInvStd : null, "x", x, "gamma", gamma, "beta",
+                beta);
         boolean relu = act == Activation.RELU;
         long c = ctx();
         if (training) {
@@ -356,7 +364,7 @@ public final class CpuBackend implements Backend {
         like(op, "dx", dx, "x", x);
         shape(op, "dGamma", dGamma, ch);
         shape(op, "dBeta", dBeta, ch);
-        disjoint(op, "dx", dx, "dGamma", dGamma, "dBeta", dBeta, "dy", dy, "x", x, "y", y, "gamma", gamma,
+        disjoint(op, 3, "dx", dx, "dGamma", dGamma, "dBeta", dBeta, "dy", dy, "x", x, "y", y, "gamma", gamma,
                 "saveMean", saveMean, "saveInvStd", saveInvStd);
         long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
         long c = ctx();
@@ -398,7 +406,7 @@ public final class CpuBackend implements Backend {
             like(op, "y", y, "dy", dy);
         }
         sameOrDisjoint(op, "dx", dx, "dy", dy);
-        disjoint(op, "dx", dx, "x", needX ? x : null, "y", needY ? y : null);
+        disjoint(op, 1, "dx", dx, "x", needX ? x : null, "y", needY ? y : null);
         long c = ctx();
         run(op, of(dy), () -> ArunetNative.activation_backward(c, dx.address(), needX ? x.address() : 0L,
                 needY ? y.address() : 0L, dy.address(), code(act), dy.numel()));
@@ -427,7 +435,7 @@ public final class CpuBackend implements Backend {
         int[] out = poolOut(op, x, kernel, stride, pad);
         Checks.nhwc(op, "y", y, DEVICE);
         shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "y", y, out);
-        disjoint(op, "y", y, "x", x);
+        disjoint(op, 1, "y", y, "x", x);
         long c = ctx();
         run(op, of(x, y), () -> ArunetNative.maxpool_forward(c, y.address(), x.address(), x.dim(0),
                 x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
@@ -442,7 +450,7 @@ public final class CpuBackend implements Backend {
         shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "dy", dy, out);
         Checks.nhwc(op, "dx", dx, DEVICE);
         like(op, "dx", dx, "x", x);
-        disjoint(op, "dx", dx, "x", x, "dy", dy);
+        disjoint(op, 1, "dx", dx, "x", x, "dy", dy);
         long c = ctx();
         run(op, of(x, dy), () -> ArunetNative.maxpool_backward(c, dx.address(), x.address(), dy.address(),
                 x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
@@ -458,7 +466,7 @@ public final class CpuBackend implements Backend {
         if (avg != null) {
             shape(op, "avg", avg, x.dim(0), x.dim(3));
         }
-        disjoint(op, "max", max, "avg", avg, "x", x);
+        disjoint(op, 2, "max", max, "avg", avg, "x", x);
         if (max == null && avg == null) {
             return;
         }
@@ -479,7 +487,7 @@ public final class CpuBackend implements Backend {
         if (dAvg != null) {
             shape(op, "dAvg", dAvg, x.dim(0), x.dim(3));
         }
-        disjoint(op, "dx", dx, "x", x, "max", dMax != null ? max : null, "dMax", dMax, "dAvg", dAvg);
+        disjoint(op, 1, "dx", dx, "x", x, "max", dMax != null ? max : null, "dMax", dMax, "dAvg", dAvg);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.globalpool_backward(c, dx.address(), x.address(),
                 dMax != null ? max.address() : 0L, addr(dMax), addr(dAvg), x.dim(0), (long) x.dim(1) * x.dim(2),
@@ -492,7 +500,7 @@ public final class CpuBackend implements Backend {
         nhwc(op, "x", x);
         Checks.nhwc(op, "out", out, DEVICE);
         shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
-        disjoint(op, "out", out, "x", x);
+        disjoint(op, 1, "out", out, "x", x);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.channelmaxmean_forward(c, out.address(), x.address(),
                 (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
@@ -505,7 +513,7 @@ public final class CpuBackend implements Backend {
         shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
         shape(op, "dOut", dOut, x.dim(0), x.dim(1), x.dim(2), 2);
         like(op, "dx", dx, "x", x);
-        disjoint(op, "dx", dx, "x", x, "out", out, "dOut", dOut);
+        disjoint(op, 1, "dx", dx, "x", x, "out", out, "dOut", dOut);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.channelmaxmean_backward(c, dx.address(), x.address(),
                 out.address(), dOut.address(), (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
@@ -517,7 +525,7 @@ public final class CpuBackend implements Backend {
         nhwc(op, "x", x);
         Checks.nhwc(op, "y", y, DEVICE);
         shape(op, "y", y, x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3));
-        disjoint(op, "y", y, "x", x);
+        disjoint(op, 1, "y", y, "x", x);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.upsample2x_forward(c, y.address(), x.address(), x.dim(0),
                 x.dim(1), x.dim(2), x.dim(3)));
@@ -529,7 +537,7 @@ public final class CpuBackend implements Backend {
         nhwc(op, "dx", dx);
         Checks.nhwc(op, "dy", dy, DEVICE);
         shape(op, "dy", dy, dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3));
-        disjoint(op, "dx", dx, "dy", dy);
+        disjoint(op, 1, "dx", dx, "dy", dy);
         long c = ctx();
         run(op, of(dy), () -> ArunetNative.upsample2x_backward(c, dx.address(), dy.address(), dx.dim(0),
                 dx.dim(1), dx.dim(2), dx.dim(3)));
@@ -546,7 +554,7 @@ public final class CpuBackend implements Backend {
         }
         Checks.nhwc(op, "out", out, DEVICE);
         shape(op, "out", out, a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3));
-        disjoint(op, "out", out, "a", a, "b", b);
+        disjoint(op, 1, "out", out, "a", a, "b", b);
         long c = ctx();
         run(op, of(a, b), () -> ArunetNative.concat_channels(c, out.address(), a.address(), b.address(),
                 (long) a.dim(0) * a.dim(1) * a.dim(2), a.dim(3), b.dim(3)));
@@ -563,7 +571,7 @@ public final class CpuBackend implements Backend {
         }
         Checks.nhwc(op, "dOut", dOut, DEVICE);
         shape(op, "dOut", dOut, da.dim(0), da.dim(1), da.dim(2), da.dim(3) + db.dim(3));
-        disjoint(op, "da", da, "db", db, "dOut", dOut);
+        disjoint(op, 2, "da", da, "db", db, "dOut", dOut);
         long c = ctx();
         run(op, of(dOut), () -> ArunetNative.split_channels(c, da.address(), db.address(), dOut.address(),
                 (long) da.dim(0) * da.dim(1) * da.dim(2), da.dim(3), db.dim(3)));
@@ -596,7 +604,7 @@ public final class CpuBackend implements Backend {
         int mode = mulMode(op, x, w);
         like(op, "y", y, "x", x);
         sameOrDisjoint(op, "y", y, "x", x);
-        disjoint(op, "y", y, "w", w);
+        disjoint(op, 1, "y", y, "w", w);
         if (x.numel() == 0) {
             return;
         }
@@ -617,7 +625,7 @@ public final class CpuBackend implements Backend {
         if (dw != null) {
             like(op, "dw", dw, "w", w);
         }
-        disjoint(op, "dx", dx, "dw", dw, "dy", dy, "x", x, "w", w);
+        disjoint(op, 2, "dx", dx, "dw", dw, "dy", dy, "x", x, "w", w);
         if ((dx == null && dw == null) || x.numel() == 0) {
             return;
         }
@@ -644,7 +652,7 @@ public final class CpuBackend implements Backend {
             shape(op, "b", b, nio[2]);
         }
         shape(op, "y", y, nio[0], nio[2]);
-        disjoint(op, "y", y, "x", x, "w", w, "b", b);
+        disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.linear_forward(c, y.address(), x.address(), w.address(),
                 addr(b), nio[0], nio[1], nio[2]));
@@ -662,7 +670,7 @@ public final class CpuBackend implements Backend {
         if (db != null) {
             shape(op, "db", db, nio[2]);
         }
-        disjoint(op, "dx", dx, "dw", dw, "db", db, "dy", dy, "x", x, "w", w);
+        disjoint(op, 3, "dx", dx, "dw", dw, "db", db, "dy", dy, "x", x, "w", w);
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.linear_backward(c, addr(dx), dw.address(), addr(db),
                 dy.address(), x.address(), w.address(), nio[0], nio[1], nio[2]));
@@ -687,7 +695,7 @@ public final class CpuBackend implements Backend {
         String op = "softmax";
         nhwc(op, "logits", logits);
         like(op, "probs", probs, "logits", logits);
-        disjoint(op, "probs", probs, "logits", logits);
+        disjoint(op, 1, "probs", probs, "logits", logits);
         long c = ctx();
         long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
         run(op, of(logits), () -> ArunetNative.softmax_forward(c, probs.address(), logits.address(), pixels,
@@ -707,7 +715,7 @@ public final class CpuBackend implements Backend {
         if (dLogits != null) {
             like(op, "dLogits", dLogits, "logits", logits);
         }
-        disjoint(op, "dLogits", dLogits, "logits", logits, "target", target);
+        disjoint(op, 1, "dLogits", dLogits, "logits", logits, "target", target);
         finite(op, "ceWeight", ceWeight);
         finite(op, "diceWeight", diceWeight);
         finite(op, "smooth", smooth);
@@ -738,7 +746,7 @@ public final class CpuBackend implements Backend {
         like(op, "grad", grad, "param", param);
         like(op, "m", m, "param", param);
         like(op, "v", v, "param", param);
-        disjoint(op, "param", param, "grad", grad, "m", m, "v", v);
+        disjoint(op, 3, "param", param, "m", m, "v", v, "grad", grad);
         if (!(lr >= 0f) || !(eps >= 0f) || !(weightDecay >= 0f) || !(beta1 >= 0f && beta1 < 1f)
                 || !(beta2 >= 0f && beta2 < 1f) || Float.isInfinite(lr) || Float.isInfinite(eps)
                 || Float.isInfinite(weightDecay)) {

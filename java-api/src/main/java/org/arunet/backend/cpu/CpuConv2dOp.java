@@ -101,7 +101,7 @@ final class CpuConv2dOp implements Conv2dOp {
         weights(op, "w", w);
         bias(op, "b", b);
         output(op, "y", y, "x", x);
-        CpuBackend.disjoint(op, "y", y, "x", x, "w", w, "b", b);
+        CpuBackend.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(forwardName, CpuBackend.of(x, w, y), () -> ArunetNative.conv2d_forward(c, h, y.address(),
@@ -115,7 +115,7 @@ final class CpuConv2dOp implements Conv2dOp {
         input(op, "dx", dx);
         weights(op, "w", w);
         output(op, "dy", dy, "dx", dx);
-        CpuBackend.disjoint(op, "dx", dx, "dy", dy, "w", w);
+        CpuBackend.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(backwardDataName, CpuBackend.of(dy, w, dx), () -> ArunetNative.conv2d_backward_data(c, h,
@@ -129,7 +129,7 @@ final class CpuConv2dOp implements Conv2dOp {
         output(op, "dy", dy, "x", x);
         weights(op, "dw", dw);
         bias(op, "db", db);
-        CpuBackend.disjoint(op, "dw", dw, "db", db, "x", x, "dy", dy);
+        CpuBackend.disjoint(op, 2, "dw", dw, "db", db, "x", x, "dy", dy);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(backwardWeightsName, CpuBackend.of(x, dy, dw), () -> ArunetNative.conv2d_backward_weights(c, h,
