@@ -80,11 +80,12 @@ inline void maxpool_backward(float* dx,        // (N, H, W, C)
             thread_range(work, omp_get_num_threads(), omp_get_thread_num(), b, e);
             if (e > b) std::memset(dx + b, 0, sizeof(float) * (e - b));
         }
+#pragma omp barrier
         float best[kChunk];
         std::int64_t where[kChunk];
         for (std::int64_t phase = 0; phase < phases; phase++) {
             const std::int64_t rows = (OH - phase + phases - 1) / phases;  // oh = phase + j * phases
-            // the implicit barrier of each omp for orders the zeroing and the phases
+            // the barrier above orders the zeroing; the implicit barrier of each omp for orders the phases
 #pragma omp for schedule(static)
             for (std::int64_t job = 0; job < N * rows; job++) {
                 const std::int64_t n = job / rows, oh = phase + (job % rows) * phases;

@@ -319,7 +319,9 @@ public final class CpuBackend implements Backend {
         if (act != Activation.NONE && act != Activation.RELU) {
             throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
         }
-        finite(op, "momentum", momentum);
+        if (!(momentum >= 0f && momentum <= 1f)) {
+            throw new IllegalArgumentException(op + ": momentum must be in [0, 1], got " + momentum);
+        }
         if (!(eps >= 0f) || Float.isInfinite(eps)) {
             throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
         }

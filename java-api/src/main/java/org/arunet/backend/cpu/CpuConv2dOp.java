@@ -65,8 +65,13 @@ final class CpuConv2dOp implements Conv2dOp {
             throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be [N, H, W, "
                     + spec.inChannels() + "] (non-empty), got " + t.describe());
         }
-        if (spec.outH(t.dim(1)) <= 0 || spec.outW(t.dim(2)) <= 0) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " " + t.describe() + " is too small");
+        // as PyTorch: the padded input must hold the dilated kernel (outH's truncating division alone
+        // would accept some smaller inputs with stride > 1)
+        int spanH = spec.dilationH() * (spec.kernelH() - 1) + 1;
+        int spanW = spec.dilationW() * (spec.kernelW() - 1) + 1;
+        if (t.dim(1) + 2 * spec.padH() < spanH || t.dim(2) + 2 * spec.padW() < spanW) {
+            throw new IllegalArgumentException(op + " " + spec + ": " + name + " " + t.describe()
+                    + " is smaller than the kernel span " + spanH + "x" + spanW + " with its padding");
         }
     }
 
