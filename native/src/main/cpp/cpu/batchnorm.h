@@ -176,7 +176,8 @@ inline void batchnorm_backward(float* dx,                // (M, C)
                 const float* yr = y + r * C;
 #pragma omp simd
                 for (std::int64_t c = 0; c < C; c++) {
-                    const double g = yr[c] > 0.f ? double(gr[c]) : 0.0;
+                    const float gv = gr[c], yv = yr[c];  // both loaded: the select if-converts
+                    const double g = yv > 0.f ? gv : 0.f;
                     s1[c] += g;
                     s2[c] += g * (double(xr[c]) - double(save_mean[c]));
                 }

@@ -8,7 +8,7 @@
 // [G, O/G, I/G, KH, KW] (grouped and depthwise; the same bytes). Outputs are overwritten.
 //
 // Note [weights in the primitive's format]: every primitive is created with weights in format `any`,
-// so oneDNN picks its blocked layout (e.g. OIhw16i16o for brgemm); plain oihw handed to a primitive
+// so oneDNN picks its blocked layout (e.g. Acdb64a for brgemm); plain oihw handed to a primitive
 // makes oneDNN fall back to reference kernels ~200x slower. The user's OIHW weights are reordered
 // into that layout once per weight update: one cached buffer per distinct layout (forward and
 // backward-data may want different ones), tagged with the tensor's (id, version, address); a call
@@ -21,14 +21,21 @@
 // at most kMaxPlans of them per layer, least recently used evicted. Changing the thread count
 // rebuilds plans on their next use.
 //
-// Note [what oneDNN 3.11 picks on this machine] (AMD Zen 5, AVX-512 + BF16, ONEDNN_VERBOSE=1,
-// f32, NHWC; see CpuConvImplementationTest and CpuBackendPerf):
-//   3x3 64..1024 ch, 1x1, dilated 3x3, the 7x7 2->1 attention conv:
-//       fwd brg_conv_fwd:avx512_core, bwd_d brg_conv_bwd_data:avx512_core,
-//       bwd_w brgemm:avx512_core (3x3 / 1x1, weights OIhw16i16o / diff weights OIhw16o16i-like blocks)
-//   depthwise 3x3 and 7x7 (groups = C = 1024): fwd brdgmm_dw:avx512_core / jit_dw:avx512_core,
-//       bwd_d jit_dw:avx512_core, bwd_w jit_dw:avx512_core (Goihw16g).
-// None is `ref:` or `gemm:ref`. Scratchpads are user-mode, in the context's shared buffer.
+// Note [what oneDNN 3.11 picks on this machine] (AMD EPYC, CPU family 25 model 17 = Zen 4 with
+// AVX-512 + BF16, reported by oneDNN as avx512_core_bf16; f32, NHWC activations, batch 2, every
+// ARU-Net layer at 512x512; seen with ONEDNN_VERBOSE=1 and CpuConvImplementationTest):
+//   3x3 (3->64 stem, 64..1024 channels, dilation 2), 7x7 2->1 attention conv:
+//       fwd  brg_conv_fwd:avx512_core            bwd data     brg_conv_bwd:avx512_core+brg_conv_fwd:avx512_core
+//       bwd weights  jit:avx512_core
+//   1x1 (shortcuts, mixer pointwise, MCSA, head):
+//       fwd  brgconv_1x1:avx512_core             bwd data     brg_conv_bwd:avx512_core+brgconv_1x1:avx512_core
+//       bwd weights  jit_1x1:avx512_core
+//   depthwise 3x3 / 7x7 on 1024 channels:
+//       fwd  brdgmm_dw:avx512_core               bwd data     jit_dw:avx512_core
+//       bwd weights  jit_dw:avx512_core (3x3), jit:avx512_core (7x7)
+// Weight layouts for 64->64 3x3: forward Acdb64a, backward data Bcda64b, diff weights ABcd16b16a,
+// each reached by one jit:uni reorder per weight update. None is ref: or gemm:ref. Scratchpads are
+// user-mode, in the context's shared buffer.
 #pragma once
 
 #include <memory>

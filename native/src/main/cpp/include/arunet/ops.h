@@ -17,7 +17,7 @@
 #include <string>
 
 #include "cpu/common.h"       // CpuContext, Buffer, fail, ARUNET_REQUIRE
-#include "cpu/activation.h"   // relu, gelu, sigmoid forward / backward
+#include "cpu/activation.h"   // relu, gelu, sigmoid forward / backward (uses cpu/mathfun.h)
 #include "cpu/adam.h"         // adam_step
 #include "cpu/batchnorm.h"    // batchnorm_forward_train / _eval, batchnorm_backward
 #include "cpu/conv2d.h"       // class Conv2d (oneDNN)

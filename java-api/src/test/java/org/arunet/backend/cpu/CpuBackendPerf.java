@@ -1,5 +1,7 @@
 package org.arunet.backend.cpu;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -18,6 +20,7 @@ import org.arunet.tensor.Tensor;
  * <pre>
  *   CP=native/target/classes:java-api/target/classes:java-api/target/test-classes:$(cat /tmp/cp.txt)
  *   java -cp $CP org.arunet.backend.cpu.CpuBackendPerf [impl|conv|memory|all] [threads]
+ *   java -Dperf.cpuTime=true -cp $CP org.arunet.backend.cpu.CpuBackendPerf memory 1
  * </pre>
  *
  * ({@code /tmp/cp.txt} from {@code mvn -o -q -pl java-api dependency:build-classpath
@@ -46,7 +49,7 @@ public final class CpuBackendPerf {
     }
 
     /** One ARU-Net convolution: spec and input side (N = 2). */
-    private record Layer(String name, Conv2dSpec spec, int size) {}
+    record Layer(String name, Conv2dSpec spec, int size) {}
 
     static List<Layer> aruNetLayers() {
         List<Layer> l = new ArrayList<>();
@@ -100,16 +103,23 @@ public final class CpuBackendPerf {
         }
     }
 
-    /** Median of {@code reps} timings of {@code body}, in seconds, after {@code warm} warm-up runs. */
+    /**
+     * Median of {@code reps} timings of {@code body}, in seconds, after {@code warm} warm-up runs. With
+     * {@code -Dperf.cpuTime=true} it measures the calling thread's CPU time instead of wall time: with
+     * one thread all the work runs on the calling thread, so this discounts time slices lost to other
+     * processes on a shared machine.
+     */
     static double time(int warm, int reps, Runnable body) {
         for (int i = 0; i < warm; i++) {
             body.run();
         }
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        boolean cpu = Boolean.getBoolean("perf.cpuTime");
         double[] t = new double[reps];
         for (int i = 0; i < reps; i++) {
-            long t0 = System.nanoTime();
+            long t0 = cpu ? mx.getCurrentThreadCpuTime() : System.nanoTime();
             body.run();
-            t[i] = (System.nanoTime() - t0) * 1e-9;
+            t[i] = ((cpu ? mx.getCurrentThreadCpuTime() : System.nanoTime()) - t0) * 1e-9;
         }
         Arrays.sort(t);
         return t[reps / 2];
@@ -138,7 +148,8 @@ public final class CpuBackendPerf {
                 Tensor y = Tensor.host(DType.F32, Layout.NHWC, n, s, s, 64);
                 Tensor dx = Tensor.host(DType.F32, Layout.NHWC, n, s, s, 64);
                 Tensor dw = Tensor.host(DType.F32, Layout.OIHW, 64, 64, 3, 3)) {
-            for (int threads : new int[] {1, be.threads()}) {
+            int[] counts = be.threads() == 1 ? new int[] {1} : new int[] {1, be.threads()};
+            for (int threads : counts) {
                 be.setThreads(threads);
                 double fi = time(3, 15, () -> conv.forward(x, w, null, y, false));
                 double ft = time(3, 15, () -> conv.forward(x, w, null, y, true));

@@ -322,6 +322,38 @@ class CpuVsReferenceTest {
         }
     }
 
+    @Test
+    void activationsOnADenseSweep() {
+        // every float region the vectorized exp / erf approximations handle differently, incl. the clamps
+        int n = 200_001;
+        float[] xs = new float[n];
+        for (int i = 0; i < n; i++) {
+            xs[i] = -100f + 200f * i / (n - 1);
+        }
+        Tensor x = t.plain(xs);
+        Tensor dy = t.plain(TestTensors.filled(n, 1f));
+        for (Activation act : new Activation[] {Activation.GELU, Activation.SIGMOID}) {
+            Tensor yc = like(x);
+            Tensor yr = like(x);
+            cpu.activationForward(act, x, yc);
+            ref.activationForward(act, x, yr);
+            TensorAssert.assertClose("sweep forward " + act, yc, yr, 1e-6, 1e-5);
+            Tensor dxc = like(x);
+            Tensor dxr = like(x);
+            cpu.activationBackward(act, x, yr, dy, dxc);
+            ref.activationBackward(act, x, yr, dy, dxr);
+            TensorAssert.assertClose("sweep backward " + act, dxc, dxr, 1e-6, 1e-5);
+        }
+        Tensor special = t.plain(Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f);
+        Tensor sc = like(special);
+        Tensor sr = like(special);
+        for (Activation act : Activation.values()) {
+            cpu.activationForward(act, special, sc);
+            ref.activationForward(act, special, sr);
+            TensorAssert.assertClose("specials " + act, sc, sr, 0, 0);
+        }
+    }
+
     // ------------------------------------------------------------------ pooling
 
     @ParameterizedTest

@@ -109,20 +109,4 @@ final class TestTensors implements AutoCloseable {
     static void assertClose(String label, float[] expected, float[] actual) {
         assertClose(label, expected, actual, 1e-5, 1e-5);
     }
-
-    /** ||a - e|| / max(||e||, tiny) <= rtol, for long reductions (weight gradients). */
-    static void assertNormClose(String label, float[] expected, float[] actual, double rtol) {
-        assertEquals(expected.length, actual.length, label + ": length");
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < expected.length; i++) {
-            double d = (double) actual[i] - expected[i];
-            num += d * d;
-            den += (double) expected[i] * expected[i];
-        }
-        double rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-        if (!(rel <= rtol) && !(Math.sqrt(num) <= 1e-6)) {
-            fail(String.format("%s: relative norm error %.3g > %.1g (|e| = %.6g)", label, rel, rtol, Math.sqrt(den)));
-        }
-    }
 }
