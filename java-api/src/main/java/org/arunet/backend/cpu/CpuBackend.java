@@ -158,6 +158,20 @@ public final class CpuBackend implements Backend {
         return s.toString();
     }
 
+    /**
+     * Bumps the version of every tensor an op wrote. The contract asks it only of writes from outside
+     * the compute ops (and of adamStep's parameter); doing it for every output as well means a cache
+     * keyed on (id, version), such as the convolution weight cache, can never serve stale values
+     * after a backend op wrote into weights (copy, fill, scale...). It costs a counter increment.
+     */
+    private static void wrote(Tensor... outs) {
+        for (Tensor t : outs) {
+            if (t != null) {
+                t.bumpVersion();
+            }
+        }
+    }
+
     private static long addr(Tensor t) {
         return t == null ? 0L : t.address();
     }
@@ -235,6 +249,7 @@ public final class CpuBackend implements Backend {
         Checks.noAlias(op, "src", src, "dst", dst);
         long c = ctx();
         run(op, of(src), () -> ArunetNative.copy_bytes(c, dst.address(), src.address(), src.bytes()));
+        wrote(dst);
     }
 
     @Override
@@ -242,6 +257,7 @@ public final class CpuBackend implements Backend {
         f32("fill", "t", t);
         long c = ctx();
         run("fill", of(t), () -> ArunetNative.fill(c, t.address(), value, t.numel()));
+        wrote(t);
     }
 
     @Override
@@ -254,6 +270,7 @@ public final class CpuBackend implements Backend {
         sameOrDisjoint(op, "y", y, "b", b);
         long c = ctx();
         run(op, of(a), () -> ArunetNative.add_forward(c, y.address(), a.address(), b.address(), a.numel()));
+        wrote(y);
     }
 
     @Override
@@ -268,6 +285,7 @@ public final class CpuBackend implements Backend {
         sameOrDisjoint(op, "y", y, "x", x);
         long c = ctx();
         run(op, of(y, x), () -> ArunetNative.add_inplace(c, y.address(), x.address(), y.numel()));
+        wrote(y);
     }
 
     @Override
@@ -278,6 +296,7 @@ public final class CpuBackend implements Backend {
         sameOrDisjoint(op, "y", y, "x", x);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.scale_forward(c, y.address(), x.address(), alpha, x.numel()));
+        wrote(y);
     }
 
     // ------------------------------------------------------------------ convolution
@@ -339,10 +358,12 @@ public final class CpuBackend implements Backend {
             run(op + " (training)", of(x), () -> ArunetNative.batchnorm_forward_train(c, y.address(),
                     saveMean.address(), saveInvStd.address(), runningMean.address(), runningVar.address(),
                     x.address(), gamma.address(), beta.address(), m, ch, momentum, eps, relu));
+            wrote(y, saveMean, saveInvStd, runningMean, runningVar);
         } else {
             run(op + " (inference)", of(x), () -> ArunetNative.batchnorm_forward_eval(c, y.address(),
                     x.address(), gamma.address(), beta.address(), runningMean.address(), runningVar.address(), m, ch,
                     eps, relu));
+            wrote(y);
         }
     }
 
@@ -373,6 +394,7 @@ public final class CpuBackend implements Backend {
         run(op, of(x), () -> ArunetNative.batchnorm_backward(c, dx.address(), dGamma.address(),
                 dBeta.address(), dy.address(), x.address(), relu ? y.address() : 0L, gamma.address(),
                 saveMean.address(), saveInvStd.address(), m, ch, relu));
+        wrote(dx, dGamma, dBeta);
     }
 
     // ------------------------------------------------------------------ activations
@@ -389,6 +411,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x), () -> ArunetNative.activation_forward(c, y.address(), x.address(), code(act),
                 x.numel()));
+        wrote(y);
     }
 
     @Override
@@ -412,6 +435,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(dy), () -> ArunetNative.activation_backward(c, dx.address(), needX ? x.address() : 0L,
                 needY ? y.address() : 0L, dy.address(), code(act), dy.numel()));
+        wrote(dx);
     }
 
     // ------------------------------------------------------------------ pooling and resampling
@@ -441,6 +465,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x, y), () -> ArunetNative.maxpool_forward(c, y.address(), x.address(), x.dim(0),
                 x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
+        wrote(y);
     }
 
     @Override
@@ -456,6 +481,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x, dy), () -> ArunetNative.maxpool_backward(c, dx.address(), x.address(), dy.address(),
                 x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
+        wrote(dx);
     }
 
     @Override
@@ -475,6 +501,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x), () -> ArunetNative.globalpool_forward(c, addr(max), addr(avg), x.address(),
                 x.dim(0), (long) x.dim(1) * x.dim(2), x.dim(3)));
+        wrote(max, avg);
     }
 
     @Override
@@ -494,6 +521,7 @@ public final class CpuBackend implements Backend {
         run(op, of(x), () -> ArunetNative.globalpool_backward(c, dx.address(), x.address(),
                 dMax != null ? max.address() : 0L, addr(dMax), addr(dAvg), x.dim(0), (long) x.dim(1) * x.dim(2),
                 x.dim(3)));
+        wrote(dx);
     }
 
     @Override
@@ -506,6 +534,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x), () -> ArunetNative.channelmaxmean_forward(c, out.address(), x.address(),
                 (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
+        wrote(out);
     }
 
     @Override
@@ -519,6 +548,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x), () -> ArunetNative.channelmaxmean_backward(c, dx.address(), x.address(),
                 out.address(), dOut.address(), (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
+        wrote(dx);
     }
 
     @Override
@@ -531,6 +561,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x), () -> ArunetNative.upsample2x_forward(c, y.address(), x.address(), x.dim(0),
                 x.dim(1), x.dim(2), x.dim(3)));
+        wrote(y);
     }
 
     @Override
@@ -543,6 +574,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(dy), () -> ArunetNative.upsample2x_backward(c, dx.address(), dy.address(), dx.dim(0),
                 dx.dim(1), dx.dim(2), dx.dim(3)));
+        wrote(dx);
     }
 
     @Override
@@ -560,6 +592,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(a, b), () -> ArunetNative.concat_channels(c, out.address(), a.address(), b.address(),
                 (long) a.dim(0) * a.dim(1) * a.dim(2), a.dim(3), b.dim(3)));
+        wrote(out);
     }
 
     @Override
@@ -577,6 +610,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(dOut), () -> ArunetNative.split_channels(c, da.address(), db.address(), dOut.address(),
                 (long) da.dim(0) * da.dim(1) * da.dim(2), da.dim(3), db.dim(3)));
+        wrote(da, db);
     }
 
     // ------------------------------------------------------------------ broadcasting products
@@ -614,6 +648,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.mul_forward(c, y.address(), x.address(), w.address(), mode,
                 nhc[0], nhc[1], nhc[2]));
+        wrote(y);
     }
 
     @Override
@@ -635,6 +670,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.mul_backward(c, addr(dx), addr(dw), dy.address(), x.address(),
                 w.address(), mode, nhc[0], nhc[1], nhc[2]));
+        wrote(dx, dw);
     }
 
     private static long[] mulSizes(Tensor x, int mode) {
@@ -658,6 +694,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.linear_forward(c, y.address(), x.address(), w.address(),
                 addr(b), nio[0], nio[1], nio[2]));
+        wrote(y);
     }
 
     @Override
@@ -676,6 +713,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.linear_backward(c, addr(dx), dw.address(), addr(db),
                 dy.address(), x.address(), w.address(), nio[0], nio[1], nio[2]));
+        wrote(dx, dw, db);
     }
 
     /** {N, in, out} after checking x [N, in] and w [out, in]. */
@@ -702,6 +740,7 @@ public final class CpuBackend implements Backend {
         long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
         run(op, of(logits), () -> ArunetNative.softmax_forward(c, probs.address(), logits.address(), pixels,
                 logits.dim(3)));
+        wrote(probs);
     }
 
     @Override
@@ -734,8 +773,10 @@ public final class CpuBackend implements Backend {
                     + " is outside [0, " + k + ") (target " + target.describe() + ", logits " + logits.describe()
                     + ")");
         }
-        return call(op, shown, () -> ArunetNative.cross_entropy_dice(c, addr(dLogits), logits.address(), target.address(),
-                pixels, k, ceWeight, diceWeight, smooth));
+        double loss = call(op, shown, () -> ArunetNative.cross_entropy_dice(c, addr(dLogits), logits.address(),
+                target.address(), pixels, k, ceWeight, diceWeight, smooth));
+        wrote(dLogits);
+        return loss;
     }
 
     // ------------------------------------------------------------------ optimizer
@@ -762,6 +803,7 @@ public final class CpuBackend implements Backend {
         long c = ctx();
         run(op, of(param), () -> ArunetNative.adam_step(c, param.address(), m.address(), v.address(),
                 grad.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step));
+        wrote(m, v);
         param.bumpVersion();
     }
 

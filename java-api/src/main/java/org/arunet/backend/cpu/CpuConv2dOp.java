@@ -16,9 +16,10 @@ import org.arunet.tensor.Tensor;
  * backward-data and backward-weights primitives, and the weights reordered into the layout each
  * primitive prefers. That reorder is keyed on the weight tensor's {@link Tensor#id()} and
  * {@link Tensor#version()}: it runs again only when another tensor is passed or its version changed
- * (after {@link Tensor#bumpVersion()}, {@code copyFrom}, or an optimizer step). Writing new values
- * into the weights' memory without bumping the version therefore leaves the old weights in use, as
- * the {@link Tensor} contract states.
+ * (after {@link Tensor#bumpVersion()}, {@code copyFrom}, an optimizer step, or any {@link CpuBackend}
+ * op that wrote into the tensor: they all bump their outputs' versions). Writing new values into the
+ * weights' memory by other means without bumping the version leaves the old weights in use, as the
+ * {@link Tensor} contract states.
  *
  * <p>Closed by its owner (or by {@link CpuBackend#close()}); every use after {@link #close()} throws
  * {@link IllegalStateException}.
@@ -112,6 +113,7 @@ final class CpuConv2dOp implements Conv2dOp {
         CpuBackend.run(forwardName, CpuBackend.of(x, w, y), () -> ArunetNative.conv2d_forward(c, h, y.address(),
                 x.address(), w.address(), w.id(), w.version(), b == null ? 0L : b.address(), x.dim(0), x.dim(1),
                 x.dim(2), training));
+        y.bumpVersion();
     }
 
     @Override
@@ -125,6 +127,7 @@ final class CpuConv2dOp implements Conv2dOp {
         long h = handle();
         CpuBackend.run(backwardDataName, CpuBackend.of(dy, w, dx), () -> ArunetNative.conv2d_backward_data(c, h,
                 dx.address(), dy.address(), w.address(), w.id(), w.version(), dx.dim(0), dx.dim(1), dx.dim(2)));
+        dx.bumpVersion();
     }
 
     @Override
@@ -140,6 +143,10 @@ final class CpuConv2dOp implements Conv2dOp {
         CpuBackend.run(backwardWeightsName, CpuBackend.of(x, dy, dw), () -> ArunetNative.conv2d_backward_weights(c, h,
                 dw.address(), db == null ? 0L : db.address(), x.address(), dy.address(), x.dim(0), x.dim(1),
                 x.dim(2)));
+        dw.bumpVersion();
+        if (db != null) {
+            db.bumpVersion();
+        }
     }
 
     // ------------------------------------------------------------------ diagnostics (tests, benchmarks)
