@@ -27,7 +27,8 @@ import org.arunet.tensor.Tensor;
  * <p>Tensors are host memory ({@link Device#HOST}); activations are F32 NHWC {@code [N, H, W, C]},
  * convolution weights OIHW, as the {@link Backend} contract says. Every argument is validated here,
  * before any native call ({@link IllegalArgumentException} naming the op and the shapes); a failure
- * inside native code (oneDNN error, out of memory) surfaces as {@link ArunetException}.
+ * inside native code (oneDNN error, out of memory) surfaces as {@link ArunetException}. Every op
+ * bumps the {@link Tensor#version()} of the tensors it writes, so caches keyed on it stay correct.
  *
  * <p>One native context per backend holds the oneDNN engine and stream, the thread count and the
  * workspaces the kernels reuse (they grow to their high-water mark once; nothing is allocated per
@@ -51,16 +52,15 @@ public final class CpuBackend implements Backend {
 
     /** A backend using {@code threads} OpenMP threads for its kernels and for oneDNN. */
     public CpuBackend(int threads) {
-        checkThreads(threads);
+        checkThreads("CpuBackend", threads);
         ArunetNative.load();
         this.ctx = call("CpuBackend(threads=" + threads + ")", NONE, () -> ArunetNative.context_create(threads));
         this.threads = threads;
     }
 
-    private static void checkThreads(int threads) {
+    private static void checkThreads(String op, int threads) {
         if (threads < 1 || threads > MAX_THREADS) {
-            throw new IllegalArgumentException("setThreads: threads must be in [1, " + MAX_THREADS + "], got "
-                    + threads);
+            throw new IllegalArgumentException(op + ": threads must be in [1, " + MAX_THREADS + "], got " + threads);
         }
     }
 
@@ -81,7 +81,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void setThreads(int threads) {
-        checkThreads(threads);
+        checkThreads("setThreads", threads);
         long c = ctx();
         run("setThreads(" + threads + ")", NONE, () -> ArunetNative.context_set_threads(c, threads));
         this.threads = threads;

@@ -114,9 +114,9 @@ class CpuBatchNormTest {
     @Test
     void statisticsStayAccurateOverHalfAMillionValuesWithALargeMean() {
         int n = 2;
-        int h = 256;
-        int w = 256;
-        int c = 3; // 131072 values per channel, mean 1000, std 0.01 .. 1
+        int h = 512;
+        int w = 512;
+        int c = 3; // 524288 values per channel, mean 1000, std 0.01 .. 1
         Random rnd = new Random(42);
         float[] xs = new float[n * h * w * c];
         double[] std = {0.01, 0.1, 1};
