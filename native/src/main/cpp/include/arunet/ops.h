@@ -23,7 +23,7 @@
 #include "cpu/conv2d.h"       // class Conv2d (oneDNN)
 #include "cpu/elementwise.h"  // copy, fill, add, scale, sum_of_squares, broadcasting mul
 #include "cpu/linear.h"       // linear_forward / _backward
-#include "cpu/loss.h"         // softmax_forward, cross_entropy_dice
+#include "cpu/loss.h"         // softmax_forward, cross_entropy_dice, focal_tversky
 #include "cpu/pool.h"         // maxpool, globalpool, channelmaxmean
 #include "cpu/resample.h"     // upsample2x, concat / split channels
 
@@ -534,18 +534,34 @@ inline int64_t find_invalid_target(CpuContext* ctx, const std::int32_t* target, 
     return cpu::find_invalid_target(target, P, K);
 }
 
+namespace detail {
+/** Common checks of the losses; returns the workspace. */
+inline double* loss_ok(CpuContext& c, const char* op, const float* logits, const std::int32_t* target, int64_t P,
+                       int64_t K) {
+    sizes_ok(op, {P, K});
+    need(logits, op, "logits");
+    need(target, op, "target");
+    const int64_t bad = cpu::find_invalid_target(target, P, K);
+    ARUNET_REQUIRE(bad < 0, op, "target value ", (bad < 0 ? 0 : target[bad]), " at pixel ", bad,
+                   " is outside [0, ", K, ")");
+    return c.partials.as<double>(cpu::loss_workspace_doubles(c.threads, K));
+}
+}  // namespace detail
+
 inline double cross_entropy_dice(CpuContext* ctx, float* dlogits, const float* logits, const std::int32_t* target,
                                  int64_t P, int64_t K, float ce_weight, float dice_weight, float smooth) {
     const char* op = "crossEntropyDiceLoss";
     CpuContext& c = detail::enter(ctx, op);
-    detail::sizes_ok(op, {P, K});
-    detail::need(logits, op, "logits");
-    detail::need(target, op, "target");
-    const int64_t bad = cpu::find_invalid_target(target, P, K);
-    ARUNET_REQUIRE(bad < 0, op, "target value ", (bad < 0 ? 0 : target[bad]), " at pixel ", bad,
-                   " is outside [0, ", K, ")");
-    double* ws = c.partials.as<double>(cpu::loss_workspace_doubles(c.threads, K));
+    double* ws = detail::loss_ok(c, op, logits, target, P, K);
     return cpu::cross_entropy_dice(dlogits, logits, target, ws, P, K, c.threads, ce_weight, dice_weight, smooth);
+}
+
+inline double focal_tversky(CpuContext* ctx, float* dlogits, const float* logits, const std::int32_t* target,
+                            int64_t P, int64_t K, float alpha, float beta, float gamma, float smooth) {
+    const char* op = "focalTverskyLoss";
+    CpuContext& c = detail::enter(ctx, op);
+    double* ws = detail::loss_ok(c, op, logits, target, P, K);
+    return cpu::focal_tversky(dlogits, logits, target, ws, P, K, c.threads, alpha, beta, gamma, smooth);
 }
 
 // ----------------------------------------------------------------------------------------------------

@@ -190,6 +190,10 @@ public final class ArunetNative {
             @Cast("float*") long dLogits, @Cast("const float*") long logits, @Cast("const std::int32_t*") long target,
             long p, long k, float ceWeight, float diceWeight, float smooth);
 
+    public static native double focal_tversky(@Cast("arunet::CpuContext*") long ctx, @Cast("float*") long dLogits,
+            @Cast("const float*") long logits, @Cast("const std::int32_t*") long target, long p, long k, float alpha,
+            float beta, float gamma, float smooth);
+
     // ------------------------------------------------------------------ optimizer
 
     public static native void adam_step(@Cast("arunet::CpuContext*") long ctx, @Cast("float*") long param,

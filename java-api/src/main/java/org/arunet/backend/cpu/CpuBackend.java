@@ -747,6 +747,50 @@ public final class CpuBackend implements Backend {
     public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
             float smooth) {
         String op = "crossEntropyDiceLoss";
+        finite(op, "ceWeight", ceWeight);
+        finite(op, "diceWeight", diceWeight);
+        finite(op, "smooth", smooth);
+        long c = ctx();
+        long pixels = checkLoss(op, c, logits, target, dLogits);
+        int k = logits.dim(3);
+        double loss = call(op, of(logits), () -> ArunetNative.cross_entropy_dice(c, addr(dLogits), logits.address(),
+                target.address(), pixels, k, ceWeight, diceWeight, smooth));
+        wrote(dLogits);
+        return loss;
+    }
+
+    /**
+     * Focal Tversky loss (Abraham and Khan, 2019), pooled over the whole batch and averaged over the K
+     * classes: with p the softmax probabilities and t the one-hot target, {@code TP_k = sum p_k t_k},
+     * {@code FN_k = sum (1 - p_k) t_k}, {@code FP_k = sum p_k (1 - t_k)},
+     * {@code TI_k = (TP_k + smooth) / (TP_k + alpha FN_k + beta FP_k + smooth)},
+     * {@code loss = mean_k (1 - TI_k)^gamma}; arguments as {@link #crossEntropyDiceLoss}. This is the
+     * {@code Backend} method main added after this backend was started (it overrides it there); the
+     * gradient uses {@code max(1 - TI, 1e-12)^(gamma - 1)} so that {@code gamma < 1} stays finite, as the
+     * reference backend does.
+     */
+    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
+            float smooth) {
+        String op = "focalTverskyLoss";
+        finite(op, "alpha", alpha);
+        finite(op, "beta", beta);
+        finite(op, "gamma", gamma);
+        finite(op, "smooth", smooth);
+        long c = ctx();
+        long pixels = checkLoss(op, c, logits, target, dLogits);
+        int k = logits.dim(3);
+        double loss = call(op, of(logits), () -> ArunetNative.focal_tversky(c, addr(dLogits), logits.address(),
+                target.address(), pixels, k, alpha, beta, gamma, smooth));
+        wrote(dLogits);
+        return loss;
+    }
+
+    /**
+     * The shared checks of the losses: logits NHWC {@code [N, H, W, K]}, target I32 {@code [N, H, W]}
+     * with every value in {@code [0, K)} (scanned natively; the first bad one is named), dLogits null
+     * or like logits. Returns the pixel count.
+     */
+    private static long checkLoss(String op, long c, Tensor logits, Tensor target, Tensor dLogits) {
         nhwc(op, "logits", logits);
         Checks.present(op, "target", target, DEVICE);
         if (target.dtype() != DType.I32 || !target.hasShape(logits.dim(0), logits.dim(1), logits.dim(2))) {
@@ -757,14 +801,9 @@ public final class CpuBackend implements Backend {
             like(op, "dLogits", dLogits, "logits", logits);
         }
         disjoint(op, 1, "dLogits", dLogits, "logits", logits, "target", target);
-        finite(op, "ceWeight", ceWeight);
-        finite(op, "diceWeight", diceWeight);
-        finite(op, "smooth", smooth);
         int k = logits.dim(3);
         long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
-        long c = ctx();
-        Tensor[] shown = of(logits);
-        long bad = call(op, shown, () -> ArunetNative.find_invalid_target(c, target.address(), pixels, k));
+        long bad = call(op, of(target), () -> ArunetNative.find_invalid_target(c, target.address(), pixels, k));
         if (bad >= 0) {
             String value = target.numel() <= Integer.MAX_VALUE
                     ? String.valueOf(target.view(Layout.PLAIN, (int) target.numel()).slice((int) bad, 1).toIntArray()[0])
@@ -773,10 +812,7 @@ public final class CpuBackend implements Backend {
                     + " is outside [0, " + k + ") (target " + target.describe() + ", logits " + logits.describe()
                     + ")");
         }
-        double loss = call(op, shown, () -> ArunetNative.cross_entropy_dice(c, addr(dLogits), logits.address(),
-                target.address(), pixels, k, ceWeight, diceWeight, smooth));
-        wrote(dLogits);
-        return loss;
+        return pixels;
     }
 
     // ------------------------------------------------------------------ optimizer

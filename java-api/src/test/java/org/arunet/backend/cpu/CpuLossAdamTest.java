@@ -54,6 +54,144 @@ class CpuLossAdamTest {
     }
 
     @Test
+    void focalTverskyOfTwoPixels() {
+        // p = (.5, .5) target 0 and (.25, .75) target 1: TP = (.5, .75), FN = T - TP = (.5, .25),
+        // FP = P - TP = (.25, .5); alpha .7, beta .3, smooth 0
+        Tensor logits = t.nhwc(new float[] {0, 0, 0, (float) Math.log(3)}, 1, 1, 2, 2);
+        Tensor target = t.ints(new int[] {0, 1}, 1, 1, 2);
+        double ti0 = 0.5 / (0.5 + 0.7 * 0.5 + 0.3 * 0.25);
+        double ti1 = 0.75 / (0.75 + 0.7 * 0.25 + 0.3 * 0.5);
+        assertEquals(((1 - ti0) + (1 - ti1)) / 2, be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, 1f, 0f),
+                1e-6);
+        assertEquals((Math.pow(1 - ti0, 0.75) + Math.pow(1 - ti1, 0.75)) / 2,
+                be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, 0.75f, 0f), 1e-6);
+        assertThrows(IllegalArgumentException.class,
+                () -> be.focalTverskyLoss(logits, t.ints(new int[] {0, 3}, 1, 1, 2), null, 0.7f, 0.3f, 1f, 0f));
+    }
+
+    @Test
+    void focalTverskyGradientMatchesFiniteDifferences() {
+        Random rnd = new Random(8);
+        float[] z = new float[2 * 4 * 3 * 3];
+        for (int i = 0; i < z.length; i++) {
+            z[i] = (float) rnd.nextGaussian();
+        }
+        int[] tg = new int[2 * 4 * 3];
+        for (int i = 0; i < tg.length; i++) {
+            tg[i] = rnd.nextInt(3);
+        }
+        Tensor logits = t.nhwc(z, 2, 4, 3, 3);
+        Tensor target = t.ints(tg, 2, 4, 3);
+        Tensor grad = t.nhwc(2, 4, 3, 3);
+        for (float gamma : new float[] {0.75f, 1f, 4f / 3}) {
+            be.focalTverskyLoss(logits, target, grad, 0.7f, 0.3f, gamma, 1e-5f);
+            float[] fd = new float[z.length];
+            for (int i = 0; i < z.length; i++) {
+                float[] zp = z.clone();
+                zp[i] = z[i] + 1e-2f;
+                logits.copyFrom(zp);
+                double lp = be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, gamma, 1e-5f);
+                zp[i] = z[i] - 1e-2f;
+                logits.copyFrom(zp);
+                double lm = be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, gamma, 1e-5f);
+                fd[i] = (float) ((lp - lm) / ((double) (z[i] + 1e-2f) - (z[i] - 1e-2f)));
+            }
+            logits.copyFrom(z);
+            assertClose("focal Tversky gradient, gamma " + gamma, fd, grad.toFloatArray(), 2e-4, 2e-3);
+        }
+    }
+
+    /**
+     * The focal Tversky loss and its gradient in double precision, written from the formula (the
+     * reference backend gains this op on main only): {loss, dLogits...}.
+     */
+    private static double[] focalTverskyOracle(float[] z, int[] tg, int k, double alpha, double beta, double gamma,
+            double smooth) {
+        int pixels = tg.length;
+        double[] p = new double[z.length];
+        double[] tp = new double[k];
+        double[] ps = new double[k];
+        double[] ts = new double[k];
+        for (int q = 0; q < pixels; q++) {
+            double m = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < k; j++) {
+                m = Math.max(m, z[q * k + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < k; j++) {
+                p[q * k + j] = Math.exp(z[q * k + j] - m);
+                sum += p[q * k + j];
+            }
+            for (int j = 0; j < k; j++) {
+                p[q * k + j] /= sum;
+                ps[j] += p[q * k + j];
+            }
+            tp[tg[q]] += p[q * k + tg[q]];
+            ts[tg[q]] += 1;
+        }
+        double[] out = new double[1 + z.length];
+        double[] a = new double[k];
+        double[] d = new double[k];
+        double[] dl = new double[k];
+        for (int j = 0; j < k; j++) {
+            a[j] = tp[j] + smooth;
+            d[j] = tp[j] + alpha * (ts[j] - tp[j]) + beta * (ps[j] - tp[j]) + smooth;
+            double ti = a[j] / d[j];
+            out[0] += Math.pow(1 - ti, gamma) / k;
+            dl[j] = -(gamma / k) * Math.pow(Math.max(1 - ti, 1e-12), gamma - 1);
+        }
+        double[] g = new double[k];
+        for (int q = 0; q < pixels; q++) {
+            double pg = 0;
+            for (int j = 0; j < k; j++) {
+                double t = tg[q] == j ? 1 : 0;
+                g[j] = dl[j] * (t * d[j] - a[j] * (t * (1 - alpha - beta) + beta)) / (d[j] * d[j]);
+                pg += p[q * k + j] * g[j];
+            }
+            for (int j = 0; j < k; j++) {
+                out[1 + q * k + j] = p[q * k + j] * (g[j] - pg);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void focalTverskyMatchesADoublePrecisionOracleOnOddShapes() {
+        Random rnd = new Random(12);
+        int[][] shapes = {{1, 7, 5, 2}, {2, 13, 11, 3}, {1, 1, 1, 2}, {2, 32, 32, 2}, {1, 9, 4, 6}};
+        for (int[] s : shapes) {
+            int pixels = s[0] * s[1] * s[2];
+            float[] z = new float[pixels * s[3]];
+            for (int i = 0; i < z.length; i++) {
+                z[i] = (float) (2 * rnd.nextGaussian());
+            }
+            int[] tg = new int[pixels];
+            for (int i = 0; i < pixels; i++) {
+                tg[i] = rnd.nextInt(s[3]);
+            }
+            Tensor logits = t.nhwc(z, s[0], s[1], s[2], s[3]);
+            Tensor target = t.ints(tg, s[0], s[1], s[2]);
+            Tensor grad = t.nhwc(s[0], s[1], s[2], s[3]);
+            for (double[] abgs : new double[][] {{0.7, 0.3, 0.75, 1e-5}, {0.5, 0.5, 1, 1}, {0.3, 0.7, 4.0 / 3, 0}}) {
+                double[] e = focalTverskyOracle(z, tg, s[3], (float) abgs[0], (float) abgs[1], (float) abgs[2],
+                        (float) abgs[3]);
+                double loss = be.focalTverskyLoss(logits, target, grad, (float) abgs[0], (float) abgs[1],
+                        (float) abgs[2], (float) abgs[3]);
+                String what = "focal Tversky " + java.util.Arrays.toString(s) + " " + java.util.Arrays.toString(abgs);
+                assertEquals(e[0], loss, 1e-6 + 1e-6 * Math.abs(e[0]), what);
+                assertEquals(loss, be.focalTverskyLoss(logits, target, null, (float) abgs[0], (float) abgs[1],
+                        (float) abgs[2], (float) abgs[3]), 1e-12, what + " without gradient");
+                float[] eg = new float[z.length];
+                for (int i = 0; i < z.length; i++) {
+                    eg[i] = (float) e[1 + i];
+                }
+                // the gradient of a batch-pooled ratio is O(1 / pixels): compare relative to that scale
+                assertClose(what + " dLogits", eg, grad.toFloatArray(), 1e-5 / pixels, 1e-4);
+            }
+        }
+    }
+
+    @Test
     void gradientMatchesFiniteDifferencesOfTheLoss() {
         Random rnd = new Random(4);
         int n = 2;
