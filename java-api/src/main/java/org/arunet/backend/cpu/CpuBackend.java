@@ -1,0 +1,875 @@
+package org.arunet.backend.cpu;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.arunet.backend.Activation;
+import org.arunet.backend.ArunetException;
+import org.arunet.backend.Backend;
+import org.arunet.backend.Checks;
+import org.arunet.backend.Conv2dOp;
+import org.arunet.backend.Conv2dSpec;
+import org.arunet.jni.ArunetNative;
+import org.arunet.tensor.DType;
+import org.arunet.tensor.Device;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+
+/**
+ * The CPU backend: convolutions through oneDNN (weights reordered once per update into the layout
+ * the primitive prefers, primitives cached per input shape, see {@link CpuConv2dOp}), every other op
+ * as our own OpenMP C++ kernels ({@code native/src/main/cpp/cpu/*.h}), reached through the JavaCPP
+ * binding {@link ArunetNative}.
+ *
+ * <p>Tensors are host memory ({@link Device#HOST}); activations are F32 NHWC {@code [N, H, W, C]},
+ * convolution weights OIHW, as the {@link Backend} contract says. Every argument is validated here,
+ * before any native call ({@link IllegalArgumentException} naming the op and the shapes); a failure
+ * inside native code (oneDNN error, out of memory) surfaces as {@link ArunetException}. Every op
+ * bumps the {@link Tensor#version()} of the tensors it writes, so caches keyed on it stay correct.
+ *
+ * <p>One native context per backend holds the oneDNN engine and stream, the thread count and the
+ * workspaces the kernels reuse (they grow to their high-water mark once; nothing is allocated per
+ * call after that). {@link #close()} frees it and every convolution op still open. Like every
+ * backend, it is used by one thread at a time; any thread may be that thread (the thread count is
+ * applied to the calling thread at each op).
+ */
+public final class CpuBackend implements Backend {
+    static final Device DEVICE = Device.HOST;
+    /** Largest thread count the native context accepts. */
+    public static final int MAX_THREADS = 1024;
+
+    private long ctx;
+    private int threads;
+    private final Set<CpuConv2dOp> convs = Collections.newSetFromMap(new IdentityHashMap<>());
+
+    /** A backend using one thread per available processor. */
+    public CpuBackend() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
+
+    /** A backend using {@code threads} OpenMP threads for its kernels and for oneDNN. */
+    public CpuBackend(int threads) {
+        checkThreads("CpuBackend", threads);
+        ArunetNative.load();
+        this.ctx = call("CpuBackend(threads=" + threads + ")", NONE, () -> ArunetNative.context_create(threads));
+        this.threads = threads;
+    }
+
+    private static void checkThreads(String op, int threads) {
+        if (threads < 1 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException(op + ": threads must be in [1, " + MAX_THREADS + "], got " + threads);
+        }
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public Device device() {
+        return DEVICE;
+    }
+
+    @Override
+    public Tensor allocate(DType dtype, Layout layout, int... shape) {
+        return Tensor.host(dtype, layout, shape);
+    }
+
+    @Override
+    public void setThreads(int threads) {
+        checkThreads("setThreads", threads);
+        long c = ctx();
+        run("setThreads(" + threads + ")", NONE, () -> ArunetNative.context_set_threads(c, threads));
+        this.threads = threads;
+    }
+
+    /** The thread count set by the constructor or {@link #setThreads}. */
+    public int threads() {
+        return threads;
+    }
+
+    /** How many threads an OpenMP region of this backend's kernels actually runs with (diagnostics). */
+    int regionThreads() {
+        long c = ctx();
+        return call("regionThreads", NONE, () -> (long) ArunetNative.context_region_threads(c)).intValue();
+    }
+
+    /** Bytes held by the native context's workspaces (diagnostics: they grow once, then stay). */
+    long workspaceBytes() {
+        long c = ctx();
+        return call("workspaceBytes", NONE, () -> ArunetNative.context_workspace_bytes(c));
+    }
+
+    long ctx() {
+        if (ctx == 0) {
+            throw new IllegalStateException("CpuBackend used after close()");
+        }
+        return ctx;
+    }
+
+    // ------------------------------------------------------------------ native calls
+
+    static final Tensor[] NONE = {};
+
+    static Tensor[] of(Tensor... shown) {
+        return shown;
+    }
+
+    /**
+     * Runs a native call; a failure inside it becomes an {@link ArunetException} naming the op and the
+     * shapes of {@code shown} (described only when it fails).
+     */
+    static void run(String op, Tensor[] shown, Runnable nativeCall) {
+        try {
+            nativeCall.run();
+        } catch (RuntimeException e) {
+            throw nativeFailure(op, shown, e);
+        }
+    }
+
+    /** As {@link #run}, for calls that return a value. */
+    static <T> T call(String op, Tensor[] shown, Supplier<T> nativeCall) {
+        try {
+            return nativeCall.get();
+        } catch (RuntimeException e) {
+            throw nativeFailure(op, shown, e);
+        }
+    }
+
+    static ArunetException nativeFailure(String op, Tensor[] shown, RuntimeException e) {
+        if (e instanceof ArunetException a) {
+            return a;
+        }
+        String on = shown.length == 0 ? "" : " on " + shapes(shown);
+        return new ArunetException(op + on + " failed in native code: " + e.getMessage(), e);
+    }
+
+    private static String shapes(Tensor... ts) {
+        StringBuilder s = new StringBuilder();
+        for (Tensor t : ts) {
+            if (t != null) {
+                s.append(s.length() == 0 ? "" : ", ").append(t.describe());
+            }
+        }
+        return s.toString();
+    }
+
+    /**
+     * Bumps the version of every tensor an op wrote. The contract asks it only of writes from outside
+     * the compute ops (and of adamStep's parameter); doing it for every output as well means a cache
+     * keyed on (id, version), such as the convolution weight cache, can never serve stale values
+     * after a backend op wrote into weights (copy, fill, scale...). It costs a counter increment.
+     */
+    private static void wrote(Tensor... outs) {
+        for (Tensor t : outs) {
+            if (t != null) {
+                t.bumpVersion();
+            }
+        }
+    }
+
+    private static long addr(Tensor t) {
+        return t == null ? 0L : t.address();
+    }
+
+    // ------------------------------------------------------------------ validation helpers
+
+    private static void f32(String op, String name, Tensor t) {
+        Checks.f32(op, name, t, DEVICE);
+    }
+
+    private static void like(String op, String name, Tensor t, String refName, Tensor ref) {
+        Checks.like(op, name, t, DEVICE, refName, ref);
+    }
+
+    private static void shape(String op, String name, Tensor t, int... dims) {
+        Checks.shape(op, name, t, DEVICE, dims);
+    }
+
+    private static void nhwc(String op, String name, Tensor t) {
+        Checks.nhwc(op, name, t, DEVICE);
+        for (int i = 0; i < 4; i++) {
+            if (t.dim(i) <= 0) {
+                throw new IllegalArgumentException(op + ": " + name + " must not be empty, got " + t.describe());
+            }
+        }
+    }
+
+    /**
+     * No output shares memory with another output or with an input. {@code pairs} alternates names
+     * and tensors, the first {@code outputs} pairs being the outputs; null tensors are skipped
+     * (inputs may share memory with each other).
+     */
+    static void disjoint(String op, int outputs, Object... pairs) {
+        for (int i = 0; i < 2 * outputs; i += 2) {
+            for (int j = i + 2; j < pairs.length; j += 2) {
+                Checks.noAlias(op, (String) pairs[i], (Tensor) pairs[i + 1], (String) pairs[j], (Tensor) pairs[j + 1]);
+            }
+        }
+    }
+
+    /** {@code out} is exactly {@code in} (same memory, allowed in place) or shares none of it. */
+    private static void sameOrDisjoint(String op, String outName, Tensor out, String inName, Tensor in) {
+        if (out != null && in != null && out.address() == in.address() && out.bytes() == in.bytes()) {
+            return;
+        }
+        Checks.noAlias(op, outName, out, inName, in);
+    }
+
+    private static void finite(String op, String name, float v) {
+        if (!Float.isFinite(v)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be finite, got " + v);
+        }
+    }
+
+    private static int code(Activation act) {
+        return switch (act) {
+            case NONE -> 0;
+            case RELU -> 1;
+            case GELU -> 2;
+            case SIGMOID -> 3;
+        };
+    }
+
+    // ------------------------------------------------------------------ basics
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        String op = "copy";
+        Checks.present(op, "src", src, DEVICE);
+        Checks.present(op, "dst", dst, DEVICE);
+        if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
+            throw new IllegalArgumentException(op + ": dst " + dst.describe() + " must have the dtype and shape of src "
+                    + src.describe());
+        }
+        Checks.noAlias(op, "src", src, "dst", dst);
+        long c = ctx();
+        run(op, of(src), () -> ArunetNative.copy_bytes(c, dst.address(), src.address(), src.bytes()));
+        wrote(dst);
+    }
+
+    @Override
+    public void fill(Tensor t, float value) {
+        f32("fill", "t", t);
+        long c = ctx();
+        run("fill", of(t), () -> ArunetNative.fill(c, t.address(), value, t.numel()));
+        wrote(t);
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor y) {
+        String op = "add";
+        f32(op, "a", a);
+        like(op, "b", b, "a", a);
+        like(op, "y", y, "a", a);
+        sameOrDisjoint(op, "y", y, "a", a);
+        sameOrDisjoint(op, "y", y, "b", b);
+        long c = ctx();
+        run(op, of(a), () -> ArunetNative.add_forward(c, y.address(), a.address(), b.address(), a.numel()));
+        wrote(y);
+    }
+
+    @Override
+    public void addInPlace(Tensor y, Tensor x) {
+        String op = "addInPlace";
+        f32(op, "y", y);
+        f32(op, "x", x);
+        if (y.numel() != x.numel()) {
+            throw new IllegalArgumentException(op + ": y " + y.describe() + " and x " + x.describe()
+                    + " must have the same number of elements");
+        }
+        sameOrDisjoint(op, "y", y, "x", x);
+        long c = ctx();
+        run(op, of(y, x), () -> ArunetNative.add_inplace(c, y.address(), x.address(), y.numel()));
+        wrote(y);
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha, Tensor y) {
+        String op = "scale";
+        f32(op, "x", x);
+        like(op, "y", y, "x", x);
+        sameOrDisjoint(op, "y", y, "x", x);
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.scale_forward(c, y.address(), x.address(), alpha, x.numel()));
+        wrote(y);
+    }
+
+    // ------------------------------------------------------------------ convolution
+
+    @Override
+    public Conv2dOp conv2d(Conv2dSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("conv2d: spec is null");
+        }
+        CpuConv2dOp op = new CpuConv2dOp(this, spec);
+        convs.add(op);
+        return op;
+    }
+
+    void forget(CpuConv2dOp op) {
+        convs.remove(op);
+    }
+
+    // ------------------------------------------------------------------ normalisation
+
+    @Override
+    public void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+            Activation act) {
+        String op = "batchNormForward";
+        nhwc(op, "x", x);
+        int ch = x.dim(3);
+        shape(op, "gamma", gamma, ch);
+        shape(op, "beta", beta, ch);
+        shape(op, "runningMean", runningMean, ch);
+        shape(op, "runningVar", runningVar, ch);
+        if (training || saveMean != null) {
+            shape(op, "saveMean", saveMean, ch);
+        }
+        if (training || saveInvStd != null) {
+            shape(op, "saveInvStd", saveInvStd, ch);
+        }
+        like(op, "y", y, "x", x);
+        if (act != Activation.NONE && act != Activation.RELU) {
+            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
+        }
+        if (!(momentum >= 0f && momentum <= 1f)) {
+            throw new IllegalArgumentException(op + ": momentum must be in [0, 1], got " + momentum);
+        }
+        if (!(eps >= 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
+        }
+        long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
+        if (training && m < 2) {
+            throw new IllegalArgumentException(op + ": training needs more than one value per channel, got x "
+                    + x.describe());
+        }
+        disjoint(op, 5, "y", y, "runningMean", runningMean, "runningVar", runningVar, "saveMean",
+                training ? saveMean : null, "saveInvStd", training ? saveInvStd : null, "x", x, "gamma", gamma, "beta",
+                beta);
+        boolean relu = act == Activation.RELU;
+        long c = ctx();
+        if (training) {
+            run(op + " (training)", of(x), () -> ArunetNative.batchnorm_forward_train(c, y.address(),
+                    saveMean.address(), saveInvStd.address(), runningMean.address(), runningVar.address(),
+                    x.address(), gamma.address(), beta.address(), m, ch, momentum, eps, relu));
+            wrote(y, saveMean, saveInvStd, runningMean, runningVar);
+        } else {
+            run(op + " (inference)", of(x), () -> ArunetNative.batchnorm_forward_eval(c, y.address(),
+                    x.address(), gamma.address(), beta.address(), runningMean.address(), runningVar.address(), m, ch,
+                    eps, relu));
+            wrote(y);
+        }
+    }
+
+    @Override
+    public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
+        String op = "batchNormBackward";
+        nhwc(op, "x", x);
+        int ch = x.dim(3);
+        like(op, "dy", dy, "x", x);
+        if (act != Activation.NONE && act != Activation.RELU) {
+            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
+        }
+        boolean relu = act == Activation.RELU;
+        if (relu || y != null) {
+            like(op, "y", y, "x", x);
+        }
+        shape(op, "gamma", gamma, ch);
+        shape(op, "saveMean", saveMean, ch);
+        shape(op, "saveInvStd", saveInvStd, ch);
+        like(op, "dx", dx, "x", x);
+        shape(op, "dGamma", dGamma, ch);
+        shape(op, "dBeta", dBeta, ch);
+        disjoint(op, 3, "dx", dx, "dGamma", dGamma, "dBeta", dBeta, "dy", dy, "x", x, "y", y, "gamma", gamma,
+                "saveMean", saveMean, "saveInvStd", saveInvStd);
+        long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.batchnorm_backward(c, dx.address(), dGamma.address(),
+                dBeta.address(), dy.address(), x.address(), relu ? y.address() : 0L, gamma.address(),
+                saveMean.address(), saveInvStd.address(), m, ch, relu));
+        wrote(dx, dGamma, dBeta);
+    }
+
+    // ------------------------------------------------------------------ activations
+
+    @Override
+    public void activationForward(Activation act, Tensor x, Tensor y) {
+        String op = "activationForward(" + act + ")";
+        if (act == null) {
+            throw new IllegalArgumentException("activationForward: act is null");
+        }
+        f32(op, "x", x);
+        like(op, "y", y, "x", x);
+        sameOrDisjoint(op, "y", y, "x", x);
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.activation_forward(c, y.address(), x.address(), code(act),
+                x.numel()));
+        wrote(y);
+    }
+
+    @Override
+    public void activationBackward(Activation act, Tensor x, Tensor y, Tensor dy, Tensor dx) {
+        if (act == null) {
+            throw new IllegalArgumentException("activationBackward: act is null");
+        }
+        String op = "activationBackward(" + act + ")";
+        f32(op, "dy", dy);
+        like(op, "dx", dx, "dy", dy);
+        boolean needX = act == Activation.RELU || act == Activation.GELU;
+        boolean needY = act == Activation.SIGMOID;
+        if (needX || x != null) {
+            like(op, "x", x, "dy", dy);
+        }
+        if (needY || y != null) {
+            like(op, "y", y, "dy", dy);
+        }
+        sameOrDisjoint(op, "dx", dx, "dy", dy);
+        disjoint(op, 1, "dx", dx, "x", needX ? x : null, "y", needY ? y : null);
+        long c = ctx();
+        run(op, of(dy), () -> ArunetNative.activation_backward(c, dx.address(), needX ? x.address() : 0L,
+                needY ? y.address() : 0L, dy.address(), code(act), dy.numel()));
+        wrote(dx);
+    }
+
+    // ------------------------------------------------------------------ pooling and resampling
+
+    private static int[] poolOut(String op, Tensor x, int kernel, int stride, int pad) {
+        if (kernel <= 0 || stride <= 0 || pad < 0 || 2 * pad > kernel) {
+            throw new IllegalArgumentException(op + ": need kernel > 0, stride > 0 and 0 <= pad <= kernel / 2, got"
+                    + " kernel=" + kernel + " stride=" + stride + " pad=" + pad);
+        }
+        int oh = (x.dim(1) + 2 * pad - kernel) / stride + 1;
+        int ow = (x.dim(2) + 2 * pad - kernel) / stride + 1;
+        if (x.dim(1) + 2 * pad < kernel || x.dim(2) + 2 * pad < kernel) {
+            throw new IllegalArgumentException(op + ": input " + x.describe() + " is smaller than the window (kernel="
+                    + kernel + ", pad=" + pad + ")");
+        }
+        return new int[] {x.dim(0), oh, ow, x.dim(3)};
+    }
+
+    @Override
+    public void maxPoolForward(Tensor x, Tensor y, int kernel, int stride, int pad) {
+        String op = "maxPoolForward";
+        nhwc(op, "x", x);
+        int[] out = poolOut(op, x, kernel, stride, pad);
+        Checks.nhwc(op, "y", y, DEVICE);
+        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "y", y, out);
+        disjoint(op, 1, "y", y, "x", x);
+        long c = ctx();
+        run(op, of(x, y), () -> ArunetNative.maxpool_forward(c, y.address(), x.address(), x.dim(0),
+                x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
+        wrote(y);
+    }
+
+    @Override
+    public void maxPoolBackward(Tensor x, Tensor dy, Tensor dx, int kernel, int stride, int pad) {
+        String op = "maxPoolBackward";
+        nhwc(op, "x", x);
+        int[] out = poolOut(op, x, kernel, stride, pad);
+        Checks.nhwc(op, "dy", dy, DEVICE);
+        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "dy", dy, out);
+        Checks.nhwc(op, "dx", dx, DEVICE);
+        like(op, "dx", dx, "x", x);
+        disjoint(op, 1, "dx", dx, "x", x, "dy", dy);
+        long c = ctx();
+        run(op, of(x, dy), () -> ArunetNative.maxpool_backward(c, dx.address(), x.address(), dy.address(),
+                x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
+        wrote(dx);
+    }
+
+    @Override
+    public void globalPoolForward(Tensor x, Tensor max, Tensor avg) {
+        String op = "globalPoolForward";
+        nhwc(op, "x", x);
+        if (max != null) {
+            shape(op, "max", max, x.dim(0), x.dim(3));
+        }
+        if (avg != null) {
+            shape(op, "avg", avg, x.dim(0), x.dim(3));
+        }
+        disjoint(op, 2, "max", max, "avg", avg, "x", x);
+        if (max == null && avg == null) {
+            return;
+        }
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.globalpool_forward(c, addr(max), addr(avg), x.address(),
+                x.dim(0), (long) x.dim(1) * x.dim(2), x.dim(3)));
+        wrote(max, avg);
+    }
+
+    @Override
+    public void globalPoolBackward(Tensor x, Tensor max, Tensor dMax, Tensor dAvg, Tensor dx) {
+        String op = "globalPoolBackward";
+        nhwc(op, "x", x);
+        like(op, "dx", dx, "x", x);
+        if (dMax != null) {
+            shape(op, "dMax", dMax, x.dim(0), x.dim(3));
+            shape(op, "max (required with dMax)", max, x.dim(0), x.dim(3));
+        }
+        if (dAvg != null) {
+            shape(op, "dAvg", dAvg, x.dim(0), x.dim(3));
+        }
+        disjoint(op, 1, "dx", dx, "x", x, "max", dMax != null ? max : null, "dMax", dMax, "dAvg", dAvg);
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.globalpool_backward(c, dx.address(), x.address(),
+                dMax != null ? max.address() : 0L, addr(dMax), addr(dAvg), x.dim(0), (long) x.dim(1) * x.dim(2),
+                x.dim(3)));
+        wrote(dx);
+    }
+
+    @Override
+    public void channelMaxMeanForward(Tensor x, Tensor out) {
+        String op = "channelMaxMeanForward";
+        nhwc(op, "x", x);
+        Checks.nhwc(op, "out", out, DEVICE);
+        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
+        disjoint(op, 1, "out", out, "x", x);
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.channelmaxmean_forward(c, out.address(), x.address(),
+                (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
+        wrote(out);
+    }
+
+    @Override
+    public void channelMaxMeanBackward(Tensor x, Tensor out, Tensor dOut, Tensor dx) {
+        String op = "channelMaxMeanBackward";
+        nhwc(op, "x", x);
+        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
+        shape(op, "dOut", dOut, x.dim(0), x.dim(1), x.dim(2), 2);
+        like(op, "dx", dx, "x", x);
+        disjoint(op, 1, "dx", dx, "x", x, "out", out, "dOut", dOut);
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.channelmaxmean_backward(c, dx.address(), x.address(),
+                out.address(), dOut.address(), (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
+        wrote(dx);
+    }
+
+    @Override
+    public void upsample2xForward(Tensor x, Tensor y) {
+        String op = "upsample2xForward";
+        nhwc(op, "x", x);
+        Checks.nhwc(op, "y", y, DEVICE);
+        shape(op, "y", y, x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3));
+        disjoint(op, 1, "y", y, "x", x);
+        long c = ctx();
+        run(op, of(x), () -> ArunetNative.upsample2x_forward(c, y.address(), x.address(), x.dim(0),
+                x.dim(1), x.dim(2), x.dim(3)));
+        wrote(y);
+    }
+
+    @Override
+    public void upsample2xBackward(Tensor dy, Tensor dx) {
+        String op = "upsample2xBackward";
+        nhwc(op, "dx", dx);
+        Checks.nhwc(op, "dy", dy, DEVICE);
+        shape(op, "dy", dy, dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3));
+        disjoint(op, 1, "dx", dx, "dy", dy);
+        long c = ctx();
+        run(op, of(dy), () -> ArunetNative.upsample2x_backward(c, dx.address(), dy.address(), dx.dim(0),
+                dx.dim(1), dx.dim(2), dx.dim(3)));
+        wrote(dx);
+    }
+
+    @Override
+    public void concatChannels(Tensor a, Tensor b, Tensor out) {
+        String op = "concatChannels";
+        nhwc(op, "a", a);
+        nhwc(op, "b", b);
+        if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2)) {
+            throw new IllegalArgumentException(op + ": a " + a.describe() + " and b " + b.describe()
+                    + " must agree in N, H, W");
+        }
+        Checks.nhwc(op, "out", out, DEVICE);
+        shape(op, "out", out, a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3));
+        disjoint(op, 1, "out", out, "a", a, "b", b);
+        long c = ctx();
+        run(op, of(a, b), () -> ArunetNative.concat_channels(c, out.address(), a.address(), b.address(),
+                (long) a.dim(0) * a.dim(1) * a.dim(2), a.dim(3), b.dim(3)));
+        wrote(out);
+    }
+
+    @Override
+    public void splitChannels(Tensor dOut, Tensor da, Tensor db) {
+        String op = "splitChannels";
+        nhwc(op, "da", da);
+        nhwc(op, "db", db);
+        if (da.dim(0) != db.dim(0) || da.dim(1) != db.dim(1) || da.dim(2) != db.dim(2)) {
+            throw new IllegalArgumentException(op + ": da " + da.describe() + " and db " + db.describe()
+                    + " must agree in N, H, W");
+        }
+        Checks.nhwc(op, "dOut", dOut, DEVICE);
+        shape(op, "dOut", dOut, da.dim(0), da.dim(1), da.dim(2), da.dim(3) + db.dim(3));
+        disjoint(op, 2, "da", da, "db", db, "dOut", dOut);
+        long c = ctx();
+        run(op, of(dOut), () -> ArunetNative.split_channels(c, da.address(), db.address(), dOut.address(),
+                (long) da.dim(0) * da.dim(1) * da.dim(2), da.dim(3), db.dim(3)));
+        wrote(da, db);
+    }
+
+    // ------------------------------------------------------------------ broadcasting products
+
+    /** Broadcast form of w against x: 0 same shape, 1 per pixel [N,H,W,1], 2 per image and channel [N,C]. */
+    private static int mulMode(String op, Tensor x, Tensor w) {
+        f32(op, "x", x);
+        f32(op, "w", w);
+        if (w.sameShape(x)) {
+            return 0;
+        }
+        if (x.rank() == 4 && x.layout() == Layout.NHWC) {
+            if (w.hasShape(x.dim(0), x.dim(1), x.dim(2), 1)) {
+                return 1;
+            }
+            if (w.hasShape(x.dim(0), x.dim(3))) {
+                return 2;
+            }
+        }
+        throw new IllegalArgumentException(op + ": w " + w.describe() + " must have the shape of x " + x.describe()
+                + ", or be [N, H, W, 1] or [N, C] for NHWC x");
+    }
+
+    @Override
+    public void mulForward(Tensor x, Tensor w, Tensor y) {
+        String op = "mulForward";
+        int mode = mulMode(op, x, w);
+        like(op, "y", y, "x", x);
+        sameOrDisjoint(op, "y", y, "x", x);
+        disjoint(op, 1, "y", y, "w", w);
+        if (x.numel() == 0) {
+            return;
+        }
+        long[] nhc = mulSizes(x, mode);
+        long c = ctx();
+        run(op, of(x, w), () -> ArunetNative.mul_forward(c, y.address(), x.address(), w.address(), mode,
+                nhc[0], nhc[1], nhc[2]));
+        wrote(y);
+    }
+
+    @Override
+    public void mulBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw) {
+        String op = "mulBackward";
+        int mode = mulMode(op, x, w);
+        like(op, "dy", dy, "x", x);
+        if (dx != null) {
+            like(op, "dx", dx, "x", x);
+        }
+        if (dw != null) {
+            like(op, "dw", dw, "w", w);
+        }
+        disjoint(op, 2, "dx", dx, "dw", dw, "dy", dy, "x", x, "w", w);
+        if ((dx == null && dw == null) || x.numel() == 0) {
+            return;
+        }
+        long[] nhc = mulSizes(x, mode);
+        long c = ctx();
+        run(op, of(x, w), () -> ArunetNative.mul_backward(c, addr(dx), addr(dw), dy.address(), x.address(),
+                w.address(), mode, nhc[0], nhc[1], nhc[2]));
+        wrote(dx, dw);
+    }
+
+    private static long[] mulSizes(Tensor x, int mode) {
+        if (mode == 0) {
+            return new long[] {1, 1, x.numel()};
+        }
+        return new long[] {x.dim(0), (long) x.dim(1) * x.dim(2), x.dim(3)};
+    }
+
+    // ------------------------------------------------------------------ linear
+
+    @Override
+    public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
+        String op = "linearForward";
+        int[] nio = linearSizes(op, x, w);
+        if (b != null) {
+            shape(op, "b", b, nio[2]);
+        }
+        shape(op, "y", y, nio[0], nio[2]);
+        disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        long c = ctx();
+        run(op, of(x, w), () -> ArunetNative.linear_forward(c, y.address(), x.address(), w.address(),
+                addr(b), nio[0], nio[1], nio[2]));
+        wrote(y);
+    }
+
+    @Override
+    public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor db) {
+        String op = "linearBackward";
+        int[] nio = linearSizes(op, x, w);
+        shape(op, "dy", dy, nio[0], nio[2]);
+        if (dx != null) {
+            shape(op, "dx", dx, nio[0], nio[1]);
+        }
+        shape(op, "dw", dw, nio[2], nio[1]);
+        if (db != null) {
+            shape(op, "db", db, nio[2]);
+        }
+        disjoint(op, 3, "dx", dx, "dw", dw, "db", db, "dy", dy, "x", x, "w", w);
+        long c = ctx();
+        run(op, of(x, w), () -> ArunetNative.linear_backward(c, addr(dx), dw.address(), addr(db),
+                dy.address(), x.address(), w.address(), nio[0], nio[1], nio[2]));
+        wrote(dx, dw, db);
+    }
+
+    /** {N, in, out} after checking x [N, in] and w [out, in]. */
+    private static int[] linearSizes(String op, Tensor x, Tensor w) {
+        f32(op, "x", x);
+        f32(op, "w", w);
+        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || x.dim(0) <= 0 || x.dim(1) <= 0
+                || w.dim(0) <= 0) {
+            throw new IllegalArgumentException(op + ": need x [N, in] and w [out, in] (non-empty), got x "
+                    + x.describe() + ", w " + w.describe());
+        }
+        return new int[] {x.dim(0), x.dim(1), w.dim(0)};
+    }
+
+    // ------------------------------------------------------------------ losses and probabilities
+
+    @Override
+    public void softmax(Tensor logits, Tensor probs) {
+        String op = "softmax";
+        nhwc(op, "logits", logits);
+        like(op, "probs", probs, "logits", logits);
+        disjoint(op, 1, "probs", probs, "logits", logits);
+        long c = ctx();
+        long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
+        run(op, of(logits), () -> ArunetNative.softmax_forward(c, probs.address(), logits.address(), pixels,
+                logits.dim(3)));
+        wrote(probs);
+    }
+
+    @Override
+    public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
+            float smooth) {
+        String op = "crossEntropyDiceLoss";
+        finite(op, "ceWeight", ceWeight);
+        finite(op, "diceWeight", diceWeight);
+        finite(op, "smooth", smooth);
+        long c = ctx();
+        long pixels = checkLoss(op, c, logits, target, dLogits);
+        int k = logits.dim(3);
+        double loss = call(op, of(logits), () -> ArunetNative.cross_entropy_dice(c, addr(dLogits), logits.address(),
+                target.address(), pixels, k, ceWeight, diceWeight, smooth));
+        wrote(dLogits);
+        return loss;
+    }
+
+    /**
+     * Focal Tversky loss (Abraham and Khan, 2019), pooled over the whole batch and averaged over the K
+     * classes: with p the softmax probabilities and t the one-hot target, {@code TP_k = sum p_k t_k},
+     * {@code FN_k = sum (1 - p_k) t_k}, {@code FP_k = sum p_k (1 - t_k)},
+     * {@code TI_k = (TP_k + smooth) / (TP_k + alpha FN_k + beta FP_k + smooth)},
+     * {@code loss = mean_k (1 - TI_k)^gamma}; arguments as {@link #crossEntropyDiceLoss}. This is the
+     * {@code Backend} method main added after this backend was started (it overrides it there); the
+     * gradient uses {@code max(1 - TI, 1e-12)^(gamma - 1)} so that {@code gamma < 1} stays finite, as the
+     * reference backend does.
+     */
+    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
+            float smooth) {
+        String op = "focalTverskyLoss";
+        finite(op, "alpha", alpha);
+        finite(op, "beta", beta);
+        finite(op, "gamma", gamma);
+        finite(op, "smooth", smooth);
+        long c = ctx();
+        long pixels = checkLoss(op, c, logits, target, dLogits);
+        int k = logits.dim(3);
+        double loss = call(op, of(logits), () -> ArunetNative.focal_tversky(c, addr(dLogits), logits.address(),
+                target.address(), pixels, k, alpha, beta, gamma, smooth));
+        wrote(dLogits);
+        return loss;
+    }
+
+    /**
+     * The shared checks of the losses: logits NHWC {@code [N, H, W, K]}, target I32 {@code [N, H, W]}
+     * with every value in {@code [0, K)} (scanned natively; the first bad one is named), dLogits null
+     * or like logits. Returns the pixel count.
+     */
+    private static long checkLoss(String op, long c, Tensor logits, Tensor target, Tensor dLogits) {
+        nhwc(op, "logits", logits);
+        Checks.present(op, "target", target, DEVICE);
+        if (target.dtype() != DType.I32 || !target.hasShape(logits.dim(0), logits.dim(1), logits.dim(2))) {
+            throw new IllegalArgumentException(op + ": target must be I32 [" + logits.dim(0) + ", " + logits.dim(1)
+                    + ", " + logits.dim(2) + "] for logits " + logits.describe() + ", got " + target.describe());
+        }
+        if (dLogits != null) {
+            like(op, "dLogits", dLogits, "logits", logits);
+        }
+        disjoint(op, 1, "dLogits", dLogits, "logits", logits, "target", target);
+        int k = logits.dim(3);
+        long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
+        long bad = call(op, of(target), () -> ArunetNative.find_invalid_target(c, target.address(), pixels, k));
+        if (bad >= 0) {
+            String value = target.numel() <= Integer.MAX_VALUE
+                    ? String.valueOf(target.view(Layout.PLAIN, (int) target.numel()).slice((int) bad, 1).toIntArray()[0])
+                    : "?";
+            throw new IllegalArgumentException(op + ": target value " + value + " at flat index " + bad
+                    + " is outside [0, " + k + ") (target " + target.describe() + ", logits " + logits.describe()
+                    + ")");
+        }
+        return pixels;
+    }
+
+    // ------------------------------------------------------------------ optimizer
+
+    @Override
+    public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+            float eps, float weightDecay, long step) {
+        String op = "adamStep";
+        f32(op, "param", param);
+        like(op, "grad", grad, "param", param);
+        like(op, "m", m, "param", param);
+        like(op, "v", v, "param", param);
+        disjoint(op, 3, "param", param, "m", m, "v", v, "grad", grad);
+        if (!(lr >= 0f) || !(eps >= 0f) || !(weightDecay >= 0f) || !(beta1 >= 0f && beta1 < 1f)
+                || !(beta2 >= 0f && beta2 < 1f) || Float.isInfinite(lr) || Float.isInfinite(eps)
+                || Float.isInfinite(weightDecay)) {
+            throw new IllegalArgumentException(op + ": need finite lr, eps, weightDecay >= 0 and betas in [0, 1), got"
+                    + " lr=" + lr + " beta1=" + beta1 + " beta2=" + beta2 + " eps=" + eps + " weightDecay="
+                    + weightDecay);
+        }
+        if (step < 1) {
+            throw new IllegalArgumentException(op + ": step starts at 1, got " + step);
+        }
+        long c = ctx();
+        run(op, of(param), () -> ArunetNative.adam_step(c, param.address(), m.address(), v.address(),
+                grad.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step));
+        wrote(m, v);
+        param.bumpVersion();
+    }
+
+    @Override
+    public double sumOfSquares(Tensor x) {
+        f32("sumOfSquares", "x", x);
+        long c = ctx();
+        return call("sumOfSquares", of(x), () -> ArunetNative.sum_of_squares(c, x.address(), x.numel()));
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /** Closes every convolution op still open, then frees the native context. Idempotent. */
+    @Override
+    public void close() {
+        if (ctx == 0) {
+            return;
+        }
+        List<CpuConv2dOp> open = new ArrayList<>(convs);
+        for (CpuConv2dOp op : open) {
+            op.close();
+        }
+        convs.clear();
+        long c = ctx;
+        ctx = 0;
+        run("CpuBackend.close", NONE, () -> ArunetNative.context_destroy(c));
+    }
+
+    @Override
+    public String toString() {
+        return "CpuBackend(threads=" + threads + (ctx == 0 ? ", closed" : "") + ")";
+    }
+}
