@@ -62,7 +62,9 @@ class BaselineTest {
             f.loadInto(net, "param.");
             net.train(true);
             Tensor logits = net.forward(x);
-            assertClose(file + " logits", Fixture.toNchw(logits), f.floats("logits"), 1e-5, 1e-4);
+            // The fixture is computed in float64; oneDNN accumulates in float32 in another order, and the
+            // attention gate's one-channel BatchNorm amplifies that (up to 2e-5 absolute on logits of 0.2).
+            assertClose(file + " logits", Fixture.toNchw(logits), f.floats("logits"), 5e-5, 1e-4);
             double loss = be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
             assertClose(file + " loss", new float[] {(float) loss}, f.floats("loss"), 0, 1e-5);
             net.backward(dLogits);
