@@ -98,12 +98,24 @@ abstract class BaseCommand implements Callable<Integer> {
                 continue;
             }
             Object v = o.getValue();
-            m.put(name, v == null ? null : v instanceof Path p ? p.toString() : v instanceof List<?> l
-                    ? l.stream().map(Object::toString).collect(Collectors.toList()) : v instanceof Enum<?> e
-                            ? e.name().toLowerCase().replace('_', '-') : v);
+            m.put(name, jsonValue(v));
         }
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(m) + "\n");
+    }
+
+    /** Option values as JSON-friendly values: paths and enums as strings, lists element by element. */
+    private static Object jsonValue(Object v) {
+        if (v == null || v instanceof Number || v instanceof Boolean || v instanceof String) {
+            return v;
+        }
+        if (v instanceof Enum<?> e) {
+            return e.name().toLowerCase().replace('_', '-');
+        }
+        if (v instanceof List<?> l) {
+            return l.stream().map(BaseCommand::jsonValue).collect(Collectors.toList());
+        }
+        return v.toString();
     }
 
     /** Checks a required path option. */

@@ -22,7 +22,7 @@ final class DemoCommand extends BaseCommand {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "demo-output", description = "Output folder.")
     Path out;
 
-    @Option(names = "--epochs", defaultValue = "40", description = "Training epochs.")
+    @Option(names = "--epochs", defaultValue = "60", description = "Training epochs.")
     int epochs;
 
     @Option(names = "--image-size", defaultValue = "128", description = "Network input side (multiple of 16).")

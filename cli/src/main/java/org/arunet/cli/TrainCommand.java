@@ -142,7 +142,7 @@ final class TrainCommand extends BaseCommand {
         writeEffectiveConfig(out);
         TrainerConfig tc = TrainerConfig.paper().withEpochs(epochs).withBatchSize(batchSize).withLearningRate(lr)
                 .withMinLearningRate(Math.min(minLr, lr)).withWarmupEpochs(warmup).withLoss(loss)
-                .withTversky(tverskyAlpha, tverskyBeta, tverskyGamma).withPatience(patience).withSeed(seed);
+                .withTversky(tverskyAlpha, tverskyBeta, tverskyGamma).withPatience(patience);
         LoaderConfig base = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
                 .optClasses(data.classes).optSeed(seed).optThreads(loaderThreads).build();
         LoaderConfig trainCfg = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
@@ -164,6 +164,7 @@ final class TrainCommand extends BaseCommand {
                     .resume(resume).listener(new Progress(info(), json))
                     .provenance("dataset", ds.root().toAbsolutePath().toString())
                     .provenance("split_hash", split.hash())
+                    .provenance("seed", Long.toString(seed))
                     .provenance("command", "arunet train");
             result = trainer.fit();
         }

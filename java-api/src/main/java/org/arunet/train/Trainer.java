@@ -117,11 +117,6 @@ public final class Trainer {
         return this;
     }
 
-    public Trainer seed(long seed) {
-        config = config.withSeed(seed);
-        return this;
-    }
-
     /** Folder for {@code last.safetensors} and {@code best.safetensors} (created if missing). */
     public Trainer checkpointDir(Path dir) {
         checkpointDir = dir;

@@ -22,7 +22,6 @@ import java.util.Map;
  * @param tverskyGamma focal exponent in focal Tversky (0.75)
  * @param patience early stopping: epochs without a validation-loss improvement (15, paper); 0 disables
  * @param minDelta smallest decrease of validation loss that counts as an improvement (0)
- * @param seed seed of initialisation, shuffling and augmentation
  * @param weightDecay Adam L2 weight decay (0, authors' code)
  * @param beta1 Adam beta1 (0.9)
  * @param beta2 Adam beta2 (0.999)
@@ -30,8 +29,8 @@ import java.util.Map;
  */
 public record TrainerConfig(int epochs, int batchSize, float learningRate, float minLearningRate, int warmupEpochs,
         float warmupStartFactor, int finalEpochsAtMin, LossKind loss, float ceWeight, float diceWeight,
-        float tverskyAlpha, float tverskyBeta, float tverskyGamma, int patience, double minDelta, long seed,
-        float weightDecay, float beta1, float beta2, float adamEps) {
+        float tverskyAlpha, float tverskyBeta, float tverskyGamma, int patience, double minDelta, float weightDecay,
+        float beta1, float beta2, float adamEps) {
 
     public TrainerConfig {
         require(epochs >= 1, "epochs must be >= 1, got " + epochs);
@@ -58,7 +57,7 @@ public record TrainerConfig(int epochs, int batchSize, float learningRate, float
     /** The paper's protocol (authors' code for details the paper omits). */
     public static TrainerConfig paper() {
         return new TrainerConfig(150, 2, 1e-4f, 1e-6f, 3, 0.1f, -1, LossKind.CE_DICE, 1f, 1f, 0.7f, 0.3f, 0.75f, 15,
-                0.0, 0L, 0f, 0.9f, 0.999f, 1e-8f);
+                0.0, 0f, 0.9f, 0.999f, 1e-8f);
     }
 
     /** Epochs held at the minimum learning rate at the end. */
@@ -103,7 +102,6 @@ public record TrainerConfig(int epochs, int batchSize, float learningRate, float
         m.put("tversky_gamma", tverskyGamma);
         m.put("patience", patience);
         m.put("min_delta", minDelta);
-        m.put("seed", seed);
         m.put("weight_decay", weightDecay);
         m.put("beta1", beta1);
         m.put("beta2", beta2);
@@ -114,54 +112,55 @@ public record TrainerConfig(int epochs, int batchSize, float learningRate, float
     public TrainerConfig withEpochs(int v) {
         return new TrainerConfig(v, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
                 finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, seed, weightDecay, beta1, beta2, adamEps);
+                minDelta, weightDecay, beta1, beta2, adamEps);
     }
 
     public TrainerConfig withBatchSize(int v) {
         return new TrainerConfig(epochs, v, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
                 finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, seed, weightDecay, beta1, beta2, adamEps);
+                minDelta, weightDecay, beta1, beta2, adamEps);
     }
 
     public TrainerConfig withLearningRate(float v) {
         return new TrainerConfig(epochs, batchSize, v, Math.min(minLearningRate, v), warmupEpochs, warmupStartFactor,
                 finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, seed, weightDecay, beta1, beta2, adamEps);
+                minDelta, weightDecay, beta1, beta2, adamEps);
     }
 
     public TrainerConfig withMinLearningRate(float v) {
         return new TrainerConfig(epochs, batchSize, learningRate, v, warmupEpochs, warmupStartFactor,
                 finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, seed, weightDecay, beta1, beta2, adamEps);
+                minDelta, weightDecay, beta1, beta2, adamEps);
     }
 
     public TrainerConfig withWarmupEpochs(int v) {
         return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, v, warmupStartFactor,
                 finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, seed, weightDecay, beta1, beta2, adamEps);
+                minDelta, weightDecay, beta1, beta2, adamEps);
     }
 
     public TrainerConfig withLoss(LossKind v) {
         return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
                 finalEpochsAtMin, v, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, seed, weightDecay, beta1, beta2, adamEps);
+                minDelta, weightDecay, beta1, beta2, adamEps);
     }
 
     public TrainerConfig withTversky(float alpha, float beta, float gamma) {
         return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, alpha, beta, gamma, patience, minDelta, seed,
+                finalEpochsAtMin, loss, ceWeight, diceWeight, alpha, beta, gamma, patience, minDelta,
                 weightDecay, beta1, beta2, adamEps);
     }
 
     public TrainerConfig withPatience(int v) {
         return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
                 finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, v, minDelta,
-                seed, weightDecay, beta1, beta2, adamEps);
+                weightDecay, beta1, beta2, adamEps);
     }
 
-    public TrainerConfig withSeed(long v) {
+    public TrainerConfig withMinDelta(double v) {
         return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, v, weightDecay, beta1, beta2, adamEps);
+                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience, v,
+                weightDecay, beta1, beta2, adamEps);
     }
+
 }
