@@ -43,9 +43,9 @@ final class ModelOptions {
                     + " --preset.")
     ChannelAttention.Kind channelAttention;
 
-    @Option(names = "--mcsa-stages", split = ",", description = "Decoder stages with MCSA (4 = after Up block 1,"
-            + " ..., 1 = after Up block 4); empty for none. Default: 3,2,1.")
-    List<Integer> mcsaStages;
+    @Option(names = "--mcsa-stages", paramLabel = "LIST", description = "Decoder stages with MCSA, comma-separated"
+            + " (4 = after Up block 1, ..., 1 = after Up block 4), or none. Default: 3,2,1.")
+    String mcsaStages;
 
     @Option(names = "--spatial-attention", negatable = true, description = "Spatial attention on the bottleneck."
             + " Default: from --preset.")
@@ -77,7 +77,7 @@ final class ModelOptions {
             c = c.withChannelAttention(channelAttention);
         }
         if (mcsaStages != null) {
-            c = c.withMcsaStages(mcsaStages.toArray(new Integer[0]));
+            c = c.withMcsaStages(parseStages(mcsaStages));
         }
         if (spatialAttention != null) {
             c = c.withSpatialAttention(spatialAttention);
@@ -89,6 +89,22 @@ final class ModelOptions {
             c = c.withMixer(mixer);
         }
         return c;
+    }
+
+    static Integer[] parseStages(String s) {
+        String t = s.trim();
+        if (t.isEmpty() || t.equalsIgnoreCase("none")) {
+            return new Integer[0];
+        }
+        List<Integer> out = new java.util.ArrayList<>();
+        for (String part : t.split(",")) {
+            try {
+                out.add(Integer.parseInt(part.trim()));
+            } catch (NumberFormatException e) {
+                throw new Errors.UsageException("--mcsa-stages: '" + part.trim() + "' is not a stage number (1-4)");
+            }
+        }
+        return out.toArray(new Integer[0]);
     }
 
     SegmentationModel build(Backend backend, int inChannels, int classes, long seed) {
