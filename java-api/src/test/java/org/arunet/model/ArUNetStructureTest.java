@@ -30,6 +30,27 @@ class ArUNetStructureTest {
         }
     }
 
+    /** Counts printed by the PyTorch reference (aru_net.py) for the same options. */
+    @Test
+    void ablationAndVariantParameterCountsMatchTheReference() {
+        try (Backend be = new ReferenceBackend()) {
+            ArUNetConfig p = ArUNetConfig.paper();
+            assertCount(be, p.withResidual(false), 38_779_428L);
+            assertCount(be, p.withSpatialAttention(false).withChannelAttention(ChannelAttention.Kind.NONE)
+                    .withMcsaStages(), 37_402_818L);
+            assertCount(be, p.withMixer(false), 34_156_068L);
+            assertCount(be, p.withChannelAttention(ChannelAttention.Kind.SE), 39_388_708L);
+            assertCount(be, p.withMcsaStages(4, 3, 2, 1), 44_986_916L);
+            assertCount(be, ArUNetConfig.authorsCode(), 33_894_850L);
+        }
+    }
+
+    private static void assertCount(Backend be, ArUNetConfig c, long expected) {
+        try (ArUNet n = new ArUNet(be, c, Init.Scheme.PYTORCH, 0)) {
+            assertEquals(expected, n.parameterCount(), c.toMap().toString());
+        }
+    }
+
     @Test
     void stateDictNamesFollowTheReference() {
         try (Backend be = new ReferenceBackend(); ArUNet net = ArUNet.builder().backend(be).width(8).build()) {
