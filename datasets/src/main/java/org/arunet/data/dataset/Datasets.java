@@ -515,7 +515,7 @@ public final class Datasets {
             }
             if (!excluded.isEmpty()) {
                 LOG.info("{}: left out by the class filter: {}{}", root, excluded,
-                        excluded.containsKey(ScanOptions.NORMAL) ? " (include normal images with optIncludeNormal)" : "");
+                        excluded.containsKey(ScanOptions.NORMAL) ? " (keep them with --include-normal, or ScanOptions.optIncludeNormal in the API)" : "");
             }
             if (kept.isEmpty()) {
                 throw new DataException(root, "empty dataset: no usable image/mask pairs in layout " + layout
