@@ -150,10 +150,13 @@ public final class Cuda {
         return v[0] * 10000 + v[1] * 100 + v[2];
     }
 
+    /** The error's class and first line, without JavaCPP's listing of java.library.path. */
     private static String firstLine(Throwable e) {
         String m = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
         int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl);
+        m = nl < 0 ? m : m.substring(0, nl);
+        int path = m.indexOf(" in java.library.path");
+        return path < 0 ? m : m.substring(0, path);
     }
 
     private static String cString(byte[] b) {
