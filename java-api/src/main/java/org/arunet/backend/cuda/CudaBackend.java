@@ -149,6 +149,58 @@ public final class CudaBackend implements Backend {
         });
     }
 
+    /**
+     * Records the GPU work that {@code work} queues on this backend into a {@link CudaGraph} instead of
+     * running it. Run the same work once before (eagerly) so that every cuDNN algorithm is found and
+     * every tensor allocated: nothing in the recorded work may wait for the GPU (no loss values, no reads
+     * of tensors, no algorithm search).
+     *
+     * @throws ArunetException when the work cannot be recorded (the reason from CUDA is in the message)
+     */
+    public CudaGraph capture(Runnable work) {
+        enter();
+        if (ctx.syncEachOp) {
+            throw new IllegalStateException("capture: not possible with -Darunet.cuda.sync=true (it waits after every op)");
+        }
+        ctx.sync("capture");
+        // relaxed mode: the pool may call cudaMalloc while recording (blocks are then held by the graph)
+        // half-precision copies made earlier must not be reused by the graph: it must record the casts
+        ctx.clearHalfCache();
+        ctx.pool.deferFrees(true);
+        RuntimeException failure = null;
+        CudaCheck.runtime(org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture(ctx.stream,
+                org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        org.bytedeco.cuda.cudart.CUgraph_st graph = new org.bytedeco.cuda.cudart.CUgraph_st();
+        int end = org.bytedeco.cuda.global.cudart.cudaStreamEndCapture(ctx.stream, graph);
+        // copies made during the capture belong to the graph: drop them from the cache (their memory is held)
+        ctx.clearHalfCache();
+        List<Long> held = ctx.pool.deferFrees(false);
+        if (failure != null || end != org.bytedeco.cuda.global.cudart.cudaSuccess) {
+            if (!graph.isNull()) {
+                org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
+            }
+            org.bytedeco.cuda.global.cudart.cudaGetLastError();
+            ctx.pool.releaseDeferred(held);
+            String why = end != org.bytedeco.cuda.global.cudart.cudaSuccess
+                    ? "cudaStreamEndCapture: " + CudaCheck.runtimeError(end) : "";
+            throw new ArunetException("capture failed" + (failure != null ? ": " + failure.getMessage() : "")
+                    + (why.isEmpty() ? "" : " (" + why + ")"), failure);
+        }
+        org.bytedeco.cuda.cudart.CUgraphExec_st exec = new org.bytedeco.cuda.cudart.CUgraphExec_st();
+        int inst = org.bytedeco.cuda.global.cudart.cudaGraphInstantiate(exec, graph, 0L);
+        if (inst != org.bytedeco.cuda.global.cudart.cudaSuccess) {
+            org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
+            ctx.pool.releaseDeferred(held);
+            throw new ArunetException("cudaGraphInstantiate failed: " + CudaCheck.runtimeError(inst));
+        }
+        return new CudaGraph(ctx, graph, exec, held);
+    }
+
     /** Kernel launches so far (diagnostics). */
     public long kernelLaunches() {
         return k.launches();
@@ -374,6 +426,18 @@ public final class CudaBackend implements Backend {
     /** Convolution ops still open (diagnostics and tests). */
     List<CudaConv2dOp> openConvolutions() {
         return new ArrayList<>(convs);
+    }
+
+    /**
+     * The cuDNN algorithm each open convolution chose per input shape and pass, one line each (precision,
+     * algorithm number, math type, time measured by cudnnFind, workspace): for benchmark logs.
+     */
+    public String convolutionAlgorithms() {
+        StringBuilder s = new StringBuilder();
+        for (CudaConv2dOp op : convs) {
+            s.append(op.algorithms());
+        }
+        return s.toString();
     }
 
     // ------------------------------------------------------------------ normalisation
