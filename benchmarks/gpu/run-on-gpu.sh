@@ -26,8 +26,9 @@
 #   OUT (default target/gpu-out), BUNDLE (default target/gpu-bundle), PHASES (default parity,arunet,torch),
 #   PARITY_BUDGET / ARUNET_BUDGET / TORCH_BUDGET seconds (default 100 / 150 / 130), CONFIGS (precision:mode:batch
 #   list), SIZE (512), WIDTH (64), MIN_SECONDS (1.5), MAX_SECONDS (6), PYTHON (a python3 with torch),
-#   REHEARSAL=1 (on a machine without a GPU: the GPU-side Java code runs on the reference backend, the
-#   PyTorch peer on the CPU, at a tiny size, to check paths, class path and scripts).
+#   QUICK=1 (a second, shorter run, about 4 minutes: fp16 and fp32 at batch 1 and 8 and training at 2 and
+#   8, smaller budgets), REHEARSAL=1 (on a machine without a GPU: the GPU-side Java code runs on the
+#   reference backend, the PyTorch peer on the CPU, at a tiny size, to check paths, class path and scripts).
 set -uo pipefail
 
 root=$(pwd)
@@ -55,6 +56,12 @@ if [[ "$rehearsal" == 1 ]]; then
 else
     backend=cuda
     torch_device=cuda
+fi
+if [[ "${QUICK:-0}" == 1 ]]; then
+    CONFIGS=${CONFIGS:-fp16:infer:1,fp16:graph:1,fp16:infer:8,fp16:train:2,fp16:train:8,fp32:infer:1,fp32:infer:8,fp32:train:2,fp32:train:8}
+    PARITY_BUDGET=${PARITY_BUDGET:-80}
+    ARUNET_BUDGET=${ARUNET_BUDGET:-100}
+    TORCH_BUDGET=${TORCH_BUDGET:-90}
 fi
 SIZE=${SIZE:-512}
 WIDTH=${WIDTH:-64}
@@ -255,7 +262,7 @@ fi
 
 # ------------------------------------------------------------------------------------------------ 3. torch
 if [[ ",$PHASES," == *",torch,"* && -n "$py" ]]; then
-    run_phase torch-check 60 "$out/bench-torch.log" "$py" "$root/benchmarks/gpu/aru_net_torch.py" check \
+    run_phase torch-check 40 "$out/bench-torch.log" "$py" "$root/benchmarks/gpu/aru_net_torch.py" check \
         --names "$bundle/java-param-names.txt" --fixture "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors"
     run_phase torch "$TORCH_BUDGET" "$out/bench-torch.log" "$py" "$root/benchmarks/gpu/aru_net_torch.py" bench \
         --device "$torch_device" --json "$out/bench-torch.json" --configs "$CONFIGS" --size "$SIZE" \
