@@ -5,6 +5,7 @@
 //   forward, training   k_bn_stats_partial -> k_bn_train_finalize -> k_bn_apply
 //   forward, inference  k_bn_eval_coef -> k_bn_apply
 //   backward            k_bn_bwd_partial -> k_bn_bwd_finalize -> k_bn_bwd_apply
+//   (k_bn_apply4 and k_bn_bwd_apply4: the float4 twins of the apply passes, Note [vectorized kernels])
 //
 // Statistics: Note [column reductions] of the shifted values d = x - x[0, c] (the first row; the shift
 // removes the cancellation of E[x^2] - E[x]^2 when |mean| >> std) and of d^2, in double; the finalize
@@ -78,6 +79,24 @@ ARUNET_KERNEL void k_bn_apply(float* y, const float* x, const float* coef, const
     }
 }
 
+/** k_bn_apply over float4 vectors: C4 = C / 4 vectors per row; coef rows are read as float4 too. */
+ARUNET_KERNEL void k_bn_apply4(float4* y, const float4* x, const float* coef, const float4* beta, i64 M, i64 C4,
+                               int relu) {
+    const float4* a = reinterpret_cast<const float4*>(coef);
+    const float4* hi = a + C4;
+    const float4* lo = a + 2 * C4;
+    DIV_LOOP(i, M * C4, pc, C4) {
+        const i64 c = pc.r;
+        const float4 v = x[i], av = a[c], h = hi[c], l = lo[c], b = beta[c];
+        float4 o{((v.x - h.x) - l.x) * av.x + b.x, ((v.y - h.y) - l.y) * av.y + b.y,
+                 ((v.z - h.z) - l.z) * av.z + b.z, ((v.w - h.w) - l.w) * av.w + b.w};
+        if (relu) {
+            o = float4{relu_keep_nan(o.x), relu_keep_nan(o.y), relu_keep_nan(o.z), relu_keep_nan(o.w)};
+        }
+        y[i] = o;
+    }
+}
+
 // ----------------------------------------------------------------------------------------------------
 // backward
 
@@ -113,5 +132,24 @@ ARUNET_KERNEL void k_bn_bwd_apply(float* dx, const float* dy, const float* x, co
         const i64 c = pc.r;
         const float g = (relu && !(y[i] > 0.f)) ? 0.f : dy[i];
         dx[i] = (g - coef[C + c] - (x[i] - save_mean[c]) * coef[2 * C + c]) * coef[c];
+    }
+}
+
+/** The g of the backward for one element: dy masked by y > 0 when ReLU was fused. */
+__device__ __forceinline__ float bn_g(float dy, float y, int relu) { return (relu && !(y > 0.f)) ? 0.f : dy; }
+
+/** k_bn_bwd_apply over float4 vectors (y may be null unless relu). */
+ARUNET_KERNEL void k_bn_bwd_apply4(float4* dx, const float4* dy, const float4* x, const float4* y,
+                                   const float4* save_mean, const float* coef, i64 M, i64 C4, int relu) {
+    const float4* a = reinterpret_cast<const float4*>(coef);
+    const float4* gm = a + C4;
+    const float4* k = a + 2 * C4;
+    DIV_LOOP(i, M * C4, pc, C4) {
+        const i64 c = pc.r;
+        const float4 g0 = dy[i], xv = x[i], m = save_mean[c], av = a[c], gv = gm[c], kv = k[c];
+        const float4 yv = relu ? y[i] : float4{1.f, 1.f, 1.f, 1.f};
+        const float4 g{bn_g(g0.x, yv.x, relu), bn_g(g0.y, yv.y, relu), bn_g(g0.z, yv.z, relu), bn_g(g0.w, yv.w, relu)};
+        dx[i] = float4{(g.x - gv.x - (xv.x - m.x) * kv.x) * av.x, (g.y - gv.y - (xv.y - m.y) * kv.y) * av.y,
+                       (g.z - gv.z - (xv.z - m.z) * kv.z) * av.z, (g.w - gv.w - (xv.w - m.w) * kv.w) * av.w};
     }
 }

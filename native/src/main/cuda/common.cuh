@@ -107,6 +107,24 @@ struct DivCursor {
     for (DivCursor cur(i, i##_stride, (divisor)); i < (n); i += i##_stride, cur.advance())
 
 // ----------------------------------------------------------------------------------------------------
+// Note [vectorized kernels]
+//
+// The memory-bound kernels on ARU-Net's largest tensors have a twin with a "4" suffix that moves four
+// floats per access (float4: 16-byte loads and stores, four times the bytes in flight per thread, which
+// is what reaches the memory bandwidth). The Java side uses a twin only when every pointer is 16-byte
+// aligned and the channel count (or element count) is a multiple of 4, so that four consecutive floats
+// are always four channels of one pixel; otherwise the scalar kernel runs. The arithmetic per element is
+// the scalar kernel's, so both give bitwise equal results (tested in native/src/test/cuda).
+
+/** Four halves (or bfloat16s) stored together: 8 bytes. */
+struct alignas(8) Half4 {
+    __half x, y, z, w;
+};
+struct alignas(8) Bf164 {
+    __nv_bfloat16 x, y, z, w;
+};
+
+// ----------------------------------------------------------------------------------------------------
 // accumulators (plain structs: __shared__ arrays of them need trivial construction)
 
 struct Sum1 {

@@ -7,6 +7,8 @@
 //   k_bf16_to_f32_bias                y[m, c] = float(src[m, c]) + b[c] (b may be null): a convolution's
 //                                     half-precision output back to F32 with its bias added in the same pass
 //   k_bias_add                        y[m, c] += b[c] (the F32 convolutions' bias)
+//   k_to_half4, k_to_bf16_4, k_half_to_f32_bias4, k_bf16_to_f32_bias4, k_bias_add4
+//                                     float4 twins, Note [vectorized kernels]
 //   k_oihw_to_ohwi                    weights from PyTorch's OIHW (F32) to the OHWI order ("KRSC", NHWC
 //                                     filters) that cuDNN runs fastest with NHWC activations, in F32, F16
 //                                     or BF16 (dtype 0, 1, 2): once per weight version
@@ -42,6 +44,49 @@ ARUNET_KERNEL void k_bf16_to_f32_bias(float* y, const __nv_bfloat16* x, const fl
 
 ARUNET_KERNEL void k_bias_add(float* y, const float* b, i64 M, i64 C) {
     DIV_LOOP(i, M * C, pc, C) y[i] += b[pc.r];
+}
+
+ARUNET_KERNEL void k_to_half4(Half4* y, const float4* x, i64 n4) {
+    GRID_STRIDE(i, n4) {
+        const float4 v = x[i];
+        y[i] = Half4{__float2half_rn(v.x), __float2half_rn(v.y), __float2half_rn(v.z), __float2half_rn(v.w)};
+    }
+}
+
+ARUNET_KERNEL void k_to_bf16_4(Bf164* y, const float4* x, i64 n4) {
+    GRID_STRIDE(i, n4) {
+        const float4 v = x[i];
+        y[i] = Bf164{__float2bfloat16_rn(v.x), __float2bfloat16_rn(v.y), __float2bfloat16_rn(v.z),
+                     __float2bfloat16_rn(v.w)};
+    }
+}
+
+/** y = float(x) + b per float4 vector, C4 = C / 4 vectors per row; b may be null. */
+ARUNET_KERNEL void k_half_to_f32_bias4(float4* y, const Half4* x, const float4* b, i64 M, i64 C4) {
+    DIV_LOOP(i, M * C4, pc, C4) {
+        const Half4 h = x[i];
+        const float4 bv = b != nullptr ? b[pc.r] : float4{0.f, 0.f, 0.f, 0.f};
+        float4 o{__half2float(h.x), __half2float(h.y), __half2float(h.z), __half2float(h.w)};
+        if (b != nullptr) o = float4{o.x + bv.x, o.y + bv.y, o.z + bv.z, o.w + bv.w};
+        y[i] = o;
+    }
+}
+
+ARUNET_KERNEL void k_bf16_to_f32_bias4(float4* y, const Bf164* x, const float4* b, i64 M, i64 C4) {
+    DIV_LOOP(i, M * C4, pc, C4) {
+        const Bf164 h = x[i];
+        const float4 bv = b != nullptr ? b[pc.r] : float4{0.f, 0.f, 0.f, 0.f};
+        float4 o{__bfloat162float(h.x), __bfloat162float(h.y), __bfloat162float(h.z), __bfloat162float(h.w)};
+        if (b != nullptr) o = float4{o.x + bv.x, o.y + bv.y, o.z + bv.z, o.w + bv.w};
+        y[i] = o;
+    }
+}
+
+ARUNET_KERNEL void k_bias_add4(float4* y, const float4* b, i64 M, i64 C4) {
+    DIV_LOOP(i, M * C4, pc, C4) {
+        const float4 v = y[i], bv = b[pc.r];
+        y[i] = float4{v.x + bv.x, v.y + bv.y, v.z + bv.z, v.w + bv.w};
+    }
 }
 
 /** dst[o, h, w, i] = src[o, i, h, w]; one thread per destination element. */

@@ -3,6 +3,7 @@
 //
 // Contents:
 //   k_fill, k_add, k_scale                       y = v; y = a + b; y = alpha x
+//   k_add4, k_mul4, k_mul_channel4               float4 twins, Note [vectorized kernels]
 //   k_mul, k_mul_pixel, k_mul_channel            the broadcasting product y = x * w in its three forms
 //                                                (same shape; one weight per pixel [P, 1]; one weight
 //                                                per image and channel [N, C]); mulBackward's dx uses
@@ -58,6 +59,35 @@ ARUNET_KERNEL void k_mul_channel(float* y, const float* x, const float* w, i64 N
     DivCursor channel(i, stride, C);        // r = c
     for (; i < N * per_image; i += stride, image.advance(), channel.advance()) {
         y[i] = x[i] * w[image.q * C + channel.r];
+    }
+}
+
+/** k_add over n4 = n / 4 float4 vectors. */
+ARUNET_KERNEL void k_add4(float4* y, const float4* a, const float4* b, i64 n4) {
+    GRID_STRIDE(i, n4) {
+        const float4 u = a[i], v = b[i];
+        y[i] = float4{u.x + v.x, u.y + v.y, u.z + v.z, u.w + v.w};
+    }
+}
+
+/** k_mul over n4 = n / 4 float4 vectors. */
+ARUNET_KERNEL void k_mul4(float4* y, const float4* x, const float4* w, i64 n4) {
+    GRID_STRIDE(i, n4) {
+        const float4 u = x[i], v = w[i];
+        y[i] = float4{u.x * v.x, u.y * v.y, u.z * v.z, u.w * v.w};
+    }
+}
+
+/** k_mul_channel with C4 = C / 4 vectors per pixel: y[n, q, c4] = x[n, q, c4] * w[n, c4]. */
+ARUNET_KERNEL void k_mul_channel4(float4* y, const float4* x, const float4* w, i64 N, i64 HW, i64 C4) {
+    const i64 per_image = HW * C4;
+    const i64 stride = (i64)gridDim.x * blockDim.x;
+    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    DivCursor image(i, stride, per_image);
+    DivCursor channel(i, stride, C4);
+    for (; i < N * per_image; i += stride, image.advance(), channel.advance()) {
+        const float4 u = x[i], v = w[image.q * C4 + channel.r];
+        y[i] = float4{u.x * v.x, u.y * v.y, u.z * v.z, u.w * v.w};
     }
 }
 

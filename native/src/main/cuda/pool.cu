@@ -10,6 +10,8 @@
 //                                     of the windows that chose it (oh, then ow ascending)
 //   k_upsample_fwd, k_upsample_bwd    nearest-neighbour 2x upsampling and its adjoint
 //   k_concat, k_split                 out = [a, b] over channels, and its inverse
+//   k_upsample_fwd4, k_upsample_bwd4, k_concat4, k_split4
+//                                     float4 twins, Note [vectorized kernels]
 //   k_chanmaxmean_fwd / _bwd          per pixel max and mean over C (one warp per pixel); the max
 //                                     gradient is split evenly among tied maxima
 //   k_gpool_partial, k_gpool_final    global max and mean over H W per (n, c) in one pass, Note [column
@@ -139,6 +141,51 @@ ARUNET_KERNEL void k_split(float* da, float* db, const float* dout, i64 P, i64 C
             da[pc.q * Ca + pc.r] = dout[i];
         } else {
             db[pc.q * Cb + (pc.r - Ca)] = dout[i];
+        }
+    }
+}
+
+/** k_upsample_fwd over float4 vectors, C4 = C / 4 per pixel. */
+ARUNET_KERNEL void k_upsample_fwd4(float4* y, const float4* x, i64 N, i64 H, i64 W, i64 C4) {
+    const i64 OW = 2 * W;
+    DIV_LOOP(i, N * 4 * H * W * C4, pc, C4) {
+        i64 noh, ow, n, oh;
+        divmod(pc.q, OW, noh, ow);
+        divmod(noh, 2 * H, n, oh);
+        y[i] = x[((n * H + oh / 2) * W + ow / 2) * C4 + pc.r];
+    }
+}
+
+/** k_upsample_bwd over float4 vectors (the same order of additions per element). */
+ARUNET_KERNEL void k_upsample_bwd4(float4* dx, const float4* dy, i64 N, i64 H, i64 W, i64 C4) {
+    const i64 OW = 2 * W;
+    DIV_LOOP(i, N * H * W * C4, pc, C4) {
+        i64 nh, w;
+        divmod(pc.q, W, nh, w);
+        const float4* g0 = dy + ((2 * nh) * OW + 2 * w) * C4 + pc.r;
+        const float4* g1 = g0 + OW * C4;
+        const float4 a = g0[0], b = g0[C4], c = g1[0], d = g1[C4];
+        dx[i] = float4{((a.x + b.x) + c.x) + d.x, ((a.y + b.y) + c.y) + d.y, ((a.z + b.z) + c.z) + d.z,
+                       ((a.w + b.w) + c.w) + d.w};
+    }
+}
+
+/** k_concat over float4 vectors: Ca4 = Ca / 4, Cb4 = Cb / 4. */
+ARUNET_KERNEL void k_concat4(float4* out, const float4* a, const float4* b, i64 P, i64 Ca4, i64 Cb4) {
+    const i64 C4 = Ca4 + Cb4;
+    DIV_LOOP(i, P * C4, pc, C4) {
+        out[i] = pc.r < Ca4 ? a[pc.q * Ca4 + pc.r] : b[pc.q * Cb4 + (pc.r - Ca4)];
+    }
+}
+
+/** k_split over float4 vectors. */
+ARUNET_KERNEL void k_split4(float4* da, float4* db, const float4* dout, i64 P, i64 Ca4, i64 Cb4) {
+    const i64 C4 = Ca4 + Cb4;
+    DIV_LOOP(i, P * C4, pc, C4) {
+        if (pc.r < Ca4) {
+            da[pc.q * Ca4 + pc.r] = dout[i];
+        } else {
+            db[pc.q * Cb4 + (pc.r - Ca4)] = dout[i];
         }
     }
 }

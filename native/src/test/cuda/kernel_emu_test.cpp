@@ -559,6 +559,88 @@ void test_convert() {
     }
 }
 
+/** Every float4 twin against its scalar kernel, bitwise (Note [vectorized kernels]). */
+void test_vectorized() {
+    const i64 N = 2, H = 5, W = 6, C = 12, C4 = C / 4, M = N * H * W;
+    auto f4 = [](std::vector<float>& v) { return reinterpret_cast<float4*>(v.data()); };
+    auto cf4 = [](const std::vector<float>& v) { return reinterpret_cast<const float4*>(v.data()); };
+    auto x = randn(M * C), b = randn(M * C), w = randn(N * C), beta = randn(C), coef = randn(3 * C);
+    auto y = randn(M * C), dy = randn(M * C), mean = randn(C);
+    // the vectors need 16-byte alignment: std::vector<float> gives at least that on x86-64 glibc
+    std::vector<float> s1(M * C), v1 = poison(M * C);
+    emu::launch(k_add, kGrid, kBlock256, s1.data(), x.data(), b.data(), M * C);
+    emu::launch(k_add4, kGrid, kBlock256, f4(v1), cf4(x), cf4(b), M * C / 4);
+    expect_close("add4 = add", v1, s1, 0, 0);
+    emu::launch(k_mul, kGrid, kBlock256, s1.data(), x.data(), b.data(), M * C);
+    emu::launch(k_mul4, kSmallGrid, kSmallBlock, f4(v1), cf4(x), cf4(b), M * C / 4);
+    expect_close("mul4 = mul", v1, s1, 0, 0);
+    emu::launch(k_mul_channel, kGrid, kBlock256, s1.data(), x.data(), w.data(), N, H * W, C);
+    emu::launch(k_mul_channel4, kGrid, dim3(96), f4(v1), cf4(x), cf4(w), N, H * W, C4);
+    expect_close("mul_channel4 = mul_channel", v1, s1, 0, 0);
+    for (int relu = 0; relu < 2; relu++) {
+        const std::string tag = relu ? " relu" : "";
+        emu::launch(k_bn_apply, kGrid, kBlock256, s1.data(), x.data(), (const float*)coef.data(), beta.data(), M, C, relu);
+        v1 = poison(M * C);
+        emu::launch(k_bn_apply4, kGrid, kBlock256, f4(v1), cf4(x), (const float*)coef.data(), cf4(beta), M, C4, relu);
+        expect_close("bn_apply4 = bn_apply" + tag, v1, s1, 0, 0);
+        emu::launch(k_bn_bwd_apply, kGrid, kBlock256, s1.data(), dy.data(), x.data(), (const float*)y.data(),
+                    (const float*)mean.data(), (const float*)coef.data(), M, C, relu);
+        v1 = poison(M * C);
+        emu::launch(k_bn_bwd_apply4, kSmallGrid, kSmallBlock, f4(v1), cf4(dy), cf4(x), relu ? cf4(y) : nullptr,
+                    cf4(mean), (const float*)coef.data(), M, C4, relu);
+        expect_close("bn_bwd_apply4 = bn_bwd_apply" + tag, v1, s1, 0, 0);
+    }
+    std::vector<__half> hs(M * C), hv(M * C);
+    std::vector<__nv_bfloat16> bs(M * C), bv(M * C);
+    emu::launch(k_to_half, kGrid, kBlock256, hs.data(), x.data(), M * C);
+    emu::launch(k_to_half4, kGrid, kBlock256, reinterpret_cast<Half4*>(hv.data()), cf4(x), M * C / 4);
+    emu::launch(k_to_bf16, kGrid, kBlock256, bs.data(), x.data(), M * C);
+    emu::launch(k_to_bf16_4, kGrid, kBlock256, reinterpret_cast<Bf164*>(bv.data()), cf4(x), M * C / 4);
+    bool same = true;
+    for (i64 i = 0; i < M * C; i++) {
+        same &= __half2float(hs[i]) == __half2float(hv[i]) && __bfloat162float(bs[i]) == __bfloat162float(bv[i]);
+    }
+    expect_true("to_half4 = to_half, to_bf16_4 = to_bf16", same);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const std::string tag = with_bias ? " + bias" : "";
+        const float* bias = with_bias ? beta.data() : nullptr;
+        emu::launch(k_half_to_f32_bias, kGrid, kBlock256, s1.data(), (const __half*)hs.data(), bias, M, C);
+        v1 = poison(M * C);
+        emu::launch(k_half_to_f32_bias4, kGrid, kBlock256, f4(v1), reinterpret_cast<const Half4*>(hs.data()),
+                    with_bias ? cf4(beta) : nullptr, M, C4);
+        expect_close("half_to_f32_bias4 = half_to_f32_bias" + tag, v1, s1, 0, 0);
+        emu::launch(k_bf16_to_f32_bias, kGrid, kBlock256, s1.data(), (const __nv_bfloat16*)bs.data(), bias, M, C);
+        v1 = poison(M * C);
+        emu::launch(k_bf16_to_f32_bias4, kSmallGrid, kSmallBlock, f4(v1), reinterpret_cast<const Bf164*>(bs.data()),
+                    with_bias ? cf4(beta) : nullptr, M, C4);
+        expect_close("bf16_to_f32_bias4 = bf16_to_f32_bias" + tag, v1, s1, 0, 0);
+    }
+    auto z1 = x, z2 = x;
+    emu::launch(k_bias_add, kGrid, kBlock256, z1.data(), (const float*)beta.data(), M, C);
+    emu::launch(k_bias_add4, kGrid, kBlock256, f4(z2), cf4(beta), M, C4);
+    expect_close("bias_add4 = bias_add", z2, z1, 0, 0);
+    // resampling and concatenation
+    std::vector<float> u1(4 * M * C), u2 = poison(4 * M * C);
+    emu::launch(k_upsample_fwd, kGrid, kBlock256, u1.data(), x.data(), N, H, W, C);
+    emu::launch(k_upsample_fwd4, kGrid, kBlock256, f4(u2), cf4(x), N, H, W, C4);
+    expect_close("upsample_fwd4 = upsample_fwd", u2, u1, 0, 0);
+    auto g = randn(4 * M * C);
+    v1 = poison(M * C);
+    emu::launch(k_upsample_bwd, kGrid, kBlock256, s1.data(), g.data(), N, H, W, C);
+    emu::launch(k_upsample_bwd4, kSmallGrid, kSmallBlock, f4(v1), cf4(g), N, H, W, C4);
+    expect_close("upsample_bwd4 = upsample_bwd", v1, s1, 0, 0);
+    const i64 Cb = 8;
+    auto bb = randn(M * Cb);
+    std::vector<float> c1(M * (C + Cb)), c2 = poison(M * (C + Cb));
+    emu::launch(k_concat, kGrid, kBlock256, c1.data(), x.data(), bb.data(), M, C, Cb);
+    emu::launch(k_concat4, kGrid, kBlock256, f4(c2), cf4(x), cf4(bb), M, C4, Cb / 4);
+    expect_close("concat4 = concat", c2, c1, 0, 0);
+    std::vector<float> da = poison(M * C), db = poison(M * Cb);
+    emu::launch(k_split4, kGrid, kBlock256, f4(da), f4(db), cf4(c1), M, C4, Cb / 4);
+    expect_close("split4 a", da, x, 0, 0);
+    expect_close("split4 b", db, bb, 0, 0);
+}
+
 }  // namespace
 
 int main() {
@@ -572,6 +654,7 @@ int main() {
     test_batchnorm();
     test_losses();
     test_convert();
+    test_vectorized();
     std::printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }

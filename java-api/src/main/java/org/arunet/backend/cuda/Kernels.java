@@ -71,6 +71,9 @@ final class Kernels implements AutoCloseable {
         s.put("k_colsum_partial", "pp" + "llll");
         s.put("k_coldot_partial", "ppp" + "llll");
         s.put("k_colsum_final", "pp" + "ll");
+        s.put("k_add4", "pppl");
+        s.put("k_mul4", "pppl");
+        s.put("k_mul_channel4", "ppp" + "lll");
         // pool.cu
         s.put("k_maxpool_fwd", "pp" + "llllll" + "iii");
         s.put("k_maxpool_argmax", "pp" + "llllll" + "iii");
@@ -86,6 +89,10 @@ final class Kernels implements AutoCloseable {
         s.put("k_gpool_ties_partial", "ppp" + "llll");
         s.put("k_gpool_coef", "ppppp" + "llll");
         s.put("k_gpool_bwd", "ppppp" + "lll" + "i");
+        s.put("k_upsample_fwd4", "pp" + "llll");
+        s.put("k_upsample_bwd4", "pp" + "llll");
+        s.put("k_concat4", "ppp" + "lll");
+        s.put("k_split4", "ppp" + "lll");
         // batchnorm.cu
         s.put("k_bn_stats_partial", "pp" + "lll");
         s.put("k_bn_train_finalize", "pppppppp" + "lll" + "ff");
@@ -94,6 +101,8 @@ final class Kernels implements AutoCloseable {
         s.put("k_bn_bwd_partial", "ppppp" + "lll" + "i");
         s.put("k_bn_bwd_finalize", "pppppp" + "lll");
         s.put("k_bn_bwd_apply", "pppppp" + "ll" + "i");
+        s.put("k_bn_apply4", "pppp" + "ll" + "i");
+        s.put("k_bn_bwd_apply4", "pppppp" + "ll" + "i");
         // loss.cu
         s.put("k_softmax", "pp" + "ll");
         s.put("k_softmax_ce", "ppppp" + "ll");
@@ -108,6 +117,11 @@ final class Kernels implements AutoCloseable {
         s.put("k_bias_add", "pp" + "ll");
         s.put("k_oihw_to_ohwi", "pp" + "llll" + "i");
         s.put("k_ohwi_to_oihw", "pp" + "llll" + "i");
+        s.put("k_to_half4", "pp" + "l");
+        s.put("k_to_bf16_4", "pp" + "l");
+        s.put("k_half_to_f32_bias4", "ppp" + "ll");
+        s.put("k_bf16_to_f32_bias4", "ppp" + "ll");
+        s.put("k_bias_add4", "pp" + "ll");
         SIGNATURES = Collections.unmodifiableMap(s);
     }
 
@@ -315,6 +329,27 @@ final class Kernels implements AutoCloseable {
         return Math.max(1, Math.min((n + BLOCK - 1) / BLOCK, maxBlocks));
     }
 
+    /**
+     * Whether the float4 twin of a kernel may run (cuda/common.cuh, Note [vectorized kernels]): every
+     * pointer 16-byte aligned (0 = absent counts as aligned) and the element or channel count a multiple
+     * of 4.
+     */
+    static boolean vec4(long count, long... pointers) {
+        long bits = count;
+        for (long p : pointers) {
+            bits |= p;
+        }
+        return (bits & 3) == 0 && alignedPointers(pointers);
+    }
+
+    private static boolean alignedPointers(long... pointers) {
+        long bits = 0;
+        for (long p : pointers) {
+            bits |= p;
+        }
+        return (bits & 15) == 0;
+    }
+
     // ------------------------------------------------------------------ column reductions
 
     /** Rows per chunk of a column reduction over R rows: at least 64, at most MAX_CHUNKS chunks. Depends on R only. */
@@ -338,7 +373,11 @@ final class Kernels implements AutoCloseable {
     }
 
     void add(long y, long a, long b, long n) {
-        begin("k_add").p(y).p(a).p(b).l(n).go1d(n);
+        if (vec4(n, y, a, b)) {
+            begin("k_add4").p(y).p(a).p(b).l(n / 4).go1d(n / 4);
+        } else {
+            begin("k_add").p(y).p(a).p(b).l(n).go1d(n);
+        }
     }
 
     void scale(long y, long x, float alpha, long n) {
@@ -346,7 +385,11 @@ final class Kernels implements AutoCloseable {
     }
 
     void mul(long y, long x, long w, long n) {
-        begin("k_mul").p(y).p(x).p(w).l(n).go1d(n);
+        if (vec4(n, y, x, w)) {
+            begin("k_mul4").p(y).p(x).p(w).l(n / 4).go1d(n / 4);
+        } else {
+            begin("k_mul").p(y).p(x).p(w).l(n).go1d(n);
+        }
     }
 
     void mulPixel(long y, long x, long w, long pixels, long c) {
@@ -354,7 +397,11 @@ final class Kernels implements AutoCloseable {
     }
 
     void mulChannel(long y, long x, long w, long n, long hw, long c) {
-        begin("k_mul_channel").p(y).p(x).p(w).l(n).l(hw).l(c).go1d(n * hw * c);
+        if (vec4(c, y, x, w)) {
+            begin("k_mul_channel4").p(y).p(x).p(w).l(n).l(hw).l(c / 4).go1d(n * hw * c / 4);
+        } else {
+            begin("k_mul_channel").p(y).p(x).p(w).l(n).l(hw).l(c).go1d(n * hw * c);
+        }
     }
 
     void rowDot(long out, long a, long b, long rows, long c) {
@@ -432,19 +479,35 @@ final class Kernels implements AutoCloseable {
     }
 
     void upsampleForward(long y, long x, long n, long h, long w, long c) {
-        begin("k_upsample_fwd").p(y).p(x).l(n).l(h).l(w).l(c).go1d(4 * n * h * w * c);
+        if (vec4(c, y, x)) {
+            begin("k_upsample_fwd4").p(y).p(x).l(n).l(h).l(w).l(c / 4).go1d(n * h * w * c);
+        } else {
+            begin("k_upsample_fwd").p(y).p(x).l(n).l(h).l(w).l(c).go1d(4 * n * h * w * c);
+        }
     }
 
     void upsampleBackward(long dx, long dy, long n, long h, long w, long c) {
-        begin("k_upsample_bwd").p(dx).p(dy).l(n).l(h).l(w).l(c).go1d(n * h * w * c);
+        if (vec4(c, dx, dy)) {
+            begin("k_upsample_bwd4").p(dx).p(dy).l(n).l(h).l(w).l(c / 4).go1d(n * h * w * c / 4);
+        } else {
+            begin("k_upsample_bwd").p(dx).p(dy).l(n).l(h).l(w).l(c).go1d(n * h * w * c);
+        }
     }
 
     void concat(long out, long a, long b, long pixels, long ca, long cb) {
-        begin("k_concat").p(out).p(a).p(b).l(pixels).l(ca).l(cb).go1d(pixels * (ca + cb));
+        if (vec4(ca | cb, out, a, b)) {
+            begin("k_concat4").p(out).p(a).p(b).l(pixels).l(ca / 4).l(cb / 4).go1d(pixels * (ca + cb) / 4);
+        } else {
+            begin("k_concat").p(out).p(a).p(b).l(pixels).l(ca).l(cb).go1d(pixels * (ca + cb));
+        }
     }
 
     void split(long da, long db, long dOut, long pixels, long ca, long cb) {
-        begin("k_split").p(da).p(db).p(dOut).l(pixels).l(ca).l(cb).go1d(pixels * (ca + cb));
+        if (vec4(ca | cb, da, db, dOut)) {
+            begin("k_split4").p(da).p(db).p(dOut).l(pixels).l(ca / 4).l(cb / 4).go1d(pixels * (ca + cb) / 4);
+        } else {
+            begin("k_split").p(da).p(db).p(dOut).l(pixels).l(ca).l(cb).go1d(pixels * (ca + cb));
+        }
     }
 
     void channelMaxMeanForward(long out, long x, long pixels, long c) {
@@ -493,7 +556,11 @@ final class Kernels implements AutoCloseable {
     }
 
     void bnApply(long y, long x, long coef, long beta, long m, long c, boolean relu) {
-        begin("k_bn_apply").p(y).p(x).p(coef).p(beta).l(m).l(c).i(relu ? 1 : 0).go1d(m * c);
+        if (vec4(c, y, x, coef, beta)) {
+            begin("k_bn_apply4").p(y).p(x).p(coef).p(beta).l(m).l(c / 4).i(relu ? 1 : 0).go1d(m * c / 4);
+        } else {
+            begin("k_bn_apply").p(y).p(x).p(coef).p(beta).l(m).l(c).i(relu ? 1 : 0).go1d(m * c);
+        }
     }
 
     void bnBackwardPartial(long partial, long dy, long x, long y, long saveMean, long m, long c, boolean relu) {
@@ -508,7 +575,12 @@ final class Kernels implements AutoCloseable {
     }
 
     void bnBackwardApply(long dx, long dy, long x, long y, long saveMean, long coef, long m, long c, boolean relu) {
-        begin("k_bn_bwd_apply").p(dx).p(dy).p(x).p(y).p(saveMean).p(coef).l(m).l(c).i(relu ? 1 : 0).go1d(m * c);
+        if (vec4(c, dx, dy, x, y, saveMean, coef)) {
+            begin("k_bn_bwd_apply4").p(dx).p(dy).p(x).p(y).p(saveMean).p(coef).l(m).l(c / 4).i(relu ? 1 : 0)
+                    .go1d(m * c / 4);
+        } else {
+            begin("k_bn_bwd_apply").p(dx).p(dy).p(x).p(y).p(saveMean).p(coef).l(m).l(c).i(relu ? 1 : 0).go1d(m * c);
+        }
     }
 
     // ------------------------------------------------------------------ loss.cu
@@ -538,16 +610,29 @@ final class Kernels implements AutoCloseable {
     // ------------------------------------------------------------------ convert.cu
 
     void toHalf(Precision p, long y, long x, long n) {
-        begin(p == Precision.BF16 ? "k_to_bf16" : "k_to_half").p(y).p(x).l(n).go1d(n);
+        if (vec4(n, y, x)) {
+            begin(p == Precision.BF16 ? "k_to_bf16_4" : "k_to_half4").p(y).p(x).l(n / 4).go1d(n / 4);
+        } else {
+            begin(p == Precision.BF16 ? "k_to_bf16" : "k_to_half").p(y).p(x).l(n).go1d(n);
+        }
     }
 
     void halfToFloatBias(Precision p, long y, long x, long bias, long m, long c) {
-        begin(p == Precision.BF16 ? "k_bf16_to_f32_bias" : "k_half_to_f32_bias").p(y).p(x).p(bias).l(m).l(c)
-                .go1d(m * c);
+        if (vec4(c, y, x, bias)) {
+            begin(p == Precision.BF16 ? "k_bf16_to_f32_bias4" : "k_half_to_f32_bias4").p(y).p(x).p(bias).l(m)
+                    .l(c / 4).go1d(m * c / 4);
+        } else {
+            begin(p == Precision.BF16 ? "k_bf16_to_f32_bias" : "k_half_to_f32_bias").p(y).p(x).p(bias).l(m).l(c)
+                    .go1d(m * c);
+        }
     }
 
     void biasAdd(long y, long bias, long m, long c) {
-        begin("k_bias_add").p(y).p(bias).l(m).l(c).go1d(m * c);
+        if (vec4(c, y, bias)) {
+            begin("k_bias_add4").p(y).p(bias).l(m).l(c / 4).go1d(m * c / 4);
+        } else {
+            begin("k_bias_add").p(y).p(bias).l(m).l(c).go1d(m * c);
+        }
     }
 
     void oihwToOhwi(long dst, long src, long o, long i, long kh, long kw, Precision p) {
