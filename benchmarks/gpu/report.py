@@ -86,12 +86,15 @@ def main():
     else:
         lines.append("(no parity results: " + "; ".join(p.get("missing", "?") for p in parity) + ")")
     failed = [c for c in cases if not c["pass"]]
-    rerun_names = {(c["precision"], c["name"]) for p in parity[1:] for c in p.get("cases", [])}
-    not_run = [n for n in (parity[0].get("not_run", []) if parity else [])
-               if tuple(n.split(" ", 1)) not in rerun_names and not n.endswith(" fixture")]
+    crashed = phases.get("crashed", []) if isinstance(phases, dict) else []
+    ran = {(c["precision"], c["name"].split("/")[0] == "fixture" and "fixture" or c["name"]) for c in cases}
+    not_run = sorted({n for p in parity for n in p.get("not_run", []) if tuple(n.split(" ", 1)) not in ran})
     lines.append("")
     lines.append(f"{len(cases) - len(failed)} of {len(cases)} cases passed"
-                 + (f"; {len(not_run)} not run" if not_run else "") + ".")
+                 + (f"; {len(not_run)} not run" if not_run else "")
+                 + (f"; {len(crashed)} crashed their JVM" if crashed else "") + ".")
+    for c in crashed:
+        lines.append(f"- CRASH {c}: the JVM died during this case (see run.log for the JVM's message)")
     for c in failed[:40]:
         bad = [o for o in c.get("outputs", []) if not o.get("pass")]
         detail = c.get("error") or "; ".join(

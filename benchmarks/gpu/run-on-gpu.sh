@@ -11,7 +11,8 @@
 #   1. parity    every op on CUDA vs the CPU backend's saved results, fp32 (TF32 off) and, for the
 #                convolutions and the model, fp16 and bf16; the tiny model vs the PyTorch fixture; a
 #                synchronization after every op (ARUNET_CUDA_SYNC=1) pins a failing kernel to its op; if
-#                the CUDA context is lost, the cases left run in fresh processes          -> parity.log
+#                the CUDA context is lost or the JVM dies, the cases not started yet run in a fresh
+#                process                                                                  -> parity.log
 #   2. arunet    ARU-Net throughput, 512x512: inference batch 1, 8, 32 and training batch 2, 8, 16,
 #                fp16 first, then fp32, then bf16                                          -> bench-arunet.log
 #   3. torch     the same configurations with the PyTorch peer (aru_net_torch.py: channels_last, AMP,
@@ -76,11 +77,16 @@ TORCH_BUDGET=${TORCH_BUDGET:-130}
 elapsed() { echo $(( $(date +%s) - start )); }
 say() { printf '\n=== [%4ss] %s\n' "$(elapsed)" "$*"; }
 phase_records=()
+crashed=()
+last_status=0
 record() { phase_records+=("{\"name\": \"$1\", \"status\": $2, \"seconds\": $3}"); }
 write_phases() {
     local IFS=,
-    printf '{"phases": [%s], "seconds": %s, "rehearsal": %s}\n' "${phase_records[*]}" "$(elapsed)" "$rehearsal" \
-        > "$out/phases.json"
+    local c=()
+    local x
+    for x in "${crashed[@]}"; do c+=("\"$x\""); done
+    printf '{"phases": [%s], "crashed": [%s], "seconds": %s, "rehearsal": %s}\n' "${phase_records[*]}" "${c[*]}" \
+        "$(elapsed)" "$rehearsal" > "$out/phases.json"
 }
 # run_phase NAME BUDGET LOG command...: time-boxed, output to LOG and to this script's output
 run_phase() {
@@ -95,6 +101,7 @@ run_phase() {
     [[ $status == 124 || $status == 137 ]] && echo "!!! $name stopped by its time budget (${budget}s)"
     echo "--- $name: exit status $status after ${secs}s"
     record "$name" "$status" "$secs"
+    last_status=$status
     return 0
 }
 
@@ -223,31 +230,43 @@ if command -v cuobjdump >/dev/null 2>&1 && [[ -f "$jar" ]]; then
 fi
 
 # ------------------------------------------------------------------------------------------------ 1. parity
+# One JVM runs every case; it writes START/END lines around each case and its JSON after each case. If
+# it stops early (the CUDA context lost: status 3; the JVM killed by a crash: anything else but 0, 1 or
+# a timeout), a fresh JVM runs every case not started yet, until done or out of time. A case started
+# but never ended crashed its JVM: it is recorded as such.
 if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
     parity_start=$(date +%s)
-    run_phase parity "$PARITY_BUDGET" "$out/parity.log" env NVIDIA_TF32_OVERRIDE=0 ARUNET_CUDA_SYNC=1 \
-        "$java_bin" "${jopts[@]}" org.arunet.bench.gpu.GpuHarness parity --backend "$backend" \
-        --expected "$bundle/parity-expected.safetensors" \
-        --fixture "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
-        --json "$out/parity.json" --remaining "$tmp/remaining.txt"
-    n=0
-    if [[ -s "$tmp/remaining.txt" ]]; then
-        say "parity: the CUDA context was lost; $(wc -l < "$tmp/remaining.txt") cases left, each in a fresh process"
-        while read -r line; do
-            left=$(( PARITY_BUDGET - ($(date +%s) - parity_start) ))
-            if (( left < 15 )); then
-                echo "parity: time budget used up; not run: $line"
-                continue
-            fi
-            n=$((n + 1))
-            echo "$line" > "$tmp/case-$n.txt"
-            run_phase "parity-rerun-$n" "$left" "$out/parity.log" env NVIDIA_TF32_OVERRIDE=0 ARUNET_CUDA_SYNC=1 \
-                "$java_bin" "${jopts[@]}" org.arunet.bench.gpu.GpuHarness parity --backend "$backend" \
-                --expected "$bundle/parity-expected.safetensors" \
-                --fixture "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
-                --json "$out/parity-rerun-$n.json" --cases-file "$tmp/case-$n.txt"
-        done < "$tmp/remaining.txt"
-    fi
+    : > "$tmp/progress.txt"
+    attempt=0
+    while true; do
+        left=$(( PARITY_BUDGET - ($(date +%s) - parity_start) ))
+        if (( left < 15 )); then
+            echo "parity: time budget used up"
+            break
+        fi
+        if (( attempt == 0 )); then name=parity; json="$out/parity.json"; else name="parity-rerun-$attempt"; json="$out/$name.json"; fi
+        sed -n 's/^START //p' "$tmp/progress.txt" > "$tmp/exclude.txt"
+        # one line per case (and every failing output) here; every output's comparison in parity.log
+        run_phase "$name" "$left" "$tmp/parity-stdout.log" env NVIDIA_TF32_OVERRIDE=0 ARUNET_CUDA_SYNC=1 \
+            "$java_bin" "${jopts[@]}" org.arunet.bench.gpu.GpuHarness parity --backend "$backend" \
+            --expected "$bundle/parity-expected.safetensors" \
+            --fixture "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
+            --json "$json" --detail "$out/parity.log" --progress "$tmp/progress.txt" --exclude-file "$tmp/exclude.txt"
+        case $last_status in
+            0|1|124|137) break ;;
+        esac
+        started=$(grep '^START ' "$tmp/progress.txt" | tail -1 | cut -c7-)
+        if [[ -n "$started" ]] && ! grep -qxF "END $started" "$tmp/progress.txt"; then
+            echo "!!! parity: the JVM died during: $started"
+            crashed+=("$started")
+        fi
+        attempt=$((attempt + 1))
+        if (( attempt > 8 )); then
+            echo "parity: giving up after 8 restarts"
+            break
+        fi
+        say "parity: restarting with the cases not started yet (attempt $attempt)"
+    done
     write_phases
 fi
 

@@ -38,6 +38,8 @@ import org.arunet.backend.reference.ReferenceBackend;
  *                                           for the PyTorch peer's structure check
  *   parity --expected FILE --fixture FILE --json FILE [--precisions fp32,fp16,bf16]
  *          [--half-groups conv2d,model] [--groups a,b] [--cases-file FILE] [--remaining FILE]
+ *          [--detail FILE (every output's comparison; default: the standard output)]
+ *          [--progress FILE (START/END lines around each case)] [--exclude-file FILE ("precision name" lines)]
  *          [--backend cuda|reference]
  *   bench --json FILE --configs fp16:infer:1,fp32:train:8,... [--size 512] [--width 64]
  *          [--min-seconds 2] [--min-iterations 3] [--max-seconds 10] [--deadline 140]
@@ -162,9 +164,37 @@ public final class GpuHarness {
         }
         boolean fixture = !opt.getOrDefault("fixture", "").isEmpty();
         out.println("parity on " + backend + ": " + Cuda.describe());
+        PrintStream detail = out;
+        if (opt.containsKey("detail")) {
+            detail = new PrintStream(Files.newOutputStream(Path.of(opt.get("detail")),
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND), true,
+                    StandardCharsets.UTF_8);
+            out.println("every output's comparison: " + opt.get("detail"));
+        }
         ParityRun run = new ParityRun(Path.of(require(opt, "expected")), fixture ? Path.of(opt.get("fixture")) : null,
-                backends(backend), out);
+                backends(backend), out, detail);
+        if (opt.containsKey("exclude-file")) {
+            Set<String> ex = new LinkedHashSet<>();
+            for (String line : Files.readAllLines(Path.of(opt.get("exclude-file")))) {
+                if (!line.isBlank()) {
+                    ex.add(line.trim());
+                }
+            }
+            run.excluded = ex;
+        }
+        if (opt.containsKey("progress")) {
+            run.progress = new PrintStream(Files.newOutputStream(Path.of(opt.get("progress")),
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND), true,
+                    StandardCharsets.UTF_8);
+        }
         long t0 = System.nanoTime();
+        run.afterEach = () -> {
+            try {
+                writeJson(json, parityDocument(run, backend, t0));
+            } catch (IOException e) {
+                out.println("cannot write " + json + ": " + e.getMessage());
+            }
+        };
         for (Precision p : precisions) {
             Set<String> only1 = new LinkedHashSet<>();
             for (String s : only) {
@@ -199,6 +229,22 @@ public final class GpuHarness {
         if (opt.containsKey("remaining")) {
             run.writeNotRun(Path.of(opt.get("remaining")));
         }
+        writeJson(json, parityDocument(run, backend, t0));
+        printSummary(run, out);
+        if (detail != out) {
+            printSummary(run, detail);
+            detail.close();
+        }
+        if (run.progress != null) {
+            run.progress.close();
+        }
+        if (run.contextLost) {
+            return 3;
+        }
+        return run.failures().isEmpty() && run.notRun.isEmpty() ? 0 : 1;
+    }
+
+    private static Map<String, Object> parityDocument(ParityRun run, String backend, long t0) {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("environment", environment(backend));
         doc.put("seconds", (System.nanoTime() - t0) / 1e9);
@@ -232,12 +278,7 @@ public final class GpuHarness {
             cases.add(c);
         }
         doc.put("cases", cases);
-        writeJson(json, doc);
-        printSummary(run, out);
-        if (run.contextLost) {
-            return 3;
-        }
-        return run.failures().isEmpty() && run.notRun.isEmpty() ? 0 : 1;
+        return doc;
     }
 
     private static Object finite(double v) {

@@ -44,29 +44,63 @@ final class ParityRun {
     private final Path expectedFile;
     private final Path fixture;
     private final PrintStream log;
+    private final PrintStream detail;
     private final Function<Precision, Backend> backends;
     final List<CaseOutcome> outcomes = new ArrayList<>();
     final List<String> notRun = new ArrayList<>();
     boolean contextLost;
 
-    ParityRun(Path expectedFile, Path fixture, Function<Precision, Backend> backends, PrintStream log) {
+    /**
+     * @param log one line per case, and the outputs of failing cases
+     * @param detail every output's comparison (may be {@code log})
+     */
+    ParityRun(Path expectedFile, Path fixture, Function<Precision, Backend> backends, PrintStream log,
+            PrintStream detail) {
         this.expectedFile = expectedFile;
         this.fixture = fixture;
         this.backends = backends;
         this.log = log;
+        this.detail = detail;
     }
+
+    ParityRun(Path expectedFile, Path fixture, Function<Precision, Backend> backends, PrintStream log) {
+        this(expectedFile, fixture, backends, log, log);
+    }
+
+    /** Every output to the detail stream; failing ones to the log as well (once when both are the same). */
+    private void outputs(Precision p, List<Comparison.Result> results) {
+        for (Comparison.Result r : results) {
+            String line = "  [" + p + "] " + r.line();
+            detail.println(line);
+            if (!r.pass() && detail != log) {
+                log.println(line);
+            }
+        }
+    }
+
+    /** Called after every case (the harness rewrites its JSON file, so that a crash keeps what was measured). */
+    Runnable afterEach = () -> {};
+    /** "precision name" of cases to skip (done by an earlier process); "precision fixture" skips the fixture. */
+    Set<String> excluded = Set.of();
+    /** Lines "START precision name" and "END precision name" around every case, flushed at once (or null). */
+    PrintStream progress;
 
     /**
      * Runs the cases of {@code groups} (all when empty) or exactly {@code onlyCases} (when not empty) in
-     * precision {@code p}.
+     * precision {@code p}, except the excluded ones.
      */
     void run(Precision p, Set<String> groups, Set<String> onlyCases, boolean withFixture) throws IOException {
         List<OpCase> cases = new ArrayList<>();
         for (OpCase c : OpCases.all()) {
-            if (!onlyCases.isEmpty() ? onlyCases.contains(p + " " + c.name()) || onlyCases.contains(c.name())
-                    : groups.isEmpty() || groups.contains(c.group())) {
+            boolean selected = !onlyCases.isEmpty() ? onlyCases.contains(p + " " + c.name()) || onlyCases.contains(c.name())
+                    : groups.isEmpty() || groups.contains(c.group());
+            if (selected && !excluded.contains(p + " " + c.name())) {
                 cases.add(c);
             }
+        }
+        withFixture &= !excluded.contains(p + " fixture");
+        if (cases.isEmpty() && !withFixture) {
+            return;
         }
         log.printf("%n=== parity %s: %d cases%s ===%n", p, cases.size(), withFixture ? " + PyTorch fixture" : "");
         Backend be;
@@ -82,6 +116,7 @@ final class ParityRun {
                 outcomes.add(new CaseOutcome(p.toString(), "fixture", "fixture/tiny ARU-Net vs PyTorch", false, List.of(),
                         msg, 0));
             }
+            afterEach.run();
             return;
         }
         try (ExpectedResults.Reader expected = new ExpectedResults.Reader(expectedFile)) {
@@ -91,10 +126,23 @@ final class ParityRun {
                     notRun.add(p + " " + c.name());
                     continue;
                 }
+                mark("START", p, c.name());
+                String halt = System.getenv("ARUNET_PARITY_HALT_ON");
+                if (halt != null && !halt.isEmpty() && c.name().contains(halt)) {
+                    // rehearsal of run-on-gpu.sh's restart after a crashed JVM: die as a native crash would
+                    log.println("ARUNET_PARITY_HALT_ON: halting the JVM in " + c.name());
+                    log.flush();
+                    Runtime.getRuntime().halt(134);
+                }
                 runCase(be, p, c, expected);
+                mark("END", p, c.name());
+                afterEach.run();
             }
             if (withFixture && !contextLost) {
+                mark("START", p, "fixture");
                 fixture(be, p);
+                mark("END", p, "fixture");
+                afterEach.run();
             } else if (withFixture) {
                 notRun.add(p + " fixture");
             }
@@ -104,6 +152,12 @@ final class ParityRun {
             } catch (RuntimeException e) {
                 log.println("closing the " + p + " backend failed: " + e.getMessage());
             }
+        }
+    }
+
+    private void mark(String what, Precision p, String name) {
+        if (progress != null) {
+            progress.println(what + " " + p + " " + name);
         }
     }
 
@@ -130,13 +184,15 @@ final class ParityRun {
     private void record(Precision p, OpCase c, boolean pass, List<Comparison.Result> results, String error, long t0) {
         double s = (System.nanoTime() - t0) / 1e9;
         outcomes.add(new CaseOutcome(p.toString(), c.group(), c.name(), pass, results, error, s));
-        for (Comparison.Result r : results) {
-            log.println("  [" + p + "] " + r.line());
-        }
+        outputs(p, results);
         if (error != null) {
             log.println("  [" + p + "] FAIL " + c.name() + " :: " + error);
         }
-        log.printf("%s [%s] %s (%.2f s)%n", pass ? "PASS" : "FAIL", p, c.name(), s);
+        String line = String.format("%s [%s] %s (%.2f s)", pass ? "PASS" : "FAIL", p, c.name(), s);
+        log.println(line);
+        if (detail != log) {
+            detail.println(line);
+        }
     }
 
     /** After an exception: if the GPU context itself is broken, nothing else can run in this process. */
@@ -220,9 +276,7 @@ final class ParityRun {
             error = e.getClass().getSimpleName() + ": " + e.getMessage();
         }
         boolean pass = error == null && results.stream().allMatch(Comparison.Result::pass);
-        for (Comparison.Result r : results) {
-            log.println("  [" + p + "] " + r.line());
-        }
+        outputs(p, results);
         if (error != null) {
             log.println("  [" + p + "] FAIL fixture :: " + error);
         }
