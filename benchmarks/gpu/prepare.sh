@@ -79,9 +79,9 @@ fi
 # ------------------------------------------------------------------------------------------------ runtime
 step "jdeps of the thin jar (for the record; the runtime keeps java.base and jdk.unsupported only)"
 jdeps --multi-release 17 --ignore-missing-deps --print-module-deps "$bundle/arunet-gpu.jar" 2>&1 | tee "$work/jdeps.txt" || true
-echo "(modules beyond java.base and jdk.unsupported come from classes the GPU harness never loads:"
-echo " charts and images (java.desktop), Jackson's optional java.sql support; the rehearsal runs the GPU"
-echo " code paths on this runtime to prove it)"
+echo "(modules beyond java.base and jdk.unsupported come from classes the GPU side never loads: charts,"
+echo " images and JavaCPP's build tools (java.desktop), JavaCPP's optional MXBean (java.management),"
+echo " Jackson's optional date types (java.sql); REHEARSAL=1 run-on-gpu.sh runs the GPU code paths on it)"
 step "jlink runtime"
 jlink --add-modules java.base,jdk.unsupported --strip-debug --no-header-files --no-man-pages --compress=2 \
     --output "$work/rt"
