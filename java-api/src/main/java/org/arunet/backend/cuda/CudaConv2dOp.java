@@ -374,12 +374,18 @@ final class CudaConv2dOp implements Conv2dOp {
             return pp;
         }
 
+        /**
+         * The pass in precision p with its algorithm found, or null when cuDNN has none for it. In a half
+         * precision, a cuDNN error while describing or searching (a data type or layout this cuDNN does not
+         * support in the legacy API) also means "none" (the caller falls back to fp32); in fp32 it throws.
+         */
         private PassPlan find(Pass pass, Precision p, BufferMaker maker) {
-            PassPlan pp = new PassPlan(this, pass, p);
+            PassPlan pp = null;
             Buffers b = null;
             long ws = 0;
             long wsBytes = 0;
             try {
+                pp = new PassPlan(this, pass, p);
                 b = maker.make(p);
                 wsBytes = findWorkspaceBytes();
                 ws = wsBytes > 0 ? ctx.temp(wsBytes, "cudnnFind workspace") : 0;
@@ -389,8 +395,19 @@ final class CudaConv2dOp implements Conv2dOp {
                     return null;
                 }
                 return pp;
+            } catch (ArunetException e) {
+                if (pp != null) {
+                    pp.close();
+                }
+                if (p != Precision.FP32 && e.getMessage() != null && e.getMessage().contains("cudnn")) {
+                    LOG.info("{} on [{}, {}, {}], {} in {}: {}", spec, key.n(), key.h(), key.w(), pass, p, e.getMessage());
+                    return null;
+                }
+                throw e;
             } catch (RuntimeException e) {
-                pp.close();
+                if (pp != null) {
+                    pp.close();
+                }
                 throw e;
             } finally {
                 if (ws != 0) {
@@ -448,6 +465,16 @@ final class CudaConv2dOp implements Conv2dOp {
                 case BF16 -> cudnn.CUDNN_DATA_BFLOAT16;
             };
             String where = pass + " of " + spec + " (" + precision + ")";
+            try {
+                describe(dtype, where);
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** Creates and sets the four descriptors; checks that cuDNN computes the output shape arunet expects. */
+        private void describe(int dtype, String where) {
             CudaCheck.cudnn(cudnn.cudnnCreateTensorDescriptor(xDesc), "cudnnCreateTensorDescriptor, " + where);
             created = true;
             CudaCheck.cudnn(cudnn.cudnnCreateTensorDescriptor(yDesc), "cudnnCreateTensorDescriptor, " + where);
