@@ -19,7 +19,6 @@ import org.arunet.data.BatchSource;
 import org.arunet.eval.ImageScore;
 import org.arunet.io.SafeTensors;
 import org.arunet.model.SegmentationModel;
-import org.arunet.nn.Parameter;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
@@ -143,6 +142,8 @@ public final class Trainer {
     // ------------------------------------------------------------------ state kept across epochs
 
     private final List<EpochSummary> history = new ArrayList<>();
+    /** Loss scaling of float16 mixed-precision training (null otherwise); see {@link LossScaler}. */
+    private LossScaler scaler;
     private double bestValLoss = Double.POSITIVE_INFINITY;
     private int bestEpoch = -1;
     private int sinceImprovement;
@@ -157,6 +158,7 @@ public final class Trainer {
             checkCompatible(val, "validation");
         }
         Backend be = model.backend();
+        scaler = LossScaler.forBackend(be);
         int b = config.batchSize();
         int s = train.imageSize();
         int c = train.channels();
@@ -260,13 +262,21 @@ public final class Trainer {
                     throw new NonFiniteLossException("loss is " + loss + " at epoch " + (epoch + 1) + ", step "
                             + (step + 1) + " (images " + batch.ids() + "); checkpoints of earlier epochs are intact");
                 }
+                if (scaler != null) {
+                    scaler.scaleGradient(buf.dLogits);
+                }
                 model.backward(buf.dLogits);
-                double g = gradientSquaredNorm();
-                if (!Double.isFinite(g)) {
+                double g = scaler != null ? scaler.unscale(model.parameters()) : gradientSquaredNorm();
+                if (!Double.isFinite(g) && scaler == null) {
                     throw new NonFiniteLossException("gradient norm is " + g + " at epoch " + (epoch + 1) + ", step "
                             + (step + 1) + " (images " + batch.ids() + "); checkpoints of earlier epochs are intact");
                 }
-                adam.step();
+                if (Double.isFinite(g)) {
+                    adam.step();
+                } else {
+                    LOG.debug("fp16 gradients overflowed at epoch {}, step {}: step skipped, loss scale now {}",
+                            epoch + 1, step + 1, scaler.scale());
+                }
                 lossSum += loss * batch.size();
                 images += batch.size();
                 step++;
@@ -343,11 +353,7 @@ public final class Trainer {
     }
 
     private double gradientSquaredNorm() {
-        double s = 0;
-        for (Parameter p : model.parameters()) {
-            s += model.backend().sumOfSquares(p.grad());
-        }
-        return s;
+        return Gradients.squaredNorm(model.backend(), model.parameters());
     }
 
     /** Per-pixel argmax over classes of NHWC logits (ties go to the lower class). */

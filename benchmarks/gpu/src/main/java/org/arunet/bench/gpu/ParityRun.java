@@ -1,0 +1,316 @@
+package org.arunet.bench.gpu;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.arunet.backend.Backend;
+import org.arunet.backend.cuda.CudaBackend;
+import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.cuda.parity.Comparison;
+import org.arunet.backend.cuda.parity.HostTensor;
+import org.arunet.backend.cuda.parity.OpCase;
+import org.arunet.backend.cuda.parity.OpCases;
+import org.arunet.backend.cuda.parity.Tolerance;
+import org.arunet.io.SafeTensors;
+import org.arunet.model.ArUNet;
+import org.arunet.model.ArUNetConfig;
+import org.arunet.nn.Init;
+import org.arunet.nn.Parameter;
+import org.arunet.tensor.DType;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+import org.arunet.tensor.Transpose;
+
+/**
+ * The parity phase on the GPU machine: every selected case on the backend under test (CUDA, or the
+ * pure-Java reference for a rehearsal without a GPU), compared with the CPU backend's results from the
+ * expected file, per precision; then the tiny model against the PyTorch fixture. A failing case never
+ * stops the run: its exception is recorded as a failure and the next case runs. If the CUDA context is
+ * lost (a sticky error, after which every CUDA call fails), the cases not run yet are written to
+ * {@code remainingFile} so that the calling script can run them in fresh processes.
+ */
+final class ParityRun {
+    /** One case's outcome in one precision. */
+    record CaseOutcome(String precision, String group, String name, boolean pass, List<Comparison.Result> results,
+            String error, double seconds) {}
+
+    private final Path expectedFile;
+    private final Path fixture;
+    private final PrintStream log;
+    private final PrintStream detail;
+    private final Function<Precision, Backend> backends;
+    final List<CaseOutcome> outcomes = new ArrayList<>();
+    final List<String> notRun = new ArrayList<>();
+    boolean contextLost;
+
+    /**
+     * @param log one line per case, and the outputs of failing cases
+     * @param detail every output's comparison (may be {@code log})
+     */
+    ParityRun(Path expectedFile, Path fixture, Function<Precision, Backend> backends, PrintStream log,
+            PrintStream detail) {
+        this.expectedFile = expectedFile;
+        this.fixture = fixture;
+        this.backends = backends;
+        this.log = log;
+        this.detail = detail;
+    }
+
+    ParityRun(Path expectedFile, Path fixture, Function<Precision, Backend> backends, PrintStream log) {
+        this(expectedFile, fixture, backends, log, log);
+    }
+
+    /** Every output to the detail stream; failing ones to the log as well (once when both are the same). */
+    private void outputs(Precision p, List<Comparison.Result> results) {
+        for (Comparison.Result r : results) {
+            String line = "  [" + p + "] " + r.line();
+            detail.println(line);
+            if (!r.pass() && detail != log) {
+                log.println(line);
+            }
+        }
+    }
+
+    /** Called after every case (the harness rewrites its JSON file, so that a crash keeps what was measured). */
+    Runnable afterEach = () -> {};
+    /** "precision name" of cases to skip (done by an earlier process); "precision fixture" skips the fixture. */
+    Set<String> excluded = Set.of();
+    /** Lines "START precision name" and "END precision name" around every case, flushed at once (or null). */
+    PrintStream progress;
+
+    /**
+     * Runs the cases of {@code groups} (all when empty) or exactly {@code onlyCases} (when not empty) in
+     * precision {@code p}, except the excluded ones.
+     */
+    void run(Precision p, Set<String> groups, Set<String> onlyCases, boolean withFixture) throws IOException {
+        List<OpCase> cases = new ArrayList<>();
+        for (OpCase c : OpCases.all()) {
+            boolean selected = !onlyCases.isEmpty() ? onlyCases.contains(p + " " + c.name()) || onlyCases.contains(c.name())
+                    : groups.isEmpty() || groups.contains(c.group());
+            if (selected && !excluded.contains(p + " " + c.name())) {
+                cases.add(c);
+            }
+        }
+        withFixture &= !excluded.contains(p + " fixture");
+        if (cases.isEmpty() && !withFixture) {
+            return;
+        }
+        log.printf("%n=== parity %s: %d cases%s ===%n", p, cases.size(), withFixture ? " + PyTorch fixture" : "");
+        Backend be;
+        try {
+            be = backends.apply(p);
+        } catch (RuntimeException | LinkageError e) {
+            String msg = "backend " + p + " could not be created: " + e;
+            log.println("FAIL " + msg);
+            for (OpCase c : cases) {
+                outcomes.add(new CaseOutcome(p.toString(), c.group(), c.name(), false, List.of(), msg, 0));
+            }
+            if (withFixture) {
+                outcomes.add(new CaseOutcome(p.toString(), "fixture", "fixture/tiny ARU-Net vs PyTorch", false, List.of(),
+                        msg, 0));
+            }
+            afterEach.run();
+            return;
+        }
+        try (ExpectedResults.Reader expected = new ExpectedResults.Reader(expectedFile)) {
+            for (int i = 0; i < cases.size(); i++) {
+                OpCase c = cases.get(i);
+                if (contextLost) {
+                    notRun.add(p + " " + c.name());
+                    continue;
+                }
+                mark("START", p, c.name());
+                String halt = System.getenv("ARUNET_PARITY_HALT_ON");
+                if (halt != null && !halt.isEmpty() && c.name().contains(halt)) {
+                    // rehearsal of run-on-gpu.sh's restart after a crashed JVM: die as a native crash would
+                    log.println("ARUNET_PARITY_HALT_ON: halting the JVM in " + c.name());
+                    log.flush();
+                    Runtime.getRuntime().halt(134);
+                }
+                runCase(be, p, c, expected);
+                mark("END", p, c.name());
+                afterEach.run();
+            }
+            if (withFixture && !contextLost) {
+                mark("START", p, "fixture");
+                fixture(be, p);
+                mark("END", p, "fixture");
+                afterEach.run();
+            } else if (withFixture) {
+                notRun.add(p + " fixture");
+            }
+        } finally {
+            try {
+                be.close();
+            } catch (RuntimeException e) {
+                log.println("closing the " + p + " backend failed: " + e.getMessage());
+            }
+        }
+    }
+
+    private void mark(String what, Precision p, String name) {
+        if (progress != null) {
+            progress.println(what + " " + p + " " + name);
+        }
+    }
+
+    private void runCase(Backend be, Precision p, OpCase c, ExpectedResults.Reader expected) {
+        long t0 = System.nanoTime();
+        try {
+            if (!expected.has(c)) {
+                record(p, c, false, List.of(), "not in the expected-results file (rebuild the bundle)", t0);
+                return;
+            }
+            Map<String, HostTensor> in = expected.inputs(c);
+            Map<String, HostTensor> want = expected.outputs(c);
+            Map<String, HostTensor> got = c.run(be, in);
+            List<Comparison.Result> results = Comparison.compare(c, got, want, p);
+            boolean pass = results.stream().allMatch(Comparison.Result::pass);
+            record(p, c, pass, results, null, t0);
+        } catch (Throwable e) {
+            String msg = e.getClass().getSimpleName() + ": " + e.getMessage();
+            record(p, c, false, List.of(), msg, t0);
+            checkContext(be, c);
+        }
+    }
+
+    private void record(Precision p, OpCase c, boolean pass, List<Comparison.Result> results, String error, long t0) {
+        double s = (System.nanoTime() - t0) / 1e9;
+        outcomes.add(new CaseOutcome(p.toString(), c.group(), c.name(), pass, results, error, s));
+        outputs(p, results);
+        if (error != null) {
+            log.println("  [" + p + "] FAIL " + c.name() + " :: " + error);
+        }
+        String line = String.format("%s [%s] %s (%.2f s)", pass ? "PASS" : "FAIL", p, c.name(), s);
+        log.println(line);
+        if (detail != log) {
+            detail.println(line);
+        }
+    }
+
+    /** After an exception: if the GPU context itself is broken, nothing else can run in this process. */
+    private void checkContext(Backend be, OpCase c) {
+        if (be instanceof CudaBackend cuda) {
+            try {
+                cuda.synchronize();
+            } catch (RuntimeException e) {
+                contextLost = true;
+                log.println("!!! the CUDA context is unusable after " + c.name() + " (" + e.getMessage()
+                        + "): the remaining cases are left for fresh processes");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ the PyTorch fixture
+
+    /**
+     * The tiny model (the fixture's weights) against PyTorch's logits, loss, gradients and eval logits,
+     * with TinyModelFixtureTest's tolerances in float32 and the half-precision model tolerances of
+     * {@link OpCases} otherwise.
+     */
+    private void fixture(Backend be, Precision p) {
+        long t0 = System.nanoTime();
+        List<Comparison.Result> results = new ArrayList<>();
+        String error = null;
+        boolean half = p != Precision.FP32;
+        try (SafeTensors.Reader f = SafeTensors.open(fixture);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 1)) {
+            int[] xs = f.entry("input").shape();
+            try (Tensor x = be.allocate(DType.F32, Layout.NHWC, xs[0], xs[2], xs[3], xs[1]);
+                    Tensor target = be.allocate(DType.I32, Layout.PLAIN, f.entry("target").shape());
+                    Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, xs[0], xs[2], xs[3], 2)) {
+                x.copyFrom(Transpose.nchwToNhwc(f.readFloats("input"), xs[0], xs[1], xs[2], xs[3]));
+                long[] tl = f.readLongs("target");
+                int[] ti = new int[tl.length];
+                for (int i = 0; i < ti.length; i++) {
+                    ti[i] = Math.toIntExact(tl[i]);
+                }
+                target.copyFrom(ti);
+                Map<String, Tensor> state = new LinkedHashMap<>();
+                try {
+                    for (String k : f.entries().keySet()) {
+                        if (k.startsWith("param.")) {
+                            state.put(k.substring("param.".length()), f.read(k, Layout.PLAIN));
+                        }
+                    }
+                    net.loadStateDict(state, true);
+                } finally {
+                    state.values().forEach(Tensor::close);
+                }
+                net.train(true);
+                Tensor logits = net.forward(x);
+                results.add(cmp("logits", nchw(logits), f.readFloats("logits"),
+                        half ? Tolerance.normwise(p == Precision.FP16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
+                double loss = be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
+                results.add(cmp("loss", new float[] {(float) loss}, f.readFloats("loss"),
+                        Tolerance.elementwise(0, half ? (p == Precision.FP16 ? 1e-2 : 5e-2) : 1e-5)));
+                net.backward(dLogits);
+                double largest = 0;
+                for (String k : f.entries().keySet()) {
+                    if (k.startsWith("grad.")) {
+                        double s = 0;
+                        for (float v : f.readFloats(k)) {
+                            s += (double) v * v;
+                        }
+                        largest = Math.max(largest, Math.sqrt(s));
+                    }
+                }
+                Tolerance gt = Tolerance.normwise(half ? (p == Precision.FP16 ? 1e-1 : 4e-1) : 1e-3)
+                        .withFloor(1e-4 * largest);
+                for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
+                    results.add(cmp("grad." + e.getKey(), e.getValue().grad().toFloatArray(),
+                            f.readFloats("grad." + e.getKey()), gt));
+                }
+                net.eval();
+                results.add(cmp("eval_logits", nchw(net.forward(x)), f.readFloats("eval_logits"),
+                        half ? Tolerance.normwise(p == Precision.FP16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
+            }
+        } catch (Throwable e) {
+            error = e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+        boolean pass = error == null && results.stream().allMatch(Comparison.Result::pass);
+        outputs(p, results);
+        if (error != null) {
+            log.println("  [" + p + "] FAIL fixture :: " + error);
+        }
+        double s = (System.nanoTime() - t0) / 1e9;
+        log.printf("%s [%s] tiny ARU-Net vs the PyTorch fixture (%.2f s)%n", pass ? "PASS" : "FAIL", p, s);
+        outcomes.add(new CaseOutcome(p.toString(), "fixture", "fixture/tiny ARU-Net vs PyTorch (model_tiny.safetensors)",
+                pass, results, error, s));
+    }
+
+    private static float[] nchw(Tensor t) {
+        return Transpose.nhwcToNchw(t.toFloatArray(), t.dim(0), t.dim(1), t.dim(2), t.dim(3));
+    }
+
+    private static Comparison.Result cmp(String name, float[] got, float[] want, Tolerance tol) {
+        OpCase dummy = OpCase.builder("fixture", "tiny ARU-Net vs PyTorch").inputs(r -> Map.of())
+                .run((s, in, out) -> {}).tolerance(tol).build();
+        Map<String, HostTensor> a = Map.of(name, HostTensor.f32(Layout.PLAIN, new int[] {got.length}, got));
+        Map<String, HostTensor> b = Map.of(name, HostTensor.f32(Layout.PLAIN, new int[] {want.length}, want));
+        return Comparison.compare(dummy, a, b, Precision.FP32).get(0);
+    }
+
+    /** Writes the cases not run (one per line, "precision name") for a rerun in fresh processes. */
+    void writeNotRun(Path file) throws IOException {
+        Files.write(file, notRun);
+    }
+
+    /** The failures in a short form, for the summary. */
+    List<String> failures() {
+        List<String> out = new ArrayList<>();
+        for (CaseOutcome o : outcomes) {
+            if (!o.pass()) {
+                out.add("[" + o.precision() + "] " + o.name() + (o.error() != null ? " :: " + o.error() : ""));
+            }
+        }
+        return out;
+    }
+}

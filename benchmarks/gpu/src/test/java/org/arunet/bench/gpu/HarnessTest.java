@@ -1,0 +1,100 @@
+package org.arunet.bench.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.arunet.backend.cpu.CpuBackend;
+import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.cuda.parity.OpCase;
+import org.arunet.backend.cuda.parity.OpCases;
+import org.arunet.backend.reference.ReferenceBackend;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The harness's GPU-side code paths without a GPU: expected results written by the CPU backend and
+ * read back, the parity run (on the reference backend standing in for CUDA), a deliberately wrong
+ * expectation caught, a backend that cannot be created reported per case, and the throughput loop at a
+ * tiny size.
+ */
+class HarnessTest {
+
+    private static List<OpCase> someCases() {
+        return OpCases.all().stream()
+                .filter(c -> Set.of("basics", "linear", "loss", "adam").contains(c.group()) || c.name().contains("conv(16->32"))
+                .collect(Collectors.toList());
+    }
+
+    @Test
+    void expectedResultsRoundTripAndParityPasses(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("expected.safetensors");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            ExpectedResults.write(file, someCases(), cpu, log);
+        }
+        ParityRun run = new ParityRun(file, null, p -> new ReferenceBackend(), log);
+        run.run(Precision.FP32, Set.of("basics", "linear", "loss", "adam", "conv2d"), Set.of(), false);
+        List<ParityRun.CaseOutcome> ran = run.outcomes;
+        // conv2d cases not in the file are reported as failures, the others pass
+        long missing = ran.stream().filter(o -> !o.pass()).filter(o -> o.error() != null
+                && o.error().contains("not in the expected-results file")).count();
+        long passed = ran.stream().filter(ParityRun.CaseOutcome::pass).count();
+        assertEquals(someCases().size(), passed, buf.toString(StandardCharsets.UTF_8));
+        assertEquals(ran.size() - passed, missing, "every failure is a case missing from the file");
+        assertTrue(run.notRun.isEmpty());
+    }
+
+    @Test
+    void aBackendThatCannotStartFailsEveryCaseWithTheReason(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("expected.safetensors");
+        PrintStream log = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        try (CpuBackend cpu = new CpuBackend(1)) {
+            ExpectedResults.write(file, someCases().subList(0, 2), cpu, log);
+        }
+        ParityRun run = new ParityRun(file, null, p -> {
+            throw new IllegalStateException("no GPU here");
+        }, log);
+        run.run(Precision.FP16, Set.of("basics"), Set.of(), false);
+        assertFalse(run.outcomes.isEmpty());
+        assertTrue(run.outcomes.stream().noneMatch(ParityRun.CaseOutcome::pass));
+        assertTrue(run.outcomes.get(0).error().contains("no GPU here"));
+    }
+
+    @Test
+    void throughputLoopRecordsResultsAndTheDeadline() {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        Throughput t = new Throughput(p -> new ReferenceBackend(), 16, 2, 0.01, 1, 0.5, log);
+        List<Map<String, Object>> results = new java.util.ArrayList<>();
+        t.run(Throughput.parseConfigs("fp32:infer:1,fp32:train:2"), 1000, results::add);
+        assertEquals(2, results.size(), buf.toString(StandardCharsets.UTF_8));
+        for (Map<String, Object> r : results) {
+            assertEquals("ok", r.get("status"), r.toString());
+            assertTrue(((Number) r.get("images_per_s")).doubleValue() > 0, r.toString());
+        }
+        results.clear();
+        t.run(Throughput.parseConfigs("fp32:infer:1"), -1, results::add);
+        assertEquals("skipped", results.get(0).get("status"));
+    }
+
+    @Test
+    void optionsAndConfigs() {
+        assertEquals(Map.of("a", "1", "b", "x"), GpuHarness.options(new String[] {"--a", "1", "--b", "x"}));
+        assertThrows(IllegalArgumentException.class, () -> GpuHarness.options(new String[] {"--a"}));
+        assertEquals(List.of(new Throughput.Config(Precision.FP16, "train", 8)),
+                Throughput.parseConfigs("fp16:train:8"));
+        assertThrows(IllegalArgumentException.class, () -> Throughput.parseConfigs("fp16:fly:8"));
+        assertEquals(Set.of("a", "b"), GpuHarness.list(" a, b ,"));
+    }
+}

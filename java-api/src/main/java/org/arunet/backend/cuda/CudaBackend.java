@@ -1,0 +1,1232 @@
+package org.arunet.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.arunet.backend.Activation;
+import org.arunet.backend.ArunetException;
+import org.arunet.backend.Backend;
+import org.arunet.backend.Checks;
+import org.arunet.backend.Conv2dOp;
+import org.arunet.backend.Conv2dSpec;
+import org.arunet.tensor.DType;
+import org.arunet.tensor.Device;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+import org.bytedeco.cuda.global.cublas;
+
+/**
+ * The GPU backend: convolutions through cuDNN (legacy API, NHWC activations and OHWI filters, the
+ * algorithm found once per input shape, see {@link CudaConv2dOp}), linear layers through cuBLAS, every
+ * other op as arunet's own CUDA kernels ({@code native/src/main/cuda/*.cu}, loaded from fatbins with the
+ * driver API), through the JavaCPP {@code cuda} preset.
+ *
+ * <p>Tensors live in GPU memory ({@link Device#CUDA}), taken from a caching pool and given back when the
+ * tensor is closed; {@link #close()} frees all of it, tensors still open included (they become
+ * unusable). Activations are F32 NHWC {@code [N, H, W, C]}, convolution weights OIHW, as the
+ * {@link Backend} contract says, and every op has exactly the semantics of the CPU backend; arguments
+ * are validated with the same rules before anything reaches the GPU ({@link IllegalArgumentException}
+ * naming the op and the shapes); CUDA, cuDNN and cuBLAS failures, out-of-memory included, become
+ * {@link ArunetException} naming the op, the shapes and the request.
+ *
+ * <h2>Precision</h2>
+ * {@link Precision#FP32} (the default) runs every op in float32 with TF32 off, and matches the CPU
+ * backend to float32 rounding (1e-4 relative). {@link Precision#FP16} and {@link Precision#BF16} run the
+ * convolutions on the tensor cores in half precision with float32 accumulation, inputs cast on the fly
+ * and weights once per update; everything else stays float32, parameters included (the master
+ * weights). Training in FP16 needs loss scaling: {@link org.arunet.train.LossScaler}.
+ *
+ * <h2>Asynchrony and determinism</h2>
+ * Ops are queued on one CUDA stream and return before the GPU has finished; reading a tensor back, a
+ * loss value or a sum of squares waits for it. Reductions do not use floating-point atomics: results
+ * are bitwise reproducible from run to run on one GPU model (cuDNN algorithms are restricted to
+ * deterministic ones). With {@code -Darunet.cuda.sync=true} every op waits for the GPU and checks for
+ * errors, to pin a failing kernel to its op.
+ *
+ * <p>Like every backend, it is used by one thread at a time; any thread may be that thread.
+ */
+public final class CudaBackend implements Backend {
+    static final Device DEVICE = Device.CUDA;
+
+    private final Precision precision;
+    private final CudaContext ctx;
+    private final Kernels k;
+    private final Set<CudaConv2dOp> convs = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Ptr.F fa = new Ptr.F();
+    private final Ptr.F fb = new Ptr.F();
+    private final Ptr.F fc = new Ptr.F();
+    private long segmentTable;
+    private long[] segmentKey = new long[0];
+    private boolean closed;
+
+    /** A float32 backend on GPU 0. */
+    public CudaBackend() {
+        this(Precision.FP32);
+    }
+
+    /**
+     * A backend on GPU 0 with the given convolution precision.
+     *
+     * @throws ArunetException when no usable GPU is present (the reason is in the message; see
+     *     {@link Cuda#available()})
+     */
+    public CudaBackend(Precision precision) {
+        if (precision == null) {
+            throw new IllegalArgumentException("CudaBackend: precision is null");
+        }
+        this.precision = precision;
+        this.ctx = new CudaContext(0);
+        this.k = ctx.kernels;
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public Device device() {
+        return DEVICE;
+    }
+
+    /** The convolution precision. */
+    public Precision precision() {
+        return precision;
+    }
+
+    /** The GPU and library versions in one line ({@link Cuda#describe()}). */
+    public String describe() {
+        return Cuda.describe();
+    }
+
+    CudaContext context() {
+        return ctx;
+    }
+
+    @Override
+    public Tensor allocate(DType dtype, Layout layout, int... shape) {
+        long n = Tensor.numel(shape);
+        String what = dtype + " " + layout + " " + java.util.Arrays.toString(shape);
+        CudaMemory m = call("allocate " + what, NONE, () -> ctx.allocate(n * dtype.bytes(), what, true));
+        return Tensor.wrap(m, dtype, layout, shape);
+    }
+
+    // ------------------------------------------------------------------ memory statistics
+
+    /** Device memory held by this backend's pool. */
+    public record MemoryStats(long inUseBytes, long peakInUseBytes, long reservedBytes, long peakReservedBytes,
+            long cachedBytes, long mallocs, int liveBlocks) {}
+
+    public MemoryStats memoryStats() {
+        DevicePool p = ctx.pool;
+        return new MemoryStats(p.inUse(), p.peakInUse(), p.reserved(), p.peakReserved(), p.cached(), p.mallocs(),
+                p.liveBlocks());
+    }
+
+    /** Starts the peak counters of {@link #memoryStats()} again from the current values. */
+    public void resetPeakMemory() {
+        ctx.pool.resetPeaks();
+    }
+
+    /** Waits for the GPU and gives cached (free) pool blocks back to the driver. */
+    public void releaseCachedMemory() {
+        run("releaseCachedMemory", NONE, () -> {
+            ctx.enter();
+            ctx.sync("releaseCachedMemory");
+            ctx.clearHalfCache();
+            ctx.pool.releaseCached();
+        });
+    }
+
+    /** Waits until the GPU has finished everything queued so far (and reports any error it met). */
+    public void synchronize() {
+        run("synchronize", NONE, () -> {
+            ctx.enter();
+            ctx.sync("synchronize");
+        });
+    }
+
+    /**
+     * Records the GPU work that {@code work} queues on this backend into a {@link CudaGraph} instead of
+     * running it. Run the same work once before (eagerly) so that every cuDNN algorithm is found and
+     * every tensor allocated: nothing in the recorded work may wait for the GPU (no loss values, no reads
+     * of tensors, no algorithm search).
+     *
+     * @throws ArunetException when the work cannot be recorded (the reason from CUDA is in the message)
+     */
+    public CudaGraph capture(Runnable work) {
+        enter();
+        if (ctx.syncEachOp) {
+            throw new IllegalStateException("capture: not possible with -Darunet.cuda.sync=true (it waits after every op)");
+        }
+        ctx.sync("capture");
+        // relaxed mode: the pool may call cudaMalloc while recording (blocks are then held by the graph)
+        // half-precision copies made earlier must not be reused by the graph: it must record the casts
+        ctx.clearHalfCache();
+        ctx.pool.deferFrees(true);
+        RuntimeException failure = null;
+        CudaCheck.runtime(org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture(ctx.stream,
+                org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        org.bytedeco.cuda.cudart.CUgraph_st graph = new org.bytedeco.cuda.cudart.CUgraph_st();
+        int end = org.bytedeco.cuda.global.cudart.cudaStreamEndCapture(ctx.stream, graph);
+        // copies made during the capture belong to the graph: drop them from the cache (their memory is held)
+        ctx.clearHalfCache();
+        List<Long> held = ctx.pool.deferFrees(false);
+        if (failure != null || end != org.bytedeco.cuda.global.cudart.cudaSuccess) {
+            if (!graph.isNull()) {
+                org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
+            }
+            org.bytedeco.cuda.global.cudart.cudaGetLastError();
+            ctx.pool.releaseDeferred(held);
+            String why = end != org.bytedeco.cuda.global.cudart.cudaSuccess
+                    ? "cudaStreamEndCapture: " + CudaCheck.runtimeError(end) : "";
+            throw new ArunetException("capture failed" + (failure != null ? ": " + failure.getMessage() : "")
+                    + (why.isEmpty() ? "" : " (" + why + ")"), failure);
+        }
+        org.bytedeco.cuda.cudart.CUgraphExec_st exec = new org.bytedeco.cuda.cudart.CUgraphExec_st();
+        int inst = org.bytedeco.cuda.global.cudart.cudaGraphInstantiate(exec, graph, 0L);
+        if (inst != org.bytedeco.cuda.global.cudart.cudaSuccess) {
+            org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
+            ctx.pool.releaseDeferred(held);
+            throw new ArunetException("cudaGraphInstantiate failed: " + CudaCheck.runtimeError(inst));
+        }
+        return new CudaGraph(ctx, graph, exec, held);
+    }
+
+    /** Kernel launches so far (diagnostics). */
+    public long kernelLaunches() {
+        return k.launches();
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    static final Tensor[] NONE = {};
+
+    static Tensor[] of(Tensor... shown) {
+        return shown;
+    }
+
+    /** Runs an op's device calls; a failure becomes an ArunetException naming the op and the shapes. */
+    void run(String op, Tensor[] shown, Runnable body) {
+        try {
+            body.run();
+            ctx.afterOp(op);
+        } catch (ArunetException e) {
+            throw failure(op, shown, e);
+        }
+    }
+
+    <T> T call(String op, Tensor[] shown, Supplier<T> body) {
+        try {
+            T r = body.get();
+            ctx.afterOp(op);
+            return r;
+        } catch (ArunetException e) {
+            throw failure(op, shown, e);
+        }
+    }
+
+    private static ArunetException failure(String op, Tensor[] shown, ArunetException e) {
+        String on = shown.length == 0 ? "" : " on " + shapes(shown);
+        if (e.getMessage() != null && e.getMessage().startsWith(op)) {
+            return e;
+        }
+        return new ArunetException(op + on + ": " + e.getMessage(), e);
+    }
+
+    private static String shapes(Tensor... ts) {
+        StringBuilder s = new StringBuilder();
+        for (Tensor t : ts) {
+            if (t != null) {
+                s.append(s.length() == 0 ? "" : ", ").append(t.describe());
+            }
+        }
+        return s.toString();
+    }
+
+    private void enter() {
+        if (closed) {
+            throw new IllegalStateException("CudaBackend used after close()");
+        }
+        ctx.enter();
+    }
+
+    private static long addr(Tensor t) {
+        return t == null ? 0L : t.address();
+    }
+
+    /** The pixels (N H W) of an NHWC tensor. */
+    private static long pixels(Tensor t) {
+        return (long) t.dim(0) * t.dim(1) * t.dim(2);
+    }
+
+    // ------------------------------------------------------------------ validation (the CPU backend's rules)
+
+    private static void f32(String op, String name, Tensor t) {
+        Checks.f32(op, name, t, DEVICE);
+    }
+
+    private static void like(String op, String name, Tensor t, String refName, Tensor ref) {
+        Checks.like(op, name, t, DEVICE, refName, ref);
+    }
+
+    private static void shape(String op, String name, Tensor t, int... dims) {
+        Checks.shape(op, name, t, DEVICE, dims);
+    }
+
+    private static void nhwc(String op, String name, Tensor t) {
+        Checks.nhwc(op, name, t, DEVICE);
+        for (int i = 0; i < 4; i++) {
+            if (t.dim(i) <= 0) {
+                throw new IllegalArgumentException(op + ": " + name + " must not be empty, got " + t.describe());
+            }
+        }
+    }
+
+    /** No output overlaps another output or an input; pairs alternate names and tensors, outputs first. */
+    static void disjoint(String op, int outputs, Object... pairs) {
+        for (int i = 0; i < 2 * outputs; i += 2) {
+            for (int j = i + 2; j < pairs.length; j += 2) {
+                Checks.noAlias(op, (String) pairs[i], (Tensor) pairs[i + 1], (String) pairs[j], (Tensor) pairs[j + 1]);
+            }
+        }
+    }
+
+    private static void sameOrDisjoint(String op, String outName, Tensor out, String inName, Tensor in) {
+        if (out != null && in != null && out.address() == in.address() && out.bytes() == in.bytes()) {
+            return;
+        }
+        Checks.noAlias(op, outName, out, inName, in);
+    }
+
+    private static void finite(String op, String name, float v) {
+        if (!Float.isFinite(v)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be finite, got " + v);
+        }
+    }
+
+    private static int code(Activation act) {
+        return switch (act) {
+            case NONE -> 0;
+            case RELU -> 1;
+            case GELU -> 2;
+            case SIGMOID -> 3;
+        };
+    }
+
+    // ------------------------------------------------------------------ basics
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        String op = "copy";
+        Checks.present(op, "src", src, DEVICE);
+        Checks.present(op, "dst", dst, DEVICE);
+        if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
+            throw new IllegalArgumentException(op + ": dst " + dst.describe() + " must have the dtype and shape of src "
+                    + src.describe());
+        }
+        Checks.noAlias(op, "src", src, "dst", dst);
+        enter();
+        run(op, of(src), () -> {
+            if (src.bytes() > 0) {
+                ctx.copyDevice(dst.address(), src.address(), src.bytes());
+            }
+            ctx.wrote(dst);
+        });
+    }
+
+    @Override
+    public void fill(Tensor t, float value) {
+        f32("fill", "t", t);
+        enter();
+        run("fill", of(t), () -> {
+            if (t.numel() > 0) {
+                k.fill(t.address(), value, t.numel());
+            }
+            ctx.wrote(t);
+        });
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor y) {
+        String op = "add";
+        f32(op, "a", a);
+        like(op, "b", b, "a", a);
+        like(op, "y", y, "a", a);
+        sameOrDisjoint(op, "y", y, "a", a);
+        sameOrDisjoint(op, "y", y, "b", b);
+        enter();
+        run(op, of(a), () -> {
+            if (a.numel() > 0) {
+                k.add(y.address(), a.address(), b.address(), a.numel());
+            }
+            ctx.wrote(y);
+        });
+    }
+
+    @Override
+    public void addInPlace(Tensor y, Tensor x) {
+        String op = "addInPlace";
+        f32(op, "y", y);
+        f32(op, "x", x);
+        if (y.numel() != x.numel()) {
+            throw new IllegalArgumentException(op + ": y " + y.describe() + " and x " + x.describe()
+                    + " must have the same number of elements");
+        }
+        sameOrDisjoint(op, "y", y, "x", x);
+        enter();
+        run(op, of(y, x), () -> {
+            if (y.numel() > 0) {
+                k.add(y.address(), y.address(), x.address(), y.numel());
+            }
+            ctx.wrote(y);
+        });
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha, Tensor y) {
+        String op = "scale";
+        f32(op, "x", x);
+        like(op, "y", y, "x", x);
+        sameOrDisjoint(op, "y", y, "x", x);
+        enter();
+        run(op, of(x), () -> {
+            if (x.numel() > 0) {
+                k.scale(y.address(), x.address(), alpha, x.numel());
+            }
+            ctx.wrote(y);
+        });
+    }
+
+    // ------------------------------------------------------------------ convolution
+
+    @Override
+    public Conv2dOp conv2d(Conv2dSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("conv2d: spec is null");
+        }
+        enter();
+        CudaConv2dOp op = new CudaConv2dOp(this, spec);
+        convs.add(op);
+        return op;
+    }
+
+    void forget(CudaConv2dOp op) {
+        convs.remove(op);
+    }
+
+    /** Convolution ops still open (diagnostics and tests). */
+    List<CudaConv2dOp> openConvolutions() {
+        return new ArrayList<>(convs);
+    }
+
+    /**
+     * The cuDNN algorithm each open convolution chose per input shape and pass, one line each (precision,
+     * algorithm number, math type, time measured by cudnnFind, workspace): for benchmark logs.
+     */
+    public String convolutionAlgorithms() {
+        StringBuilder s = new StringBuilder();
+        for (CudaConv2dOp op : convs) {
+            s.append(op.algorithms());
+        }
+        return s.toString();
+    }
+
+    // ------------------------------------------------------------------ normalisation
+
+    @Override
+    public void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+            Activation act) {
+        String op = "batchNormForward";
+        nhwc(op, "x", x);
+        int ch = x.dim(3);
+        shape(op, "gamma", gamma, ch);
+        shape(op, "beta", beta, ch);
+        shape(op, "runningMean", runningMean, ch);
+        shape(op, "runningVar", runningVar, ch);
+        if (training || saveMean != null) {
+            shape(op, "saveMean", saveMean, ch);
+        }
+        if (training || saveInvStd != null) {
+            shape(op, "saveInvStd", saveInvStd, ch);
+        }
+        like(op, "y", y, "x", x);
+        if (act != Activation.NONE && act != Activation.RELU) {
+            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
+        }
+        if (!(momentum >= 0f && momentum <= 1f)) {
+            throw new IllegalArgumentException(op + ": momentum must be in [0, 1], got " + momentum);
+        }
+        if (!(eps >= 0f) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
+        }
+        long m = pixels(x);
+        if (training && m < 2) {
+            throw new IllegalArgumentException(op + ": training needs more than one value per channel, got x "
+                    + x.describe());
+        }
+        disjoint(op, 5, "y", y, "runningMean", runningMean, "runningVar", runningVar, "saveMean",
+                training ? saveMean : null, "saveInvStd", training ? saveInvStd : null, "x", x, "gamma", gamma, "beta",
+                beta);
+        boolean relu = act == Activation.RELU;
+        enter();
+        if (training) {
+            run(op + " (training)", of(x), () -> {
+                long partial = ctx.temp(Kernels.chunks(m) * ch * 16L, "batch-norm partial sums");
+                long coef = ctx.temp(3L * ch * 4, "batch-norm coefficients");
+                k.bnStatsPartial(partial, x.address(), m, ch);
+                k.bnTrainFinalize(saveMean.address(), saveInvStd.address(), runningMean.address(),
+                        runningVar.address(), coef, x.address(), gamma.address(), partial, m, ch, momentum, eps);
+                k.bnApply(y.address(), x.address(), coef, beta.address(), m, ch, relu);
+                ctx.free(partial);
+                ctx.free(coef);
+                ctx.wrote(y, saveMean, saveInvStd, runningMean, runningVar);
+            });
+        } else {
+            run(op + " (inference)", of(x), () -> {
+                long coef = ctx.temp(3L * ch * 4, "batch-norm coefficients");
+                k.bnEvalCoef(coef, gamma.address(), runningMean.address(), runningVar.address(), ch, eps);
+                k.bnApply(y.address(), x.address(), coef, beta.address(), m, ch, relu);
+                ctx.free(coef);
+                ctx.wrote(y);
+            });
+        }
+    }
+
+    @Override
+    public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
+        String op = "batchNormBackward";
+        nhwc(op, "x", x);
+        int ch = x.dim(3);
+        like(op, "dy", dy, "x", x);
+        if (act != Activation.NONE && act != Activation.RELU) {
+            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
+        }
+        boolean relu = act == Activation.RELU;
+        if (relu || y != null) {
+            like(op, "y", y, "x", x);
+        }
+        shape(op, "gamma", gamma, ch);
+        shape(op, "saveMean", saveMean, ch);
+        shape(op, "saveInvStd", saveInvStd, ch);
+        like(op, "dx", dx, "x", x);
+        shape(op, "dGamma", dGamma, ch);
+        shape(op, "dBeta", dBeta, ch);
+        disjoint(op, 3, "dx", dx, "dGamma", dGamma, "dBeta", dBeta, "dy", dy, "x", x, "y", y, "gamma", gamma,
+                "saveMean", saveMean, "saveInvStd", saveInvStd);
+        long m = pixels(x);
+        long yAddr = relu ? y.address() : 0L;
+        enter();
+        run(op, of(x), () -> {
+            long partial = ctx.temp(Kernels.chunks(m) * ch * 16L, "batch-norm partial sums");
+            long coef = ctx.temp(3L * ch * 4, "batch-norm coefficients");
+            k.bnBackwardPartial(partial, dy.address(), x.address(), yAddr, saveMean.address(), m, ch, relu);
+            k.bnBackwardFinalize(dGamma.address(), dBeta.address(), coef, gamma.address(), saveInvStd.address(), partial,
+                    m, ch);
+            k.bnBackwardApply(dx.address(), dy.address(), x.address(), yAddr, saveMean.address(), coef, m, ch, relu);
+            ctx.free(partial);
+            ctx.free(coef);
+            ctx.wrote(dx, dGamma, dBeta);
+        });
+    }
+
+    // ------------------------------------------------------------------ activations
+
+    @Override
+    public void activationForward(Activation act, Tensor x, Tensor y) {
+        if (act == null) {
+            throw new IllegalArgumentException("activationForward: act is null");
+        }
+        String op = "activationForward(" + act + ")";
+        f32(op, "x", x);
+        like(op, "y", y, "x", x);
+        sameOrDisjoint(op, "y", y, "x", x);
+        enter();
+        run(op, of(x), () -> {
+            if (x.numel() > 0) {
+                k.activationForward(y.address(), x.address(), code(act), x.numel());
+            }
+            ctx.wrote(y);
+        });
+    }
+
+    @Override
+    public void activationBackward(Activation act, Tensor x, Tensor y, Tensor dy, Tensor dx) {
+        if (act == null) {
+            throw new IllegalArgumentException("activationBackward: act is null");
+        }
+        String op = "activationBackward(" + act + ")";
+        f32(op, "dy", dy);
+        like(op, "dx", dx, "dy", dy);
+        boolean needX = act == Activation.RELU || act == Activation.GELU;
+        boolean needY = act == Activation.SIGMOID;
+        if (needX || x != null) {
+            like(op, "x", x, "dy", dy);
+        }
+        if (needY || y != null) {
+            like(op, "y", y, "dy", dy);
+        }
+        sameOrDisjoint(op, "dx", dx, "dy", dy);
+        disjoint(op, 1, "dx", dx, "x", needX ? x : null, "y", needY ? y : null);
+        enter();
+        run(op, of(dy), () -> {
+            if (dy.numel() > 0) {
+                k.activationBackward(dx.address(), needX ? x.address() : 0L, needY ? y.address() : 0L, dy.address(),
+                        code(act), dy.numel());
+            }
+            ctx.wrote(dx);
+        });
+    }
+
+    // ------------------------------------------------------------------ pooling and resampling
+
+    private static int[] poolOut(String op, Tensor x, int kernel, int stride, int pad) {
+        if (kernel <= 0 || stride <= 0 || pad < 0 || 2 * pad > kernel) {
+            throw new IllegalArgumentException(op + ": need kernel > 0, stride > 0 and 0 <= pad <= kernel / 2, got"
+                    + " kernel=" + kernel + " stride=" + stride + " pad=" + pad);
+        }
+        int oh = (x.dim(1) + 2 * pad - kernel) / stride + 1;
+        int ow = (x.dim(2) + 2 * pad - kernel) / stride + 1;
+        if (x.dim(1) + 2 * pad < kernel || x.dim(2) + 2 * pad < kernel) {
+            throw new IllegalArgumentException(op + ": input " + x.describe() + " is smaller than the window (kernel="
+                    + kernel + ", pad=" + pad + ")");
+        }
+        return new int[] {x.dim(0), oh, ow, x.dim(3)};
+    }
+
+    @Override
+    public void maxPoolForward(Tensor x, Tensor y, int kernel, int stride, int pad) {
+        String op = "maxPoolForward";
+        nhwc(op, "x", x);
+        int[] out = poolOut(op, x, kernel, stride, pad);
+        Checks.nhwc(op, "y", y, DEVICE);
+        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "y", y, out);
+        disjoint(op, 1, "y", y, "x", x);
+        enter();
+        run(op, of(x, y), () -> {
+            k.maxPoolForward(y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel,
+                    stride, pad);
+            ctx.wrote(y);
+        });
+    }
+
+    @Override
+    public void maxPoolBackward(Tensor x, Tensor dy, Tensor dx, int kernel, int stride, int pad) {
+        String op = "maxPoolBackward";
+        nhwc(op, "x", x);
+        int[] out = poolOut(op, x, kernel, stride, pad);
+        Checks.nhwc(op, "dy", dy, DEVICE);
+        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "dy", dy, out);
+        Checks.nhwc(op, "dx", dx, DEVICE);
+        like(op, "dx", dx, "x", x);
+        disjoint(op, 1, "dx", dx, "x", x, "dy", dy);
+        enter();
+        run(op, of(x, dy), () -> {
+            long outCount = (long) out[0] * out[1] * out[2] * out[3];
+            long arg = ctx.temp(4L * outCount, "max-pool argmax " + java.util.Arrays.toString(out));
+            k.maxPoolArgmax(arg, x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride,
+                    pad);
+            k.maxPoolBackward(dx.address(), dy.address(), arg, x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2],
+                    kernel, stride, pad);
+            ctx.free(arg);
+            ctx.wrote(dx);
+        });
+    }
+
+    @Override
+    public void globalPoolForward(Tensor x, Tensor max, Tensor avg) {
+        String op = "globalPoolForward";
+        nhwc(op, "x", x);
+        if (max != null) {
+            shape(op, "max", max, x.dim(0), x.dim(3));
+        }
+        if (avg != null) {
+            shape(op, "avg", avg, x.dim(0), x.dim(3));
+        }
+        disjoint(op, 2, "max", max, "avg", avg, "x", x);
+        if (max == null && avg == null) {
+            return;
+        }
+        long n = x.dim(0);
+        long hw = (long) x.dim(1) * x.dim(2);
+        long c = x.dim(3);
+        enter();
+        run(op, of(x), () -> {
+            long partial = ctx.temp(Kernels.chunks(hw) * n * c * 16L, "global-pool partials");
+            k.globalPoolPartial(partial, x.address(), n, hw, c);
+            k.globalPoolFinal(addr(max), addr(avg), partial, n, c, hw);
+            ctx.free(partial);
+            ctx.wrote(max, avg);
+        });
+    }
+
+    @Override
+    public void globalPoolBackward(Tensor x, Tensor max, Tensor dMax, Tensor dAvg, Tensor dx) {
+        String op = "globalPoolBackward";
+        nhwc(op, "x", x);
+        like(op, "dx", dx, "x", x);
+        if (dMax != null) {
+            shape(op, "dMax", dMax, x.dim(0), x.dim(3));
+            shape(op, "max (required with dMax)", max, x.dim(0), x.dim(3));
+        }
+        if (dAvg != null) {
+            shape(op, "dAvg", dAvg, x.dim(0), x.dim(3));
+        }
+        disjoint(op, 1, "dx", dx, "x", x, "max", dMax != null ? max : null, "dMax", dMax, "dAvg", dAvg);
+        long n = x.dim(0);
+        long hw = (long) x.dim(1) * x.dim(2);
+        long c = x.dim(3);
+        boolean withMax = dMax != null;
+        enter();
+        run(op, of(x), () -> {
+            long ties = 0;
+            if (withMax) {
+                ties = ctx.temp(Kernels.chunks(hw) * n * c * 8L, "global-pool tie counts");
+                k.globalPoolTiesPartial(ties, x.address(), max.address(), n, hw, c);
+            }
+            long coef = ctx.temp(2L * n * c * 4, "global-pool coefficients");
+            long gmax = coef;
+            long gavg = coef + 4L * n * c;
+            k.globalPoolCoef(gmax, gavg, ties, addr(dMax), addr(dAvg), n, c, hw);
+            k.globalPoolBackward(dx.address(), x.address(), withMax ? max.address() : 0L, gmax, gavg, n, hw, c, withMax);
+            if (ties != 0) {
+                ctx.free(ties);
+            }
+            ctx.free(coef);
+            ctx.wrote(dx);
+        });
+    }
+
+    @Override
+    public void channelMaxMeanForward(Tensor x, Tensor out) {
+        String op = "channelMaxMeanForward";
+        nhwc(op, "x", x);
+        Checks.nhwc(op, "out", out, DEVICE);
+        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
+        disjoint(op, 1, "out", out, "x", x);
+        enter();
+        run(op, of(x), () -> {
+            k.channelMaxMeanForward(out.address(), x.address(), pixels(x), x.dim(3));
+            ctx.wrote(out);
+        });
+    }
+
+    @Override
+    public void channelMaxMeanBackward(Tensor x, Tensor out, Tensor dOut, Tensor dx) {
+        String op = "channelMaxMeanBackward";
+        nhwc(op, "x", x);
+        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
+        shape(op, "dOut", dOut, x.dim(0), x.dim(1), x.dim(2), 2);
+        like(op, "dx", dx, "x", x);
+        disjoint(op, 1, "dx", dx, "x", x, "out", out, "dOut", dOut);
+        enter();
+        run(op, of(x), () -> {
+            k.channelMaxMeanBackward(dx.address(), x.address(), out.address(), dOut.address(), pixels(x), x.dim(3));
+            ctx.wrote(dx);
+        });
+    }
+
+    @Override
+    public void upsample2xForward(Tensor x, Tensor y) {
+        String op = "upsample2xForward";
+        nhwc(op, "x", x);
+        Checks.nhwc(op, "y", y, DEVICE);
+        shape(op, "y", y, x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3));
+        disjoint(op, 1, "y", y, "x", x);
+        enter();
+        run(op, of(x), () -> {
+            k.upsampleForward(y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+            ctx.wrote(y);
+        });
+    }
+
+    @Override
+    public void upsample2xBackward(Tensor dy, Tensor dx) {
+        String op = "upsample2xBackward";
+        nhwc(op, "dx", dx);
+        Checks.nhwc(op, "dy", dy, DEVICE);
+        shape(op, "dy", dy, dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3));
+        disjoint(op, 1, "dx", dx, "dy", dy);
+        enter();
+        run(op, of(dy), () -> {
+            k.upsampleBackward(dx.address(), dy.address(), dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3));
+            ctx.wrote(dx);
+        });
+    }
+
+    @Override
+    public void concatChannels(Tensor a, Tensor b, Tensor out) {
+        String op = "concatChannels";
+        nhwc(op, "a", a);
+        nhwc(op, "b", b);
+        if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2)) {
+            throw new IllegalArgumentException(op + ": a " + a.describe() + " and b " + b.describe()
+                    + " must agree in N, H, W");
+        }
+        Checks.nhwc(op, "out", out, DEVICE);
+        shape(op, "out", out, a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3));
+        disjoint(op, 1, "out", out, "a", a, "b", b);
+        enter();
+        run(op, of(a, b), () -> {
+            k.concat(out.address(), a.address(), b.address(), pixels(a), a.dim(3), b.dim(3));
+            ctx.wrote(out);
+        });
+    }
+
+    @Override
+    public void splitChannels(Tensor dOut, Tensor da, Tensor db) {
+        String op = "splitChannels";
+        nhwc(op, "da", da);
+        nhwc(op, "db", db);
+        if (da.dim(0) != db.dim(0) || da.dim(1) != db.dim(1) || da.dim(2) != db.dim(2)) {
+            throw new IllegalArgumentException(op + ": da " + da.describe() + " and db " + db.describe()
+                    + " must agree in N, H, W");
+        }
+        Checks.nhwc(op, "dOut", dOut, DEVICE);
+        shape(op, "dOut", dOut, da.dim(0), da.dim(1), da.dim(2), da.dim(3) + db.dim(3));
+        disjoint(op, 2, "da", da, "db", db, "dOut", dOut);
+        enter();
+        run(op, of(dOut), () -> {
+            k.split(da.address(), db.address(), dOut.address(), pixels(da), da.dim(3), db.dim(3));
+            ctx.wrote(da, db);
+        });
+    }
+
+    // ------------------------------------------------------------------ broadcasting products
+
+    /** 0 same shape, 1 per pixel [N,H,W,1], 2 per image and channel [N,C]. */
+    private static int mulMode(String op, Tensor x, Tensor w) {
+        f32(op, "x", x);
+        f32(op, "w", w);
+        if (w.sameShape(x)) {
+            return 0;
+        }
+        if (x.rank() == 4 && x.layout() == Layout.NHWC) {
+            if (w.hasShape(x.dim(0), x.dim(1), x.dim(2), 1)) {
+                return 1;
+            }
+            if (w.hasShape(x.dim(0), x.dim(3))) {
+                return 2;
+            }
+        }
+        throw new IllegalArgumentException(op + ": w " + w.describe() + " must have the shape of x " + x.describe()
+                + ", or be [N, H, W, 1] or [N, C] for NHWC x");
+    }
+
+    /** y = x * w broadcast by mode (also dx = dy * w). */
+    private void mulBy(int mode, long y, long x, long w, Tensor shapeOf) {
+        switch (mode) {
+            case 0 -> k.mul(y, x, w, shapeOf.numel());
+            case 1 -> k.mulPixel(y, x, w, pixels(shapeOf), shapeOf.dim(3));
+            default -> k.mulChannel(y, x, w, shapeOf.dim(0), (long) shapeOf.dim(1) * shapeOf.dim(2), shapeOf.dim(3));
+        }
+    }
+
+    @Override
+    public void mulForward(Tensor x, Tensor w, Tensor y) {
+        String op = "mulForward";
+        int mode = mulMode(op, x, w);
+        like(op, "y", y, "x", x);
+        sameOrDisjoint(op, "y", y, "x", x);
+        disjoint(op, 1, "y", y, "w", w);
+        if (x.numel() == 0) {
+            return;
+        }
+        enter();
+        run(op, of(x, w), () -> {
+            mulBy(mode, y.address(), x.address(), w.address(), x);
+            ctx.wrote(y);
+        });
+    }
+
+    @Override
+    public void mulBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw) {
+        String op = "mulBackward";
+        int mode = mulMode(op, x, w);
+        like(op, "dy", dy, "x", x);
+        if (dx != null) {
+            like(op, "dx", dx, "x", x);
+        }
+        if (dw != null) {
+            like(op, "dw", dw, "w", w);
+        }
+        disjoint(op, 2, "dx", dx, "dw", dw, "dy", dy, "x", x, "w", w);
+        if ((dx == null && dw == null) || x.numel() == 0) {
+            return;
+        }
+        enter();
+        run(op, of(x, w), () -> {
+            if (dx != null) {
+                mulBy(mode, dx.address(), dy.address(), w.address(), x);
+            }
+            if (dw != null) {
+                switch (mode) {
+                    case 0 -> k.mul(dw.address(), dy.address(), x.address(), x.numel());
+                    case 1 -> k.rowDot(dw.address(), dy.address(), x.address(), pixels(x), x.dim(3));
+                    default -> {
+                        long n = x.dim(0);
+                        long hw = (long) x.dim(1) * x.dim(2);
+                        long c = x.dim(3);
+                        long partial = ctx.temp(Kernels.chunks(hw) * n * c * 8L, "mulBackward partial sums");
+                        k.colDotPartial(partial, dy.address(), x.address(), n, hw, c);
+                        k.colSumFinal(dw.address(), partial, n * c, hw);
+                        ctx.free(partial);
+                    }
+                }
+            }
+            ctx.wrote(dx, dw);
+        });
+    }
+
+    // ------------------------------------------------------------------ linear (cuBLAS, row-major via the transposes)
+
+    /** {N, in, out} after checking x [N, in] and w [out, in]. */
+    private static int[] linearSizes(String op, Tensor x, Tensor w) {
+        f32(op, "x", x);
+        f32(op, "w", w);
+        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || x.dim(0) <= 0 || x.dim(1) <= 0
+                || w.dim(0) <= 0) {
+            throw new IllegalArgumentException(op + ": need x [N, in] and w [out, in] (non-empty), got x "
+                    + x.describe() + ", w " + w.describe());
+        }
+        return new int[] {x.dim(0), x.dim(1), w.dim(0)};
+    }
+
+    /** Column-major C (m x n) = op(A) op(B), alpha 1, beta 0. */
+    private void sgemm(String what, int transA, int transB, int m, int n, int kk, long a, int lda, long b, int ldb, long c,
+            int ldc) {
+        CudaCheck.cublas(cublas.cublasSgemm_v2(ctx.blas, transA, transB, m, n, kk, ctx.one, fa.at(a), lda, fb.at(b),
+                ldb, ctx.zero, fc.at(c), ldc), "cublasSgemm (" + what + ", m=" + m + " n=" + n + " k=" + kk + ")");
+    }
+
+    @Override
+    public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
+        String op = "linearForward";
+        int[] nio = linearSizes(op, x, w);
+        if (b != null) {
+            shape(op, "b", b, nio[2]);
+        }
+        shape(op, "y", y, nio[0], nio[2]);
+        disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        int n = nio[0];
+        int in = nio[1];
+        int out = nio[2];
+        enter();
+        run(op, of(x, w), () -> {
+            // y^T (out x N) = w (out x in) x^T (in x N): w row-major is column-major w^T (in x out), transposed
+            sgemm("y = x w^T", cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, out, n, in, w.address(), in, x.address(), in,
+                    y.address(), out);
+            if (b != null) {
+                k.biasAdd(y.address(), b.address(), n, out);
+            }
+            ctx.wrote(y);
+        });
+    }
+
+    @Override
+    public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor db) {
+        String op = "linearBackward";
+        int[] nio = linearSizes(op, x, w);
+        shape(op, "dy", dy, nio[0], nio[2]);
+        if (dx != null) {
+            shape(op, "dx", dx, nio[0], nio[1]);
+        }
+        shape(op, "dw", dw, nio[2], nio[1]);
+        if (db != null) {
+            shape(op, "db", db, nio[2]);
+        }
+        disjoint(op, 3, "dx", dx, "dw", dw, "db", db, "dy", dy, "x", x, "w", w);
+        int n = nio[0];
+        int in = nio[1];
+        int out = nio[2];
+        enter();
+        run(op, of(x, w), () -> {
+            if (dx != null) {
+                // dx^T (in x N) = w^T (in x out) dy^T (out x N)
+                sgemm("dx = dy w", cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, in, n, out, w.address(), in, dy.address(),
+                        out, dx.address(), in);
+            }
+            // dw^T (in x out) = x^T (in x N) dy (N x out)
+            sgemm("dw = dy^T x", cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_T, in, out, n, x.address(), in, dy.address(), out,
+                    dw.address(), in);
+            if (db != null) {
+                long partial = ctx.temp(Kernels.chunks(n) * out * 8L, "linear bias-gradient partial sums");
+                k.colSumPartial(partial, dy.address(), 1, n, out);
+                k.colSumFinal(db.address(), partial, out, n);
+                ctx.free(partial);
+            }
+            ctx.wrote(dx, dw, db);
+        });
+    }
+
+    // ------------------------------------------------------------------ losses and probabilities
+
+    @Override
+    public void softmax(Tensor logits, Tensor probs) {
+        String op = "softmax";
+        nhwc(op, "logits", logits);
+        like(op, "probs", probs, "logits", logits);
+        disjoint(op, 1, "probs", probs, "logits", logits);
+        enter();
+        run(op, of(logits), () -> {
+            k.softmax(probs.address(), logits.address(), pixels(logits), logits.dim(3));
+            ctx.wrote(probs);
+        });
+    }
+
+    @Override
+    public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
+            float smooth) {
+        String op = "crossEntropyDiceLoss";
+        finite(op, "ceWeight", ceWeight);
+        finite(op, "diceWeight", diceWeight);
+        finite(op, "smooth", smooth);
+        checkLoss(op, logits, target, dLogits);
+        int kk = logits.dim(3);
+        long p = pixels(logits);
+        return loss(op, logits, target, dLogits,
+                sums -> LossMath.crossEntropyDice(sums, p, kk, ceWeight, diceWeight, smooth));
+    }
+
+    @Override
+    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
+            float smooth) {
+        String op = "focalTverskyLoss";
+        finite(op, "alpha", alpha);
+        finite(op, "beta", beta);
+        finite(op, "gamma", gamma);
+        finite(op, "smooth", smooth);
+        checkLoss(op, logits, target, dLogits);
+        int kk = logits.dim(3);
+        return loss(op, logits, target, dLogits, sums -> LossMath.focalTversky(sums, kk, alpha, beta, gamma, smooth));
+    }
+
+    private static void checkLoss(String op, Tensor logits, Tensor target, Tensor dLogits) {
+        nhwc(op, "logits", logits);
+        Checks.present(op, "target", target, DEVICE);
+        if (target.dtype() != DType.I32 || !target.hasShape(logits.dim(0), logits.dim(1), logits.dim(2))) {
+            throw new IllegalArgumentException(op + ": target must be I32 [" + logits.dim(0) + ", " + logits.dim(1)
+                    + ", " + logits.dim(2) + "] for logits " + logits.describe() + ", got " + target.describe());
+        }
+        if (dLogits != null) {
+            like(op, "dLogits", dLogits, "logits", logits);
+        }
+        disjoint(op, 1, "dLogits", dLogits, "logits", logits, "target", target);
+    }
+
+    /**
+     * The device passes shared by the losses (cuda/loss.cu): softmax and CE per pixel, class sums, then
+     * on the host the loss and gradient coefficients, then (with dLogits) the gradient pass. A target
+     * outside [0, K) throws {@link IllegalArgumentException} naming the first such pixel (dLogits then
+     * holds intermediate values).
+     */
+    private double loss(String op, Tensor logits, Tensor target, Tensor dLogits,
+            java.util.function.Function<double[], LossMath.Coefficients> host) {
+        int kk = logits.dim(3);
+        long p = pixels(logits);
+        enter();
+        long[] badIndex = {-1};
+        double value = call(op, of(logits), () -> {
+            long probs = dLogits != null ? dLogits.address() : ctx.temp(4L * p * kk, "softmax probabilities");
+            long ce = ctx.temp(8L * p, "per-pixel cross-entropy");
+            long sums = ctx.temp(8L * (2 + 3L * kk), "loss sums");
+            long partial = ctx.temp(Kernels.chunks(p) * kk * 32L, "loss partial sums");
+            long bad = sums + 8L * (1 + 3L * kk);
+            ctx.memset(bad, 0xff, 8);
+            k.softmaxCe(probs, ce, bad, logits.address(), target.address(), p, kk);
+            k.lossPartial(partial, probs, target.address(), ce, p, kk);
+            k.lossFinal(sums, partial, p, kk);
+            double[] all = ctx.downloadDoubles(sums, 2 + 3 * kk);
+            long firstBad = Double.doubleToRawLongBits(all[1 + 3 * kk]);
+            double result = Double.NaN;
+            if (firstBad != -1L) {
+                badIndex[0] = firstBad;
+            } else {
+                LossMath.Coefficients c = host.apply(all);
+                result = c.loss();
+                if (dLogits != null) {
+                    long coef = ctx.temp(16L * kk, "loss gradient coefficients");
+                    double[] both = new double[2 * kk];
+                    System.arraycopy(c.c0(), 0, both, 0, kk);
+                    System.arraycopy(c.c1(), 0, both, kk, kk);
+                    ctx.uploadDoubles(coef, both);
+                    k.lossGrad(dLogits.address(), target.address(), coef, coef + 8L * kk, p, kk, c.ceScale());
+                    ctx.free(coef);
+                }
+            }
+            if (dLogits == null) {
+                ctx.free(probs);
+            }
+            ctx.free(ce);
+            ctx.free(sums);
+            ctx.free(partial);
+            ctx.wrote(dLogits);
+            return result;
+        });
+        if (badIndex[0] >= 0) {
+            int[] v = new int[1];
+            target.memory().read(target.address() - target.memory().address() + 4L * badIndex[0], v, 0, 1);
+            throw new IllegalArgumentException(op + ": target value " + v[0] + " at flat index " + badIndex[0]
+                    + " is outside [0, " + kk + ") (target " + target.describe() + ", logits " + logits.describe() + ")");
+        }
+        return value;
+    }
+
+    // ------------------------------------------------------------------ optimizer
+
+    @Override
+    public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+            float weightDecay, long step) {
+        String op = "adamStep";
+        f32(op, "param", param);
+        like(op, "grad", grad, "param", param);
+        like(op, "m", m, "param", param);
+        like(op, "v", v, "param", param);
+        disjoint(op, 3, "param", param, "m", m, "v", v, "grad", grad);
+        if (!(lr >= 0f) || !(eps >= 0f) || !(weightDecay >= 0f) || !(beta1 >= 0f && beta1 < 1f)
+                || !(beta2 >= 0f && beta2 < 1f) || Float.isInfinite(lr) || Float.isInfinite(eps)
+                || Float.isInfinite(weightDecay)) {
+            throw new IllegalArgumentException(op + ": need finite lr, eps, weightDecay >= 0 and betas in [0, 1), got"
+                    + " lr=" + lr + " beta1=" + beta1 + " beta2=" + beta2 + " eps=" + eps + " weightDecay="
+                    + weightDecay);
+        }
+        if (step < 1) {
+            throw new IllegalArgumentException(op + ": step starts at 1, got " + step);
+        }
+        // as cpu/adam.h: bias corrections in double from the float hyper-parameters
+        double bc1 = 1.0 - Math.pow(beta1, (double) step);
+        double bc2 = 1.0 - Math.pow(beta2, (double) step);
+        float stepSize = (float) (lr / bc1);
+        float bc2Sqrt = (float) Math.sqrt(bc2);
+        enter();
+        run(op, of(param), () -> {
+            if (param.numel() > 0) {
+                k.adam(param.address(), m.address(), v.address(), grad.address(), param.numel(), beta1, beta2, stepSize,
+                        bc2Sqrt, eps, weightDecay);
+            }
+            ctx.wrote(m, v, param);
+        });
+    }
+
+    @Override
+    public double sumOfSquares(Tensor x) {
+        f32("sumOfSquares", "x", x);
+        if (x.numel() == 0) {
+            return 0.0;
+        }
+        enter();
+        return call("sumOfSquares", of(x), () -> {
+            long chunks = Kernels.sumChunks(x.numel());
+            long partial = ctx.temp(8L * chunks, "sum-of-squares partials");
+            long out = ctx.temp(8L, "sum of squares");
+            k.sumSquaresPartial(partial, x.address(), 1f, false, x.numel());
+            k.sumFinal(out, partial, chunks);
+            double s = ctx.downloadDoubles(out, 1)[0];
+            ctx.free(partial);
+            ctx.free(out);
+            return s;
+        });
+    }
+
+    /**
+     * Multiplies every tensor by {@code factor} in place (when it is not 1) and returns the sum of squares
+     * of each after scaling, with one synchronization for all of them: the gradient-norm and finiteness
+     * check of a training step, and the unscaling of loss-scaled gradients. NaN and infinity propagate
+     * into the sums.
+     */
+    public double[] scaleAndSumSquares(List<Tensor> tensors, float factor) {
+        String op = "scaleAndSumSquares";
+        for (int i = 0; i < tensors.size(); i++) {
+            f32(op, "tensors[" + i + "]", tensors.get(i));
+        }
+        int t = tensors.size();
+        if (t == 0) {
+            return new double[0];
+        }
+        enter();
+        return call(op, NONE, () -> {
+            long[] offsets = new long[t + 1];
+            for (int i = 0; i < t; i++) {
+                long n = tensors.get(i).numel();
+                offsets[i + 1] = offsets[i] + (n == 0 ? 0 : Kernels.sumChunks(n));
+            }
+            long partial = ctx.temp(8L * Math.max(1, offsets[t]), "sum-of-squares partials");
+            long out = ctx.temp(8L * t, "sums of squares");
+            long table = segmentTable(offsets);
+            boolean scaling = factor != 1f;
+            for (int i = 0; i < t; i++) {
+                Tensor x = tensors.get(i);
+                if (x.numel() > 0) {
+                    k.sumSquaresPartial(partial + 8L * offsets[i], x.address(), factor, scaling, x.numel());
+                }
+            }
+            k.sumSegments(out, partial, table, t);
+            double[] sums = ctx.downloadDoubles(out, t);
+            ctx.free(partial);
+            ctx.free(out);
+            if (scaling) {
+                ctx.wrote(tensors.toArray(new Tensor[0]));
+            }
+            return sums;
+        });
+    }
+
+    /** The segment offsets on the device, uploaded once per distinct table (a training loop reuses one). */
+    private long segmentTable(long[] offsets) {
+        if (segmentTable == 0 || !java.util.Arrays.equals(offsets, segmentKey)) {
+            if (segmentTable != 0) {
+                ctx.free(segmentTable);
+            }
+            segmentTable = ctx.temp(8L * offsets.length, "segment table");
+            ctx.uploadTable(segmentTable, offsets);
+            segmentKey = offsets.clone();
+        }
+        return segmentTable;
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    /**
+     * Closes every convolution op still open, then frees all device memory of this backend (tensors it
+     * allocated included: they become unusable), its handles and its stream. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RuntimeException first = null;
+        for (CudaConv2dOp op : new ArrayList<>(convs)) {
+            try {
+                op.close();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        convs.clear();
+        try {
+            ctx.close();
+        } catch (RuntimeException e) {
+            first = first == null ? e : first;
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CudaBackend(" + precision + (closed ? ", closed" : "") + ")";
+    }
+}

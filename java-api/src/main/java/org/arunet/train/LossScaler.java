@@ -1,0 +1,100 @@
+package org.arunet.train;
+
+import java.util.List;
+import org.arunet.backend.Backend;
+import org.arunet.backend.cuda.CudaBackend;
+import org.arunet.backend.cuda.Precision;
+import org.arunet.nn.Parameter;
+import org.arunet.tensor.Tensor;
+
+/**
+ * Dynamic loss scaling for float16 mixed-precision training, as PyTorch's {@code torch.amp.GradScaler}:
+ * the loss gradient is multiplied by the scale S before the backward pass, so that small gradients do
+ * not underflow float16 in the half-precision convolutions; afterwards every gradient is divided by S
+ * and checked. A step whose gradients are not all finite is skipped (no optimizer update) and S is
+ * halved; after {@code growthInterval} finite steps in a row S is doubled.
+ *
+ * <pre>{@code
+ * LossScaler scaler = LossScaler.forBackend(backend);     // null unless the backend computes in fp16
+ * double loss = backend.crossEntropyDiceLoss(logits, target, dLogits, 1, 1, 1e-5f);
+ * if (scaler != null) scaler.scaleGradient(dLogits);
+ * model.backward(dLogits);
+ * double g2 = scaler != null ? scaler.unscale(model.parameters()) : Gradients.squaredNorm(backend, model.parameters());
+ * if (Double.isFinite(g2)) adam.step();                    // else: skipped, the scale went down
+ * }</pre>
+ *
+ * <p>Parameters, gradients and optimizer state stay float32 (master weights): only the convolution
+ * operands are half precision ({@link Precision#FP16}). bfloat16 has float32's exponent range and
+ * needs no scaling ({@link #forBackend} returns null for it).
+ */
+public final class LossScaler {
+    /** PyTorch's defaults. */
+    public static final float INITIAL_SCALE = 65536f;
+    public static final float GROWTH_FACTOR = 2f;
+    public static final float BACKOFF_FACTOR = 0.5f;
+    public static final int GROWTH_INTERVAL = 2000;
+
+    private final Backend backend;
+    private final float growthFactor;
+    private final float backoffFactor;
+    private final int growthInterval;
+    private float scale;
+    private int goodSteps;
+    private long skipped;
+
+    public LossScaler(Backend backend, float initialScale, float growthFactor, float backoffFactor,
+            int growthInterval) {
+        if (!(initialScale > 0) || !Float.isFinite(initialScale) || !(growthFactor > 1) || !(backoffFactor > 0)
+                || !(backoffFactor < 1) || growthInterval < 1) {
+            throw new IllegalArgumentException("LossScaler: need initialScale > 0, growthFactor > 1, 0 < backoffFactor"
+                    + " < 1 and growthInterval >= 1, got " + initialScale + ", " + growthFactor + ", " + backoffFactor
+                    + ", " + growthInterval);
+        }
+        this.backend = backend;
+        this.scale = initialScale;
+        this.growthFactor = growthFactor;
+        this.backoffFactor = backoffFactor;
+        this.growthInterval = growthInterval;
+    }
+
+    /** A scaler with PyTorch's defaults when {@code backend} runs its convolutions in float16, else null. */
+    public static LossScaler forBackend(Backend backend) {
+        if (backend instanceof CudaBackend cuda && cuda.precision() == Precision.FP16) {
+            return new LossScaler(backend, INITIAL_SCALE, GROWTH_FACTOR, BACKOFF_FACTOR, GROWTH_INTERVAL);
+        }
+        return null;
+    }
+
+    /** The current scale. */
+    public float scale() {
+        return scale;
+    }
+
+    /** Steps skipped so far because their gradients overflowed. */
+    public long skippedSteps() {
+        return skipped;
+    }
+
+    /** Multiplies the loss gradient by the scale, in place (before the backward pass). */
+    public void scaleGradient(Tensor dLogits) {
+        backend.scale(dLogits, scale, dLogits);
+    }
+
+    /**
+     * Divides every gradient by the scale, in place, and updates the scale. Returns the squared norm of
+     * the unscaled gradient: finite when the step may proceed; NaN or infinite when it must be skipped
+     * (the scale has then been lowered).
+     */
+    public double unscale(List<Parameter> params) {
+        double g2 = Gradients.scaleAndSquaredNorm(backend, params, 1f / scale);
+        if (!Double.isFinite(g2)) {
+            scale *= backoffFactor;
+            goodSteps = 0;
+            skipped++;
+        } else if (++goodSteps >= growthInterval) {
+            scale *= growthFactor;
+            goodSteps = 0;
+        }
+        return g2;
+    }
+}
