@@ -60,7 +60,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * spatial sizes through one session (dynamic shapes). Plus the graph's structure and metadata.
  */
 class OnnxExportTest {
-    /** "Equal within 1e-4 relative": {@code |ort - ours| <= RTOL (|ours| + FLOOR max|ours|)}, see {@link #assertAgree}. */
+    /** "Equal within 1e-4 relative": {@code |ort - ours| <= RTOL (|ours| + FLOOR max|ours|)} ({@link #assertAgree}). */
     static final double RTOL = 1e-4;
     /** Relative errors are taken against at least this fraction of the output's largest magnitude. */
     static final double FLOOR = 1e-2;
