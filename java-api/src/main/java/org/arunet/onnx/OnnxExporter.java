@@ -3,6 +3,7 @@ package org.arunet.onnx;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -97,14 +98,15 @@ public final class OnnxExporter {
             boolean probabilities) throws IOException {
         Objects.requireNonNull(out, "out");
         Built b = build(model, preprocessing, probabilities);
-        byte[] bytes = b.proto.toByteArray();
         Path dir = out.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + out.getFileName() + ".", ".tmp");
+        long bytes;
         try {
-            try (OutputStream o = Files.newOutputStream(tmp)) {
-                o.write(bytes);
+            try (OutputStream o = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+                b.proto.writeTo(o);
             }
+            bytes = Files.size(tmp);
             try {
                 Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -114,7 +116,7 @@ public final class OnnxExporter {
             Files.deleteIfExists(tmp);
             throw e;
         }
-        return new Result(out, bytes.length, OPSET, b.nodes, b.initializers, model.parameterCount(), b.outputs,
+        return new Result(out, bytes, OPSET, b.nodes, b.initializers, model.parameterCount(), b.outputs,
                 b.metadata);
     }
 
