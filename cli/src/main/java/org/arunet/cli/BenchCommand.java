@@ -52,10 +52,30 @@ final class BenchCommand extends BaseCommand {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random input and weights.")
     long seed;
 
+    @Option(names = "--vs", paramLabel = "ENGINE", description = "Compare with another engine on the same model"
+            + " (exported to ONNX), same input and thread count, timed alternately in this process: onnxruntime"
+            + " (ONNX Runtime's CPU provider; not in arunet.jar, the ./arunet launcher adds it for bench). Prints"
+            + " both medians and last 'ratio ours/onnxruntime: X.XX'.")
+    String vs;
+
     @Override
     int run() throws Exception {
         if (imageSize % 16 != 0 || imageSize < 16 || batchSize < 1 || iterations < 1 || warmup < 0) {
             throw new Errors.UsageException("--image-size must be a multiple of 16; --batch-size and --iterations >= 1");
+        }
+        if (vs != null) {
+            if (!vs.equals(OnnxRuntimeBench.ENGINE)) {
+                throw new Errors.UsageException("--vs " + vs + ": unknown engine (known: " + OnnxRuntimeBench.ENGINE
+                        + ")");
+            }
+            if (train) {
+                throw new Errors.UsageException("--vs compares inference only; leave out --train");
+            }
+            if (!device.equals("cpu") && !device.equals("auto")) {
+                throw new Errors.UsageException("--vs " + vs + " compares CPU inference (ONNX Runtime's CPU provider);"
+                        + " use --device cpu");
+            }
+            return OnnxRuntimeBench.run(this);
         }
         Map<String, Object> r = new LinkedHashMap<>();
         try (Backend be = backend(device, threads);
@@ -126,7 +146,7 @@ final class BenchCommand extends BaseCommand {
         return t;
     }
 
-    private static Map<String, Object> stats(double[] t, int batch, double flops) {
+    static Map<String, Object> stats(double[] t, int batch, double flops) {
         double med = median(t);
         double mean = Arrays.stream(t).average().orElse(Double.NaN);
         Map<String, Object> m = new LinkedHashMap<>();

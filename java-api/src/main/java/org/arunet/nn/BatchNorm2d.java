@@ -52,6 +52,11 @@ public final class BatchNorm2d extends Module {
         return channels;
     }
 
+    /** The activation applied after normalisation: {@link Activation#NONE} or {@link Activation#RELU}. */
+    public Activation activation() {
+        return act;
+    }
+
     public Parameter weight() {
         return weight;
     }

@@ -1,0 +1,160 @@
+package org.arunet.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.arunet.backend.Backend;
+import org.arunet.model.SegmentationModel;
+import org.arunet.onnx.OnnxExporter;
+import org.arunet.tensor.DType;
+import org.arunet.tensor.Layout;
+import org.arunet.tensor.Tensor;
+import org.arunet.tensor.Transpose;
+
+/**
+ * {@code bench --vs onnxruntime}: our CPU inference against ONNX Runtime on the same model, in one
+ * process. The benchmarked model is exported to a temporary ONNX file; ONNX Runtime gets as many
+ * intra-op threads as we use. After the warm-up both produce logits for the same random input, which
+ * must agree; then the two run alternately (the order flips every iteration) and each one's median
+ * is reported, the last line being {@code ratio ours/onnxruntime: X.XX}.
+ *
+ * <p>ONNX Runtime is not part of arunet.jar: {@link #available} looks for it by name, and only then is
+ * {@link OrtRunner} (the one class that uses it) loaded.
+ */
+final class OnnxRuntimeBench {
+    static final String ENGINE = "onnxruntime";
+    /** Largest |ours - onnxruntime| relative to the largest logit before the comparison is refused. */
+    static final double MAX_DISAGREEMENT = 1e-3;
+
+    private OnnxRuntimeBench() {}
+
+    /** Whether ONNX Runtime's Java API can be loaded by {@code loader}. */
+    static boolean available(ClassLoader loader) {
+        try {
+            Class.forName("ai.onnxruntime.OrtEnvironment", false, loader);
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
+    static String missingMessage() {
+        return "ONNX Runtime is not on the class path; 'bench --vs onnxruntime' needs"
+                + " com.microsoft.onnxruntime:onnxruntime (not part of arunet.jar). The ./arunet launcher adds"
+                + " cli/target/onnxruntime/ (written by 'mvn package') to the class path of 'bench'; with java, run"
+                + " java -cp cli/target/arunet.jar:cli/target/onnxruntime/* org.arunet.cli.Main bench --vs onnxruntime";
+    }
+
+    static int run(BenchCommand b) throws Exception {
+        if (!available(OnnxRuntimeBench.class.getClassLoader())) {
+            throw new IllegalStateException(missingMessage());
+        }
+        int threads = b.threads == 0 ? Runtime.getRuntime().availableProcessors() : b.threads;
+        int n = b.batchSize;
+        int s = b.imageSize;
+        Map<String, Object> r = new LinkedHashMap<>();
+        Path onnx = Files.createTempFile("arunet-bench-", ".onnx");
+        try (Backend be = BaseCommand.backend("cpu", b.threads);
+                SegmentationModel net = b.model.build(be, 3, 2, b.seed);
+                Tensor x = be.allocate(DType.F32, Layout.NHWC, n, s, s, 3)) {
+            net.eval();
+            SplittableRandom rng = new SplittableRandom(b.seed);
+            float[] nchw = new float[n * 3 * s * s];
+            for (int i = 0; i < nchw.length; i++) {
+                nchw[i] = (float) rng.nextGaussian();
+            }
+            x.copyFrom(Transpose.nchwToNhwc(nchw, n, 3, s, s));
+            OnnxExporter.Result exported = OnnxExporter.export(net, onnx, null);
+            long macs = net.macs(s, s) * n;
+            try (OrtRunner ort = new OrtRunner(onnx, threads, nchw, new long[] {n, 3, s, s})) {
+                r.put("backend", be.name());
+                r.put("architecture", net.architecture());
+                r.put("parameters", net.parameterCount());
+                r.put("input", Arrays.asList(n, 3, s, s));
+                r.put("threads", threads);
+                r.put("onnxruntime_version", ort.version());
+                r.put("onnxruntime_options", "CPU provider, intra-op threads " + threads + ", inter-op threads 1,"
+                        + " sequential, graph optimizations all, no spinning");
+                r.put("onnx_bytes", exported.bytes());
+                b.info().printf(Locale.ROOT, "%s, %,d parameters, input %dx3x%dx%d, %d threads; ONNX Runtime %s"
+                        + " (CPU, intra-op %d, inter-op 1, optimizations all, no spinning) on the exported model"
+                        + " (%.1f MB)%n", net.architecture().get("arch"), net.parameterCount(), n, s, s, threads,
+                        ort.version(), threads, exported.bytes() / 1e6);
+
+                for (int i = 0; i < b.warmup; i++) {
+                    net.forward(x);
+                    ort.run();
+                }
+                float[] ours = Transpose.nhwcToNchw(net.forward(x).toFloatArray(), n, s, s, 2);
+                float[] theirs = ort.logits();
+                double maxDiff = 0;
+                double maxAbs = 0;
+                for (int i = 0; i < ours.length; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
+                    maxAbs = Math.max(maxAbs, Math.abs(ours[i]));
+                }
+                double rel = maxDiff / Math.max(maxAbs, Float.MIN_NORMAL);
+                r.put("max_abs_diff", maxDiff);
+                r.put("max_rel_diff", rel);
+                b.info().printf(Locale.ROOT, "outputs agree: max |ours - onnxruntime| = %.2g (%.2g of the largest"
+                        + " logit)%n", maxDiff, rel);
+                if (!(rel <= MAX_DISAGREEMENT)) {
+                    throw new IllegalStateException(String.format(Locale.ROOT, "ONNX Runtime's logits differ from"
+                            + " ours by %.3g of the largest logit (more than %.0e): not comparing the timings of"
+                            + " different computations", rel, MAX_DISAGREEMENT));
+                }
+
+                double[] tOurs = new double[b.iterations];
+                double[] tOrt = new double[b.iterations];
+                for (int i = 0; i < b.iterations; i++) {
+                    if (i % 2 == 0) {
+                        tOurs[i] = timeOurs(net, x);
+                        tOrt[i] = timeOrt(ort);
+                    } else {
+                        tOrt[i] = timeOrt(ort);
+                        tOurs[i] = timeOurs(net, x);
+                    }
+                }
+                double ratio = BenchCommand.median(tOurs) / BenchCommand.median(tOrt);
+                r.put("ours", BenchCommand.stats(tOurs, n, 2.0 * macs));
+                r.put(ENGINE, BenchCommand.stats(tOrt, n, 2.0 * macs));
+                r.put("ratio_ours_over_onnxruntime", ratio);
+                r.put("peak_rss_mb", BenchCommand.peakRssMb());
+                if (b.json) {
+                    b.printJson(r);
+                } else {
+                    print("ours", tOurs, n, macs);
+                    print(ENGINE, tOrt, n, macs);
+                    System.out.printf(Locale.ROOT, "peak RSS %.0f MB (both engines, one process)%n",
+                            r.get("peak_rss_mb"));
+                    System.out.printf(Locale.ROOT, "ratio ours/onnxruntime: %.2f%n", ratio);
+                }
+            }
+        } finally {
+            Files.deleteIfExists(onnx);
+        }
+        return 0;
+    }
+
+    private static void print(String who, double[] t, int batch, long macs) {
+        double med = BenchCommand.median(t);
+        System.out.printf(Locale.ROOT, "%-12s forward %.1f ms (median of %d, interleaved), %.2f images/s, %.1f"
+                + " GFLOP/s%n", who + ":", med * 1e3, t.length, batch / med, 2.0 * macs / med / 1e9);
+    }
+
+    private static double timeOurs(SegmentationModel net, Tensor x) {
+        long t0 = System.nanoTime();
+        net.forward(x);
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    private static double timeOrt(OrtRunner ort) throws Exception {
+        long t0 = System.nanoTime();
+        ort.run();
+        return (System.nanoTime() - t0) / 1e9;
+    }
+}
