@@ -251,6 +251,7 @@ final class ParityRun {
                 double loss = be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
                 results.add(cmp("loss", new float[] {(float) loss}, f.readFloats("loss"),
                         Tolerance.elementwise(0, half ? (p == Precision.FP16 ? 1e-2 : 5e-2) : 1e-5)));
+                be.scale(dLogits, OpCases.GRAD_SCALE, dLogits); // loss scaling (see OpCases.model)
                 net.backward(dLogits);
                 double largest = 0;
                 for (String k : f.entries().keySet()) {
@@ -265,7 +266,7 @@ final class ParityRun {
                 Tolerance gt = Tolerance.normwise(half ? (p == Precision.FP16 ? 1e-1 : 4e-1) : 1e-3)
                         .withFloor(1e-4 * largest);
                 for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
-                    results.add(cmp("grad." + e.getKey(), e.getValue().grad().toFloatArray(),
+                    results.add(cmp("grad." + e.getKey(), OpCases.unscaled(e.getValue().grad()).floats(),
                             f.readFloats("grad." + e.getKey()), gt));
                 }
                 net.eval();

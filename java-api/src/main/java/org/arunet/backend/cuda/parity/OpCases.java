@@ -598,6 +598,18 @@ public final class OpCases {
         return ArUNetConfig.paper().withWidth(8);
     }
 
+    /** Loss scale of the model cases' gradient check (a power of two: exact in fp32). */
+    public static final float GRAD_SCALE = 1024f;
+
+    /** A gradient computed from a loss scaled by {@link #GRAD_SCALE}, scaled back, as host values. */
+    public static HostTensor unscaled(Tensor grad) {
+        float[] g = grad.toFloatArray();
+        for (int i = 0; i < g.length; i++) {
+            g[i] /= GRAD_SCALE;
+        }
+        return HostTensor.f32(grad.layout(), grad.shape(), g);
+    }
+
     static void model(List<OpCase> c) {
         int[] s = {2, 32, 32, 3};
         // gradients that are zero in exact arithmetic (a bias feeding a batch norm) hold rounding noise on both
@@ -615,9 +627,12 @@ public final class OpCases {
                     Tensor logits = net.forward(x);
                     out.put("logits", HostTensor.of(logits));
                     out.put("loss", HostTensor.scalar(be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f)));
+                    // Loss scaling, as mixed-precision training does: the tiny model's gradients (1e-5 to 1e-7)
+                    // lie below fp16's normal range; a power of two is exact in fp32, so fp32 results do not change.
+                    be.scale(dLogits, GRAD_SCALE, dLogits);
                     net.backward(dLogits);
                     for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
-                        out.put("grad." + e.getKey(), HostTensor.of(e.getValue().grad()));
+                        out.put("grad." + e.getKey(), unscaled(e.getValue().grad()));
                     }
                     for (Map.Entry<String, Tensor> e : net.stateDict().entrySet()) {
                         if (e.getKey().endsWith("running_mean") || e.getKey().endsWith("running_var")) {
