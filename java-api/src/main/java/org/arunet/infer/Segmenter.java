@@ -15,7 +15,6 @@ import java.util.concurrent.BlockingQueue;
 import java.util.stream.Stream;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
-import org.arunet.data.io.ColorMode;
 import org.arunet.data.io.ImageFormat;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.io.Raster;
