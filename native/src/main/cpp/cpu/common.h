@@ -98,6 +98,9 @@ struct CpuContext {
     dnnl::stream stream;
     Buffer partials;        // per-thread partial sums of the reduction kernels
     Buffer dnnl_scratchpad; // oneDNN user-mode scratchpad, shared by every convolution of this context
+    Buffer conv_weights;    // plain weights transformed for a primitive (folded, sliced, phase-combined)
+    Buffer conv_tmp;        // the phase output of an upsampling convolution (or its gradient)
+    Buffer conv_src;        // a convolution input converted to bf16
 
     explicit CpuContext(int nthreads)
         : threads(nthreads), engine(dnnl::engine::kind::cpu, 0), stream(engine) {}
