@@ -23,7 +23,10 @@ import org.arunet.train.Adam;
  *   java -cp benchmarks/target/benchmarks.jar org.arunet.bench.OpProfile [forward|train] [size] [batch]
  *        [threads] [iterations]
  * </pre>
- * Defaults: forward 256 1 2 5. Timings are wall clock: run it on a quiet machine, and repeat.
+ * Defaults: forward 256 1 2 5. Timings are wall clock (run it on a quiet machine, and repeat), or
+ * with {@code -Dprofile.cpu=true} the calling thread's CPU time (meaningful with 1 thread, where it
+ * is the work itself whatever the load). {@code -Dprofile.unfused=true} runs the unfused eval
+ * forward, {@code -Dprofile.bf16=true} bf16 inference convolutions.
  */
 public final class OpProfile {
     private OpProfile() {}
@@ -35,7 +38,13 @@ public final class OpProfile {
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 2;
         int iterations = args.length > 4 ? Integer.parseInt(args[4]) : 5;
         boolean train = mode.equals("train");
-        ProfilingBackend be = new ProfilingBackend(Backends.cpu(threads));
+        boolean cpuTime = Boolean.getBoolean("profile.cpu");
+        boolean unfused = Boolean.getBoolean("profile.unfused");
+        ProfilingBackend be = new ProfilingBackend(Backends.cpu(threads), cpuTime);
+        be.enable(false); // construction is not counted
+        if (Boolean.getBoolean("profile.bf16")) {
+            be.setInferencePrecision(org.arunet.backend.Precision.BF16);
+        }
         try (ArUNet net = ArUNet.builder().backend(be).build();
                 Tensor x = be.allocate(DType.F32, Layout.NHWC, batch, size, size, 3);
                 Tensor target = be.allocate(DType.I32, Layout.PLAIN, batch, size, size);
@@ -53,6 +62,7 @@ public final class OpProfile {
             }
             target.copyFrom(t);
             net.train(train);
+            net.setFusedInference(!unfused);
             Runnable pass = train ? () -> {
                 Tensor logits = net.forward(x);
                 be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
@@ -66,9 +76,9 @@ public final class OpProfile {
             be.enable(true);
             double[] wall = new double[iterations];
             for (int i = 0; i < iterations; i++) {
-                long t0 = System.nanoTime();
+                long t0 = be.now();
                 pass.run();
-                wall[i] = (System.nanoTime() - t0) / 1e6;
+                wall[i] = (be.now() - t0) / 1e6;
             }
             report(be, mode, size, batch, threads, iterations, wall, net.macs(size, size) * batch);
         } finally {

@@ -9,6 +9,8 @@ import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
+import org.arunet.backend.Precision;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Device;
 import org.arunet.tensor.Layout;
@@ -19,15 +21,32 @@ import org.arunet.tensor.Tensor;
  * and sums the times per operation name; convolutions are keyed by their spec and input shape. Used by
  * {@link OpProfile} to find where a forward pass or a training step spends its time. Timing adds one
  * {@code nanoTime} pair per op (tens of nanoseconds against ops of 10 microseconds and more).
+ *
+ * <p>With {@code cpuTime}, the calling thread's CPU time is measured instead of wall time: with one
+ * backend thread (OpenMP runs the work on the caller) that is the work itself, unaffected by other
+ * processes competing for the cores (cache and memory-bandwidth sharing still show).
  */
 public final class ProfilingBackend implements Backend {
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
     private final Backend inner;
+    private final boolean cpuTime;
     private final Map<String, long[]> times = new LinkedHashMap<>(); // name -> {nanos, calls}
     private final Map<String, Long> macs = new LinkedHashMap<>(); // conv name -> MACs per call
     private boolean on = true;
 
     public ProfilingBackend(Backend inner) {
+        this(inner, false);
+    }
+
+    public ProfilingBackend(Backend inner, boolean cpuTime) {
         this.inner = inner;
+        this.cpuTime = cpuTime;
+    }
+
+    /** The clock: wall nanoseconds, or this thread's CPU nanoseconds. */
+    public long now() {
+        return cpuTime ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
     }
 
     /** Starts or pauses accounting (warm-up runs are not counted). */
@@ -65,15 +84,15 @@ public final class ProfilingBackend implements Backend {
     }
 
     private void time(String name, Runnable r) {
-        long t0 = System.nanoTime();
+        long t0 = now();
         r.run();
-        add(name, System.nanoTime() - t0);
+        add(name, now() - t0);
     }
 
     private <T> T timed(String name, Supplier<T> s) {
-        long t0 = System.nanoTime();
+        long t0 = now();
         T v = s.get();
-        add(name, System.nanoTime() - t0);
+        add(name, now() - t0);
         return v;
     }
 
@@ -98,7 +117,7 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor allocate(DType dtype, Layout layout, int... shape) {
-        return timed("allocate", () -> inner.allocate(dtype, layout, shape));
+        return timed(Boolean.getBoolean("profile.allocations") ? "allocate " + java.util.Arrays.toString(shape) : "allocate", () -> inner.allocate(dtype, layout, shape));
     }
 
     @Override
@@ -162,7 +181,97 @@ public final class ProfilingBackend implements Backend {
             public void close() {
                 op.close();
             }
+
+            Conv2dOp inner() {
+                return op;
+            }
         };
+    }
+
+    @Override
+    public Conv2dOp conv2dUpsampled(Conv2dSpec spec) {
+        Conv2dOp op = inner.conv2dUpsampled(spec);
+        return new Conv2dOp() {
+            @Override
+            public Conv2dSpec spec() {
+                return spec;
+            }
+
+            @Override
+            public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
+                time(upConv("fwd", spec, x), () -> op.forward(x, w, b, y, training));
+            }
+
+            @Override
+            public void backwardData(Tensor dy, Tensor w, Tensor dx) {
+                time(upConv("bwdData", spec, dx), () -> op.backwardData(dy, w, dx));
+            }
+
+            @Override
+            public void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
+                time(upConv("bwdWeights", spec, x), () -> op.backwardWeights(x, dy, dw, db));
+            }
+
+            @Override
+            public void close() {
+                op.close();
+            }
+
+            @Override
+            public String toString() {
+                return "up" + spec;
+            }
+
+            Conv2dOp inner() {
+                return op;
+            }
+        };
+    }
+
+    private String upConv(String pass, Conv2dSpec spec, Tensor x) {
+        String name = String.format(Locale.ROOT, "conv.%s up2 %s @%s", pass, spec, px(x));
+        macs.computeIfAbsent(name, k -> x.dim(0) * spec.macs(2 * x.dim(1), 2 * x.dim(2)));
+        return name;
+    }
+
+    /** The wrapped op of a profiled convolution handle (reflection-free: every wrapper is ours). */
+    private static Conv2dOp unwrap(Conv2dOp op) {
+        try {
+            java.lang.reflect.Method m = op.getClass().getDeclaredMethod("inner");
+            m.setAccessible(true);
+            return (Conv2dOp) m.invoke(op);
+        } catch (ReflectiveOperationException e) {
+            return op;
+        }
+    }
+
+    @Override
+    public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
+            ConvEpilogue epilogue) {
+        Conv2dOp real = unwrap(op);
+        Conv2dSpec spec = op.spec();
+        boolean up = op.toString().startsWith("up");
+        String name = String.format(Locale.ROOT, "conv.fused%s %s%s %s @%s", up ? " up2" : "", spec,
+                x2 == null ? "" : " split", epilogue, px(x));
+        int h = up ? 2 * x.dim(1) : x.dim(1);
+        int wd = up ? 2 * x.dim(2) : x.dim(2);
+        macs.computeIfAbsent(name, k -> x.dim(0) * spec.macs(spec.outH(h), spec.outW(wd)));
+        time(name, () -> inner.convForwardFused(real, x, x2, w, b, y, epilogue));
+    }
+
+    @Override
+    public void setInferencePrecision(Precision precision) {
+        inner.setInferencePrecision(precision);
+    }
+
+    @Override
+    public Precision inferencePrecision() {
+        return inner.inferencePrecision();
+    }
+
+    @Override
+    public boolean supportsBf16Inference() {
+        return inner.supportsBf16Inference();
     }
 
     @Override

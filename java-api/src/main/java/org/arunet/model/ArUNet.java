@@ -4,6 +4,8 @@ import java.util.Objects;
 import java.util.Set;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
+import org.arunet.nn.ActivationPool;
 import org.arunet.nn.ChannelAttention;
 import org.arunet.nn.Conv2d;
 import org.arunet.nn.Decoder;
@@ -43,6 +45,13 @@ import org.arunet.tensor.Tensor;
  * <p>Training: {@link #forward} then {@link #backward} with d loss / d logits writes every parameter
  * gradient. Activation memory is kept per shape inside the modules and reused (see
  * {@link org.arunet.nn.Module}).
+ *
+ * <p>Inference ({@link #eval()} mode): {@link #forward} runs the fused path: every batch norm folded
+ * into its convolution, activations, residual sums, the MCSA gate and the concatenations in the
+ * convolutions' epilogues or input blocks ({@link Backend#convForwardFused}), and every intermediate
+ * tensor taken from one {@link ActivationPool} and returned as soon as it is dead, so memory is the
+ * largest set of live values rather than all of them. {@link #setFusedInference(boolean)
+ * setFusedInference(false)} runs the modules' unfused forward instead (same results up to rounding).
  * One instance is used by one thread at a time.
  */
 public final class ArUNet extends SegmentationModel {
@@ -59,6 +68,8 @@ public final class ArUNet extends SegmentationModel {
     private final Decoder dec2;
     private final Decoder dec1;
     private final Conv2d head;
+    private boolean fusedInference = true;
+    private ActivationPool pool;
 
     /** Builds the network with the given backend; parameters are initialised with {@code init} and {@code seed}. */
     public ArUNet(Backend backend, ArUNetConfig config, Init.Scheme init, long seed) {
@@ -125,10 +136,30 @@ public final class ArUNet extends SegmentationModel {
         }
     }
 
+    /**
+     * Whether eval-mode {@link #forward} takes the fused inference path (default true); false runs
+     * the unfused modules, as in training but with running statistics.
+     */
+    public void setFusedInference(boolean on) {
+        fusedInference = on;
+    }
+
+    public boolean fusedInference() {
+        return fusedInference;
+    }
+
+    /** Bytes of the inference pool's buffers (0 before the first fused inference pass). */
+    public long inferencePoolBytes() {
+        return pool == null ? 0 : pool.bytes();
+    }
+
     /** Logits NHWC {@code [N, H, W, classes]} (owned by the model, valid until the next call). */
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
+        if (!training && fusedInference) {
+            return infer(x);
+        }
         Tensor f1 = stem.forward(x);
         Tensor f2 = enc2.forward(f1);
         Tensor f3 = enc3.forward(f2);
@@ -145,6 +176,52 @@ public final class ArUNet extends SegmentationModel {
         z = dec2.forward(z, f2);
         z = dec1.forward(z, f1);
         return head.forward(z);
+    }
+
+    /** The fused inference pass; see the class comment. */
+    private Tensor infer(Tensor x) {
+        if (pool == null) {
+            pool = new ActivationPool(backend);
+        }
+        Tensor f1 = stem.infer(x, pool);
+        Tensor f2 = enc2.infer(f1, pool);
+        Tensor f3 = enc3.infer(f2, pool);
+        Tensor f4 = enc4.infer(f3, pool);
+        Tensor z = enc5.infer(f4, pool);
+        if (sa != null) {
+            Tensor a = sa.infer(z, pool);
+            pool.release(z);
+            z = a;
+        }
+        if (mixer != null) {
+            Tensor m = mixer.infer(z, pool);
+            if (m != z) {
+                pool.release(z);
+            }
+            z = m;
+        }
+        Tensor[] skips = {f4, f3, f2, f1};
+        Decoder[] decs = {dec4, dec3, dec2, dec1};
+        for (int i = 0; i < 4; i++) {
+            Tensor d = decs[i].infer(z, skips[i], pool);
+            pool.release(z);
+            pool.release(skips[i]);
+            z = d;
+        }
+        Tensor logits = scratch("logits", Layout.NHWC, x.dim(0), x.dim(1), x.dim(2), config.classes());
+        head.inferInto(z, null, logits, ConvEpilogue.none());
+        pool.release(z);
+        return logits;
+    }
+
+    /** Also frees the inference pool. */
+    @Override
+    public void releaseActivations() {
+        super.releaseActivations();
+        if (pool != null) {
+            pool.close();
+            pool = null;
+        }
     }
 
     /**

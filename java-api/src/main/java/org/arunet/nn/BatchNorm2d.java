@@ -2,6 +2,7 @@ package org.arunet.nn;
 
 import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
@@ -66,6 +67,21 @@ public final class BatchNorm2d extends Module {
 
     public Tensor runningVar() {
         return runningVar;
+    }
+
+    /** The fused ReLU, or NONE. */
+    public Activation activation() {
+        return act;
+    }
+
+    /** This layer in inference mode as an epilogue step's parameters (running statistics). */
+    public ConvEpilogue.BatchNorm inference() {
+        return new ConvEpilogue.BatchNorm(weight.value(), bias.value(), runningMean, runningVar, EPS);
+    }
+
+    /** Appends this layer in inference mode (normalisation, then its activation) to an epilogue. */
+    public ConvEpilogue.Builder appendTo(ConvEpilogue.Builder e) {
+        return e.batchNorm(inference()).act(act);
     }
 
     public Tensor forward(Tensor input) {

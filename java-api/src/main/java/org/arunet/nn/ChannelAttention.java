@@ -65,6 +65,67 @@ public final class ChannelAttention extends Module {
         return kind;
     }
 
+    /**
+     * Inference on {@code z = cat[u, skip]} (channels) without building z: returns
+     * {@code {u * w_u, skip * w_skip}} in tensors from the pool, {@code w = [w_u, w_skip]} this
+     * module's weights for z. The small [N, C] intermediates live in the module's scratch.
+     */
+    public Tensor[] inferSplit(Tensor u, Tensor skip, ActivationPool pool) {
+        expect(u != null && skip != null && u.rank() == 4 && skip.rank() == 4 && u.dim(3) + skip.dim(3) == c
+                && u.dim(0) == skip.dim(0) && u.dim(1) == skip.dim(1) && u.dim(2) == skip.dim(2), "inputs", u,
+                "two NHWC blocks of " + c + " channels together, same N, H, W");
+        int n = u.dim(0);
+        int cu = u.dim(3);
+        int cs = skip.dim(3);
+        Tensor avg = scratch("avg", Layout.PLAIN, n, c);
+        Tensor v;
+        if (kind == Kind.PAPER) {
+            Tensor mx = scratch("vmax", Layout.PLAIN, n, c);
+            globalPools(u, skip, mx, avg);
+            Tensor hm = fcMax.forward(mx);
+            Tensor ha = fcAvg.forward(avg);
+            Tensor hid = scratch("hidden", Layout.PLAIN, n, h);
+            backend.mulForward(hm, ha, hid);
+            v = fcOut.forward(hid);
+        } else {
+            globalPools(u, skip, null, avg);
+            Tensor z = fc1.forward(avg);
+            Tensor hid = scratch("hidden", Layout.PLAIN, n, h);
+            backend.activationForward(Activation.RELU, z, hid);
+            v = fc2.forward(hid);
+        }
+        Tensor wt = scratch("w", Layout.PLAIN, n, c);
+        backend.activationForward(Activation.SIGMOID, v, wt);
+        Tensor wu = scratch("wu", Layout.PLAIN, n, cu);
+        Tensor ws = scratch("ws", Layout.PLAIN, n, cs);
+        backend.splitChannels(wt.view(Layout.NHWC, n, 1, 1, c), wu.view(Layout.NHWC, n, 1, 1, cu),
+                ws.view(Layout.NHWC, n, 1, 1, cs));
+        Tensor uo = pool.acquire(u.shape());
+        backend.mulForward(u, wu, uo);
+        Tensor so = pool.acquire(skip.shape());
+        backend.mulForward(skip, ws, so);
+        return new Tensor[] {uo, so};
+    }
+
+    /** Global max (unless null) and mean of cat[u, skip] per image and channel, [N, C] each. */
+    private void globalPools(Tensor u, Tensor skip, Tensor max, Tensor avg) {
+        int n = u.dim(0);
+        int cu = u.dim(3);
+        int cs = skip.dim(3);
+        Tensor mu = max == null ? null : scratch("mu", Layout.PLAIN, n, cu);
+        Tensor ms = max == null ? null : scratch("ms", Layout.PLAIN, n, cs);
+        Tensor au = scratch("au", Layout.PLAIN, n, cu);
+        Tensor as = scratch("as", Layout.PLAIN, n, cs);
+        backend.globalPoolForward(u, mu, au);
+        backend.globalPoolForward(skip, ms, as);
+        if (max != null) {
+            backend.concatChannels(mu.view(Layout.NHWC, n, 1, 1, cu), ms.view(Layout.NHWC, n, 1, 1, cs),
+                    max.view(Layout.NHWC, n, 1, 1, c));
+        }
+        backend.concatChannels(au.view(Layout.NHWC, n, 1, 1, cu), as.view(Layout.NHWC, n, 1, 1, cs),
+                avg.view(Layout.NHWC, n, 1, 1, c));
+    }
+
     public Tensor forward(Tensor input) {
         expectNhwc(input, c);
         x = input;

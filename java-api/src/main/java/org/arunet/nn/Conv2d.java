@@ -3,26 +3,44 @@ package org.arunet.nn;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
 /**
  * 2-D convolution, PyTorch's {@code nn.Conv2d}: parameters {@code weight} OIHW and optional
- * {@code bias}; input and output NHWC.
+ * {@code bias}; input and output NHWC. An {@linkplain #upsampling upsampling} convolution convolves
+ * the nearest-neighbour 2x upsampled input ({@code conv(F.interpolate(x, scale_factor=2))}) without
+ * the caller building it ({@link Backend#conv2dUpsampled}).
  */
 public final class Conv2d extends Module {
     private final Conv2dSpec spec;
+    private final boolean upsampling;
     private final Parameter weight;
     private final Parameter bias;
     private final Conv2dOp op;
     private Tensor x;
 
     public Conv2d(Backend backend, Conv2dSpec spec) {
+        this(backend, spec, false);
+    }
+
+    private Conv2d(Backend backend, Conv2dSpec spec, boolean upsampling) {
         super(backend);
         this.spec = spec;
+        this.upsampling = upsampling;
         this.weight = parameter("weight", Layout.OIHW, spec.weightShape());
         this.bias = spec.bias() ? parameter("bias", Layout.PLAIN, spec.outChannels()) : null;
-        this.op = backend.conv2d(spec);
+        this.op = upsampling ? backend.conv2dUpsampled(spec) : backend.conv2d(spec);
+    }
+
+    /** {@code conv(upsample2x(x))}: input {@code [N, H, W, in]}, output of the spec for {@code 2H x 2W}. */
+    public static Conv2d upsampling(Backend backend, Conv2dSpec spec) {
+        return new Conv2d(backend, spec, true);
+    }
+
+    public boolean isUpsampling() {
+        return upsampling;
     }
 
     /** Same-padded convolution with a square kernel (stride 1). */
@@ -45,7 +63,26 @@ public final class Conv2d extends Module {
 
     /** Output shape for an NHWC input shape. */
     public int[] outputShape(int[] in) {
-        return new int[] {in[0], spec.outH(in[1]), spec.outW(in[2]), spec.outChannels()};
+        int h = upsampling ? 2 * in[1] : in[1];
+        int w = upsampling ? 2 * in[2] : in[2];
+        return new int[] {in[0], spec.outH(h), spec.outW(w), spec.outChannels()};
+    }
+
+    /**
+     * Inference: {@code y = epilogue(conv(in) + b)} with {@code in = x}, or {@code cat[x, x2]} over
+     * channels when x2 is given (never built); see {@link Backend#convForwardFused}. Nothing is kept for
+     * a backward pass.
+     */
+    public void inferInto(Tensor input, Tensor input2, Tensor y, ConvEpilogue epilogue) {
+        backend.convForwardFused(op, input, input2, weight.value(), bias == null ? null : bias.value(), y, epilogue);
+    }
+
+    /** {@link #inferInto} into a tensor from the pool, which the caller releases. */
+    public Tensor infer(Tensor input, ActivationPool pool, ConvEpilogue epilogue) {
+        expectNhwc(input, spec.inChannels());
+        Tensor y = pool.acquire(outputShape(input.shape()));
+        inferInto(input, null, y, epilogue);
+        return y;
     }
 
     public Tensor forward(Tensor input) {

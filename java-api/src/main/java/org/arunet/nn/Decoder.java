@@ -7,7 +7,8 @@ import org.arunet.tensor.Tensor;
 /**
  * Decoder stage: {@code u = CBR(cin -> cout, bias)(up2(x))}, optionally {@code u = MCSA(u)};
  * {@code z = cat[u, skip]}, optionally {@code z = CA(z)}; {@code out = CBR(2 cout -> cout, bias)(z)}.
- * Children {@code up}, {@code mcsa}, {@code ca}, {@code fuse}.
+ * Children {@code up}, {@code mcsa}, {@code ca}, {@code fuse}. The upsampling is part of up's
+ * convolution ({@link Conv2d#upsampling}): no upsampled tensor is built.
  */
 public final class Decoder extends Module {
     private final int in;
@@ -24,7 +25,7 @@ public final class Decoder extends Module {
         super(backend);
         this.in = in;
         this.out = out;
-        this.up = child("up", new CBR(backend, in, out, true));
+        this.up = child("up", new CBR(backend, in, out, true, true));
         this.mcsa = withMcsa ? child("mcsa", new MCSA(backend, out)) : null;
         this.ca = caKind == ChannelAttention.Kind.NONE ? null
                 : child("ca", new ChannelAttention(backend, 2 * out, 16, caKind));
@@ -41,9 +42,7 @@ public final class Decoder extends Module {
         expect(skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out), "skip", skip,
                 "[" + s[0] + ", " + 2 * s[1] + ", " + 2 * s[2] + ", " + out + "] for input " + input.describe());
         x = input;
-        Tensor upx = scratch("upx", Layout.NHWC, s[0], 2 * s[1], 2 * s[2], in);
-        backend.upsample2xForward(input, upx);
-        Tensor u = up.forward(upx);
+        Tensor u = up.forward(input);
         if (mcsa != null) {
             u = mcsa.forward(u);
         }
@@ -68,9 +67,39 @@ public final class Decoder extends Module {
         if (mcsa != null) {
             du = mcsa.backward(du);
         }
-        Tensor dUpx = up.backward(du);
-        dx = scratch("dx", Layout.NHWC, x.shape());
-        backend.upsample2xBackward(dUpx, dx);
+        dx = up.backward(du);
+    }
+
+    /**
+     * Inference: the upsampling CBR, MCSA, channel attention on the two halves of the concatenation
+     * and the fusion CBR reading them as two input blocks: the concatenation is never built. The
+     * result comes from the pool; input and skip stay the caller's.
+     */
+    public Tensor infer(Tensor input, Tensor skip, ActivationPool pool) {
+        expectNhwc(input, in);
+        int[] s = input.shape();
+        expect(skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out), "skip", skip,
+                "[" + s[0] + ", " + 2 * s[1] + ", " + 2 * s[2] + ", " + out + "] for input " + input.describe());
+        Tensor u = up.infer(input, pool);
+        if (mcsa != null) {
+            Tensor m = mcsa.infer(u, pool);
+            pool.release(u);
+            u = m;
+        }
+        Tensor zs = skip;
+        if (ca != null) {
+            Tensor[] z = ca.inferSplit(u, skip, pool);
+            pool.release(u);
+            u = z[0];
+            zs = z[1];
+        }
+        Tensor y = pool.acquire(s[0], 2 * s[1], 2 * s[2], out);
+        fuse.inferInto(u, zs, y);
+        pool.release(u);
+        if (zs != skip) {
+            pool.release(zs);
+        }
+        return y;
     }
 
     public Tensor inputGrad() {

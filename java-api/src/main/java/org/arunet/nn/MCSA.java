@@ -3,6 +3,7 @@ package org.arunet.nn;
 import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -40,6 +41,25 @@ public final class MCSA extends Module {
         this.dBn = child("d_bn", new BatchNorm2d(backend, c, Activation.NONE));
         this.g = child("g", new Conv2d(backend, Conv2dSpec.same(2 * c, c, 1, 1, 1, true)));
         this.gBn = child("g_bn", new BatchNorm2d(backend, c, Activation.NONE));
+    }
+
+    /**
+     * Inference in four convolutions and no other pass: p and o with their batch norms and ReLUs
+     * fused; g reads [p, o] as two input blocks (no concatenation) with its batch norm and sigmoid;
+     * d's epilogue computes {@code x + bn(d) * g}.
+     */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        expectNhwc(x, c);
+        Tensor pv = p.infer(x, pool, pBn.appendTo(ConvEpilogue.builder()).build());
+        Tensor ov = o.infer(x, pool, oBn.appendTo(ConvEpilogue.builder()).build());
+        Tensor gv = pool.acquire(x.shape());
+        g.inferInto(pv, ov, gv, gBn.appendTo(ConvEpilogue.builder()).act(Activation.SIGMOID).build());
+        pool.release(pv);
+        pool.release(ov);
+        Tensor out = pool.acquire(x.shape());
+        d.inferInto(x, null, out, dBn.appendTo(ConvEpilogue.builder()).mul(gv).add(x).build());
+        pool.release(gv);
+        return out;
     }
 
     public Tensor forward(Tensor x) {

@@ -3,6 +3,7 @@ package org.arunet.nn;
 import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -32,6 +33,19 @@ public final class MixerBlock extends Module {
         this.bn1 = child("bn1", new BatchNorm2d(backend, channels, Activation.NONE));
         this.pw = child("pw", new Conv2d(backend, Conv2dSpec.same(channels, channels, 1, 1, 1, true)));
         this.bn2 = child("bn2", new BatchNorm2d(backend, channels, Activation.NONE));
+    }
+
+    /**
+     * Inference in two convolutions: {@code a = bn1(gelu(dw(x)))} (GELU and the batch norm in dw's
+     * epilogue), {@code out = x + bn2(gelu(pw(a)))} (likewise, with the residual add).
+     */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        expectNhwc(x, channels);
+        Tensor a = dw.infer(x, pool, bn1.appendTo(ConvEpilogue.builder().act(Activation.GELU)).build());
+        Tensor out = pool.acquire(x.shape());
+        pw.inferInto(a, null, out, bn2.appendTo(ConvEpilogue.builder().act(Activation.GELU)).add(x).build());
+        pool.release(a);
+        return out;
     }
 
     public Tensor forward(Tensor x) {

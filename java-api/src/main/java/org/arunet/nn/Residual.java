@@ -2,6 +2,7 @@ package org.arunet.nn;
 
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -21,6 +22,26 @@ public final class Residual extends Module {
         this.b = child("b", new CBR(backend, out, out, false));
         this.shortcut = residual ? child("shortcut", new Conv2d(backend, Conv2dSpec.same(in, out, 1, 1, 1, false)))
                 : null;
+    }
+
+    /**
+     * Inference: {@code y = shortcut(x)}, then {@code y += a(x)} (a's epilogue sums into y), then
+     * {@code out = y + b(y)} (b's epilogue adds y): three convolutions, no separate pass.
+     */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        if (shortcut == null) {
+            Tensor ya = a.infer(x, pool);
+            Tensor out = b.infer(ya, pool);
+            pool.release(ya);
+            return out;
+        }
+        Tensor y = pool.acquire(shortcut.outputShape(x.shape()));
+        shortcut.inferInto(x, null, y, ConvEpilogue.none());
+        a.conv().inferInto(x, null, y, a.epilogue().sum().build());
+        Tensor out = pool.acquire(y.shape());
+        b.conv().inferInto(y, null, out, b.epilogue().add(y).build());
+        pool.release(y);
+        return out;
     }
 
     public Tensor forward(Tensor x) {

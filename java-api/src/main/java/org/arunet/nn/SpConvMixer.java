@@ -21,6 +21,19 @@ public final class SpConvMixer extends Module {
         return Collections.unmodifiableList(blocks);
     }
 
+    /** Inference: the blocks in sequence, each intermediate result released once the next block read it. */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        Tensor z = x;
+        for (MixerBlock b : blocks) {
+            Tensor next = b.infer(z, pool);
+            if (z != x) {
+                pool.release(z);
+            }
+            z = next;
+        }
+        return z;
+    }
+
     public Tensor forward(Tensor x) {
         for (MixerBlock b : blocks) {
             x = b.forward(x);

@@ -3,6 +3,7 @@ package org.arunet.nn;
 import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -19,6 +20,20 @@ public final class SpatialAttention extends Module {
     public SpatialAttention(Backend backend, int kernel) {
         super(backend);
         this.conv = child("conv", new Conv2d(backend, Conv2dSpec.same(2, 1, kernel, 1, 1, false)));
+    }
+
+    /** Inference: the attention convolution with its sigmoid fused, then the per-pixel product. */
+    public Tensor infer(Tensor input, ActivationPool pool) {
+        expect(input != null && input.rank() == 4 && input.layout() == Layout.NHWC, "input", input, "NHWC");
+        int[] sh = input.shape();
+        Tensor stats = pool.acquire(sh[0], sh[1], sh[2], 2);
+        backend.channelMaxMeanForward(input, stats);
+        Tensor weight = conv.infer(stats, pool, ConvEpilogue.builder().act(Activation.SIGMOID).build());
+        pool.release(stats);
+        Tensor out = pool.acquire(sh);
+        backend.mulForward(input, weight, out);
+        pool.release(weight);
+        return out;
     }
 
     public Tensor forward(Tensor input) {
