@@ -101,6 +101,8 @@ struct CpuContext {
     Buffer conv_weights;    // plain weights transformed for a primitive (folded, sliced, phase-combined)
     Buffer conv_tmp;        // the phase output of an upsampling convolution (or its gradient)
     Buffer conv_src;        // a convolution input converted to bf16
+    Buffer conv_blk_src;    // x and dy reordered to channel-blocked layouts for backward weights
+    Buffer conv_blk_dst;
 
     explicit CpuContext(int nthreads)
         : threads(nthreads), engine(dnnl::engine::kind::cpu, 0), stream(engine) {}

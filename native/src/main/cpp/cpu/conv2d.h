@@ -204,13 +204,20 @@ public:
         run(prim);
     }
 
-    /** dw (plain, the core's user layout) and db (or null) from x and dy. */
+    /** dw (plain, the core's user layout) and db (or null) from x and dy; Note [blocked backward weights]. */
     void backward_weights(float* dw, float* db, const float* x, const float* dy, std::int64_t n, std::int64_t h,
                           std::int64_t w) {
         Plan& p = plan(n, h, w);
         Prim& prim = p.bwd_weights_prim(*this);
         p.src.set_data_handle(const_cast<float*>(x));
         p.dst.set_data_handle(const_cast<float*>(dy));
+        if (p.blocked_bwd_w) {
+            p.src_blk.set_data_handle(ctx_.conv_blk_src.ensure(p.src_blk.get_desc().get_size()));
+            p.dst_blk.set_data_handle(ctx_.conv_blk_dst.ensure(p.dst_blk.get_desc().get_size()));
+            p.src_to_blk.execute(ctx_.stream, p.src, p.src_blk);
+            p.dst_to_blk.execute(ctx_.stream, p.dst, p.dst_blk);
+            ctx_.stream.wait();
+        }
         if (bias_) bias_mem_.set_data_handle(db);
         user_dw_mem_.set_data_handle(dw);
         run(prim);
@@ -282,6 +289,9 @@ private:
         dnnl::convolution_forward::primitive_desc train_pd;  // hint for the backward primitives
         Prim fwd_inf, fwd_train, bwd_data, bwd_weights;
         std::vector<std::pair<int, std::unique_ptr<Prim>>> fused;
+        bool blocked_bwd_w = false;        // Note [blocked backward weights]
+        dnnl::memory src_blk, dst_blk;     //   x and dy in the primitive's blocked layouts (context buffers)
+        dnnl::reorder src_to_blk, dst_to_blk;
 
         const dnnl::convolution_forward::primitive_desc& training_pd(ConvCore& c) {
             if (!have_train_pd) {
@@ -348,11 +358,32 @@ private:
         Prim& bwd_weights_prim(ConvCore& c) {
             if (c.bf16_) fail("conv2d", "bf16 convolutions are inference only");
             if (!bwd_weights.ready) {
+                blocked_bwd_w = c.blocked_backward_weights();
+                dnnl::memory::desc s_md = src_md, d_md = dst_md;
+                dnnl::convolution_forward::primitive_desc hint;
+                if (blocked_bwd_w) {
+                    using tag = dnnl::memory::format_tag;
+                    s_md = dnnl::memory::desc(src_md.get_dims(), src_md.get_data_type(), tag::any);
+                    d_md = dnnl::memory::desc(dst_md.get_dims(), dst_md.get_data_type(), tag::any);
+                    hint = dnnl::convolution_forward::primitive_desc(
+                            c.ctx_.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                            s_md, w_any_md, c.bias_md_, d_md, strides, dilates, pad_l, pad_r, c.attr());
+                } else {
+                    hint = training_pd(c);
+                }
                 dnnl::convolution_backward_weights::primitive_desc pd(
-                        c.ctx_.engine, dnnl::algorithm::convolution_direct, src_md, w_any_md, c.bias_md_, dst_md,
-                        strides, dilates, pad_l, pad_r, training_pd(c), c.attr());
+                        c.ctx_.engine, dnnl::algorithm::convolution_direct, s_md, w_any_md, c.bias_md_, d_md,
+                        strides, dilates, pad_l, pad_r, hint, c.attr());
                 Prim& b = bwd_weights;
-                b.args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dst}};
+                if (blocked_bwd_w) {
+                    src_blk = dnnl::memory(pd.src_desc(), c.ctx_.engine, DNNL_MEMORY_NONE);
+                    dst_blk = dnnl::memory(pd.diff_dst_desc(), c.ctx_.engine, DNNL_MEMORY_NONE);
+                    src_to_blk = dnnl::reorder(src, src_blk);
+                    dst_to_blk = dnnl::reorder(dst, dst_blk);
+                    b.args = {{DNNL_ARG_SRC, src_blk}, {DNNL_ARG_DIFF_DST, dst_blk}};
+                } else {
+                    b.args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dst}};
+                }
                 if (c.bias_) b.args.insert({DNNL_ARG_DIFF_BIAS, c.bias_mem_});
                 if (pd.diff_weights_desc() == c.user_w_md_) {
                     b.args.insert({DNNL_ARG_DIFF_WEIGHTS, c.user_dw_mem_});
@@ -366,6 +397,19 @@ private:
             return bwd_weights;
         }
     };
+
+    /**
+     * Note [blocked backward weights]: oneDNN 3.11's f32 backward-weights kernel on avx512_core
+     * (jit:avx512_core) runs 20-35 % faster on channel-blocked (nChw16c) x and dy than on NHWC when
+     * both channel counts are >= 128 and the kernel is larger than 1x1 (dilated and phase
+     * convolutions most), even counting the two reorders; with 64 channels or 1x1 kernels NHWC wins.
+     * Measured single-threaded on the ARU-Net training shapes (batch 2, 256x256): 2.90 s NHWC, 2.48 s
+     * with this rule, 2.45 s for the best of both per layer. The rule is fixed (no timing at run
+     * time), so a given shape always runs the same kernel and results stay deterministic.
+     */
+    bool blocked_backward_weights() const {
+        return (kh_ > 1 || kw_ > 1) && groups_ == 1 && std::min(ic_, oc_) >= 128;
+    }
 
     dnnl::primitive_attr attr() const {
         dnnl::primitive_attr a;

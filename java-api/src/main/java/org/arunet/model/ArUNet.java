@@ -44,7 +44,8 @@ import org.arunet.tensor.Tensor;
  *
  * <p>Training: {@link #forward} then {@link #backward} with d loss / d logits writes every parameter
  * gradient. Activation memory is kept per shape inside the modules and reused (see
- * {@link org.arunet.nn.Module}).
+ * {@link org.arunet.nn.Module}); the gradients of the backward pass come from a pool and are
+ * released as soon as they are consumed, so they take the largest set alive at once.
  *
  * <p>Inference ({@link #eval()} mode): {@link #forward} runs the fused path: every batch norm folded
  * into its convolution, activations, residual sums, the MCSA gate and the concatenations in the
@@ -70,6 +71,7 @@ public final class ArUNet extends SegmentationModel {
     private final Conv2d head;
     private boolean fusedInference = true;
     private ActivationPool pool;
+    private final ActivationPool gradients;
 
     /** Builds the network with the given backend; parameters are initialised with {@code init} and {@code seed}. */
     public ArUNet(Backend backend, ArUNetConfig config, Init.Scheme init, long seed) {
@@ -93,6 +95,8 @@ public final class ArUNet extends SegmentationModel {
         dec2 = child("dec2", new Decoder(backend, c[2], c[1], mcsa.contains(2), ca));
         dec1 = child("dec1", new Decoder(backend, c[1], c[0], mcsa.contains(1), ca));
         head = child("head", new Conv2d(backend, Conv2dSpec.same(c[0], config.classes(), 1, 1, 1, true)));
+        gradients = new ActivationPool(backend);
+        useGradientPool(gradients);
         Init.apply(this, init, seed);
     }
 
@@ -214,13 +218,16 @@ public final class ArUNet extends SegmentationModel {
         return logits;
     }
 
-    /** Also frees the inference pool. */
+    /** Also frees the inference pool and the gradient pool. */
     @Override
     public void releaseActivations() {
         super.releaseActivations();
         if (pool != null) {
             pool.close();
             pool = null;
+        }
+        if (gradients != null) {
+            gradients.close();
         }
     }
 
@@ -230,26 +237,46 @@ public final class ArUNet extends SegmentationModel {
      */
     @Override
     public void backward(Tensor dLogits) {
-        dec1.backward(head.backward(dLogits));
-        dec2.backward(dec1.inputGrad());
-        dec3.backward(dec2.inputGrad());
-        dec4.backward(dec3.inputGrad());
-        Tensor dz = dec4.inputGrad();
+        Tensor dz = head.backward(dLogits);
+        Decoder[] decs = {dec1, dec2, dec3, dec4};
+        for (Decoder dec : decs) {
+            dec.backward(dz);
+            done(dz);
+            dz = dec.inputGrad();
+        }
         if (mixer != null) {
-            dz = mixer.backward(dz);
+            Tensor t = mixer.backward(dz);
+            if (t != dz) {
+                done(dz);
+            }
+            dz = t;
         }
         if (sa != null) {
-            dz = sa.backward(dz);
+            Tensor t = sa.backward(dz);
+            done(dz);
+            dz = t;
         }
-        Tensor df4 = enc5.backward(dz);
-        backend.addInPlace(df4, dec4.skipGrad());
-        Tensor df3 = enc4.backward(df4);
-        backend.addInPlace(df3, dec3.skipGrad());
-        Tensor df2 = enc3.backward(df3);
-        backend.addInPlace(df2, dec2.skipGrad());
-        Tensor df1 = enc2.backward(df2);
-        backend.addInPlace(df1, dec1.skipGrad());
-        stem.backward(df1, false);
+        Down[] encs = {enc5, enc4, enc3, enc2};
+        for (int i = 0; i < 4; i++) {
+            Tensor df = encs[i].backward(dz);
+            done(dz);
+            Tensor skip = decs[3 - i].skipGrad();
+            backend.addInPlace(df, skip);
+            done(skip);
+            dz = df;
+        }
+        stem.backward(dz, false);
+        done(dz);
+    }
+
+    /** Gradients lent by the gradient pool and not given back (0 between passes; tests). */
+    int gradientsLent() {
+        return gradients.lent();
+    }
+
+    /** Bytes of the gradient pool's buffers (0 before the first backward pass). */
+    public long gradientPoolBytes() {
+        return gradients.bytes();
     }
 
     /**

@@ -72,6 +72,11 @@ public final class ActivationPool implements AutoCloseable {
         free.add(block);
     }
 
+    /** True when t is a tensor this pool lent and has not got back. */
+    public boolean lends(Tensor t) {
+        return t != null && lent.containsKey(t);
+    }
+
     /** Bytes of all blocks (lent or free). */
     public long bytes() {
         return bytes;

@@ -53,6 +53,19 @@ public final class CBR extends Module {
         return conv.spec().outChannels();
     }
 
+    /** Training forward on {@code cat[x1, x2]} without the concatenation ({@link Conv2d#forwardSplit}). */
+    public Tensor forwardSplit(Tensor x1, Tensor x2) {
+        return bn.forward(conv.forwardSplit(x1, x2));
+    }
+
+    /** Backward of {@link #forwardSplit} given the same inputs; returns {@code {dx1, dx2}}. */
+    public Tensor[] backwardSplit(Tensor dy, Tensor x1, Tensor x2) {
+        Tensor dBn = bn.backward(dy);
+        Tensor[] dx = conv.backwardSplit(dBn, x1, x2);
+        done(dBn);
+        return dx;
+    }
+
     public Tensor forward(Tensor x) {
         return bn.forward(conv.forward(x));
     }
@@ -62,6 +75,9 @@ public final class CBR extends Module {
     }
 
     public Tensor backward(Tensor dy, boolean needInputGrad) {
-        return conv.backward(bn.backward(dy), needInputGrad);
+        Tensor dBn = bn.backward(dy);
+        Tensor dx = conv.backward(dBn, needInputGrad);
+        done(dBn);
+        return dx;
     }
 }

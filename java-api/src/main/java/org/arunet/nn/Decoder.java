@@ -1,7 +1,6 @@
 package org.arunet.nn;
 
 import org.arunet.backend.Backend;
-import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
 /**
@@ -18,6 +17,8 @@ public final class Decoder extends Module {
     private final ChannelAttention ca;
     private final CBR fuse;
     private Tensor x;
+    private Tensor skip;
+    private Tensor u;
     private Tensor dx;
     private Tensor dSkip;
 
@@ -33,6 +34,11 @@ public final class Decoder extends Module {
     }
 
     /**
+     * Training (or unfused eval) forward. The concatenation {@code cat[u, skip]} and the channel
+     * attention's output are never built: the attention's weights are applied to u and skip into
+     * transient tensors that the fusion convolution reads as two input blocks
+     * ({@link CBR#forwardSplit}), and the backward pass recomputes them.
+     *
      * @param input NHWC {@code [N, H, W, in]}
      * @param skip NHWC {@code [N, 2H, 2W, out]}
      */
@@ -42,32 +48,54 @@ public final class Decoder extends Module {
         expect(skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out), "skip", skip,
                 "[" + s[0] + ", " + 2 * s[1] + ", " + 2 * s[2] + ", " + out + "] for input " + input.describe());
         x = input;
-        Tensor u = up.forward(input);
+        this.skip = skip;
+        u = up.forward(input);
         if (mcsa != null) {
             u = mcsa.forward(u);
         }
-        Tensor z = scratch("z", Layout.NHWC, s[0], 2 * s[1], 2 * s[2], 2 * out);
-        backend.concatChannels(u, skip, z);
-        if (ca != null) {
-            z = ca.forward(z);
+        if (ca == null) {
+            return fuse.forwardSplit(u, skip);
         }
-        return fuse.forward(z);
+        ca.attendSplit(u, skip);
+        Tensor us = grad("us", u.shape());
+        Tensor ss = grad("ss", skip.shape());
+        ca.applySplit(us, ss);
+        Tensor y = fuse.forwardSplit(us, ss);
+        done(us);
+        done(ss);
+        return y;
     }
 
-    /** Writes parameter gradients; afterwards {@link #inputGrad()} and {@link #skipGrad()} hold the input gradients. */
+    /**
+     * Writes parameter gradients; afterwards {@link #inputGrad()} and {@link #skipGrad()} hold the input
+     * gradients (with a gradient pool, the caller releases both with {@link #done}).
+     */
     public void backward(Tensor dOut) {
-        Tensor dz = fuse.backward(dOut);
-        if (ca != null) {
-            dz = ca.backward(dz);
+        Tensor du;
+        if (ca == null) {
+            Tensor[] d = fuse.backwardSplit(dOut, u, skip);
+            du = d[0];
+            dSkip = d[1];
+        } else {
+            Tensor us = grad("us", u.shape());
+            Tensor ss = grad("ss", skip.shape());
+            ca.applySplit(us, ss);
+            Tensor[] dz = fuse.backwardSplit(dOut, us, ss);
+            done(us);
+            done(ss);
+            Tensor[] d = ca.backwardSplit(dz[0], dz[1]);
+            done(dz[0]);
+            done(dz[1]);
+            du = d[0];
+            dSkip = d[1];
         }
-        int[] s = dz.shape();
-        Tensor du = scratch("du", Layout.NHWC, s[0], s[1], s[2], out);
-        dSkip = scratch("dSkip", Layout.NHWC, s[0], s[1], s[2], out);
-        backend.splitChannels(dz, du, dSkip);
         if (mcsa != null) {
-            du = mcsa.backward(du);
+            Tensor t = mcsa.backward(du);
+            done(du);
+            du = t;
         }
         dx = up.backward(du);
+        done(du);
     }
 
     /**

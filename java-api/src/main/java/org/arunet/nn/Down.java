@@ -38,8 +38,9 @@ public final class Down extends Module {
 
     public Tensor backward(Tensor dOut) {
         Tensor dp = block.backward(dOut);
-        Tensor dx = scratch("dx", Layout.NHWC, x.shape());
+        Tensor dx = grad("dx", x.shape());
         backend.maxPoolBackward(x, dp, dx, 3, 2, 1);
+        done(dp);
         return dx;
     }
 }

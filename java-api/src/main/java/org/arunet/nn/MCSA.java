@@ -15,7 +15,8 @@ import org.arunet.tensor.Tensor;
  *   out = x + d * g
  * </pre>
  * Children {@code p, p_bn, o, o_bn, d, d_bn, g, g_bn}. {@code ReLU(cat[p, o])} is computed as
- * {@code cat[ReLU(p), ReLU(o)]} with the ReLU fused into {@code p_bn} and {@code o_bn}.
+ * {@code cat[ReLU(p), ReLU(o)]} with the ReLU fused into {@code p_bn} and {@code o_bn}; g reads the two
+ * halves as separate input blocks ({@link Conv2d#forwardSplit}): the concatenation is never built.
  */
 public final class MCSA extends Module {
     private final int c;
@@ -29,6 +30,8 @@ public final class MCSA extends Module {
     private final BatchNorm2d gBn;
     private Tensor dv;
     private Tensor gate;
+    private Tensor pv;
+    private Tensor ov;
 
     public MCSA(Backend backend, int channels) {
         super(backend);
@@ -65,10 +68,11 @@ public final class MCSA extends Module {
     public Tensor forward(Tensor x) {
         expectNhwc(x, c);
         int[] s = x.shape();
-        Tensor po = scratch("po", Layout.NHWC, s[0], s[1], s[2], 2 * c);
-        backend.concatChannels(pBn.forward(p.forward(x)), oBn.forward(o.forward(x)), po);
-        gate = scratch("gate", Layout.NHWC, s);
-        backend.activationForward(Activation.SIGMOID, gBn.forward(g.forward(po)), gate);
+        pv = pBn.forward(p.forward(x));
+        ov = oBn.forward(o.forward(x));
+        // the sigmoid runs in place on g_bn's output, which its backward does not read (no ReLU)
+        gate = gBn.forward(g.forwardSplit(pv, ov));
+        backend.activationForward(Activation.SIGMOID, gate, gate);
         dv = dBn.forward(d.forward(x));
         Tensor out = scratch("out", Layout.NHWC, s);
         backend.mulForward(dv, gate, out);
@@ -78,18 +82,33 @@ public final class MCSA extends Module {
 
     public Tensor backward(Tensor dOut) {
         int[] s = dOut.shape();
-        Tensor dD = scratch("dD", Layout.NHWC, s);
-        Tensor dGate = scratch("dGate", Layout.NHWC, s);
+        Tensor dD = grad("dD", s);
+        Tensor dGate = grad("dGate", s);
         backend.mulBackward(dOut, dv, gate, dD, dGate);
         backend.activationBackward(Activation.SIGMOID, null, gate, dGate, dGate);
-        Tensor dPo = g.backward(gBn.backward(dGate));
-        Tensor dP = scratch("dP", Layout.NHWC, s);
-        Tensor dO = scratch("dO", Layout.NHWC, s);
-        backend.splitChannels(dPo, dP, dO);
-        Tensor dx = scratch("dx", Layout.NHWC, s);
-        backend.add(dOut, d.backward(dBn.backward(dD)), dx);
-        backend.addInPlace(dx, p.backward(pBn.backward(dP)));
-        backend.addInPlace(dx, o.backward(oBn.backward(dO)));
+        Tensor t = gBn.backward(dGate);
+        done(dGate);
+        Tensor[] dPo = g.backwardSplit(t, pv, ov);
+        done(t);
+        Tensor dP = dPo[0];
+        Tensor dO = dPo[1];
+        t = dBn.backward(dD);
+        done(dD);
+        Tensor dx = d.backward(t);
+        done(t);
+        backend.addInPlace(dx, dOut);
+        accumulate(dx, p, pBn, dP);
+        accumulate(dx, o, oBn, dO);
         return dx;
+    }
+
+    /** dx += conv.backward(bn.backward(dy)), releasing dy and the temporaries. */
+    private void accumulate(Tensor dx, Conv2d conv, BatchNorm2d bn, Tensor dy) {
+        Tensor t = bn.backward(dy);
+        done(dy);
+        Tensor u = conv.backward(t);
+        done(t);
+        backend.addInPlace(dx, u);
+        done(u);
     }
 }

@@ -62,12 +62,16 @@ public final class MixerBlock extends Module {
     }
 
     public Tensor backward(Tensor dOut) {
-        Tensor g = scratch("g", Layout.NHWC, dOut.shape());
-        backend.activationBackward(Activation.GELU, c2, a2, bn2.backward(dOut), g);
-        Tensor dA1 = bn1.backward(pw.backward(g));
-        backend.activationBackward(Activation.GELU, c1, a1, dA1, g);
-        Tensor dx = scratch("dx", Layout.NHWC, dOut.shape());
-        backend.add(dOut, dw.backward(g), dx);
+        Tensor g2 = bn2.backward(dOut);
+        backend.activationBackward(Activation.GELU, c2, a2, g2, g2);
+        Tensor dBn1 = pw.backward(g2);
+        done(g2);
+        Tensor g1 = bn1.backward(dBn1);
+        done(dBn1);
+        backend.activationBackward(Activation.GELU, c1, a1, g1, g1);
+        Tensor dx = dw.backward(g1);
+        done(g1);
+        backend.addInPlace(dx, dOut);
         return dx;
     }
 }

@@ -49,8 +49,9 @@ public final class Residual extends Module {
             return b.forward(a.forward(x));
         }
         Tensor ya = a.forward(x);
-        Tensor y = scratch("y", Layout.NHWC, ya.shape());
-        backend.add(ya, shortcut.forward(x), y);
+        // y = a(x) + shortcut(x), summed into the shortcut's output (its backward does not read it)
+        Tensor y = shortcut.forward(x);
+        backend.addInPlace(y, ya);
         Tensor out = scratch("out", Layout.NHWC, y.shape());
         backend.add(y, b.forward(y), out);
         return out;
@@ -58,13 +59,18 @@ public final class Residual extends Module {
 
     public Tensor backward(Tensor dOut) {
         if (shortcut == null) {
-            return a.backward(b.backward(dOut));
+            Tensor db = b.backward(dOut);
+            Tensor dx = a.backward(db);
+            done(db);
+            return dx;
         }
-        Tensor dy = scratch("dy", Layout.NHWC, dOut.shape());
-        backend.add(dOut, b.backward(dOut), dy);
+        Tensor dy = b.backward(dOut);
+        backend.addInPlace(dy, dOut);
         Tensor ds = shortcut.backward(dy);
-        Tensor dx = scratch("dx", Layout.NHWC, ds.shape());
-        backend.add(a.backward(dy), ds, dx);
+        Tensor dx = a.backward(dy);
+        done(dy);
+        backend.addInPlace(dx, ds);
+        done(ds);
         return dx;
     }
 }

@@ -41,10 +41,16 @@ public final class SpConvMixer extends Module {
         return x;
     }
 
+    /** Returns dx (dy itself when there are no blocks); intermediate gradients are released. */
     public Tensor backward(Tensor dy) {
+        Tensor cur = dy;
         for (int i = blocks.size() - 1; i >= 0; i--) {
-            dy = blocks.get(i).backward(dy);
+            Tensor next = blocks.get(i).backward(cur);
+            if (cur != dy) {
+                done(cur);
+            }
+            cur = next;
         }
-        return dy;
+        return cur;
     }
 }

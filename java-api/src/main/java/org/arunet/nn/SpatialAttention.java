@@ -51,15 +51,17 @@ public final class SpatialAttention extends Module {
     }
 
     public Tensor backward(Tensor dOut) {
-        Tensor dx = scratch("dx", Layout.NHWC, x.shape());
-        Tensor dw = scratch("dw", Layout.NHWC, w.shape());
+        Tensor dx = grad("dx", x.shape());
+        Tensor dw = grad("dw", w.shape());
         backend.mulBackward(dOut, x, w, dx, dw);
-        Tensor da = scratch("da", Layout.NHWC, w.shape());
-        backend.activationBackward(Activation.SIGMOID, null, w, dw, da);
-        Tensor ds = conv.backward(da);
-        Tensor dx2 = scratch("dx2", Layout.NHWC, x.shape());
+        backend.activationBackward(Activation.SIGMOID, null, w, dw, dw);
+        Tensor ds = conv.backward(dw);
+        done(dw);
+        Tensor dx2 = grad("dx2", x.shape());
         backend.channelMaxMeanBackward(x, s, ds, dx2);
+        done(ds);
         backend.addInPlace(dx, dx2);
+        done(dx2);
         return dx;
     }
 }

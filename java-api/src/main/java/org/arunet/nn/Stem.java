@@ -33,8 +33,10 @@ public final class Stem extends Module {
 
     /** Returns dx, or null when {@code needInputGrad} is false (the network's input). */
     public Tensor backward(Tensor dOut, boolean needInputGrad) {
-        Tensor dx1 = scratch("dx1", Layout.NHWC, dOut.shape());
-        backend.add(dOut, b.backward(dOut), dx1);
-        return a.backward(dx1, needInputGrad);
+        Tensor dx1 = b.backward(dOut);
+        backend.addInPlace(dx1, dOut);
+        Tensor dx = a.backward(dx1, needInputGrad);
+        done(dx1);
+        return dx;
     }
 }

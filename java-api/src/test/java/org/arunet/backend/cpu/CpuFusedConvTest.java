@@ -257,8 +257,9 @@ class CpuFusedConvTest {
     }
 
     static Stream<Conv2dSpec> upsamplingSpecs() {
+        // 128 -> 4 x 40 phase channels: backward weights on channel-blocked layouts
         return Stream.of(Conv2dSpec.same(6, 4, 3, 1, 1, true), Conv2dSpec.same(3, 17, 3, 1, 1, false),
-                Conv2dSpec.same(32, 16, 3, 1, 1, true));
+                Conv2dSpec.same(32, 16, 3, 1, 1, true), Conv2dSpec.same(128, 40, 3, 1, 1, true));
     }
 
     @Test
