@@ -103,6 +103,8 @@ struct CpuContext {
     Buffer conv_src;        // a convolution input converted to bf16
     Buffer conv_blk_src;    // x and dy reordered to channel-blocked layouts for backward weights
     Buffer conv_blk_dst;
+    Buffer conv_bwd_weights; // weights in a backward-data primitive's layout (reordered at each use)
+    Buffer conv_dw;         // diff weights in a backward-weights primitive's layout
 
     explicit CpuContext(int nthreads)
         : threads(nthreads), engine(dnnl::engine::kind::cpu, 0), stream(engine) {}

@@ -26,8 +26,11 @@
 // block, phase-combined), each tagged with what it was made from (tensor id, version, address, fold
 // tag); a call with the same tag reuses it. Keeping the variants apart means a model that alternates
 // training steps (plain weights) and validation passes (folded weights) does not reorder every time.
-// backward_weights produces dw in `any` and reorders it into the caller's OIHW dw (or writes dw
-// directly when oneDNN's choice is plain OIHW already).
+// Backward-data weights are not cached: backward passes happen in training, where the weights change
+// at every step anyway, so they are reordered at each use into the context's shared conv_bwd_weights
+// buffer (saving a copy of every layer's weights). backward_weights produces dw in `any` in the
+// shared conv_dw buffer and reorders it into the caller's OIHW dw (or writes dw directly when
+// oneDNN's choice is plain OIHW already).
 //
 // Note [plans]: primitives depend on the input shape (N, H, W) and, for the jit kernels' blocking,
 // on the thread count; a Plan holds the primitives of one shape (each created on first use, with its
@@ -220,6 +223,7 @@ public:
         }
         if (bias_) bias_mem_.set_data_handle(db);
         user_dw_mem_.set_data_handle(dw);
+        if (prim.dw_reorder) prim.dw_buffer.set_data_handle(ctx_.conv_dw.ensure(prim.dw_buffer.get_desc().get_size()));
         run(prim);
         if (prim.dw_reorder) {
             prim.dw_reorder.execute(ctx_.stream, prim.dw_buffer, user_dw_mem_);
@@ -245,13 +249,15 @@ public:
     /** Bytes of the weights held in primitive layouts (cached reorders and diff-weight buffers). */
     std::int64_t weight_bytes() const {
         std::int64_t s = 0;
-        for (const auto& wc : weight_caches_) s += std::int64_t(wc->md.get_size());
-        for (const auto& m : dw_buffers_) s += std::int64_t(m.get_desc().get_size());
+        for (const auto& wc : weight_caches_) {
+            if (!wc->transient) s += std::int64_t(wc->md.get_size());
+        }
         return s;
     }
 
 private:
     static constexpr std::size_t kMaxPlans = 8;
+    static constexpr std::int64_t kTransient = -1;  // weight-cache variant in the shared buffer
 
     /** Weights reordered into one primitive's layout, tagged with what they were made from. */
     struct WeightCache {
@@ -260,6 +266,7 @@ private:
         dnnl::memory mem;       // owned by oneDNN, allocated once
         dnnl::reorder reorder;  // user layout -> md
         bool valid = false;
+        bool transient = false;  // held in the context's shared buffer, reordered at every use
         WeightTag tag;
     };
 
@@ -347,7 +354,7 @@ private:
                 dnnl::convolution_backward_data::primitive_desc pd(
                         c.ctx_.engine, dnnl::algorithm::convolution_direct, src_md, w_any_md, dst_md, strides,
                         dilates, pad_l, pad_r, training_pd(c), c.attr());
-                WeightCache& wc = c.weight_cache(pd.weights_desc(), 0);
+                WeightCache& wc = c.weight_cache(pd.weights_desc(), kTransient);
                 bwd_data.args = {{DNNL_ARG_DIFF_SRC, src}, {DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_WEIGHTS, wc.mem}};
                 c.finish(bwd_data, dnnl::convolution_backward_data(pd), pd.scratchpad_desc(), pd.impl_info_str());
                 bwd_data.weights_cache = &wc;
@@ -535,19 +542,19 @@ private:
         auto wc = std::make_unique<WeightCache>();
         wc->md = md;
         wc->variant = variant;
-        wc->mem = dnnl::memory(md, ctx_.engine);
+        wc->transient = variant == kTransient;
+        wc->mem = wc->transient ? dnnl::memory(md, ctx_.engine, DNNL_MEMORY_NONE) : dnnl::memory(md, ctx_.engine);
         wc->reorder = dnnl::reorder(user_w_mem_, wc->mem);
         weight_caches_.push_back(std::move(wc));
         return *weight_caches_.back();
     }
 
-    /** A buffer for diff weights in layout md, shared by the plans that choose the same layout. */
+    /**
+     * A memory object for diff weights in layout md; its data lives in the context's shared
+     * conv_dw buffer (set at each use: the diff weights are reordered to the caller's layout at once).
+     */
     dnnl::memory dw_buffer(const dnnl::memory::desc& md) {
-        for (auto& m : dw_buffers_) {
-            if (m.get_desc() == md) return m;
-        }
-        dw_buffers_.emplace_back(md, ctx_.engine);
-        return dw_buffers_.back();
+        return dnnl::memory(md, ctx_.engine, DNNL_MEMORY_NONE);
     }
 
     /**
@@ -555,6 +562,14 @@ private:
      * from the weight source when its tag differs.
      */
     void sync_weights(WeightCache*& bound, const WeightTag& tag, const WeightSource& weights) {
+        if (bound->transient) {
+            bound->mem.set_data_handle(ctx_.conv_bwd_weights.ensure(bound->md.get_size()));
+            user_w_mem_.set_data_handle(const_cast<float*>(weights()));
+            bound->reorder.execute(ctx_.stream, user_w_mem_, bound->mem);
+            ctx_.stream.wait();
+            weight_reorders_++;
+            return;
+        }
         WeightCache* wc = bound->variant == tag.variant ? bound : &weight_cache(bound->md, tag.variant);
         if (wc != bound) {
             // rebind: the primitive's argument map holds the memory object, so swap the data handle
@@ -598,7 +613,6 @@ private:
     dnnl::memory user_w_mem_, user_dw_mem_, bias_mem_;
     std::vector<std::unique_ptr<Plan>> plans_;
     std::vector<std::unique_ptr<WeightCache>> weight_caches_;
-    std::vector<dnnl::memory> dw_buffers_;
     std::int64_t weight_reorders_ = 0;
 };
 

@@ -112,7 +112,7 @@ inline int64_t context_workspace_bytes(CpuContext* ctx) {
     detail::need(ctx, "context_workspace_bytes", "ctx");
     return int64_t(ctx->partials.capacity() + ctx->dnnl_scratchpad.capacity() + ctx->conv_weights.capacity() +
                    ctx->conv_tmp.capacity() + ctx->conv_src.capacity() + ctx->conv_blk_src.capacity() +
-                   ctx->conv_blk_dst.capacity());
+                   ctx->conv_blk_dst.capacity() + ctx->conv_bwd_weights.capacity() + ctx->conv_dw.capacity());
 }
 
 // ----------------------------------------------------------------------------------------------------

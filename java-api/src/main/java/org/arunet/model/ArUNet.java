@@ -218,6 +218,20 @@ public final class ArUNet extends SegmentationModel {
         return logits;
     }
 
+    /**
+     * Training mode frees the inference pool (the next eval pass makes it again: a validation pass per
+     * epoch costs one round of page faults), so training and inference buffers do not add up.
+     */
+    @Override
+    public ArUNet train(boolean on) {
+        super.train(on);
+        if (on && pool != null) {
+            pool.close();
+            pool = null;
+        }
+        return this;
+    }
+
     /** Also frees the inference pool and the gradient pool. */
     @Override
     public void releaseActivations() {

@@ -68,12 +68,14 @@ public final class Decoder extends Module {
 
     /**
      * Writes parameter gradients; afterwards {@link #inputGrad()} and {@link #skipGrad()} hold the input
-     * gradients (with a gradient pool, the caller releases both with {@link #done}).
+     * gradients (with a gradient pool, the caller releases both with {@link #done}). A pooled
+     * {@code dOut} is released as soon as it has been read for the last time.
      */
     public void backward(Tensor dOut) {
         Tensor du;
         if (ca == null) {
             Tensor[] d = fuse.backwardSplit(dOut, u, skip);
+            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then a no-op)
             du = d[0];
             dSkip = d[1];
         } else {
@@ -81,6 +83,7 @@ public final class Decoder extends Module {
             Tensor ss = grad("ss", skip.shape());
             ca.applySplit(us, ss);
             Tensor[] dz = fuse.backwardSplit(dOut, us, ss);
+            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then a no-op)
             done(us);
             done(ss);
             Tensor[] d = ca.backwardSplit(dz[0], dz[1]);

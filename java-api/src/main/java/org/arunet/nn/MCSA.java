@@ -86,19 +86,18 @@ public final class MCSA extends Module {
         Tensor dGate = grad("dGate", s);
         backend.mulBackward(dOut, dv, gate, dD, dGate);
         backend.activationBackward(Activation.SIGMOID, null, gate, dGate, dGate);
-        Tensor t = gBn.backward(dGate);
-        done(dGate);
-        Tensor[] dPo = g.backwardSplit(t, pv, ov);
-        done(t);
-        Tensor dP = dPo[0];
-        Tensor dO = dPo[1];
-        t = dBn.backward(dD);
+        // the d branch first: its gradients die before the gate branch makes two more
+        Tensor t = dBn.backward(dD);
         done(dD);
         Tensor dx = d.backward(t);
         done(t);
         backend.addInPlace(dx, dOut);
-        accumulate(dx, p, pBn, dP);
-        accumulate(dx, o, oBn, dO);
+        t = gBn.backward(dGate);
+        done(dGate);
+        Tensor[] dPo = g.backwardSplit(t, pv, ov);
+        done(t);
+        accumulate(dx, p, pBn, dPo[0]);
+        accumulate(dx, o, oBn, dPo[1]);
         return dx;
     }
 
