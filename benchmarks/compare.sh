@@ -30,13 +30,16 @@ trap 'rm -rf "$tmp"' EXIT
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
+# compact FILE: the JSON in FILE on one line
+compact() { python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$1"; }
+
 # java_bench PEER JAR ARGS...: one arunet bench process, its JSON appended
 java_bench() {
   local peer="$1" j="$2"; shift 2
   local l; l="$(load1)"
   if java -XX:+UseSerialGC -Xss4m -Dorg.bytedeco.javacpp.cachedir="$tmp/javacpp-$peer" -jar "$j" bench \
       --device cpu --threads "$threads" --json "$@" >"$tmp/r.json" 2>"$tmp/err"; then
-    printf '{"peer":"%s","what":"%s","load1":%s,"result":%s}\n' "$peer" "$*" "$l" "$(cat "$tmp/r.json")" >>"$runs"
+    printf '{"peer":"%s","what":"%s","load1":%s,"result":%s}\n' "$peer" "$*" "$l" "$(compact "$tmp/r.json")" >>"$runs"
   else
     echo "compare.sh: $peer bench $* failed: $(tail -3 "$tmp/err")" >&2
   fi
@@ -47,7 +50,7 @@ torch_bench() {
   local l; l="$(load1)"
   if "$python" "$root/benchmarks/pytorch/aru_net_bench.py" --threads "$threads" --json "$tmp/t.json" "$@" \
       >/dev/null 2>"$tmp/err"; then
-    printf '{"peer":"pytorch","what":"%s","load1":%s,"result":%s}\n' "$*" "$l" "$(cat "$tmp/t.json")" >>"$runs"
+    printf '{"peer":"pytorch","what":"%s","load1":%s,"result":%s}\n' "$*" "$l" "$(compact "$tmp/t.json")" >>"$runs"
   else
     echo "compare.sh: pytorch $* failed: $(tail -3 "$tmp/err")" >&2
   fi

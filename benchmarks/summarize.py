@@ -20,8 +20,18 @@ GMAC = {256: 74.49, 512: 297.96}
 def main(path):
     rows = defaultdict(list)   # (peer, kind, batch, size) -> [(median, min, load)]
     rss = {}
-    for line in open(path):
-        r = json.loads(line)
+    text = open(path).read()
+    dec = json.JSONDecoder()
+    pos = 0
+    records = []
+    while pos < len(text):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        r, pos = dec.raw_decode(text, pos)
+        records.append(r)
+    for r in records:
         peer, res, load = r["peer"], r["result"], r["load1"]
         if peer == "pytorch":
             for run in res["runs"]:

@@ -63,11 +63,7 @@ public final class ProfilingBackend implements Backend {
         return macs.get(name);
     }
 
-    private String conv(String pass, Conv2dSpec spec, Tensor x) {
-        String name = String.format(Locale.ROOT, "conv.%s %s @%s", pass, spec, px(x));
-        macs.computeIfAbsent(name, k -> x.dim(0) * spec.macs(spec.outH(x.dim(1)), spec.outW(x.dim(2))));
-        return name;
-    }
+
 
     /** Accumulated nanoseconds and call counts per op name, sorted by name. */
     public Map<String, long[]> times() {
@@ -150,113 +146,72 @@ public final class ProfilingBackend implements Backend {
         time("scale", () -> inner.scale(x, alpha, y));
     }
 
+    /** A convolution handle that times its passes under names from {@code name}. */
+    private final class Profiled implements Conv2dOp {
+        final Conv2dOp inner;
+        final boolean upsampling;
+
+        Profiled(Conv2dOp inner, boolean upsampling) {
+            this.inner = inner;
+            this.upsampling = upsampling;
+        }
+
+        @Override
+        public Conv2dSpec spec() {
+            return inner.spec();
+        }
+
+        private String name(String pass, Tensor x) {
+            Conv2dSpec spec = inner.spec();
+            String name = String.format(Locale.ROOT, "conv.%s%s %s @%s", pass, upsampling ? " up2" : "", spec, px(x));
+            int h = upsampling ? 2 * x.dim(1) : x.dim(1);
+            int w = upsampling ? 2 * x.dim(2) : x.dim(2);
+            macs.computeIfAbsent(name, k -> x.dim(0) * spec.macs(spec.outH(h), spec.outW(w)));
+            return name;
+        }
+
+        @Override
+        public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
+            time(name("fwd", x), () -> inner.forward(x, w, b, y, training));
+        }
+
+        @Override
+        public void backwardData(Tensor dy, Tensor w, Tensor dx) {
+            time(name("bwdData", dx), () -> inner.backwardData(dy, w, dx));
+        }
+
+        @Override
+        public void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
+            time(name("bwdWeights", x), () -> inner.backwardWeights(x, dy, dw, db));
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
     @Override
     public Conv2dOp conv2d(Conv2dSpec spec) {
-        Conv2dOp op = inner.conv2d(spec);
-        return new Conv2dOp() {
-            @Override
-            public Conv2dSpec spec() {
-                return spec;
-            }
-
-            @Override
-            public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
-                time(conv("fwd", spec, x), () -> op.forward(x, w, b, y,
-                        training));
-            }
-
-            @Override
-            public void backwardData(Tensor dy, Tensor w, Tensor dx) {
-                time(conv("bwdData", spec, dx), () -> op.backwardData(dy, w,
-                        dx));
-            }
-
-            @Override
-            public void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
-                time(conv("bwdWeights", spec, x), () -> op.backwardWeights(x,
-                        dy, dw, db));
-            }
-
-            @Override
-            public void close() {
-                op.close();
-            }
-
-            Conv2dOp inner() {
-                return op;
-            }
-        };
+        return new Profiled(inner.conv2d(spec), false);
     }
 
     @Override
     public Conv2dOp conv2dUpsampled(Conv2dSpec spec) {
-        Conv2dOp op = inner.conv2dUpsampled(spec);
-        return new Conv2dOp() {
-            @Override
-            public Conv2dSpec spec() {
-                return spec;
-            }
-
-            @Override
-            public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
-                time(upConv("fwd", spec, x), () -> op.forward(x, w, b, y, training));
-            }
-
-            @Override
-            public void backwardData(Tensor dy, Tensor w, Tensor dx) {
-                time(upConv("bwdData", spec, dx), () -> op.backwardData(dy, w, dx));
-            }
-
-            @Override
-            public void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
-                time(upConv("bwdWeights", spec, x), () -> op.backwardWeights(x, dy, dw, db));
-            }
-
-            @Override
-            public void close() {
-                op.close();
-            }
-
-            @Override
-            public String toString() {
-                return "up" + spec;
-            }
-
-            Conv2dOp inner() {
-                return op;
-            }
-        };
-    }
-
-    private String upConv(String pass, Conv2dSpec spec, Tensor x) {
-        String name = String.format(Locale.ROOT, "conv.%s up2 %s @%s", pass, spec, px(x));
-        macs.computeIfAbsent(name, k -> x.dim(0) * spec.macs(2 * x.dim(1), 2 * x.dim(2)));
-        return name;
-    }
-
-    /** The wrapped op of a profiled convolution handle (reflection-free: every wrapper is ours). */
-    private static Conv2dOp unwrap(Conv2dOp op) {
-        try {
-            java.lang.reflect.Method m = op.getClass().getDeclaredMethod("inner");
-            m.setAccessible(true);
-            return (Conv2dOp) m.invoke(op);
-        } catch (ReflectiveOperationException e) {
-            return op;
-        }
+        return new Profiled(inner.conv2dUpsampled(spec), true);
     }
 
     @Override
     public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
             ConvEpilogue epilogue) {
-        Conv2dOp real = unwrap(op);
+        Profiled p = (Profiled) op;
         Conv2dSpec spec = op.spec();
-        boolean up = op.toString().startsWith("up");
-        String name = String.format(Locale.ROOT, "conv.fused%s %s%s %s @%s", up ? " up2" : "", spec,
+        String name = String.format(Locale.ROOT, "conv.fused%s %s%s %s @%s", p.upsampling ? " up2" : "", spec,
                 x2 == null ? "" : " split", epilogue, px(x));
-        int h = up ? 2 * x.dim(1) : x.dim(1);
-        int wd = up ? 2 * x.dim(2) : x.dim(2);
+        int h = p.upsampling ? 2 * x.dim(1) : x.dim(1);
+        int wd = p.upsampling ? 2 * x.dim(2) : x.dim(2);
         macs.computeIfAbsent(name, k -> x.dim(0) * spec.macs(spec.outH(h), spec.outW(wd)));
-        time(name, () -> inner.convForwardFused(real, x, x2, w, b, y, epilogue));
+        time(name, () -> inner.convForwardFused(p.inner, x, x2, w, b, y, epilogue));
     }
 
     @Override

@@ -14,6 +14,7 @@ import org.arunet.nn.Init;
 import org.arunet.nn.SpConvMixer;
 import org.arunet.nn.SpatialAttention;
 import org.arunet.nn.Stem;
+import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -71,6 +72,7 @@ public final class ArUNet extends SegmentationModel {
     private final Conv2d head;
     private boolean fusedInference = true;
     private ActivationPool pool;
+    private int[] plannedShape;
     private final ActivationPool gradients;
 
     /** Builds the network with the given backend; parameters are initialised with {@code init} and {@code seed}. */
@@ -157,6 +159,11 @@ public final class ArUNet extends SegmentationModel {
         return pool == null ? 0 : pool.bytes();
     }
 
+    /** The inference pool's peak of bytes lent at once (the live activations' peak). */
+    public long inferencePoolPeakBytes() {
+        return pool == null ? 0 : pool.peakLentBytes();
+    }
+
     /** Logits NHWC {@code [N, H, W, classes]} (owned by the model, valid until the next call). */
     @Override
     public Tensor forward(Tensor x) {
@@ -182,11 +189,33 @@ public final class ArUNet extends SegmentationModel {
         return head.forward(z);
     }
 
-    /** The fused inference pass; see the class comment. */
+    /**
+     * The fused inference pass; see the class comment. The first pass at an input shape is preceded
+     * by a probe pass at 16 x 16 whose request sequence the pool records and lays out in one arena
+     * ({@link ActivationPool#plan}): every activation's size is proportional to H W, so the plan
+     * scaled by {@code (H / 16) (W / 16)} serves the real pass at its live peak, with no fragmented
+     * first pass. (Were a request to differ, the pool would drop the plan and serve by best fit.)
+     */
     private Tensor infer(Tensor x) {
         if (pool == null) {
             pool = new ActivationPool(backend);
         }
+        int[] shape = {x.dim(0), x.dim(1), x.dim(2)};
+        if (!java.util.Arrays.equals(shape, plannedShape) || !pool.planned()) {
+            pool.close();
+            try (Tensor probe = backend.allocate(DType.F32, Layout.NHWC, x.dim(0), ArUNetConfig.SIZE_MULTIPLE,
+                    ArUNetConfig.SIZE_MULTIPLE, x.dim(3))) {
+                pool.record();
+                inferPass(probe);
+            }
+            pool.plan((long) (x.dim(1) / ArUNetConfig.SIZE_MULTIPLE) * (x.dim(2) / ArUNetConfig.SIZE_MULTIPLE));
+            plannedShape = shape;
+        }
+        pool.beginPass();
+        return inferPass(x);
+    }
+
+    private Tensor inferPass(Tensor x) {
         Tensor f1 = stem.infer(x, pool);
         Tensor f2 = enc2.infer(f1, pool);
         Tensor f3 = enc3.infer(f2, pool);
@@ -228,6 +257,7 @@ public final class ArUNet extends SegmentationModel {
         if (on && pool != null) {
             pool.close();
             pool = null;
+            plannedShape = null;
         }
         return this;
     }
@@ -239,6 +269,7 @@ public final class ArUNet extends SegmentationModel {
         if (pool != null) {
             pool.close();
             pool = null;
+            plannedShape = null;
         }
         if (gradients != null) {
             gradients.close();
