@@ -98,6 +98,13 @@ struct CpuContext {
     dnnl::stream stream;
     Buffer partials;        // per-thread partial sums of the reduction kernels
     Buffer dnnl_scratchpad; // oneDNN user-mode scratchpad, shared by every convolution of this context
+    Buffer conv_weights;    // plain weights transformed for a primitive (folded, sliced, phase-combined)
+    Buffer conv_tmp;        // the phase output of an upsampling convolution (or its gradient)
+    Buffer conv_src;        // a convolution input converted to bf16
+    Buffer conv_blk_src;    // x and dy reordered to channel-blocked layouts for backward weights
+    Buffer conv_blk_dst;
+    Buffer conv_bwd_weights; // weights in a backward-data primitive's layout (reordered at each use)
+    Buffer conv_dw;         // diff weights in a backward-weights primitive's layout
 
     explicit CpuContext(int nthreads)
         : threads(nthreads), engine(dnnl::engine::kind::cpu, 0), stream(engine) {}

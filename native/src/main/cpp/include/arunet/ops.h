@@ -86,10 +86,33 @@ inline int context_region_threads(CpuContext* ctx) {
     return n;
 }
 
+/**
+ * True when oneDNN runs bf16 convolutions with a native kernel on this CPU (AVX512-BF16 or AMX):
+ * a small bf16 convolution's implementation is not a reference one.
+ */
+inline bool context_bf16_supported(CpuContext* ctx) {
+    detail::enter(ctx, "context_bf16_supported");
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    try {
+        dnnl::memory::desc src({1, 32, 8, 8}, dt::bf16, tag::nhwc), w({32, 32, 3, 3}, dt::bf16, tag::any);
+        dnnl::memory::desc dst({1, 32, 8, 8}, dt::f32, tag::nhwc);
+        dnnl::convolution_forward::primitive_desc pd(ctx->engine, dnnl::prop_kind::forward_inference,
+                                                     dnnl::algorithm::convolution_direct, src, w, dst, {1, 1}, {1, 1},
+                                                     {1, 1});
+        const std::string impl = pd.impl_info_str();
+        return impl.find("bf16") != std::string::npos || impl.find("amx") != std::string::npos;
+    } catch (const dnnl::error&) {
+        return false;
+    }
+}
+
 /** Bytes held by the context's workspaces (partial sums and the shared oneDNN scratchpad). */
 inline int64_t context_workspace_bytes(CpuContext* ctx) {
     detail::need(ctx, "context_workspace_bytes", "ctx");
-    return int64_t(ctx->partials.capacity() + ctx->dnnl_scratchpad.capacity());
+    return int64_t(ctx->partials.capacity() + ctx->dnnl_scratchpad.capacity() + ctx->conv_weights.capacity() +
+                   ctx->conv_tmp.capacity() + ctx->conv_src.capacity() + ctx->conv_blk_src.capacity() +
+                   ctx->conv_blk_dst.capacity() + ctx->conv_bwd_weights.capacity() + ctx->conv_dw.capacity());
 }
 
 // ----------------------------------------------------------------------------------------------------
@@ -148,14 +171,14 @@ inline double sum_of_squares(CpuContext* ctx, const float* x, int64_t n) {
 
 inline cpu::Conv2d* conv2d_create(CpuContext* ctx, int64_t ic, int64_t oc, int64_t kh, int64_t kw, int64_t sh,
                                   int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups,
-                                  bool bias) {
+                                  bool bias, bool up2) {
     const char* op = "conv2d_create";
     detail::enter(ctx, op);
     detail::sizes_ok(op, {ic, oc, kh, kw, sh, sw, dh, dw, groups});
     ARUNET_REQUIRE(ph >= 0 && pw >= 0, op, "negative padding ", ph, "x", pw);
     ARUNET_REQUIRE(ic % groups == 0 && oc % groups == 0, op, "groups ", groups, " must divide in ", ic, " and out ",
                    oc);
-    return new cpu::Conv2d(*ctx, ic, oc, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias);
+    return new cpu::Conv2d(*ctx, ic, oc, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias, up2);
 }
 
 inline void conv2d_destroy(cpu::Conv2d* conv) { delete conv; }
@@ -182,6 +205,39 @@ inline void conv2d_forward(CpuContext* ctx, cpu::Conv2d* conv,
     detail::need(x, op, "x");
     detail::need(w, op, "w");
     conv->forward(y, x, w, w_id, w_version, b, n, h, wd, training);
+}
+
+/**
+ * Inference forward with a folded batch norm and a post-op chain (cpu/conv2d.h, Note [post-op
+ * recipes]): y = chain(conv(cat[x, x2], w) * scale + (b * scale + shift)).
+ */
+inline void conv2d_forward_fused(CpuContext* ctx, cpu::Conv2d* conv,
+                                 float* y,            // (N, OH, OW, OC); read first with a Sum post-op
+                                 const float* x,      // (N, H, W, C1)
+                                 const float* x2,     // (N, H, W, IC - C1) or null (then C1 = IC)
+                                 int64_t c1,
+                                 const float* w,      // (OC, IC / G, KH, KW)
+                                 int64_t w_id, int64_t w_version,
+                                 const float* b,      // (OC) or null
+                                 const float* scale,  // (OC) or null: the folded batch norm's scale
+                                 const float* shift,  // (OC) or null: and its shift
+                                 int64_t fold,        // tag of (scale, shift) for the weight cache
+                                 int recipe,
+                                 const float* op0, const float* op1, const float* op2, const float* op3,
+                                 int64_t n, int64_t h, int64_t wd, bool bf16) {
+    const char* op = "conv2d.forwardFused";
+    detail::enter(ctx, op);
+    detail::conv_shape_ok(op, conv, n, h, wd);
+    detail::need(y, op, "y");
+    detail::need(x, op, "x");
+    detail::need(w, op, "w");
+    ARUNET_REQUIRE((scale == nullptr) == (shift == nullptr), op, "scale and shift come together");
+    const float* operands[cpu::kMaxPostOperands] = {op0, op1, op2, op3};
+    const int used = cpu::post_operands(recipe);
+    ARUNET_REQUIRE(used <= cpu::kMaxPostOperands, op, "recipe ", recipe, " needs ", used, " operands, at most ",
+                   cpu::kMaxPostOperands);
+    for (int i = 0; i < used; i++) detail::need(operands[i], op, "a post-op operand");
+    conv->forward_fused(y, x, x2, c1, w, w_id, w_version, b, scale, shift, fold, recipe, operands, n, h, wd, bf16);
 }
 
 inline void conv2d_backward_data(CpuContext* ctx, cpu::Conv2d* conv,
@@ -213,14 +269,17 @@ inline void conv2d_backward_weights(CpuContext* ctx, cpu::Conv2d* conv,
     conv->backward_weights(dw, db, x, dy, n, h, wd);
 }
 
-/** pass: 0 forward inference, 1 forward training, 2 backward data, 3 backward weights. */
-inline std::string conv2d_implementation(CpuContext* ctx, cpu::Conv2d* conv, int pass, int64_t n, int64_t h,
-                                         int64_t wd) {
+/**
+ * pass: 0 forward inference, 1 forward training, 2 backward data, 3 backward weights; recipe >= 0:
+ * the fused inference forward with that post-op recipe (f32, or bf16 when asked).
+ */
+inline std::string conv2d_implementation(CpuContext* ctx, cpu::Conv2d* conv, int pass, int recipe, bool bf16,
+                                         int64_t n, int64_t h, int64_t wd) {
     const char* op = "conv2d.implementation";
     detail::enter(ctx, op);
     detail::conv_shape_ok(op, conv, n, h, wd);
     ARUNET_REQUIRE(pass >= 0 && pass <= 3, op, "pass must be 0..3, got ", pass);
-    return conv->implementation(static_cast<cpu::Conv2d::Pass>(pass), n, h, wd);
+    return conv->implementation(static_cast<cpu::Conv2d::Pass>(pass), recipe, bf16, n, h, wd);
 }
 
 inline int64_t conv2d_weight_reorders(cpu::Conv2d* conv) {

@@ -4,11 +4,11 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
+import org.arunet.backend.Precision;
 import org.arunet.model.ArUNet;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
-import org.arunet.train.Adam;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -24,64 +24,58 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The default ARU-Net (width 64, mixer kernel 3) on the CPU backend: inference forward pass at
- * {@code batch x 3 x size x size} and one training step (forward, CE + Dice loss, backward, Adam).
+ * The default ARU-Net (width 64, mixer kernel 3) on the CPU backend, inference forward pass at
+ * {@code shape} = {@code N x S} (N images of 3 x S x S): the fused inference path in fp32 or bf16,
+ * and the unfused modules for comparison ({@code path=unfused}: what eval mode ran before the fused
+ * path, one op per layer).
  *
  * <pre>
  *   java -jar benchmarks/target/benchmarks.jar ArUNetBenchmark -p threads=2
+ *   java -jar benchmarks/target/benchmarks.jar ArUNetBenchmark -p shape=1x512 -p precision=bf16
  * </pre>
- * GFLOP/s = 2 x MACs / time; MACs at 256x256 are 74.49 G per image (a training step counts 3x the
- * forward FLOPs).
+ * GFLOP/s = 2 x MACs / time; MACs are 74.49 G per 256 x 256 image and 297.96 G per 512 x 512 image
+ * (the model's nominal count: the upsampling convolutions count as 3x3 on the upsampled input,
+ * though the CPU backend computes them with 4/9 of that). The training step is
+ * {@link ArUNetTrainBenchmark}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g"})
-@Warmup(iterations = 2, time = 1)
-@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx4g", "-XX:+UseSerialGC"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 2)
 public class ArUNetBenchmark {
-    @Param({"256"})
-    public int size;
+    @Param({"1x256", "1x512", "2x256"})
+    public String shape;
 
     @Param({"2"})
     public int threads;
 
-    @Param({"1"})
-    public int inferenceBatch;
+    @Param({"f32"})
+    public String precision;
 
-    @Param({"2"})
-    public int trainBatch;
+    @Param({"fused"})
+    public String path;
 
     private Backend backend;
     private ArUNet net;
     private Tensor x;
-    private Tensor xt;
-    private Tensor target;
-    private Tensor dLogits;
-    private Adam adam;
 
     @Setup(Level.Trial)
     public void setUp() {
+        String[] ns = shape.split("x");
+        int n = Integer.parseInt(ns[0]);
+        int size = Integer.parseInt(ns[1]);
         backend = Backends.cpu(threads);
+        backend.setInferencePrecision(Precision.valueOf(precision.toUpperCase(java.util.Locale.ROOT)));
         net = ArUNet.builder().backend(backend).build();
-        x = backend.allocate(DType.F32, Layout.NHWC, inferenceBatch, size, size, 3);
-        xt = backend.allocate(DType.F32, Layout.NHWC, trainBatch, size, size, 3);
-        target = backend.allocate(DType.I32, Layout.PLAIN, trainBatch, size, size);
-        dLogits = backend.allocate(DType.F32, Layout.NHWC, trainBatch, size, size, 2);
-        SplittableRandom r = new SplittableRandom(1);
-        x.copyFrom(random(r, (int) x.numel()));
-        xt.copyFrom(random(r, (int) xt.numel()));
-        int[] t = new int[(int) target.numel()];
-        for (int i = 0; i < t.length; i++) {
-            int y = i / size % size;
-            int xx = i % size;
-            t[i] = Math.hypot(y - size / 2.0, xx - size / 2.0) < size / 4.0 ? 1 : 0;
-        }
-        target.copyFrom(t);
-        adam = Adam.of(backend, net.namedParameters(), 1e-4f);
+        net.eval();
+        net.setFusedInference(path.equals("fused"));
+        x = backend.allocate(DType.F32, Layout.NHWC, n, size, size, 3);
+        x.copyFrom(random(new SplittableRandom(1), (int) x.numel()));
     }
 
-    private static float[] random(SplittableRandom r, int n) {
+    static float[] random(SplittableRandom r, int n) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = (float) r.nextGaussian();
@@ -91,28 +85,13 @@ public class ArUNetBenchmark {
 
     @Benchmark
     public float forwardInference() {
-        net.eval();
         Tensor logits = net.forward(x);
         return logits.numel();
     }
 
-    @Benchmark
-    public double trainStep() {
-        net.train(true);
-        Tensor logits = net.forward(xt);
-        double loss = backend.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
-        net.backward(dLogits);
-        adam.step();
-        return loss;
-    }
-
     @TearDown(Level.Trial)
     public void tearDown() {
-        adam.close();
         x.close();
-        xt.close();
-        target.close();
-        dLogits.close();
         net.close();
         backend.close();
     }

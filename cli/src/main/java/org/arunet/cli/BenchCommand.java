@@ -8,6 +8,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.arunet.backend.Backend;
+import org.arunet.backend.Precision;
+import org.arunet.model.ArUNet;
 import org.arunet.model.SegmentationModel;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.HostMemory;
@@ -58,6 +60,15 @@ final class BenchCommand extends BaseCommand {
             + " both medians and last 'ratio ours/onnxruntime: X.XX'.")
     String vs;
 
+    @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
+            description = "Inference convolution arithmetic: f32, or bf16 (bfloat16 inputs and weights, float32"
+                    + " accumulation; CPUs with AVX512-BF16 or AMX). Training stays f32.")
+    Precision precision;
+
+    @Option(names = "--unfused", description = "Run the inference pass through the unfused modules (as training"
+            + " does, with running statistics) instead of the fused inference path (ARU-Net only).")
+    boolean unfused;
+
     @Override
     int run() throws Exception {
         if (imageSize % 16 != 0 || imageSize < 16 || batchSize < 1 || iterations < 1 || warmup < 0) {
@@ -88,11 +99,17 @@ final class BenchCommand extends BaseCommand {
             }
             x.copyFrom(v);
             long macs = net.macs(imageSize, imageSize) * batchSize;
+            be.setInferencePrecision(precision);
+            if (net instanceof ArUNet a) {
+                a.setFusedInference(!unfused);
+            }
             r.put("backend", be.name());
             r.put("architecture", net.architecture());
             r.put("parameters", net.parameterCount());
             r.put("input", Arrays.asList(batchSize, 3, imageSize, imageSize));
             r.put("threads", threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
+            r.put("precision", precision.name().toLowerCase(java.util.Locale.ROOT));
+            r.put("fused_inference", !unfused);
             r.put("gmac_per_pass", macs / 1e9);
             net.eval();
             double[] t = time(() -> net.forward(x));

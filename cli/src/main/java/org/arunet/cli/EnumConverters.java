@@ -1,6 +1,7 @@
 package org.arunet.cli;
 
 import java.util.Locale;
+import org.arunet.backend.Precision;
 import org.arunet.nn.ChannelAttention;
 import org.arunet.nn.Init;
 import org.arunet.train.LossKind;
@@ -45,6 +46,12 @@ final class EnumConverters {
     static final class InitConverter implements CommandLine.ITypeConverter<Init.Scheme> {
         public Init.Scheme convert(String v) {
             return parse(Init.Scheme.class, v);
+        }
+    }
+
+    static final class PrecisionConverter implements CommandLine.ITypeConverter<Precision> {
+        public Precision convert(String v) {
+            return parse(Precision.class, v);
         }
     }
 

@@ -56,6 +56,11 @@ final class EvalCommand extends BaseCommand {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
     int threads;
 
+    @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
+            description = "Convolution arithmetic: f32, or bf16 (bfloat16 inputs and weights, float32 accumulation;"
+                    + " CPUs with AVX512-BF16 or AMX).")
+    org.arunet.backend.Precision precision;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed for a new split (when none exists).")
     long seed;
 
@@ -117,7 +122,7 @@ final class EvalCommand extends BaseCommand {
     }
 
     private Segmenter segmenter(Path ckpt) throws java.io.IOException {
-        return Segmenter.builder(ckpt).device(device).threads(threads).flipTta(tta).largestComponent(largest).build();
+        return Segmenter.builder(ckpt).device(device).threads(threads).precision(precision).flipTta(tta).largestComponent(largest).build();
     }
 
     static Map<String, Object> compareScores(List<ImageScore> a, List<ImageScore> b) {

@@ -58,6 +58,11 @@ final class PredictCommand extends BaseCommand {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
     int threads;
 
+    @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
+            description = "Convolution arithmetic: f32, or bf16 (bfloat16 inputs and weights, float32 accumulation;"
+                    + " CPUs with AVX512-BF16 or AMX).")
+    org.arunet.backend.Precision precision;
+
     @Option(names = "--force", description = "Overwrite existing masks in --out.")
     boolean force;
 
@@ -87,7 +92,7 @@ final class PredictCommand extends BaseCommand {
         }
         List<Map<String, Object>> rows = new ArrayList<>();
         ImageReader reader = new ImageReader();
-        try (Segmenter seg = Segmenter.builder(model).device(device).threads(threads).flipTta(tta)
+        try (Segmenter seg = Segmenter.builder(model).device(device).threads(threads).precision(precision).flipTta(tta)
                 .largestComponent(largest).build()) {
             int i = 0;
             long last = System.nanoTime();

@@ -62,6 +62,117 @@ public interface Backend extends AutoCloseable {
     /** A convolution handle for one layer; see {@link Conv2dOp}. */
     Conv2dOp conv2d(Conv2dSpec spec);
 
+    /**
+     * A convolution of the nearest-neighbour 2x upsampled input, {@code y = conv(upsample2x(x))}: x is
+     * {@code [N, H, W, in]}, y {@code [N, 2H, 2W, out]} (the spec's output size for a {@code 2H x 2W}
+     * input); backwardData returns the gradient of the low-resolution x, backwardWeights takes x.
+     * The default composes {@link #upsample2xForward}, {@link #conv2d} and {@link #upsample2xBackward}
+     * with its own temporary tensors; backends may compute it directly (the CPU backend does, for
+     * 3x3 stride-1 padding-1 specs, without the upsampled tensor and with 4/9 of the arithmetic).
+     */
+    default Conv2dOp conv2dUpsampled(Conv2dSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("conv2dUpsampled: spec is null");
+        }
+        return new UpsampledConv2dOp(this, spec);
+    }
+
+    /**
+     * Inference forward of a convolution with its epilogue, {@code y = epilogue(conv(in, w) + b)} where
+     * {@code in = x}, or {@code in = cat[x, x2]} over channels when x2 is given (the concatenation need
+     * not exist: backends may split the weights). {@code op} is a handle of this backend (from
+     * {@link #conv2d} or {@link #conv2dUpsampled}); {@code w}, {@code b} as {@link Conv2dOp#forward}.
+     * y must not share memory with x, x2, w, b or the epilogue's tensors; the epilogue's SUM step
+     * reads y's previous contents.
+     *
+     * <p>The default composes {@link Conv2dOp#forward} (inference), {@link #concatChannels} and the
+     * elementwise ops of each step with temporary tensors it allocates and frees per call (correct,
+     * not fast); backends fuse. Convolutions run at the {@link #setInferencePrecision inference
+     * precision}.
+     */
+    default void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
+            ConvEpilogue epilogue) {
+        Checks.present("convForwardFused", "x", x, device());
+        Checks.present("convForwardFused", "y", y, device());
+        if (op == null || epilogue == null) {
+            throw new IllegalArgumentException("convForwardFused: op and epilogue are required");
+        }
+        Tensor cat = null;
+        Tensor t = null;
+        Tensor u = null;
+        try {
+            Tensor in = x;
+            if (x2 != null) {
+                Checks.present("convForwardFused", "x2", x2, device());
+                if (x.rank() != 4 || x2.rank() != 4) {
+                    throw new IllegalArgumentException("convForwardFused: x and x2 must be NHWC, got " + x.describe()
+                            + " and " + x2.describe());
+                }
+                cat = allocate(DType.F32, Layout.NHWC, x.dim(0), x.dim(1), x.dim(2), x.dim(3) + x2.dim(3));
+                concatChannels(x, x2, cat);
+                in = cat;
+            }
+            t = allocate(DType.F32, y.layout(), y.shape());
+            op.forward(in, w, b, t, false);
+            for (ConvEpilogue.Step s : epilogue.steps()) {
+                switch (s.kind()) {
+                    case BATCH_NORM -> {
+                        if (u == null) {
+                            u = allocate(DType.F32, y.layout(), y.shape());
+                        }
+                        ConvEpilogue.BatchNorm bn = s.bn();
+                        batchNormForward(t, bn.gamma(), bn.beta(), bn.mean(), bn.var(), null, null, u, false, 0.1f,
+                                bn.eps(), Activation.NONE);
+                        Tensor swap = t;
+                        t = u;
+                        u = swap;
+                    }
+                    case ACTIVATION -> activationForward(s.act(), t, t);
+                    case SUM -> add(t, y, t);
+                    case MUL -> mulForward(t, s.tensor(), t);
+                    case ADD -> add(t, s.tensor(), t);
+                }
+            }
+            copy(t, y);
+        } finally {
+            for (Tensor tmp : new Tensor[] {cat, t, u}) {
+                if (tmp != null) {
+                    tmp.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Sets the arithmetic of {@link #convForwardFused} ({@link Precision#F32} by default). Backends
+     * without bf16 support refuse {@link Precision#BF16} with {@link IllegalArgumentException}.
+     */
+    default void setInferencePrecision(Precision precision) {
+        if (precision != Precision.F32) {
+            throw new IllegalArgumentException("backend " + name() + " supports only F32 inference, not " + precision);
+        }
+    }
+
+    /** The precision set by {@link #setInferencePrecision}. */
+    default Precision inferencePrecision() {
+        return Precision.F32;
+    }
+
+    /**
+     * Whether models should take their fused inference path ({@link #convForwardFused},
+     * {@link #conv2dUpsampled}) on this backend by default. True where the backend implements those
+     * operations itself (CPU, reference); false where only the composed defaults above exist (CUDA,
+     * whose unfused path is the one checked and timed on the GPU).
+     */
+    default boolean fusedInferenceByDefault() {
+        return true;
+    }
+
+    /** True when {@link #setInferencePrecision} accepts {@link Precision#BF16} on this machine. */
+    default boolean supportsBf16Inference() {
+        return false;
+    }
+
     // ------------------------------------------------------------------ normalisation
 
     /**

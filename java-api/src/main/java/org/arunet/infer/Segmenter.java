@@ -15,6 +15,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.stream.Stream;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
+import org.arunet.backend.Precision;
+import org.arunet.data.io.ColorMode;
 import org.arunet.data.io.ImageFormat;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.io.Raster;
@@ -95,6 +97,7 @@ public final class Segmenter implements AutoCloseable {
                 Backend be = Backends.create(b.device, threadsEach);
                 SegmentationModel m;
                 try {
+                    be.setInferencePrecision(b.precision);
                     m = Checkpoint.loadModel(b.checkpoint, be);
                 } catch (IOException | RuntimeException e) {
                     be.close();
@@ -407,6 +410,7 @@ public final class Segmenter implements AutoCloseable {
         private boolean largestComponent;
         private int replicas = 1;
         private int imageSize;
+        private Precision precision = Precision.F32;
 
         private Builder(Path checkpoint) {
             this.checkpoint = Objects.requireNonNull(checkpoint, "checkpoint");
@@ -442,6 +446,16 @@ public final class Segmenter implements AutoCloseable {
                 throw new IllegalArgumentException("replicas must be >= 1, got " + n);
             }
             replicas = n;
+            return this;
+        }
+
+        /**
+         * Arithmetic of the convolutions (default F32); BF16 where the backend supports it
+         * ({@link Backend#supportsBf16Inference()}), else {@link #build()} throws
+         * {@link IllegalArgumentException}.
+         */
+        public Builder precision(Precision p) {
+            precision = Objects.requireNonNull(p, "precision");
             return this;
         }
 

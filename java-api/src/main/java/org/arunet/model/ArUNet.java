@@ -4,6 +4,8 @@ import java.util.Objects;
 import java.util.Set;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
+import org.arunet.nn.ActivationPool;
 import org.arunet.nn.ChannelAttention;
 import org.arunet.nn.Conv2d;
 import org.arunet.nn.Decoder;
@@ -12,6 +14,7 @@ import org.arunet.nn.Init;
 import org.arunet.nn.SpConvMixer;
 import org.arunet.nn.SpatialAttention;
 import org.arunet.nn.Stem;
+import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -42,7 +45,15 @@ import org.arunet.tensor.Tensor;
  *
  * <p>Training: {@link #forward} then {@link #backward} with d loss / d logits writes every parameter
  * gradient. Activation memory is kept per shape inside the modules and reused (see
- * {@link org.arunet.nn.Module}).
+ * {@link org.arunet.nn.Module}); the gradients of the backward pass come from a pool and are
+ * released as soon as they are consumed, so they take the largest set alive at once.
+ *
+ * <p>Inference ({@link #eval()} mode): {@link #forward} runs the fused path: every batch norm folded
+ * into its convolution, activations, residual sums, the MCSA gate and the concatenations in the
+ * convolutions' epilogues or input blocks ({@link Backend#convForwardFused}), and every intermediate
+ * tensor taken from one {@link ActivationPool} and returned as soon as it is dead, so memory is the
+ * largest set of live values rather than all of them. {@link #setFusedInference(boolean)
+ * setFusedInference(false)} runs the modules' unfused forward instead (same results up to rounding).
  * One instance is used by one thread at a time.
  */
 public final class ArUNet extends SegmentationModel {
@@ -59,11 +70,16 @@ public final class ArUNet extends SegmentationModel {
     private final Decoder dec2;
     private final Decoder dec1;
     private final Conv2d head;
+    private boolean fusedInference;
+    private ActivationPool pool;
+    private int[] plannedShape;
+    private final ActivationPool gradients;
 
     /** Builds the network with the given backend; parameters are initialised with {@code init} and {@code seed}. */
     public ArUNet(Backend backend, ArUNetConfig config, Init.Scheme init, long seed) {
         super(backend);
         this.config = Objects.requireNonNull(config, "config");
+        this.fusedInference = backend.fusedInferenceByDefault();
         int[] c = config.stageWidths();
         boolean res = config.residual();
         Set<Integer> mcsa = config.mcsaStages();
@@ -82,6 +98,8 @@ public final class ArUNet extends SegmentationModel {
         dec2 = child("dec2", new Decoder(backend, c[2], c[1], mcsa.contains(2), ca));
         dec1 = child("dec1", new Decoder(backend, c[1], c[0], mcsa.contains(1), ca));
         head = child("head", new Conv2d(backend, Conv2dSpec.same(c[0], config.classes(), 1, 1, 1, true)));
+        gradients = new ActivationPool(backend);
+        useGradientPool(gradients);
         Init.apply(this, init, seed);
     }
 
@@ -125,10 +143,36 @@ public final class ArUNet extends SegmentationModel {
         }
     }
 
+    /**
+     * Whether eval-mode {@link #forward} takes the fused inference path (default: the backend's
+     * {@link Backend#fusedInferenceByDefault()}, true on CPU); false runs the unfused modules, as in
+     * training but with running statistics.
+     */
+    public void setFusedInference(boolean on) {
+        fusedInference = on;
+    }
+
+    public boolean fusedInference() {
+        return fusedInference;
+    }
+
+    /** Bytes of the inference pool's buffers (0 before the first fused inference pass). */
+    public long inferencePoolBytes() {
+        return pool == null ? 0 : pool.bytes();
+    }
+
+    /** The inference pool's peak of bytes lent at once (the live activations' peak). */
+    public long inferencePoolPeakBytes() {
+        return pool == null ? 0 : pool.peakLentBytes();
+    }
+
     /** Logits NHWC {@code [N, H, W, classes]} (owned by the model, valid until the next call). */
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
+        if (!training && fusedInference) {
+            return infer(x);
+        }
         Tensor f1 = stem.forward(x);
         Tensor f2 = enc2.forward(f1);
         Tensor f3 = enc3.forward(f2);
@@ -148,31 +192,138 @@ public final class ArUNet extends SegmentationModel {
     }
 
     /**
+     * The fused inference pass; see the class comment. The first pass at an input shape is preceded
+     * by a probe pass at 16 x 16 whose request sequence the pool records and lays out in one arena
+     * ({@link ActivationPool#plan}): every activation's size is proportional to H W, so the plan
+     * scaled by {@code (H / 16) (W / 16)} serves the real pass at its live peak, with no fragmented
+     * first pass. (Were a request to differ, the pool would drop the plan and serve by best fit.)
+     */
+    private Tensor infer(Tensor x) {
+        if (pool == null) {
+            pool = new ActivationPool(backend);
+        }
+        int[] shape = {x.dim(0), x.dim(1), x.dim(2)};
+        if (!java.util.Arrays.equals(shape, plannedShape) || !pool.planned()) {
+            pool.close();
+            try (Tensor probe = backend.allocate(DType.F32, Layout.NHWC, x.dim(0), ArUNetConfig.SIZE_MULTIPLE,
+                    ArUNetConfig.SIZE_MULTIPLE, x.dim(3))) {
+                pool.record();
+                inferPass(probe);
+            }
+            pool.plan((long) (x.dim(1) / ArUNetConfig.SIZE_MULTIPLE) * (x.dim(2) / ArUNetConfig.SIZE_MULTIPLE));
+            plannedShape = shape;
+        }
+        pool.beginPass();
+        return inferPass(x);
+    }
+
+    private Tensor inferPass(Tensor x) {
+        Tensor f1 = stem.infer(x, pool);
+        Tensor f2 = enc2.infer(f1, pool);
+        Tensor f3 = enc3.infer(f2, pool);
+        Tensor f4 = enc4.infer(f3, pool);
+        Tensor z = enc5.infer(f4, pool);
+        if (sa != null) {
+            Tensor a = sa.infer(z, pool);
+            pool.release(z);
+            z = a;
+        }
+        if (mixer != null) {
+            Tensor m = mixer.infer(z, pool);
+            if (m != z) {
+                pool.release(z);
+            }
+            z = m;
+        }
+        Tensor[] skips = {f4, f3, f2, f1};
+        Decoder[] decs = {dec4, dec3, dec2, dec1};
+        for (int i = 0; i < 4; i++) {
+            Tensor d = decs[i].infer(z, skips[i], pool);
+            pool.release(z);
+            pool.release(skips[i]);
+            z = d;
+        }
+        Tensor logits = scratch("logits", Layout.NHWC, x.dim(0), x.dim(1), x.dim(2), config.classes());
+        head.inferInto(z, null, logits, ConvEpilogue.none());
+        pool.release(z);
+        return logits;
+    }
+
+    /**
+     * Training mode frees the inference pool (the next eval pass makes it again: a validation pass per
+     * epoch costs one round of page faults), so training and inference buffers do not add up.
+     */
+    @Override
+    public ArUNet train(boolean on) {
+        super.train(on);
+        if (on && pool != null) {
+            pool.close();
+            pool = null;
+            plannedShape = null;
+        }
+        return this;
+    }
+
+    /** Also frees the inference pool and the gradient pool. */
+    @Override
+    public void releaseActivations() {
+        super.releaseActivations();
+        if (pool != null) {
+            pool.close();
+            pool = null;
+            plannedShape = null;
+        }
+        if (gradients != null) {
+            gradients.close();
+        }
+    }
+
+    /**
      * Backward pass of the last (training-mode) {@link #forward}: writes the gradient of every
      * parameter given {@code dLogits} = d loss / d logits.
      */
     @Override
     public void backward(Tensor dLogits) {
-        dec1.backward(head.backward(dLogits));
-        dec2.backward(dec1.inputGrad());
-        dec3.backward(dec2.inputGrad());
-        dec4.backward(dec3.inputGrad());
-        Tensor dz = dec4.inputGrad();
+        Tensor dz = head.backward(dLogits);
+        Decoder[] decs = {dec1, dec2, dec3, dec4};
+        for (Decoder dec : decs) {
+            dec.backward(dz);
+            done(dz);
+            dz = dec.inputGrad();
+        }
         if (mixer != null) {
-            dz = mixer.backward(dz);
+            Tensor t = mixer.backward(dz);
+            if (t != dz) {
+                done(dz);
+            }
+            dz = t;
         }
         if (sa != null) {
-            dz = sa.backward(dz);
+            Tensor t = sa.backward(dz);
+            done(dz);
+            dz = t;
         }
-        Tensor df4 = enc5.backward(dz);
-        backend.addInPlace(df4, dec4.skipGrad());
-        Tensor df3 = enc4.backward(df4);
-        backend.addInPlace(df3, dec3.skipGrad());
-        Tensor df2 = enc3.backward(df3);
-        backend.addInPlace(df2, dec2.skipGrad());
-        Tensor df1 = enc2.backward(df2);
-        backend.addInPlace(df1, dec1.skipGrad());
-        stem.backward(df1, false);
+        Down[] encs = {enc5, enc4, enc3, enc2};
+        for (int i = 0; i < 4; i++) {
+            Tensor df = encs[i].backward(dz);
+            done(dz);
+            Tensor skip = decs[3 - i].skipGrad();
+            backend.addInPlace(df, skip);
+            done(skip);
+            dz = df;
+        }
+        stem.backward(dz, false);
+        done(dz);
+    }
+
+    /** Gradients lent by the gradient pool and not given back (0 between passes; tests). */
+    int gradientsLent() {
+        return gradients.lent();
+    }
+
+    /** Bytes of the gradient pool's buffers (0 before the first backward pass). */
+    public long gradientPoolBytes() {
+        return gradients.bytes();
     }
 
     /**

@@ -2,6 +2,7 @@ package org.arunet.nn;
 
 import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
@@ -73,6 +74,20 @@ public final class BatchNorm2d extends Module {
         return runningVar;
     }
 
+    /** This layer in inference mode as an epilogue step's parameters (running statistics). */
+    public ConvEpilogue.BatchNorm inference() {
+        return new ConvEpilogue.BatchNorm(weight.value(), bias.value(), runningMean, runningVar, EPS);
+    }
+
+    /** Appends this layer in inference mode (normalisation, then its activation) to an epilogue. */
+    public ConvEpilogue.Builder appendTo(ConvEpilogue.Builder e) {
+        return e.batchNorm(inference()).act(act);
+    }
+
+    /**
+     * Training or eval forward; returns this module's output tensor. Without a fused ReLU the backward
+     * pass does not read it, so a caller may transform it in place.
+     */
     public Tensor forward(Tensor input) {
         expectNhwc(input, channels);
         if (training && input.dim(0) * input.dim(1) * input.dim(2) < 2) {
@@ -97,8 +112,10 @@ public final class BatchNorm2d extends Module {
             throw new IllegalStateException(path() + ": backward before forward");
         }
         expect(dy != null && dy.sameShape(x), "output gradient", dy, x.describe());
-        Tensor dx = scratch("dx", Layout.NHWC, x.shape());
-        backend.batchNormBackward(dy, x, y, weight.value(), saveMean, saveInvStd, dx, weight.grad(), bias.grad(), act);
+        Tensor dx = grad("dx", x.shape());
+        // without ReLU the output is not read: callers may reuse it in place (MCSA's gate does)
+        backend.batchNormBackward(dy, x, act == Activation.RELU ? y : null, weight.value(), saveMean, saveInvStd, dx,
+                weight.grad(), bias.grad(), act);
         return dx;
     }
 

@@ -1,13 +1,13 @@
 package org.arunet.nn;
 
 import org.arunet.backend.Backend;
-import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
 /**
  * Decoder stage: {@code u = CBR(cin -> cout, bias)(up2(x))}, optionally {@code u = MCSA(u)};
  * {@code z = cat[u, skip]}, optionally {@code z = CA(z)}; {@code out = CBR(2 cout -> cout, bias)(z)}.
- * Children {@code up}, {@code mcsa}, {@code ca}, {@code fuse}.
+ * Children {@code up}, {@code mcsa}, {@code ca}, {@code fuse}. The upsampling is part of up's
+ * convolution ({@link Conv2d#upsampling}): no upsampled tensor is built.
  */
 public final class Decoder extends Module {
     private final int in;
@@ -17,6 +17,8 @@ public final class Decoder extends Module {
     private final ChannelAttention ca;
     private final CBR fuse;
     private Tensor x;
+    private Tensor skip;
+    private Tensor u;
     private Tensor dx;
     private Tensor dSkip;
 
@@ -24,7 +26,7 @@ public final class Decoder extends Module {
         super(backend);
         this.in = in;
         this.out = out;
-        this.up = child("up", new CBR(backend, in, out, true));
+        this.up = child("up", new CBR(backend, in, out, true, true));
         this.mcsa = withMcsa ? child("mcsa", new MCSA(backend, out)) : null;
         this.ca = caKind == ChannelAttention.Kind.NONE ? null
                 : child("ca", new ChannelAttention(backend, 2 * out, 16, caKind));
@@ -32,6 +34,11 @@ public final class Decoder extends Module {
     }
 
     /**
+     * Training (or unfused eval) forward. The concatenation {@code cat[u, skip]} and the channel
+     * attention's output are never built: the attention's weights are applied to u and skip into
+     * transient tensors that the fusion convolution reads as two input blocks
+     * ({@link CBR#forwardSplit}), and the backward pass recomputes them.
+     *
      * @param input NHWC {@code [N, H, W, in]}
      * @param skip NHWC {@code [N, 2H, 2W, out]}
      */
@@ -41,36 +48,89 @@ public final class Decoder extends Module {
         expect(skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out), "skip", skip,
                 "[" + s[0] + ", " + 2 * s[1] + ", " + 2 * s[2] + ", " + out + "] for input " + input.describe());
         x = input;
-        Tensor upx = scratch("upx", Layout.NHWC, s[0], 2 * s[1], 2 * s[2], in);
-        backend.upsample2xForward(input, upx);
-        Tensor u = up.forward(upx);
+        this.skip = skip;
+        u = up.forward(input);
         if (mcsa != null) {
             u = mcsa.forward(u);
         }
-        Tensor z = scratch("z", Layout.NHWC, s[0], 2 * s[1], 2 * s[2], 2 * out);
-        backend.concatChannels(u, skip, z);
-        if (ca != null) {
-            z = ca.forward(z);
+        if (ca == null) {
+            return fuse.forwardSplit(u, skip);
         }
-        return fuse.forward(z);
+        ca.attendSplit(u, skip);
+        Tensor us = grad("us", u.shape());
+        Tensor ss = grad("ss", skip.shape());
+        ca.applySplit(us, ss);
+        Tensor y = fuse.forwardSplit(us, ss);
+        done(us);
+        done(ss);
+        return y;
     }
 
-    /** Writes parameter gradients; afterwards {@link #inputGrad()} and {@link #skipGrad()} hold the input gradients. */
+    /**
+     * Writes parameter gradients; afterwards {@link #inputGrad()} and {@link #skipGrad()} hold the input
+     * gradients (with a gradient pool, the caller releases both with {@link #done}). A pooled
+     * {@code dOut} is released as soon as it has been read for the last time.
+     */
     public void backward(Tensor dOut) {
-        Tensor dz = fuse.backward(dOut);
-        if (ca != null) {
-            dz = ca.backward(dz);
+        Tensor du;
+        if (ca == null) {
+            Tensor[] d = fuse.backwardSplit(dOut, u, skip);
+            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then a no-op)
+            du = d[0];
+            dSkip = d[1];
+        } else {
+            Tensor us = grad("us", u.shape());
+            Tensor ss = grad("ss", skip.shape());
+            ca.applySplit(us, ss);
+            Tensor[] dz = fuse.backwardSplit(dOut, us, ss);
+            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then a no-op)
+            done(us);
+            done(ss);
+            Tensor[] d = ca.backwardSplit(dz[0], dz[1]);
+            done(dz[0]);
+            done(dz[1]);
+            du = d[0];
+            dSkip = d[1];
         }
-        int[] s = dz.shape();
-        Tensor du = scratch("du", Layout.NHWC, s[0], s[1], s[2], out);
-        dSkip = scratch("dSkip", Layout.NHWC, s[0], s[1], s[2], out);
-        backend.splitChannels(dz, du, dSkip);
         if (mcsa != null) {
-            du = mcsa.backward(du);
+            Tensor t = mcsa.backward(du);
+            done(du);
+            du = t;
         }
-        Tensor dUpx = up.backward(du);
-        dx = scratch("dx", Layout.NHWC, x.shape());
-        backend.upsample2xBackward(dUpx, dx);
+        dx = up.backward(du);
+        done(du);
+    }
+
+    /**
+     * Inference: the upsampling CBR, MCSA, channel attention on the two halves of the concatenation
+     * and the fusion CBR reading them as two input blocks: the concatenation is never built. The
+     * result comes from the pool; input and skip stay the caller's.
+     */
+    public Tensor infer(Tensor input, Tensor skip, ActivationPool pool) {
+        expectNhwc(input, in);
+        int[] s = input.shape();
+        expect(skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out), "skip", skip,
+                "[" + s[0] + ", " + 2 * s[1] + ", " + 2 * s[2] + ", " + out + "] for input " + input.describe());
+        Tensor u = up.infer(input, pool);
+        if (mcsa != null) {
+            Tensor m = mcsa.infer(u, pool);
+            pool.release(u);
+            u = m;
+        }
+        Tensor zs = skip;
+        if (ca != null) {
+            Tensor[] z = ca.inferSplit(u, skip, pool);
+            pool.release(u);
+            u = z[0];
+            zs = z[1];
+        }
+        Tensor y = pool.acquire(s[0], 2 * s[1], 2 * s[2], out);
+        fuse.inferInto(u, zs, y);
+        pool.release(u);
+        if (zs != skip) {
+            pool.release(zs);
+        }
+        return y;
     }
 
     public Tensor inputGrad() {

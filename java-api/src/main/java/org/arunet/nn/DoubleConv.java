@@ -23,6 +23,9 @@ public final class DoubleConv extends Module {
     }
 
     public Tensor backward(Tensor dy, boolean needInputGrad) {
-        return a.backward(b.backward(dy), needInputGrad);
+        Tensor db = b.backward(dy);
+        Tensor dx = a.backward(db, needInputGrad);
+        done(db);
+        return dx;
     }
 }

@@ -16,6 +16,17 @@ public final class Down extends Module {
         this.block = child("block", new Residual(backend, in, out, residual));
     }
 
+    /** Inference: max pooling into a pooled tensor, then the residual block. */
+    public Tensor infer(Tensor input, ActivationPool pool) {
+        expectNhwc(input, in);
+        int[] s = input.shape();
+        Tensor p = pool.acquire(s[0], (s[1] - 1) / 2 + 1, (s[2] - 1) / 2 + 1, s[3]);
+        backend.maxPoolForward(input, p, 3, 2, 1);
+        Tensor out = block.infer(p, pool);
+        pool.release(p);
+        return out;
+    }
+
     public Tensor forward(Tensor input) {
         expectNhwc(input, in);
         x = input;
@@ -27,8 +38,9 @@ public final class Down extends Module {
 
     public Tensor backward(Tensor dOut) {
         Tensor dp = block.backward(dOut);
-        Tensor dx = scratch("dx", Layout.NHWC, x.shape());
+        Tensor dx = grad("dx", x.shape());
         backend.maxPoolBackward(x, dp, dx, 3, 2, 1);
+        done(dp);
         return dx;
     }
 }

@@ -3,6 +3,7 @@ package org.arunet.nn;
 import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -34,6 +35,19 @@ public final class MixerBlock extends Module {
         this.bn2 = child("bn2", new BatchNorm2d(backend, channels, Activation.NONE));
     }
 
+    /**
+     * Inference in two convolutions: {@code a = bn1(gelu(dw(x)))} (GELU and the batch norm in dw's
+     * epilogue), {@code out = x + bn2(gelu(pw(a)))} (likewise, with the residual add).
+     */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        expectNhwc(x, channels);
+        Tensor a = dw.infer(x, pool, bn1.appendTo(ConvEpilogue.builder().act(Activation.GELU)).build());
+        Tensor out = pool.acquire(x.shape());
+        pw.inferInto(a, null, out, bn2.appendTo(ConvEpilogue.builder().act(Activation.GELU)).add(x).build());
+        pool.release(a);
+        return out;
+    }
+
     public Tensor forward(Tensor x) {
         expectNhwc(x, channels);
         c1 = dw.forward(x);
@@ -48,12 +62,16 @@ public final class MixerBlock extends Module {
     }
 
     public Tensor backward(Tensor dOut) {
-        Tensor g = scratch("g", Layout.NHWC, dOut.shape());
-        backend.activationBackward(Activation.GELU, c2, a2, bn2.backward(dOut), g);
-        Tensor dA1 = bn1.backward(pw.backward(g));
-        backend.activationBackward(Activation.GELU, c1, a1, dA1, g);
-        Tensor dx = scratch("dx", Layout.NHWC, dOut.shape());
-        backend.add(dOut, dw.backward(g), dx);
+        Tensor g2 = bn2.backward(dOut);
+        backend.activationBackward(Activation.GELU, c2, a2, g2, g2);
+        Tensor dBn1 = pw.backward(g2);
+        done(g2);
+        Tensor g1 = bn1.backward(dBn1);
+        done(dBn1);
+        backend.activationBackward(Activation.GELU, c1, a1, g1, g1);
+        Tensor dx = dw.backward(g1);
+        done(g1);
+        backend.addInPlace(dx, dOut);
         return dx;
     }
 }

@@ -22,6 +22,13 @@ import org.arunet.tensor.Tensor;
  * to the module and stay valid until its next call; inputs are referenced, not copied, and must not
  * change between a forward pass and its backward pass. {@link #close()} frees everything at once.
  *
+ * <p>Gradient memory: with a {@linkplain #useGradientPool gradient pool} (a network sets one on
+ * itself), the tensors a backward pass computes come from that pool instead of the modules' scratch:
+ * {@code backward} returns a pooled gradient that its caller releases ({@link #done}) once consumed,
+ * and every temporary is released before {@code backward} returns, so the memory held is the largest
+ * set of gradients alive at once. Without a pool (a module used on its own) gradients live in the
+ * module's scratch as activations do, and {@link #done} does nothing.
+ *
  * <p>Names follow PyTorch's {@code state_dict}: a child registered as "enc2" whose child "block" has a
  * parameter "weight" yields {@code enc2.block.weight}.
  */
@@ -32,6 +39,7 @@ public abstract class Module implements AutoCloseable {
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
     private final Map<String, Tensor> scratch = new HashMap<>();
     private String path = getClass().getSimpleName();
+    private ActivationPool gradients;
     protected boolean training = true;
 
     protected Module(Backend backend) {
@@ -97,6 +105,64 @@ public abstract class Module implements AutoCloseable {
         t = backend.allocate(DType.F32, layout, shape);
         scratch.put(key, t);
         return t;
+    }
+
+    /**
+     * Takes the backward temporaries of this module and its descendants from {@code pool} (null:
+     * back to the modules' scratch). The caller owns the pool.
+     */
+    public void useGradientPool(ActivationPool pool) {
+        gradients = pool;
+        for (Module c : children.values()) {
+            c.useGradientPool(pool);
+        }
+    }
+
+    /** A gradient tensor: from the gradient pool if there is one, else this module's scratch {@code key}. */
+    protected Tensor grad(String key, Layout layout, int... shape) {
+        return gradients != null ? gradients.acquire(layout, shape) : scratch(key, layout, shape);
+    }
+
+    /** An NHWC gradient tensor, see {@link #grad(String, Layout, int...)}. */
+    protected Tensor grad(String key, int... nhwc) {
+        return grad(key, Layout.NHWC, nhwc);
+    }
+
+    /**
+     * Gives a gradient back to the pool once consumed; tensors the pool did not lend (scratch, a
+     * caller's input, null) are left alone.
+     */
+    public void done(Tensor t) {
+        if (gradients != null && gradients.lends(t)) {
+            gradients.release(t);
+        }
+    }
+
+    /** Bytes of this module's own scratch tensors (children not included). */
+    public long ownScratchBytes() {
+        long b = 0;
+        for (Tensor t : scratch.values()) {
+            b += t.bytes();
+        }
+        return b;
+    }
+
+    /** Bytes of the scratch tensors of this module and its descendants (activations and their gradients). */
+    public long activationBytes() {
+        long b = ownScratchBytes();
+        for (Module c : children.values()) {
+            b += c.activationBytes();
+        }
+        return b;
+    }
+
+    /** Scratch keys and bytes of this module (diagnostics). */
+    public Map<String, Long> scratchSizes() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : scratch.entrySet()) {
+            m.put(e.getKey(), e.getValue().bytes());
+        }
+        return m;
     }
 
     /** Frees the activation memory of this module and its children (parameters stay). */

@@ -2,6 +2,7 @@ package org.arunet.nn;
 
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -23,13 +24,34 @@ public final class Residual extends Module {
                 : null;
     }
 
+    /**
+     * Inference: {@code y = shortcut(x)}, then {@code y += a(x)} (a's epilogue sums into y), then
+     * {@code out = y + b(y)} (b's epilogue adds y): three convolutions, no separate pass.
+     */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        if (shortcut == null) {
+            Tensor ya = a.infer(x, pool);
+            Tensor out = b.infer(ya, pool);
+            pool.release(ya);
+            return out;
+        }
+        Tensor y = pool.acquire(shortcut.outputShape(x.shape()));
+        shortcut.inferInto(x, null, y, ConvEpilogue.none());
+        a.conv().inferInto(x, null, y, a.epilogue().sum().build());
+        Tensor out = pool.acquire(y.shape());
+        b.conv().inferInto(y, null, out, b.epilogue().add(y).build());
+        pool.release(y);
+        return out;
+    }
+
     public Tensor forward(Tensor x) {
         if (shortcut == null) {
             return b.forward(a.forward(x));
         }
         Tensor ya = a.forward(x);
-        Tensor y = scratch("y", Layout.NHWC, ya.shape());
-        backend.add(ya, shortcut.forward(x), y);
+        // y = a(x) + shortcut(x), summed into the shortcut's output (its backward does not read it)
+        Tensor y = shortcut.forward(x);
+        backend.addInPlace(y, ya);
         Tensor out = scratch("out", Layout.NHWC, y.shape());
         backend.add(y, b.forward(y), out);
         return out;
@@ -37,13 +59,18 @@ public final class Residual extends Module {
 
     public Tensor backward(Tensor dOut) {
         if (shortcut == null) {
-            return a.backward(b.backward(dOut));
+            Tensor db = b.backward(dOut);
+            Tensor dx = a.backward(db);
+            done(db);
+            return dx;
         }
-        Tensor dy = scratch("dy", Layout.NHWC, dOut.shape());
-        backend.add(dOut, b.backward(dOut), dy);
+        Tensor dy = b.backward(dOut);
+        backend.addInPlace(dy, dOut);
         Tensor ds = shortcut.backward(dy);
-        Tensor dx = scratch("dx", Layout.NHWC, ds.shape());
-        backend.add(a.backward(dy), ds, dx);
+        Tensor dx = a.backward(dy);
+        done(dy);
+        backend.addInPlace(dx, ds);
+        done(ds);
         return dx;
     }
 }

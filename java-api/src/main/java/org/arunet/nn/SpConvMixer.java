@@ -21,6 +21,19 @@ public final class SpConvMixer extends Module {
         return Collections.unmodifiableList(blocks);
     }
 
+    /** Inference: the blocks in sequence, each intermediate result released once the next block read it. */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        Tensor z = x;
+        for (MixerBlock b : blocks) {
+            Tensor next = b.infer(z, pool);
+            if (z != x) {
+                pool.release(z);
+            }
+            z = next;
+        }
+        return z;
+    }
+
     public Tensor forward(Tensor x) {
         for (MixerBlock b : blocks) {
             x = b.forward(x);
@@ -28,10 +41,16 @@ public final class SpConvMixer extends Module {
         return x;
     }
 
+    /** Returns dx (dy itself when there are no blocks); intermediate gradients are released. */
     public Tensor backward(Tensor dy) {
+        Tensor cur = dy;
         for (int i = blocks.size() - 1; i >= 0; i--) {
-            dy = blocks.get(i).backward(dy);
+            Tensor next = blocks.get(i).backward(cur);
+            if (cur != dy) {
+                done(cur);
+            }
+            cur = next;
         }
-        return dy;
+        return cur;
     }
 }

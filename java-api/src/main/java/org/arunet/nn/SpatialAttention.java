@@ -3,6 +3,7 @@ package org.arunet.nn;
 import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -21,6 +22,20 @@ public final class SpatialAttention extends Module {
         this.conv = child("conv", new Conv2d(backend, Conv2dSpec.same(2, 1, kernel, 1, 1, false)));
     }
 
+    /** Inference: the attention convolution with its sigmoid fused, then the per-pixel product. */
+    public Tensor infer(Tensor input, ActivationPool pool) {
+        expect(input != null && input.rank() == 4 && input.layout() == Layout.NHWC, "input", input, "NHWC");
+        int[] sh = input.shape();
+        Tensor stats = pool.acquire(sh[0], sh[1], sh[2], 2);
+        backend.channelMaxMeanForward(input, stats);
+        Tensor weight = conv.infer(stats, pool, ConvEpilogue.builder().act(Activation.SIGMOID).build());
+        pool.release(stats);
+        Tensor out = pool.acquire(sh);
+        backend.mulForward(input, weight, out);
+        pool.release(weight);
+        return out;
+    }
+
     public Tensor forward(Tensor input) {
         expect(input != null && input.rank() == 4 && input.layout() == Layout.NHWC, "input", input, "NHWC");
         x = input;
@@ -36,15 +51,17 @@ public final class SpatialAttention extends Module {
     }
 
     public Tensor backward(Tensor dOut) {
-        Tensor dx = scratch("dx", Layout.NHWC, x.shape());
-        Tensor dw = scratch("dw", Layout.NHWC, w.shape());
+        Tensor dx = grad("dx", x.shape());
+        Tensor dw = grad("dw", w.shape());
         backend.mulBackward(dOut, x, w, dx, dw);
-        Tensor da = scratch("da", Layout.NHWC, w.shape());
-        backend.activationBackward(Activation.SIGMOID, null, w, dw, da);
-        Tensor ds = conv.backward(da);
-        Tensor dx2 = scratch("dx2", Layout.NHWC, x.shape());
+        backend.activationBackward(Activation.SIGMOID, null, w, dw, dw);
+        Tensor ds = conv.backward(dw);
+        done(dw);
+        Tensor dx2 = grad("dx2", x.shape());
         backend.channelMaxMeanBackward(x, s, ds, dx2);
+        done(ds);
         backend.addInPlace(dx, dx2);
+        done(dx2);
         return dx;
     }
 }

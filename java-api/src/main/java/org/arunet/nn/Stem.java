@@ -15,6 +15,15 @@ public final class Stem extends Module {
         this.b = child("b", new CBR(backend, c, c, false));
     }
 
+    /** Inference: {@code x1 = a(x)}, then {@code x1 + b(x1)} in b's convolution epilogue. */
+    public Tensor infer(Tensor x, ActivationPool pool) {
+        Tensor x1 = a.infer(x, pool);
+        Tensor out = pool.acquire(x1.shape());
+        b.conv().inferInto(x1, null, out, b.epilogue().add(x1).build());
+        pool.release(x1);
+        return out;
+    }
+
     public Tensor forward(Tensor x) {
         Tensor x1 = a.forward(x);
         Tensor out = scratch("out", Layout.NHWC, x1.shape());
@@ -24,8 +33,10 @@ public final class Stem extends Module {
 
     /** Returns dx, or null when {@code needInputGrad} is false (the network's input). */
     public Tensor backward(Tensor dOut, boolean needInputGrad) {
-        Tensor dx1 = scratch("dx1", Layout.NHWC, dOut.shape());
-        backend.add(dOut, b.backward(dOut), dx1);
-        return a.backward(dx1, needInputGrad);
+        Tensor dx1 = b.backward(dOut);
+        backend.addInPlace(dx1, dOut);
+        Tensor dx = a.backward(dx1, needInputGrad);
+        done(dx1);
+        return dx;
     }
 }

@@ -49,6 +49,9 @@ public final class ArunetNative {
 
     public static native long context_workspace_bytes(@Cast("arunet::CpuContext*") long ctx);
 
+    /** True when oneDNN has a native (non-reference) bf16 convolution kernel for this CPU. */
+    public static native boolean context_bf16_supported(@Cast("arunet::CpuContext*") long ctx);
+
     // ------------------------------------------------------------------ basics
 
     public static native void copy_bytes(@Cast("arunet::CpuContext*") long ctx, @Cast("void*") long dst,
@@ -71,8 +74,10 @@ public final class ArunetNative {
 
     // ------------------------------------------------------------------ convolution (oneDNN)
 
+    /** up2: the layer convolves the 2x nearest-upsampled input (3x3, stride 1, padding 1 only). */
     public static native @Cast("jlong") long conv2d_create(@Cast("arunet::CpuContext*") long ctx, long ic, long oc,
-            long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw, long groups, boolean bias);
+            long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw, long groups, boolean bias,
+            boolean up2);
 
     public static native void conv2d_destroy(@Cast("arunet::cpu::Conv2d*") long conv);
 
@@ -80,6 +85,18 @@ public final class ArunetNative {
             @Cast("arunet::cpu::Conv2d*") long conv, @Cast("float*") long y, @Cast("const float*") long x,
             @Cast("const float*") long w, long wId, long wVersion, @Cast("const float*") long b, long n, long h,
             long w2, boolean training);
+
+    /**
+     * Inference forward with a folded batch norm (scale, shift, tagged by fold) and a post-op recipe
+     * whose tensor operands are op0..op3 in chain order; x2 (0: none) is the second channel block of
+     * the input, c1 the channels of x.
+     */
+    public static native void conv2d_forward_fused(@Cast("arunet::CpuContext*") long ctx,
+            @Cast("arunet::cpu::Conv2d*") long conv, @Cast("float*") long y, @Cast("const float*") long x,
+            @Cast("const float*") long x2, long c1, @Cast("const float*") long w, long wId, long wVersion,
+            @Cast("const float*") long b, @Cast("const float*") long scale, @Cast("const float*") long shift,
+            long fold, int recipe, @Cast("const float*") long op0, @Cast("const float*") long op1,
+            @Cast("const float*") long op2, @Cast("const float*") long op3, long n, long h, long w2, boolean bf16);
 
     public static native void conv2d_backward_data(@Cast("arunet::CpuContext*") long ctx,
             @Cast("arunet::cpu::Conv2d*") long conv, @Cast("float*") long dx, @Cast("const float*") long dy,
@@ -89,9 +106,12 @@ public final class ArunetNative {
             @Cast("arunet::cpu::Conv2d*") long conv, @Cast("float*") long dw, @Cast("float*") long db,
             @Cast("const float*") long x, @Cast("const float*") long dy, long n, long h, long w2);
 
-    /** pass: 0 forward inference, 1 forward training, 2 backward data, 3 backward weights. */
+    /**
+     * pass: 0 forward inference, 1 forward training, 2 backward data, 3 backward weights; recipe >= 0:
+     * the fused inference forward with that post-op recipe, f32 or bf16.
+     */
     public static native @StdString String conv2d_implementation(@Cast("arunet::CpuContext*") long ctx,
-            @Cast("arunet::cpu::Conv2d*") long conv, int pass, long n, long h, long w);
+            @Cast("arunet::cpu::Conv2d*") long conv, int pass, int recipe, boolean bf16, long n, long h, long w);
 
     public static native long conv2d_weight_reorders(@Cast("arunet::cpu::Conv2d*") long conv);
 

@@ -12,6 +12,8 @@ import org.arunet.backend.Backend;
 import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
+import org.arunet.backend.Precision;
 import org.arunet.jni.ArunetNative;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Device;
@@ -43,6 +45,9 @@ public final class CpuBackend implements Backend {
 
     private long ctx;
     private int threads;
+    private Precision precision = Precision.F32;
+    private Boolean bf16;
+    private long composedFusions;
     private final Set<CpuConv2dOp> convs = Collections.newSetFromMap(new IdentityHashMap<>());
 
     /** A backend using one thread per available processor. */
@@ -306,9 +311,80 @@ public final class CpuBackend implements Backend {
         if (spec == null) {
             throw new IllegalArgumentException("conv2d: spec is null");
         }
-        CpuConv2dOp op = new CpuConv2dOp(this, spec);
+        CpuConv2dOp op = new CpuConv2dOp(this, spec, false);
         convs.add(op);
         return op;
+    }
+
+    /**
+     * 3x3, stride 1, padding 1, ungrouped specs run natively without the upsampled tensor
+     * ({@code conv2d.h}, Note [upsampling convolution]); other specs get the composed default.
+     */
+    @Override
+    public Conv2dOp conv2dUpsampled(Conv2dSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("conv2dUpsampled: spec is null");
+        }
+        if (spec.kernelH() != 3 || spec.kernelW() != 3 || spec.strideH() != 1 || spec.strideW() != 1
+                || spec.padH() != 1 || spec.padW() != 1 || spec.dilationH() != 1 || spec.dilationW() != 1
+                || spec.groups() != 1) {
+            return Backend.super.conv2dUpsampled(spec);
+        }
+        CpuConv2dOp op = new CpuConv2dOp(this, spec, true);
+        convs.add(op);
+        return op;
+    }
+
+    /**
+     * Natively for this backend's ops when the epilogue fits the oneDNN path (see
+     * {@link CpuConv2dOp#forwardFused}): a leading batch norm folded into weights and bias, the rest
+     * as post-ops, a split input as two convolutions summed in the epilogue; otherwise composed as
+     * the interface's default.
+     */
+    @Override
+    public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
+            ConvEpilogue epilogue) {
+        if (op == null || epilogue == null) {
+            throw new IllegalArgumentException("convForwardFused: op and epilogue are required");
+        }
+        if (op instanceof CpuConv2dOp c && convs.contains(c)
+                && c.forwardFused(x, x2, w, b, y, epilogue, precision == Precision.BF16)) {
+            return;
+        }
+        composedFusions++;
+        Backend.super.convForwardFused(op, x, x2, w, b, y, epilogue);
+    }
+
+    /** How many {@link #convForwardFused} calls were composed from unfused ops (diagnostics, tests). */
+    long composedFusions() {
+        return composedFusions;
+    }
+
+    @Override
+    public boolean supportsBf16Inference() {
+        if (bf16 == null) {
+            long c = ctx();
+            bf16 = call("supportsBf16Inference", NONE, () -> ArunetNative.context_bf16_supported(c));
+        }
+        return bf16;
+    }
+
+    /** {@link Precision#BF16} needs {@link #supportsBf16Inference()} (AVX512-BF16 or AMX). */
+    @Override
+    public void setInferencePrecision(Precision p) {
+        if (p == null) {
+            throw new IllegalArgumentException("setInferencePrecision: precision is null");
+        }
+        if (p == Precision.BF16 && !supportsBf16Inference()) {
+            throw new IllegalArgumentException("setInferencePrecision: this CPU has no bf16 convolution kernels"
+                    + " (AVX512-BF16 or AMX); use F32");
+        }
+        precision = p;
+    }
+
+    @Override
+    public Precision inferencePrecision() {
+        return precision;
     }
 
     void forget(CpuConv2dOp op) {

@@ -87,6 +87,12 @@ public final class CudaBackend implements Backend {
         return "cuda";
     }
 
+    /** The GPU keeps the unfused eval path: the fused CPU operations exist here only as composed defaults. */
+    @Override
+    public boolean fusedInferenceByDefault() {
+        return false;
+    }
+
     @Override
     public Device device() {
         return DEVICE;

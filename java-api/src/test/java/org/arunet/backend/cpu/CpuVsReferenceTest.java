@@ -190,6 +190,10 @@ class CpuVsReferenceTest {
         cases.add(Arguments.of(Conv2dSpec.same(35, 33, 3, 2, 1, false), 1, 12, 9));
         cases.add(Arguments.of(Conv2dSpec.same(64, 64, 3, 1, 1, false), 2, 8, 8));
         cases.add(Arguments.of(Conv2dSpec.same(130, 66, 1, 1, 1, true), 2, 7, 5));
+        // >= 128 channels both sides, kernel > 1: backward weights on channel-blocked x and dy
+        // (conv2d.h, Note [blocked backward weights]), dilated and not
+        cases.add(Arguments.of(Conv2dSpec.same(128, 144, 3, 1, 1, true), 2, 6, 5));
+        cases.add(Arguments.of(Conv2dSpec.same(130, 128, 3, 2, 1, false), 1, 9, 7));
         cases.add(Arguments.of(Conv2dSpec.same(96, 96, 7, 1, 96, true), 1, 11, 9));
         cases.add(Arguments.of(Conv2dSpec.same(48, 48, 3, 1, 48, true), 2, 6, 7));
         cases.add(Arguments.of(Conv2dSpec.same(2, 1, 7, 1, 1, false), 2, 8, 8));
