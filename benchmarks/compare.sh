@@ -8,7 +8,8 @@
 # Environment:
 #   ROUNDS        rounds of the whole set (default 3)
 #   THREADS       threads for every peer (default 2)
-#   ARUNET_JAR    the CLI jar under test (default cli/target/arunet.jar; build with mvn -o package -DskipTests)
+#   ARUNET_JAR    the CLI jar under test (default cli/target/arunet.jar; build with mvn -o package -DskipTests),
+#                 with ONNX Runtime's jar in onnxruntime/ beside it (mvn package puts it there)
 #   BASELINE_JAR  an older CLI jar to time the same way ("before"), optional
 #   PYTHON        the Python with PyTorch (default /usr/bin/python3, Debian's python3-torch)
 #   SKIP_PYTORCH  1: leave PyTorch out; SKIP_RSS=1: leave the peak-RSS runs out
@@ -37,7 +38,8 @@ compact() { python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.ar
 java_bench() {
   local peer="$1" j="$2"; shift 2
   local l; l="$(load1)"
-  if java -XX:+UseSerialGC -Xss4m -Dorg.bytedeco.javacpp.cachedir="$tmp/javacpp-$peer" -jar "$j" bench \
+  if java -XX:+UseSerialGC -Xss4m -Dorg.bytedeco.javacpp.cachedir="$tmp/javacpp-$peer" \
+      -cp "$j:$(dirname "$j")/onnxruntime/*" org.arunet.cli.Main bench \
       --device cpu --threads "$threads" --json "$@" >"$tmp/r.json" 2>"$tmp/err"; then
     printf '{"peer":"%s","what":"%s","load1":%s,"result":%s}\n' "$peer" "$*" "$l" "$(compact "$tmp/r.json")" >>"$runs"
   else
@@ -69,8 +71,10 @@ torch_bench() {
 
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds (load $(load1))" >&2
-  for shape in "1 256" "1 512" "2 256"; do
+  for shape in "1 256" "1 512" "2 256" "2 512"; do
     set -- $shape
+    # ours and ONNX Runtime 1.20 in one process on the same exported model, alternating per iteration
+    java_bench arunet-vs-ort "$jar" --batch-size "$1" --image-size "$2" --iterations 6 --warmup 2 --vs onnxruntime
     java_bench arunet "$jar" --batch-size "$1" --image-size "$2" --iterations 5 --warmup 2
     java_bench arunet-bf16 "$jar" --batch-size "$1" --image-size "$2" --iterations 5 --warmup 2 --precision bf16
     if [ -n "${BASELINE_JAR:-}" ]; then
@@ -88,6 +92,7 @@ done
 
 if [ "${SKIP_RSS:-0}" != 1 ]; then
   java_bench arunet-rss "$jar" --batch-size 1 --image-size 512 --iterations 2 --warmup 1
+  java_bench onnxruntime-rss "$jar" --batch-size 1 --image-size 512 --iterations 2 --warmup 1 --vs onnxruntime --peer-only
   java_bench arunet-rss "$jar" --batch-size 2 --image-size 512 --iterations 1 --warmup 1 --train
   if [ -n "${BASELINE_JAR:-}" ]; then
     java_bench baseline-rss "$BASELINE_JAR" --batch-size 1 --image-size 512 --iterations 2 --warmup 1

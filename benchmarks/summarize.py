@@ -20,6 +20,7 @@ GMAC = {256: 74.49, 512: 297.96}
 def main(path):
     rows = defaultdict(list)   # (peer, kind, batch, size) -> [(median, min, load)]
     rss = {}
+    ratios = defaultdict(list)   # (batch, size) -> ratio ours/onnxruntime of each round
     text = open(path).read()
     dec = json.JSONDecoder()
     pos = 0
@@ -39,6 +40,11 @@ def main(path):
                 rows[key].append((run["median_ms"], run["min_ms"], load))
             continue
         b, s = res["input"][0], res["input"][2]
+        if peer == "arunet-vs-ort":
+            for who, key in (("arunet (with ORT)", "ours"), ("onnxruntime", "onnxruntime")):
+                rows[(who, "forward", b, s)].append((res[key]["median_ms"], res[key]["min_ms"], load))
+            ratios[(b, s)].append(res["ratio_ours_over_onnxruntime"])
+            continue
         if peer.endswith("-rss"):
             kind = "train" if "train_step" in res else "forward"
             rss[(peer[:-4], kind, b, s)] = res["peak_rss_mb"]
@@ -60,6 +66,12 @@ def main(path):
         loads = ", ".join(f"{l:.1f}" for _, _, l in v)
         print(f"| {peer} | {kind} | {b}x3x{s}x{s} | {med:.0f} | {min(meds):.0f}-{max(meds):.0f} | "
               f"{min(m for _, m, _ in v):.0f} | {gf:.0f} | {loads} |")
+    if ratios:
+        print()
+        print("| input | ratio ours/onnxruntime, median of rounds | each round |")
+        print("|---|---|---|")
+        for (b, s), v in sorted(ratios.items()):
+            print(f"| {b}x3x{s}x{s} | {statistics.median(v):.2f} | {', '.join(f'{x:.2f}' for x in v)} |")
     if rss:
         print()
         print("| peer | process | peak RSS (MiB) |")

@@ -60,6 +60,10 @@ final class BenchCommand extends BaseCommand {
             + " both medians and last 'ratio ours/onnxruntime: X.XX'.")
     String vs;
 
+    @Option(names = "--peer-only", description = "With --vs: export the model, release ours, then time only the"
+            + " other engine, so that this process's peak RSS is that engine's own (for memory comparisons).")
+    boolean peerOnly;
+
     @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
             description = "Inference convolution arithmetic: f32, or bf16 (bfloat16 inputs and weights, float32"
                     + " accumulation; CPUs with AVX512-BF16 or AMX). Training stays f32.")
@@ -82,11 +86,18 @@ final class BenchCommand extends BaseCommand {
             if (train) {
                 throw new Errors.UsageException("--vs compares inference only; leave out --train");
             }
+            if (precision != Precision.F32) {
+                throw new Errors.UsageException("--vs compares fp32 inference (ONNX Runtime runs the exported"
+                        + " model in fp32); leave out --precision " + precision.name().toLowerCase(Locale.ROOT));
+            }
             if (!device.equals("cpu") && !device.equals("auto")) {
                 throw new Errors.UsageException("--vs " + vs + " compares CPU inference (ONNX Runtime's CPU provider);"
                         + " use --device cpu");
             }
             return OnnxRuntimeBench.run(this);
+        }
+        if (peerOnly) {
+            throw new Errors.UsageException("--peer-only needs --vs onnxruntime");
         }
         Map<String, Object> r = new LinkedHashMap<>();
         try (Backend be = backend(device, threads);

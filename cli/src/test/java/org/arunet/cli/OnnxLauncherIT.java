@@ -63,6 +63,21 @@ class OnnxLauncherIT {
         String[] lines = bench.output().strip().split("\n");
         assertTrue(lines[lines.length - 1].matches("ratio ours/onnxruntime: \\d+\\.\\d\\d"), bench.output());
 
+        LauncherIT.Result alone = LauncherIT.launch(dir, "bench", "--vs", "onnxruntime", "--peer-only",
+                "--image-size", "32", "--width", "4", "--iterations", "2", "--warmup", "1", "--threads", "1");
+        assertEquals(0, alone.code(), alone.output());
+        assertTrue(alone.output().contains("onnxruntime: forward"), alone.output());
+        assertTrue(alone.output().contains("(ONNX Runtime alone;"), alone.output());
+        assertFalse(alone.output().contains("ours:"), alone.output());
+
+        LauncherIT.Result bf16 = LauncherIT.launch(dir, "bench", "--vs", "onnxruntime", "--precision", "bf16",
+                "--image-size", "32", "--width", "4");
+        assertEquals(2, bf16.code(), bf16.output());
+        assertTrue(bf16.output().contains("--vs compares fp32 inference"), bf16.output());
+        LauncherIT.Result orphan = LauncherIT.launch(dir, "bench", "--peer-only", "--image-size", "32");
+        assertEquals(2, orphan.code(), orphan.output());
+        assertTrue(orphan.output().contains("--peer-only needs --vs onnxruntime"), orphan.output());
+
         Path ckpt = dir.resolve("u.safetensors");
         try (Backend be = Backends.reference(); SegmentationModel m = new UNet(be, 1, 2, 4, false,
                 Init.Scheme.PYTORCH, 1)) {
