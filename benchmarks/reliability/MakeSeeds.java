@@ -193,7 +193,8 @@ public class MakeSeeds {
                 .order(ByteOrder.LITTLE_ENDIAN).putLong(empty.length).put(empty).array());
         // A real checkpoint of the smallest network (U-Net of width 1), model only.
         try (Backend be = Backends.reference(); UNet net = new UNet(be, 1, 2, 1, false, Init.Scheme.PYTORCH, 1)) {
-            Checkpoint.save(TENSORS.resolve("unet-width1.safetensors"), net, null, Map.of());
+            Checkpoint.save(TENSORS.resolve("unet-width1.safetensors"), net, null, Map.of("preprocessing",
+                    "{\"image_size\":\"16\",\"channels\":\"1\",\"mean\":\"0.5\",\"std\":\"0.5\"}"));
         }
     }
 

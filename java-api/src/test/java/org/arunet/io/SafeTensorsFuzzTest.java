@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
+import org.arunet.infer.Segmenter;
 import org.arunet.model.SegmentationModel;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.HostMemory;
@@ -116,7 +117,10 @@ class SafeTensorsFuzzTest {
         loadAsCheckpoint();
     }
 
-    /** Builds the recorded model and loads its weights; only an IOException naming the file may come out. */
+    /**
+     * Builds the recorded model and loads its weights, then a segmenter on it (input size, channels and
+     * normalisation from the file); only an IOException naming the file may come out.
+     */
     private static void loadAsCheckpoint() {
         long before = HostMemory.bytesInUse();
         try (Backend be = Backends.reference()) {
@@ -126,6 +130,11 @@ class SafeTensorsFuzzTest {
                 // refused with a message naming the file
                 assertNames(expected);
             }
+        }
+        try (Segmenter s = Segmenter.builder(FILE).device("reference").build()) {
+            s.classes();
+        } catch (IOException expected) {
+            assertNames(expected);
         }
         if (HostMemory.bytesInUse() != before) {
             throw new AssertionError("loading left " + (HostMemory.bytesInUse() - before) + " bytes of native memory");

@@ -110,15 +110,41 @@ class HostileCheckpointTest {
     }
 
     @Test
+    void theSegmenterRefusesAnAbsurdInputSizeOrChannelCount() throws IOException {
+        Path f = dir.resolve("small.safetensors");
+        try (Backend be = Backends.reference(); UNet net = new UNet(be, 1, 2, 1, false, Init.Scheme.PYTORCH, 1)) {
+            Checkpoint.save(f, net, null, Map.of("preprocessing", Checkpoint.toJson(Map.of("image_size", "100000",
+                    "channels", "1", "mean", "0.5", "std", "0.5"))));
+        }
+        long inUse = HostMemory.bytesInUse();
+        IOException e = assertThrows(IOException.class,
+                () -> org.arunet.infer.Segmenter.builder(f).device("cpu").build().close());
+        assertTrue(e.getMessage().startsWith(f.toString()) && e.getMessage().contains("100000x100000"),
+                e.getMessage());
+        assertEquals(inUse, HostMemory.bytesInUse(), "native memory left behind");
+        // Without recorded preprocessing the channel count comes from the architecture.
+        Path g = declaring(Map.of("arch", "unet", "width", "1", "in_channels", "three"));
+        e = assertThrows(IOException.class,
+                () -> org.arunet.infer.Segmenter.builder(g).device("cpu").imageSize(32).build().close());
+        assertTrue(e.getMessage().startsWith(g.toString()) && e.getMessage().contains("three"), e.getMessage());
+    }
+
+    @Test
     void invalidArchitecturesNameTheFile() throws IOException {
         for (Map<String, String> arch : List.of(Map.of("arch", "resnet"), Map.of("arch", "aru-net", "width", "-3"),
                 Map.of("arch", "unet", "classes", "many"), Map.of("arch", "aru-net", "mcsa_stages", "[9]"),
-                Map.of("arch", "aru-net", "channel_attention", "bogus"))) {
+                Map.of("arch", "aru-net", "channel_attention", "bogus"),
+                // found by fuzzing: the mixer depth multiplies modules, so measuring took 20 s
+                Map.of("arch", "aru-net", "mixer_depth", "68652"),
+                Map.of("arch", "aru-net", "mixer_depth", Integer.toString(Integer.MAX_VALUE)))) {
             Path f = declaring(arch);
+            long t0 = System.nanoTime();
             try (Backend be = Backends.reference()) {
                 IOException e = assertThrows(IOException.class, () -> Checkpoint.loadModel(f, be).close());
                 assertTrue(e.getMessage().startsWith(f.toString()), e.getMessage());
             }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            assertTrue(seconds < 2, arch + " took " + seconds + " s to refuse");
         }
     }
 }
