@@ -39,8 +39,10 @@ import org.bytedeco.opencv.opencv_core.Mat;
  * which depends on the OpenCV version.
  */
 public class MakeSeeds {
-    static final Path IMAGES = Path.of("datasets/src/test/resources/org/arunet/data/io/ImageFuzzTestInputs/imageAndMask");
-    static final Path SPLITS = Path.of("datasets/src/test/resources/org/arunet/data/split/SplitFuzzTestInputs/splitFile");
+    static final Path IMAGES = Path.of("datasets/src/test/resources/org/arunet/data/io",
+            "ImageFuzzTestInputs/imageAndMask");
+    static final Path SPLITS = Path.of("datasets/src/test/resources/org/arunet/data/split",
+            "SplitFuzzTestInputs/splitFile");
     static final Path TENSORS = Path.of("java-api/src/test/resources/org/arunet/io/SafeTensorsFuzzTestInputs/rawFile");
     static final Path CONFIGS = Path.of("cli/src/test/resources/org/arunet/cli/ConfigFuzzTestInputs/trainConfig");
 

@@ -14,7 +14,8 @@ import picocli.CommandLine;
 /**
  * Option defaults from a JSON file ({@code --config FILE}): keys are long option names without the
  * dashes ({@code "epochs": 50}, {@code "batch-size": 2}); values are strings, numbers, booleans or
- * arrays of those. The JSON is read strictly (no key twice, nothing after the object). Options given on the command line win. The effective configuration a command used is
+ * arrays of those. The JSON is read strictly (no key twice, nothing after the object). Options given
+ * on the command line win. The effective configuration a command used is
  * written next to its outputs as {@code config.json}, in the same format, so a run can be repeated.
  */
 final class ConfigFile implements CommandLine.IDefaultValueProvider {

@@ -27,8 +27,8 @@ final class Errors {
         }
         if (t instanceof OutOfMemoryError) {
             boolean model = cmd.getCommandSpec().findOption("--width") != null;
-            msg = "out of memory: " + msg + (model ? " (lower --width, --batch-size or --image-size, or give" : " (give")
-                    + " the JVM more memory: ARUNET_JAVA_OPTS=-Xmx...)";
+            msg = "out of memory: " + msg + (model ? " (lower --width, --batch-size or --image-size, or give"
+                    : " (give") + " the JVM more memory: ARUNET_JAVA_OPTS=-Xmx...)";
         }
         err.println("arunet " + cmd.getCommandName() + ": error: " + msg);
         if (verbose) {

@@ -3,6 +3,7 @@ package org.arunet.cli;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.arunet.train.Version;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -60,7 +61,7 @@ public final class Main implements Runnable {
             PrintWriter err = c.getErr();
             // A bad value that came from the config file, not the command line: say where it is.
             boolean fromFile = defaults != null && ex.getArgSpec() instanceof CommandLine.Model.OptionSpec o
-                    && defaults.provides(o) && java.util.Arrays.stream(cmdArgs).noneMatch(a -> java.util.Arrays.stream(o.names())
+                    && defaults.provides(o) && Arrays.stream(cmdArgs).noneMatch(a -> Arrays.stream(o.names())
                             .anyMatch(n -> a.equals(n) || a.startsWith(n + "=")));
             err.println("arunet: " + (fromFile ? "--config " + defaults.file() + ": " : "") + ex.getMessage());
             c.usage(err);

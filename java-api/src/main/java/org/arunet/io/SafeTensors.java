@@ -403,7 +403,8 @@ public final class SafeTensors {
         try {
             Files.createDirectories(dir);
             tmp = Files.createTempFile(dir, tempPrefix(file), TEMP_SUFFIX);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeFully(ch, head);
                 for (Tensor t : tensors.values()) {
                     writeFully(ch, ByteBuffer.wrap(t.toByteArray()));

@@ -17,6 +17,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.imageio.ImageIO;
 import org.arunet.backend.Backend;
@@ -150,7 +151,8 @@ class SegmenterLoadTest {
         Sample first = steady.get(0);
         Sample last = steady.get(steady.size() - 1);
         for (Sample x : steady) {
-            assertEquals(first.hostBytes(), x.hostBytes(), "arunet native bytes changed at inference " + x.inferences());
+            assertEquals(first.hostBytes(), x.hostBytes(), "arunet native bytes changed at inference "
+                    + x.inferences());
             assertEquals(first.javacppBytes(), x.javacppBytes(), "JavaCPP-tracked bytes changed at inference "
                     + x.inferences());
         }
@@ -226,7 +228,8 @@ class SegmenterLoadTest {
                 }
                 long[] perThread = new long[THREADS];
                 for (int t = 0; t < THREADS; t++) {
-                    perThread[t] = futures.get(t).get(); // an exception in any thread fails the test here
+                    // An exception in any thread fails the test here; a deadlock fails it after the timeout.
+                    perThread[t] = futures.get(t).get(CONCURRENT_SECONDS + 300L, TimeUnit.SECONDS);
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 Files.createDirectories(REPORT);

@@ -112,7 +112,8 @@ class TrainerFaultsTest {
                 PoisonedGradient m = new PoisonedGradient(be, new ArUNet(be, ArUNetConfig.paper().withWidth(4),
                         Init.Scheme.AUTHORS, 1), "enc2.block.a.conv.weight");
                 SyntheticData train = new SyntheticData(4, 32, 3, 1)) {
-            assertTrue(m.namedParameters().containsKey("enc2.block.a.conv.weight"), m.namedParameters().keySet().toString());
+            assertTrue(m.namedParameters().containsKey("enc2.block.a.conv.weight"),
+                    m.namedParameters().keySet().toString());
             m.fromEpoch = 1;
             int[] steps = new int[1];
             NonFiniteLossException e = assertThrows(NonFiniteLossException.class, () -> Trainer.on(m).config(config(3))
