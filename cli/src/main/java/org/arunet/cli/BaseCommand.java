@@ -40,7 +40,13 @@ abstract class BaseCommand implements Callable<Integer> {
     @Override
     public final Integer call() throws Exception {
         checkConfigKeys();
-        return run();
+        try {
+            return run();
+        } catch (OutOfMemoryError e) {
+            // picocli passes only Exceptions to the handler that prints one clear line; an Error would
+            // end the JVM with a stack trace.
+            throw new Errors.OutOfMemory(e);
+        }
     }
 
     /** Rejects keys of --config that name no option of this command (typos would silently do nothing). */

@@ -1,5 +1,7 @@
 package org.arunet.cli;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -12,7 +14,8 @@ import picocli.CommandLine;
 /**
  * Option defaults from a JSON file ({@code --config FILE}): keys are long option names without the
  * dashes ({@code "epochs": 50}, {@code "batch-size": 2}); values are strings, numbers, booleans or
- * arrays. Options given on the command line win. The effective configuration a command used is
+ * arrays of those. The JSON is read strictly (no key twice, nothing after the object). Options given
+ * on the command line win. The effective configuration a command used is
  * written next to its outputs as {@code config.json}, in the same format, so a run can be repeated.
  */
 final class ConfigFile implements CommandLine.IDefaultValueProvider {
@@ -24,10 +27,15 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
         this.values = values;
     }
 
+    /** Strict: a key given twice or anything after the object is an error, not silently dropped. */
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
     static ConfigFile load(Path file) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(file.toFile());
+            root = JSON.readTree(file.toFile());
         } catch (IOException e) {
             throw new IllegalArgumentException("--config " + file + ": not valid JSON: " + e.getMessage());
         }
@@ -46,6 +54,10 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
             if (n.isArray()) {
                 StringBuilder sb = new StringBuilder();
                 for (JsonNode x : n) {
+                    if (!x.isValueNode() || x.isNull()) {
+                        throw new IllegalArgumentException("--config " + file + ": elements of '" + e.getKey()
+                                + "' must be strings, numbers or booleans");
+                    }
                     sb.append(sb.length() == 0 ? "" : ",").append(x.asText());
                 }
                 v.put(e.getKey(), sb.toString());
@@ -67,5 +79,10 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
 
     Path file() {
         return file;
+    }
+
+    /** Whether this file gives a value for {@code option}. */
+    boolean provides(CommandLine.Model.OptionSpec option) {
+        return values.containsKey(option.longestName().replaceFirst("^-+", ""));
     }
 }

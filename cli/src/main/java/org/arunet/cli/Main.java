@@ -3,6 +3,7 @@ package org.arunet.cli;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.arunet.train.Version;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -41,25 +42,32 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setUsageHelpAutoWidth(true);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> Errors.report(ex, cmd, parsed));
-        cl.setParameterExceptionHandler((ex, cmdArgs) -> {
-            CommandLine c = ex.getCommandLine();
-            PrintWriter err = c.getErr();
-            err.println("arunet: " + ex.getMessage());
-            c.usage(err);
-            return 2;
-        });
+        ConfigFile configFile = null;
         if (config != null) {
             if (!Files.isRegularFile(config)) {
                 System.err.println("arunet: --config " + config + ": no such file");
                 return 2;
             }
             try {
-                cl.setDefaultValueProvider(ConfigFile.load(config));
+                configFile = ConfigFile.load(config);
             } catch (IllegalArgumentException e) {
                 System.err.println("arunet: " + e.getMessage());
                 return 2;
             }
+            cl.setDefaultValueProvider(configFile);
         }
+        ConfigFile defaults = configFile;
+        cl.setParameterExceptionHandler((ex, cmdArgs) -> {
+            CommandLine c = ex.getCommandLine();
+            PrintWriter err = c.getErr();
+            // A bad value that came from the config file, not the command line: say where it is.
+            boolean fromFile = defaults != null && ex.getArgSpec() instanceof CommandLine.Model.OptionSpec o
+                    && defaults.provides(o) && Arrays.stream(cmdArgs).noneMatch(a -> Arrays.stream(o.names())
+                            .anyMatch(n -> a.equals(n) || a.startsWith(n + "=")));
+            err.println("arunet: " + (fromFile ? "--config " + defaults.file() + ": " : "") + ex.getMessage());
+            c.usage(err);
+            return 2;
+        });
         return cl.execute(args);
     }
 

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.arunet.data.io.ImageFormat;
+import org.arunet.data.io.ImageHeader;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.io.Raster;
 import org.arunet.infer.Segmentation;
@@ -97,8 +98,14 @@ final class PredictCommand extends BaseCommand {
             int i = 0;
             long last = System.nanoTime();
             for (Path f : files) {
-                Raster image = reader.readImage(f, seg.preprocessing().colorMode());
-                Segmentation s = seg.segment(image);
+                Raster image;
+                Segmentation s;
+                try {
+                    image = reader.readImage(f, seg.preprocessing().colorMode());
+                    s = seg.segment(image);
+                } catch (OutOfMemoryError e) {
+                    throw outOfMemory(f, reader, e);
+                }
                 String stem = Segmenter.stem(f);
                 Path mask = out.resolve(stem + ".png");
                 s.writeMask(mask);
@@ -122,6 +129,20 @@ final class PredictCommand extends BaseCommand {
             System.out.printf("%d masks written to %s%n", rows.size(), out);
         }
         return 0;
+    }
+
+    /** The error again, naming the image and its size (what the big allocations were for). */
+    private static OutOfMemoryError outOfMemory(Path f, ImageReader reader, OutOfMemoryError e) {
+        String size = "";
+        try {
+            ImageHeader h = reader.header(f);
+            size = String.format(" (%dx%d)", h.width(), h.height());
+        } catch (RuntimeException | OutOfMemoryError ignored) {
+            // the size is only a hint
+        }
+        OutOfMemoryError named = new OutOfMemoryError(e.getMessage() + " while reading and segmenting " + f + size);
+        named.initCause(e);
+        return named;
     }
 
     private static Map<String, Object> row(Path f, Path mask, Segmentation s) {

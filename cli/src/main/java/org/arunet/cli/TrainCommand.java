@@ -86,7 +86,7 @@ final class TrainCommand extends BaseCommand {
     int patience;
 
     @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "The paper's online augmentation: flip, rotation within 10 degrees, 80 % crop.")
+            description = "The paper's online augmentation: flip, rotation within 10 degrees, 80 %% crop.")
     boolean augment;
 
     @Option(names = "--loader-threads", defaultValue = "2", description = "Background threads decoding and"

@@ -18,6 +18,7 @@ import org.arunet.backend.Backends;
 import org.arunet.backend.Precision;
 import org.arunet.data.io.ColorMode;
 import org.arunet.data.io.ImageFormat;
+import org.arunet.data.io.ImageLimits;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.io.Raster;
 import org.arunet.data.loader.Normalization;
@@ -83,11 +84,22 @@ public final class Segmenter implements AutoCloseable {
                     throw new IOException(b.checkpoint + ": the checkpoint does not record its input size; give one"
                             + " with imageSize(...)");
                 }
-                int ch = Integer.parseInt(Checkpoint.architecture(r).getOrDefault("in_channels", "3"));
-                p = new Preprocessing(b.imageSize, ch, Normalization.symmetric());
+                try {
+                    int ch = Integer.parseInt(Checkpoint.architecture(r).getOrDefault("in_channels", "3"));
+                    p = new Preprocessing(b.imageSize, ch, Normalization.symmetric());
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(b.checkpoint + ": " + e.getMessage(), e);
+                }
             }
         }
         this.prep = b.imageSize > 0 ? new Preprocessing(b.imageSize, p.channels(), p.normalization()) : p;
+        // The input size sets the memory of every forward pass; a checkpoint is untrusted, so it gets the
+        // same bound as the images this library reads.
+        long pixels = (long) prep.imageSize() * prep.imageSize();
+        if (prep.imageSize() > ImageLimits.DEFAULT.maxSide() || pixels > ImageLimits.DEFAULT.maxPixels()) {
+            throw new IOException(b.checkpoint + ": input size " + prep.imageSize() + "x" + prep.imageSize()
+                    + " is beyond the image limits (" + ImageLimits.DEFAULT.maxPixels() + " pixels); refused");
+        }
         this.flipTta = b.flipTta;
         this.largestComponent = b.largestComponent;
         this.free = new ArrayBlockingQueue<>(b.replicas);
@@ -99,15 +111,22 @@ public final class Segmenter implements AutoCloseable {
                 try {
                     be.setInferencePrecision(b.precision);
                     m = Checkpoint.loadModel(b.checkpoint, be);
-                } catch (IOException | RuntimeException e) {
+                } catch (IOException | RuntimeException | Error e) {
                     be.close();
                     throw e;
                 }
-                Replica rep = new Replica(be, m, prep);
+                Replica rep;
+                try {
+                    rep = new Replica(be, m, prep);
+                } catch (RuntimeException | Error e) { // e.g. OutOfMemoryError for the input tensors
+                    m.close();
+                    be.close();
+                    throw e;
+                }
                 replicas.add(rep);
                 free.add(rep);
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             replicas.forEach(Replica::close);
             throw e;
         }

@@ -40,7 +40,9 @@ import org.arunet.tensor.Tensor;
  * {@link InvalidFileException} naming the file and the problem. No Java deserialisation is involved.
  *
  * <p>{@link #write} is atomic: data goes to a temporary file in the same folder, is forced to disk,
- * and is renamed over the target, so a crash leaves either the old file or the new one.
+ * and is renamed over the target, so a crash leaves either the old file or the new one (and possibly
+ * the temporary file, which {@link #removeUnfinishedWrites} deletes). A failed write (full disk,
+ * unwritable folder) deletes its temporary file and leaves the old file as it was.
  */
 public final class SafeTensors {
     /** Largest accepted JSON header (as the reference implementation). */
@@ -397,10 +399,12 @@ public final class SafeTensors {
         head.flip();
 
         Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+        Path tmp = null;
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            Files.createDirectories(dir);
+            tmp = Files.createTempFile(dir, tempPrefix(file), TEMP_SUFFIX);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeFully(ch, head);
                 for (Tensor t : tensors.values()) {
                     writeFully(ch, ByteBuffer.wrap(t.toByteArray()));
@@ -414,9 +418,62 @@ public final class SafeTensors {
             }
             syncDirectory(dir);
         } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            if (e instanceof IOException io) {
+                throw new IOException(file + ": cannot write: " + reason(io) + "; any earlier " + file.getFileName()
+                        + " is unchanged", io);
+            }
             throw e;
         }
+    }
+
+    private static final String TEMP_SUFFIX = ".tmp";
+
+    private static String tempPrefix(Path file) {
+        return "." + file.getFileName() + ".";
+    }
+
+    /**
+     * Deletes the temporary files that {@link #write} leaves next to {@code file} when the process dies
+     * in the middle of a write (a crash, SIGKILL, power loss); returns how many there were. Only the
+     * owner of {@code file} may call it, when no write to it is in progress.
+     */
+    public static int removeUnfinishedWrites(Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            return 0;
+        }
+        String prefix = tempPrefix(file);
+        int n = 0;
+        try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+            for (Path p : s) {
+                String name = p.getFileName().toString();
+                if (name.startsWith(prefix) && name.endsWith(TEMP_SUFFIX) && Files.isRegularFile(p)) {
+                    Files.deleteIfExists(p);
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    /** What went wrong, in words: NIO's file-system exceptions carry the path as message and a reason. */
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f) {
+            String why = f.getReason() != null ? f.getReason()
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : e instanceof java.nio.file.FileAlreadyExistsException ? "a file is in the way"
+                    : e instanceof java.nio.file.NoSuchFileException ? "no such file or folder"
+                    : e.getClass().getSimpleName();
+            return why + (f.getFile() != null ? " (" + f.getFile() + ")" : "");
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {

@@ -16,7 +16,7 @@ import org.arunet.nn.ChannelAttention;
  * @param classes output classes including background (2 = background, lesion)
  * @param width base channel count; stage widths are width x (1, 2, 4, 8, 16)
  * @param mixerKernel SpConvMixer depthwise kernel: 3 (paper text) or 7 (authors' code)
- * @param mixerDepth number of SpConvMixer hybrid-convolution sets (5)
+ * @param mixerDepth number of SpConvMixer hybrid-convolution sets (5; at most {@link #MAX_MIXER_DEPTH})
  * @param channelAttention channel attention in every skip fusion: PAPER, SE (authors' code), NONE
  * @param mcsaStages decoder stages carrying MCSA, numbered by their output level: 4 = after Up 1
  *     (1024 -> 512 at width 64), 3, 2, 1 = after Up 2..4. Default {3, 2, 1} as the authors' code.
@@ -32,13 +32,21 @@ public record ArUNetConfig(int inChannels, int classes, int width, int mixerKern
     /** Input height and width must be multiples of this (four 2x downsamplings). */
     public static final int SIZE_MULTIPLE = 16;
 
+    /**
+     * Largest accepted {@code mixerDepth} (the paper uses 5). Configurations come from untrusted
+     * checkpoints too, and the depth is the only option that multiplies the number of modules: a
+     * 23-byte change to a checkpoint's metadata (depth 68652) made loading it take 20 s.
+     */
+    public static final int MAX_MIXER_DEPTH = 256;
+
     public ArUNetConfig {
         mcsaStages = Set.copyOf(mcsaStages);
         check(inChannels >= 1, "inChannels must be >= 1, got " + inChannels);
         check(classes >= 2, "classes must be >= 2 (background and at least one lesion class), got " + classes);
         check(width >= 1, "width must be >= 1, got " + width);
         check(mixerKernel >= 1 && mixerKernel % 2 == 1, "mixerKernel must be odd and positive, got " + mixerKernel);
-        check(mixerDepth >= 0, "mixerDepth must be >= 0, got " + mixerDepth);
+        check(mixerDepth >= 0 && mixerDepth <= MAX_MIXER_DEPTH, "mixerDepth must be within 0.." + MAX_MIXER_DEPTH
+                + ", got " + mixerDepth);
         check(channelAttention != null, "channelAttention must be PAPER, SE or NONE");
         for (int s : mcsaStages) {
             check(s >= 1 && s <= 4, "mcsaStages must be within 1..4, got " + new TreeSet<>(mcsaStages));

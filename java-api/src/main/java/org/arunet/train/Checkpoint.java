@@ -4,15 +4,24 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.arunet.backend.Backend;
+import org.arunet.backend.Backends;
 import org.arunet.io.SafeTensors;
 import org.arunet.model.Models;
 import org.arunet.model.SegmentationModel;
 import org.arunet.nn.Init;
+import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -77,12 +86,37 @@ public final class Checkpoint {
         return fromJson(r.file(), a);
     }
 
-    /** Builds the recorded model on {@code backend} and loads its weights. */
+    /**
+     * Builds the recorded model on {@code backend} and loads its weights. The recorded architecture is
+     * untrusted too: before anything is allocated it is measured ({@link #parameterBytes}) and refused
+     * when its parameters need more memory than the file's model tensors hold, so that a small file
+     * declaring a huge network cannot make this process allocate and initialise gigabytes.
+     */
     public static SegmentationModel loadModel(Path file, Backend backend) throws IOException {
         try (SafeTensors.Reader r = open(file)) {
+            Map<String, String> arch = architecture(r);
+            long stored = 0;
+            for (SafeTensors.Entry e : r.entries().values()) {
+                if (e.name().startsWith("model.")) {
+                    stored += e.end() - e.begin();
+                }
+            }
+            long needed;
+            try {
+                needed = parameterBytes(arch);
+            } catch (IllegalArgumentException | ArithmeticException e) {
+                throw new IOException(file + ": " + e.getMessage(), e);
+            }
+            // Parameters and buffers are all stored, so a genuine file holds at least the F32 bytes
+            // the model allocates for them, gradients aside (parameterBytes counts values only).
+            if (needed > stored) {
+                throw new IOException(String.format(Locale.ROOT, "%s: the recorded architecture %s needs %,d bytes "
+                        + "of parameters but the file holds %,d bytes of model tensors; refused before allocating",
+                        file, arch, needed, stored));
+            }
             SegmentationModel m;
             try {
-                m = Models.create(architecture(r), backend, Init.Scheme.PYTORCH, 0);
+                m = Models.create(arch, backend, Init.Scheme.PYTORCH, 0);
             } catch (IllegalArgumentException e) {
                 throw new IOException(file + ": " + e.getMessage(), e);
             }
@@ -130,6 +164,79 @@ public final class Checkpoint {
             throw e;
         }
         return out;
+    }
+
+    /**
+     * Bytes of F32 parameter values and F32 buffers that {@link Models#create} would allocate for
+     * {@code architecture}, found by building the network on a stand-in backend whose tensors have no
+     * elements: nothing of the network's size is allocated or initialised, so this is safe and cheap
+     * for any architecture, however large (the count saturates at {@link Long#MAX_VALUE}).
+     *
+     * @throws IllegalArgumentException for an unknown or invalid architecture
+     */
+    public static long parameterBytes(Map<String, String> architecture) {
+        try (Backend ref = Backends.reference(); SizingBackend sizing = new SizingBackend(ref)) {
+            Backend probe = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                    new Class<?>[] {Backend.class}, sizing);
+            try (SegmentationModel m = Models.create(architecture, probe, Init.Scheme.PYTORCH, 0)) {
+                long bytes = 0; // parameter values and buffers: what a checkpoint stores (gradients are not)
+                for (Tensor t : m.stateDict().values()) {
+                    bytes = saturatedAdd(bytes, sizing.requested(t));
+                }
+                return bytes;
+            }
+        }
+    }
+
+    private static long saturatedAdd(long a, long b) {
+        long s = a + b;
+        return s < 0 ? Long.MAX_VALUE : s;
+    }
+
+    /**
+     * Answers {@code allocate} with element-free host tensors of the requested rank, remembering the
+     * bytes each would have taken; every other call goes to the reference backend.
+     */
+    private static final class SizingBackend implements InvocationHandler, AutoCloseable {
+        private final Backend delegate;
+        private final Map<Tensor, Long> bytes = new IdentityHashMap<>();
+
+        SizingBackend(Backend delegate) {
+            this.delegate = delegate;
+        }
+
+        long requested(Tensor t) {
+            return bytes.getOrDefault(t, 0L);
+        }
+
+        @Override
+        public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+            if (method.getName().equals("allocate") && args != null && args.length == 3) {
+                DType dtype = (DType) args[0];
+                Layout layout = (Layout) args[1];
+                int[] shape = (int[]) args[2];
+                long n = dtype.bytes();
+                for (int d : shape) {
+                    if (d < 0) {
+                        throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+                    }
+                    n = d == 0 || n == 0 ? 0 : (n > Long.MAX_VALUE / d ? Long.MAX_VALUE : n * d);
+                }
+                Tensor t = Tensor.host(dtype, layout, new int[shape.length]);
+                bytes.put(t, n);
+                return t;
+            }
+            try {
+                return method.invoke(delegate, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        }
+
+        @Override
+        public void close() {
+            bytes.clear();
+        }
     }
 
     static String toJson(Object o) {

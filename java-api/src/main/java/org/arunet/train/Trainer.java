@@ -50,7 +50,11 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Failures</h2>
  * A NaN or infinite loss or gradient stops training at once with {@link NonFiniteLossException}
- * naming the epoch, step and images; the checkpoints of earlier epochs stay as they were.
+ * naming the epoch, step and images; the checkpoints of earlier epochs stay as they were. A
+ * checkpoint that cannot be written (full disk, unwritable folder) stops training with an
+ * {@link UncheckedIOException} naming the file and the reason; the previous checkpoint stays as it
+ * was. A process killed mid-write leaves a temporary file beside the checkpoint, which the next
+ * {@link #fit} removes.
  */
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
@@ -175,6 +179,11 @@ public final class Trainer {
             }
             if (checkpointDir != null) {
                 Files.createDirectories(checkpointDir);
+                int stale = SafeTensors.removeUnfinishedWrites(last) + SafeTensors.removeUnfinishedWrites(best);
+                if (stale > 0) {
+                    LOG.info("removed {} unfinished checkpoint write(s) left in {} by an interrupted run", stale,
+                            checkpointDir);
+                }
             }
             int batches = train.size() >= b ? train.size() / b : 1;
             for (TrainingListener l : listeners) {
@@ -189,10 +198,10 @@ public final class Trainer {
                 EpochSummary sum = runEpoch(epoch, adam, full, batches);
                 history.add(sum);
                 if (best != null && sum.improved()) {
-                    Checkpoint.save(best, model, null, metadata(epoch, adam));
+                    save(best, null, epoch, adam);
                 }
                 if (last != null) {
-                    Checkpoint.save(last, model, adam, metadata(epoch, adam));
+                    save(last, adam, epoch, adam);
                 }
                 for (TrainingListener l : listeners) {
                     l.onEpoch(sum);
@@ -212,6 +221,16 @@ public final class Trainer {
             return result;
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint I/O failed in " + checkpointDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes a checkpoint; a failure (full disk, unwritable folder) stops training with one clear message. */
+    private void save(Path file, Adam withOptimizer, int epoch, Adam adam) {
+        try {
+            Checkpoint.save(file, model, withOptimizer, metadata(epoch, adam));
+        } catch (IOException e) {
+            throw new UncheckedIOException("training stopped: epoch " + (epoch + 1) + " finished but its checkpoint "
+                    + "could not be saved: " + e.getMessage(), e);
         }
     }
 

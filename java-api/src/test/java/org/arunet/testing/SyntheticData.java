@@ -21,6 +21,7 @@ public final class SyntheticData implements BatchSource {
     private final float[][] images;
     private final int[][] masks;
     private int nanFromEpoch = Integer.MAX_VALUE;
+    private float poison = Float.NaN;
 
     public SyntheticData(int n, int size, int channels, long seed) {
         this.n = n;
@@ -60,6 +61,14 @@ public final class SyntheticData implements BatchSource {
     /** From this epoch on, every image is NaN (to test non-finite detection). */
     public SyntheticData nanFromEpoch(int epoch) {
         nanFromEpoch = epoch;
+        poison = Float.NaN;
+        return this;
+    }
+
+    /** From this epoch on, every image is +Infinity. */
+    public SyntheticData infFromEpoch(int epoch) {
+        nanFromEpoch = epoch;
+        poison = Float.POSITIVE_INFINITY;
         return this;
     }
 
@@ -117,7 +126,7 @@ public final class SyntheticData implements BatchSource {
                         msk[(k * size + y) * size + x] = masks[item][y * size + sx];
                         for (int c = 0; c < channels; c++) {
                             float v = images[item][(y * size + sx) * channels + c];
-                            img[((k * size + y) * size + x) * channels + c] = epoch >= nanFromEpoch ? Float.NaN : v;
+                            img[((k * size + y) * size + x) * channels + c] = epoch >= nanFromEpoch ? poison : v;
                         }
                     }
                 }

@@ -245,7 +245,7 @@ public final class ImageHeaders {
         }
         int entrySize = big ? 20 : 12;
         int countSize = big ? 8 : 2;
-        if (ifd < 8 || ifd + countSize > r.length()) {
+        if (ifd < 8 || ifd > r.length() - countSize) { // (not ifd + countSize: a BigTIFF offset can be near 2^63)
             throw r.fail("truncated TIFF: first IFD offset " + ifd + " lies outside the file of " + r.length()
                     + " bytes");
         }
@@ -273,7 +273,7 @@ public final class ImageHeaders {
                     v = r.u16(valueAt, le);
                 } else {
                     long off = big ? r.u64(valueAt, le) : r.u32(valueAt, le);
-                    if (off + 2 > r.length()) {
+                    if (off < 0 || off > r.length() - 2) {
                         throw r.fail("truncated TIFF: tag " + tag + " points past the end of the file");
                     }
                     v = r.u16((int) off, le);
@@ -339,6 +339,9 @@ public final class ImageHeaders {
         }
 
         int u8(int i) {
+            if (i < 0) { // an offset from the file that overflowed on its way here
+                throw fail("corrupt " + format + ": offset " + Integer.toUnsignedString(i) + " lies outside the file");
+            }
             need((long) i + 1, "data at byte " + i);
             return b[i] & 0xFF;
         }
@@ -381,6 +384,7 @@ public final class ImageHeaders {
         }
 
         String ascii(int i, int n) {
+            u8(i);
             need((long) i + n, "data at byte " + i);
             return new String(b, i, n, java.nio.charset.StandardCharsets.ISO_8859_1);
         }

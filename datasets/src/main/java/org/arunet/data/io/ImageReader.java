@@ -127,15 +127,31 @@ public final class ImageReader {
         return new ImagePair(img, mask);
     }
 
-    /** The whole file, refusing missing, unreadable and oversized files. */
+    /**
+     * The whole file, refusing missing, unreadable and oversized files, and anything that is not a
+     * regular file (a FIFO would block forever, {@code /dev/zero} would never end). At most
+     * {@link ImageLimits#maxFileBytes} are read even when the file grows while it is read.
+     */
     public byte[] readBytes(Path file) {
         try {
+            if (Files.exists(file) && !Files.isRegularFile(file)) {
+                throw new DataException(file, Files.isDirectory(file) ? "is a folder, not an image file"
+                        : "is not a regular file (a device, pipe or socket)");
+            }
             long size = Files.size(file);
             if (size > limits.maxFileBytes()) {
                 throw new DataException(file, "file is " + size + " bytes, beyond the limit of "
                         + limits.maxFileBytes());
             }
-            return Files.readAllBytes(file);
+            byte[] bytes;
+            try (java.io.InputStream in = Files.newInputStream(file)) {
+                bytes = in.readNBytes((int) Math.min(limits.maxFileBytes() + 1, Integer.MAX_VALUE - 8));
+            }
+            if (bytes.length > limits.maxFileBytes()) {
+                throw new DataException(file, "file grew beyond the limit of " + limits.maxFileBytes()
+                        + " bytes while it was read");
+            }
+            return bytes;
         } catch (NoSuchFileException e) {
             throw new DataException(file, "file does not exist", e);
         } catch (IOException e) {

@@ -1,5 +1,6 @@
 package org.arunet.data.split;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -26,8 +27,9 @@ import org.arunet.data.io.DataException;
 /**
  * A train/validation/test split: sample ids (image paths relative to the dataset root, {@code /}
  * separated, sorted) with how the split was made, stored as JSON by {@link #save} and read back by
- * {@link #load(Path, Path)}, which refuses paths that are absolute or leave the root and names any
- * listed file that does not exist.
+ * {@link #load(Path, Path)}, which refuses paths that are absolute, leave the root or hold control
+ * characters, and names any listed file that does not exist. The JSON is read strictly: no key twice,
+ * nothing after the document.
  *
  * @param formatVersion {@link #FORMAT_VERSION}
  * @param seed the seed the split was drawn with
@@ -51,6 +53,8 @@ public record Split(int formatVersion, long seed, String method, List<Double> fr
             .enable(SerializationFeature.INDENT_OUTPUT)
             .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS) // no second document after the first
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION) // no key given twice
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     public Split {
@@ -208,6 +212,11 @@ public record Split(int formatVersion, long seed, String method, List<Double> fr
         }
         if (id.startsWith("/") || id.startsWith("\\") || id.matches("^[A-Za-z]:.*")) {
             return "is an absolute path; split files hold paths relative to the dataset root";
+        }
+        for (int i = 0; i < id.length(); i++) {
+            if (Character.isISOControl(id.charAt(i))) {
+                return "contains a control character (U+" + String.format("%04X", (int) id.charAt(i)) + ")";
+            }
         }
         if (id.contains("\\")) {
             return "contains a backslash; split files use / as separator";
