@@ -6,7 +6,8 @@
 #
 # Options (after --quick, if any): --fuzz-seconds N (per fuzz target, default 600), --kill-runs N (default 8),
 # --kills-per-run N (default 5), --inferences N (default 10000), --concurrent-seconds N (default 300),
-# --out DIR (default docs/reliability). Needs Java 17+, Maven with the project's dependencies (it runs -o:
+# --out DIR (default docs/reliability), --fuzz-only (skip the tests; fuzz.csv rows of the fuzzed targets are
+# replaced, the others kept), --targets T1,T2 (fuzz only these, e.g. SafeTensorsFuzzTest#rawFile). Needs Java 17+, Maven with the project's dependencies (it runs -o:
 # run `mvn -B dependency:go-offline` once without it if they are missing), util-linux (prlimit, unshare) and,
 # for the full-disk and unwritable-folder faults, root (they are skipped and reported as such otherwise).
 #
@@ -21,7 +22,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 fuzz_seconds=600 kill_runs=8 kills_per_run=5 inferences=10000 concurrent_seconds=300 out="$root/docs/reliability"
-keep_corpus=1
+keep_corpus=1 fuzz_only=0 only_targets=""
 if [ "${1:-}" = "--quick" ]; then
   fuzz_seconds=30 kill_runs=1 kills_per_run=3 inferences=600 concurrent_seconds=10 keep_corpus=0
   shift
@@ -34,16 +35,19 @@ while [ $# -gt 0 ]; do
     --inferences) inferences="$2"; shift 2 ;;
     --concurrent-seconds) concurrent_seconds="$2"; shift 2 ;;
     --out) out="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
+    --fuzz-only) fuzz_only=1; shift ;;
+    --targets) only_targets=",$2,"; shift 2 ;;
     *) echo "run-all.sh: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$out"
 summary="$out/summary.txt"
+if [ "$fuzz_only" = 1 ]; then summary="$out/summary-fuzz.txt"; fi
 modules=native,datasets,java-api,cli
 started=$(date +%s)
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$summary"; }
 : > "$summary"
-rm -f "$out"/write-failures.csv "$out"/out-of-memory.csv
+if [ "$fuzz_only" = 0 ]; then rm -f "$out"/write-failures.csv "$out"/out-of-memory.csv; fi
 find . -path '*/target/hs_err_pid*.log' -delete 2>/dev/null || true
 
 log "reliability suite: fuzz ${fuzz_seconds}s/target, ${kill_runs}x${kills_per_run} kills, ${inferences} inferences," \
@@ -52,10 +56,11 @@ log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(java -
     "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' + local changes')"
 
 # 1. Hostile input, faults and load: the JUnit tests, at the sizes chosen above.
+tests_ok=1
+if [ "$fuzz_only" = 0 ]; then
 tests='HostileImagesTest,SplitFileHostileTest,ConfigFileHostileTest,HostileCheckpointTest,TrainerFaultsTest,'
 tests+='TrainerTest,KillAndResumeTest,CheckpointWriteFailureTest,OutOfMemoryTest,*FuzzTest'
 log "tests: $tests"
-tests_ok=1
 if ! mvn -B -o -fae test -pl "$modules" -Dtest="$tests" -Dsurefire.failIfNoSpecifiedTests=false \
     -Dreliability.report="$out" -Dreliability.killRuns="$kill_runs" -Dreliability.killsPerRun="$kills_per_run" \
     > "$out/tests.log" 2>&1; then
@@ -72,6 +77,7 @@ cat "$out/load-test.log" >> "$out/tests.log"
 grep -E "Tests run:.*in org\.arunet|Tests run:.*Skipped|FAIL|BUILD" "$out/tests.log" | sed 's/^\[[A-Z]*\] //' > "$out/tests.txt" || true
 grep -h -E "^\[(WARNING|INFO)\] Tests run:.*Skipped: [1-9]" "$out/tests.log" >> "$summary" || true
 log "tests: $([ $tests_ok = 1 ] && echo passed || echo FAILED, see $out/tests.log)"
+fi
 
 # 2. Coverage-guided fuzzing, one target per JVM (Jazzer fuzzes one @FuzzTest per run).
 targets=(
@@ -81,12 +87,14 @@ targets=(
   "$modules|org.arunet.io.SafeTensorsFuzzTest|structuredCheckpoint"
   "$modules|org.arunet.cli.ConfigFuzzTest|trainConfig"
 )
-echo "target,seconds,executions,executions_per_second,coverage_edges,corpus_entries,kept_in_inputs,findings" \
-  > "$out/fuzz.csv"
+header="target,seconds,executions,executions_per_second,coverage_edges,corpus_entries,kept_in_inputs,findings"
+if [ "$fuzz_only" = 0 ] || [ ! -f "$out/fuzz.csv" ]; then echo "$header" > "$out/fuzz.csv"; fi
 fuzz_ok=1
 for t in "${targets[@]}"; do
   IFS='|' read -r mods cls method <<< "$t"
   name="${cls##*.}#$method"
+  if [ -n "$only_targets" ] && [[ "$only_targets" != *",$name,"* ]]; then continue; fi
+  if [ -f "$out/fuzz.csv" ]; then grep -v "^$name," "$out/fuzz.csv" > "$out/fuzz.csv.tmp" || true; mv "$out/fuzz.csv.tmp" "$out/fuzz.csv"; fi
   module=$(case "$cls" in org.arunet.data.*) echo datasets ;; org.arunet.cli.*) echo cli ;; *) echo java-api ;; esac)
   inputs="$module/src/test/resources/$(dirname "${cls//.//}")/${cls##*.}Inputs/$method"
   corpus="$module/.cifuzz-corpus/$cls/$method"
