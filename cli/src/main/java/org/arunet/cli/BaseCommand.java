@@ -54,10 +54,16 @@ abstract class BaseCommand implements Callable<Integer> {
         if (config == null) {
             return;
         }
-        Map<?, ?> m = new ObjectMapper().readValue(config.toFile(), Map.class);
+        // The same strict parse as Main's (one reader, one set of rules); its refusal names the file.
+        ConfigFile file;
+        try {
+            file = ConfigFile.load(config);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException(e.getMessage());
+        }
         List<String> names = spec.options().stream().map(o -> o.longestName().replaceFirst("^-+", ""))
                 .collect(Collectors.toList());
-        for (Object k : m.keySet()) {
+        for (String k : file.keys()) {
             if (!names.contains(k.toString())) {
                 throw new Errors.UsageException("--config " + config + ": '" + k + "' is not an option of 'arunet "
                         + spec.name() + "' (known: " + String.join(", ", names) + ")");

@@ -22,9 +22,12 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
     private final Path file;
     private final Map<String, String> values;
 
-    private ConfigFile(Path file, Map<String, String> values) {
+    private final java.util.Set<String> keys;
+
+    private ConfigFile(Path file, Map<String, String> values, java.util.Set<String> keys) {
         this.file = file;
         this.values = values;
+        this.keys = keys;
     }
 
     /** Strict: a key given twice or anything after the object is an error, not silently dropped. */
@@ -36,7 +39,7 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
         JsonNode root;
         try {
             root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("--config " + file + ": not valid JSON: " + e.getMessage());
         }
         if (root == null || !root.isObject()) {
@@ -65,7 +68,9 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
                 v.put(e.getKey(), n.asText());
             }
         }
-        return new ConfigFile(file, v);
+        java.util.Set<String> keys = new java.util.LinkedHashSet<>();
+        root.fieldNames().forEachRemaining(keys::add);
+        return new ConfigFile(file, v, keys);
     }
 
     @Override
@@ -75,6 +80,11 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
             return values.get(key);
         }
         return null;
+    }
+
+    /** Every key of the file, null-valued ones included. */
+    java.util.Set<String> keys() {
+        return java.util.Collections.unmodifiableSet(keys);
     }
 
     Path file() {
