@@ -192,11 +192,20 @@ final class BenchCommand extends BaseCommand {
         return s.length % 2 == 1 ? s[s.length / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
     }
 
+    /** Current resident set size of this process (Linux), NaN elsewhere. */
+    static double currentRssMb() {
+        return statusMb("VmRSS:");
+    }
+
     /** Peak resident set size of this process (Linux), NaN elsewhere. */
     static double peakRssMb() {
+        return statusMb("VmHWM:");
+    }
+
+    private static double statusMb(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(field)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
                 }
             }

@@ -67,7 +67,7 @@ class OnnxLauncherIT {
                 "--image-size", "32", "--width", "4", "--iterations", "2", "--warmup", "1", "--threads", "1");
         assertEquals(0, alone.code(), alone.output());
         assertTrue(alone.output().contains("onnxruntime: forward"), alone.output());
-        assertTrue(alone.output().contains("(ONNX Runtime alone;"), alone.output());
+        assertTrue(alone.output().contains("(ONNX Runtime alone:"), alone.output());
         assertFalse(alone.output().contains("ours:"), alone.output());
 
         LauncherIT.Result bf16 = LauncherIT.launch(dir, "bench", "--vs", "onnxruntime", "--precision", "bf16",
