@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Times ARU-Net in PyTorch on the CPU: the peer of arunet's CPU backend for benchmarks/RESULTS.md.
 
-The network is written here from docs/ARU-NET.md and arunet's Java modules (org.arunet.nn,
-org.arunet.model.ArUNet), module for module, so that both sides run the same architecture:
+The network is benchmarks/gpu/aru_net_torch.py, written from docs/ARU-NET.md and arunet's Java
+modules (org.arunet.nn, org.arunet.model.ArUNet), module for module, so that both sides run the
+same architecture:
 the paper's default (width 64, mixer kernel 3, paper channel attention, MCSA after up blocks 2-4,
 spatial attention and SpConvMixer on, residual encoder), 39,475,748 parameters (checked).
 
@@ -19,188 +20,18 @@ max, every iteration) with the torch version and the thread count.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-
-# ------------------------------------------------------------------ modules (as org.arunet.nn)
-
-class CBR(nn.Sequential):
-    """ReLU(BN(conv3x3(x))), padding 1."""
-
-    def __init__(self, cin, cout, bias):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=bias)
-        self.bn = nn.BatchNorm2d(cout)
-
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
-
-
-class Stem(nn.Module):
-    """x1 = CBR(in -> c)(x); out = x1 + CBR(c -> c)(x1)."""
-
-    def __init__(self, cin, c):
-        super().__init__()
-        self.a = CBR(cin, c, False)
-        self.b = CBR(c, c, False)
-
-    def forward(self, x):
-        x1 = self.a(x)
-        return x1 + self.b(x1)
-
-
-class Residual(nn.Module):
-    """y = CBR(cin -> cout)(x) + conv1x1(x); out = y + CBR(cout -> cout)(y); no conv biases."""
-
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.a = CBR(cin, cout, False)
-        self.b = CBR(cout, cout, False)
-        self.shortcut = nn.Conv2d(cin, cout, 1, bias=False)
-
-    def forward(self, x):
-        y = self.a(x) + self.shortcut(x)
-        return y + self.b(y)
-
-
-class Down(nn.Module):
-    """MaxPool(3, 2, 1) then Residual(cin -> cout)."""
-
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.block = Residual(cin, cout)
-
-    def forward(self, x):
-        return self.block(F.max_pool2d(x, 3, 2, 1))
-
-
-class SpatialAttention(nn.Module):
-    """w = sigmoid(conv kxk(2 -> 1)([max_c x, mean_c x])); out = x * w."""
-
-    def __init__(self, kernel=7):
-        super().__init__()
-        self.conv = nn.Conv2d(2, 1, kernel, padding=kernel // 2, bias=False)
-
-    def forward(self, x):
-        s = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return x * torch.sigmoid(self.conv(s))
-
-
-class MixerBlock(nn.Module):
-    """out = x + BN(GELU(pw(BN(GELU(dw(x)))))), dw depthwise kxk, pw 1x1, both with bias."""
-
-    def __init__(self, c, kernel):
-        super().__init__()
-        self.dw = nn.Conv2d(c, c, kernel, padding=kernel // 2, groups=c, bias=True)
-        self.bn1 = nn.BatchNorm2d(c)
-        self.pw = nn.Conv2d(c, c, 1, bias=True)
-        self.bn2 = nn.BatchNorm2d(c)
-
-    def forward(self, x):
-        a = self.bn1(F.gelu(self.dw(x)))
-        return x + self.bn2(F.gelu(self.pw(a)))
-
-
-class MCSA(nn.Module):
-    """p = BN(1x1 x), o = BN(3x3 x), d = BN(3x3 dil 2 x); g = sigmoid(BN(1x1(ReLU(cat[p, o])))); x + d * g."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.p = nn.Conv2d(c, c, 1, bias=True)
-        self.p_bn = nn.BatchNorm2d(c)
-        self.o = nn.Conv2d(c, c, 3, padding=1, bias=True)
-        self.o_bn = nn.BatchNorm2d(c)
-        self.d = nn.Conv2d(c, c, 3, padding=2, dilation=2, bias=True)
-        self.d_bn = nn.BatchNorm2d(c)
-        self.g = nn.Conv2d(2 * c, c, 1, bias=True)
-        self.g_bn = nn.BatchNorm2d(c)
-
-    def forward(self, x):
-        po = F.relu(torch.cat([self.p_bn(self.p(x)), self.o_bn(self.o(x))], dim=1))
-        g = torch.sigmoid(self.g_bn(self.g(po)))
-        return x + self.d_bn(self.d(x)) * g
-
-
-class ChannelAttention(nn.Module):
-    """Paper form: w = sigmoid(fc_out(fc_max(GMP x) * fc_avg(GAP x))), hidden max(1, C / 16); x * w."""
-
-    def __init__(self, c, ratio=16):
-        super().__init__()
-        h = max(1, c // ratio)
-        self.fc_max = nn.Linear(c, h, bias=False)
-        self.fc_avg = nn.Linear(c, h, bias=False)
-        self.fc_out = nn.Linear(h, c, bias=False)
-
-    def forward(self, x):
-        vmax = x.amax(dim=(2, 3))
-        vavg = x.mean(dim=(2, 3))
-        w = torch.sigmoid(self.fc_out(self.fc_max(vmax) * self.fc_avg(vavg)))
-        return x * w[:, :, None, None]
-
-
-class Decoder(nn.Module):
-    """u = CBR(cin -> cout, bias)(up2(x)), [MCSA(u)]; z = CA(cat[u, skip]); CBR(2 cout -> cout, bias)(z)."""
-
-    def __init__(self, cin, cout, mcsa):
-        super().__init__()
-        self.up = CBR(cin, cout, True)
-        self.mcsa = MCSA(cout) if mcsa else None
-        self.ca = ChannelAttention(2 * cout)
-        self.fuse = CBR(2 * cout, cout, True)
-
-    def forward(self, x, skip):
-        u = self.up(F.interpolate(x, scale_factor=2, mode="nearest"))
-        if self.mcsa is not None:
-            u = self.mcsa(u)
-        return self.fuse(self.ca(torch.cat([u, skip], dim=1)))
-
-
-class ARUNet(nn.Module):
-    """Stem, four residual down stages, spatial attention, SpConvMixer x5, four decoders, 1x1 head."""
-
-    def __init__(self, in_channels=3, classes=2, width=64, mixer_kernel=3, mixer_depth=5):
-        super().__init__()
-        c = [width * m for m in (1, 2, 4, 8, 16)]
-        self.stem = Stem(in_channels, c[0])
-        self.enc2 = Down(c[0], c[1])
-        self.enc3 = Down(c[1], c[2])
-        self.enc4 = Down(c[2], c[3])
-        self.enc5 = Down(c[3], c[4])
-        self.sa = SpatialAttention(7)
-        self.mixer = nn.Sequential(*[MixerBlock(c[4], mixer_kernel) for _ in range(mixer_depth)])
-        self.dec4 = Decoder(c[4], c[3], mcsa=False)
-        self.dec3 = Decoder(c[3], c[2], mcsa=True)
-        self.dec2 = Decoder(c[2], c[1], mcsa=True)
-        self.dec1 = Decoder(c[1], c[0], mcsa=True)
-        self.head = nn.Conv2d(c[0], classes, 1, bias=True)
-
-    def forward(self, x):
-        f1 = self.stem(x)
-        f2 = self.enc2(f1)
-        f3 = self.enc3(f2)
-        f4 = self.enc4(f3)
-        z = self.mixer(self.sa(self.enc5(f4)))
-        z = self.dec4(z, f4)
-        z = self.dec3(z, f3)
-        z = self.dec2(z, f2)
-        z = self.dec1(z, f1)
-        return self.head(z)
-
-
-def loss_fn(logits, target, smooth=1e-5):
-    """Cross-entropy (mean over pixels) + soft Dice (softmax, pooled over the batch, mean over classes)."""
-    ce = F.cross_entropy(logits, target)
-    p = torch.softmax(logits, dim=1)
-    t = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).to(p.dtype)
-    inter = (p * t).sum(dim=(0, 2, 3))
-    dice = (2 * inter + smooth) / (p.sum(dim=(0, 2, 3)) + t.sum(dim=(0, 2, 3)) + smooth)
-    return ce + (1 - dice.mean())
+# The network and the loss: the PyTorch mirror of arunet's modules shared with the GPU benchmarks
+# (benchmarks/gpu/aru_net_torch.py, checked there against the PyTorch fixture's logits).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gpu"))
+from aru_net_torch import ArUNet as ARUNet  # noqa: E402
+from aru_net_torch import ce_dice_loss as loss_fn  # noqa: E402
 
 
 # ------------------------------------------------------------------ timing
