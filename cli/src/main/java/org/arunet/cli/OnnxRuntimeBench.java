@@ -69,11 +69,7 @@ final class OnnxRuntimeBench {
                 SegmentationModel net = b.model.build(be, 3, 2, b.seed);
                 Tensor x = be.allocate(DType.F32, Layout.NHWC, n, s, s, 3)) {
             net.eval();
-            SplittableRandom rng = new SplittableRandom(b.seed);
-            float[] nchw = new float[n * 3 * s * s];
-            for (int i = 0; i < nchw.length; i++) {
-                nchw[i] = (float) rng.nextGaussian();
-            }
+            float[] nchw = randomInput(b.seed, n * 3 * s * s);
             x.copyFrom(Transpose.nchwToNhwc(nchw, n, 3, s, s));
             OnnxExporter.Result exported = OnnxExporter.export(net, onnx, null);
             long macs = net.macs(s, s) * n;
@@ -167,11 +163,7 @@ final class OnnxRuntimeBench {
         // process's high-water mark to its current RSS (Linux 4.0+: "5" to /proc/self/clear_refs).
         r.put("rss_before_onnxruntime_mb", BenchCommand.currentRssMb());
         r.put("peak_rss_reset", resetPeakRss());
-        SplittableRandom rng = new SplittableRandom(b.seed);
-        float[] nchw = new float[n * 3 * s * s];
-        for (int i = 0; i < nchw.length; i++) {
-            nchw[i] = (float) rng.nextGaussian();
-        }
+        float[] nchw = randomInput(b.seed, n * 3 * s * s);
         try (OrtRunner ort = new OrtRunner(onnx, threads, nchw, new long[] {n, 3, s, s})) {
             r.put("input", Arrays.asList(n, 3, s, s));
             r.put("threads", threads);
@@ -196,6 +188,16 @@ final class OnnxRuntimeBench {
             }
         }
         return 0;
+    }
+
+    /** The benchmark input: standard normal values from the seed, the same in both modes. */
+    private static float[] randomInput(long seed, int count) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        float[] v = new float[count];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rng.nextGaussian();
+        }
+        return v;
     }
 
     /** Resets VmHWM to the current RSS; false where the kernel does not allow it. */
