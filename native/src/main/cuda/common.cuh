@@ -9,6 +9,9 @@
 //   DivCursor, DIV_LOOP             element index i -> (i / per, i mod per) along a grid-stride loop,
 //                                   without a 64-bit division per element.
 //   replaces / ties / relu_keep_nan the NaN rules of the CPU kernels (cpu/pool.h, cpu/batchnorm.h).
+//   kAct*, gelu, sigmoid            the activations (codes = org.arunet.backend.Activation ordinals).
+//   kF32 / kF16 / kBF16, load_as, store_as, load4_as, store4_as
+//                                   elements of buffers whose dtype is a run-time code (Precision.code()).
 //   Sum1..Sum4, SumMax              accumulators of the column reductions, Note [column reductions].
 //   column_partials(...)            pass 1 of a column reduction.
 //   block_sum(...)                  a fixed-order tree sum over a block (deterministic).
@@ -58,6 +61,14 @@ __device__ __forceinline__ bool ties(float v, float m) { return v == m || (v != 
 
 /** ReLU that keeps NaN visible (torch.relu). */
 __device__ __forceinline__ float relu_keep_nan(float v) { return (v > 0.f || v != v) ? v : 0.f; }
+
+/** Activation codes: org.arunet.backend.Activation's ordinals. */
+enum : int { kActNone = 0, kActRelu = 1, kActGelu = 2, kActSigmoid = 3 };
+
+/** GELU, exact erf form (torch.nn.GELU()). */
+__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752440f)); }
+
+__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
 /** q = a / b and r = a mod b for a >= 0, b > 0; 32-bit unsigned arithmetic when both fit (the usual case). */
 __device__ __forceinline__ void divmod(i64 a, i64 b, i64& q, i64& r) {
@@ -123,6 +134,52 @@ struct alignas(8) Half4 {
 struct alignas(8) Bf164 {
     __nv_bfloat16 x, y, z, w;
 };
+
+/** Element dtype codes of the mixed-precision buffers (Precision.code() in Java): F32, F16, BF16. */
+enum : int { kF32 = 0, kF16 = 1, kBF16 = 2 };
+
+/** Element i of a buffer of the given dtype code, as float. */
+__device__ __forceinline__ float load_as(const void* p, int dtype, i64 i) {
+    if (dtype == kF16) return __half2float(static_cast<const __half*>(p)[i]);
+    if (dtype == kBF16) return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    return static_cast<const float*>(p)[i];
+}
+
+/** Stores v as element i of a buffer of the given dtype code (round to nearest even). */
+__device__ __forceinline__ void store_as(void* p, int dtype, i64 i, float v) {
+    if (dtype == kF16) {
+        static_cast<__half*>(p)[i] = __float2half_rn(v);
+    } else if (dtype == kBF16) {
+        static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+    } else {
+        static_cast<float*>(p)[i] = v;
+    }
+}
+
+/** Vector i (four elements) of a buffer of the given dtype code; the buffer is 8- (halves) or 16-byte aligned. */
+__device__ __forceinline__ float4 load4_as(const void* p, int dtype, i64 i) {
+    if (dtype == kF16) {
+        const Half4 h = static_cast<const Half4*>(p)[i];
+        return float4{__half2float(h.x), __half2float(h.y), __half2float(h.z), __half2float(h.w)};
+    }
+    if (dtype == kBF16) {
+        const Bf164 h = static_cast<const Bf164*>(p)[i];
+        return float4{__bfloat162float(h.x), __bfloat162float(h.y), __bfloat162float(h.z), __bfloat162float(h.w)};
+    }
+    return static_cast<const float4*>(p)[i];
+}
+
+__device__ __forceinline__ void store4_as(void* p, int dtype, i64 i, float4 v) {
+    if (dtype == kF16) {
+        static_cast<Half4*>(p)[i] = Half4{__float2half_rn(v.x), __float2half_rn(v.y), __float2half_rn(v.z),
+                                          __float2half_rn(v.w)};
+    } else if (dtype == kBF16) {
+        static_cast<Bf164*>(p)[i] = Bf164{__float2bfloat16_rn(v.x), __float2bfloat16_rn(v.y),
+                                          __float2bfloat16_rn(v.z), __float2bfloat16_rn(v.w)};
+    } else {
+        static_cast<float4*>(p)[i] = v;
+    }
+}
 
 // ----------------------------------------------------------------------------------------------------
 // accumulators (plain structs: __shared__ arrays of them need trivial construction)

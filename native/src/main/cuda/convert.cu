@@ -9,6 +9,9 @@
 //   k_bias_add                        y[m, c] += b[c] (the F32 convolutions' bias)
 //   k_to_half4, k_to_bf16_4, k_half_to_f32_bias4, k_bf16_to_f32_bias4, k_bias_add4
 //                                     float4 twins, Note [vectorized kernels]
+//   k_epilogue, k_epilogue4           y[m, c] = steps(float(src[m, c]) + b[c]): a convolution's output (F32,
+//                                     F16 or BF16) with its bias and the inference epilogue of
+//                                     Backend.convForwardFused in one pass, Note [convolution epilogue]
 //   k_oihw_to_ohwi                    weights from PyTorch's OIHW (F32) to the OHWI order ("KRSC", NHWC
 //                                     filters) that cuDNN runs fastest with NHWC activations, in F32, F16
 //                                     or BF16 (dtype 0, 1, 2): once per weight version
@@ -125,5 +128,87 @@ ARUNET_KERNEL void k_ohwi_to_oihw(float* dst, const void* src, i64 O, i64 I, i64
             v = static_cast<const float*>(src)[s];
         }
         dst[d] = v;
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------
+// Note [convolution epilogue]
+//
+// The inference path (Backend.convForwardFused) applies a chain of elementwise steps to t = conv + b
+// before writing y. `prog` holds the chain, four bits per step, first step in the lowest bits, 0 ends it:
+//   kEpiAffine   t = ((t - coef[C + c]) - coef[2C + c]) coef[c] + beta[c]: an inference batch norm with
+//                the coefficient rows of k_bn_eval_coef (so the result equals k_bn_apply's bit for bit);
+//                takes two operands, coef then beta
+//   kEpiRelu, kEpiGelu, kEpiSigmoid   t = act(t)
+//   kEpiSum      t = t + y[m, c] (y's contents before the kernel: the one accumulation)
+//   kEpiMul      t = t * operand[m, c]        kEpiAdd   t = t + operand[m, c]
+// Operands are p0..p3 in the order the steps take them. Every step is the arithmetic of the unfused op
+// (k_bn_apply, k_act_fwd, k_add, k_mul), so fused and unfused results are equal bit for bit. src may be
+// y itself (F32 convolutions written in place): each element is read before it is written, by the same
+// thread. The chain is the same for every element, so the switch does not diverge.
+
+enum : int { kEpiEnd = 0, kEpiAffine = 1, kEpiRelu = 2, kEpiGelu = 3, kEpiSigmoid = 4, kEpiSum = 5, kEpiMul = 6,
+             kEpiAdd = 7 };
+
+__device__ __forceinline__ const float* epi_operand(int k, const float* p0, const float* p1, const float* p2,
+                                                    const float* p3) {
+    return k == 0 ? p0 : k == 1 ? p1 : k == 2 ? p2 : p3;
+}
+
+/** The chain on element i (channel c) of y. */
+__device__ __forceinline__ float epi_apply(float t, i64 i, i64 c, i64 C, int prog, const float* y, const float* p0,
+                                           const float* p1, const float* p2, const float* p3) {
+    int k = 0;
+    for (int s = prog; s != 0; s >>= 4) {
+        switch (s & 15) {
+            case kEpiAffine: {
+                const float* coef = epi_operand(k, p0, p1, p2, p3);
+                const float* beta = epi_operand(k + 1, p0, p1, p2, p3);
+                k += 2;
+                t = ((t - coef[C + c]) - coef[2 * C + c]) * coef[c] + beta[c];
+                break;
+            }
+            case kEpiRelu: t = relu_keep_nan(t); break;
+            case kEpiGelu: t = gelu(t); break;
+            case kEpiSigmoid: t = sigmoid(t); break;
+            case kEpiSum: t = t + y[i]; break;
+            case kEpiMul: t = t * epi_operand(k++, p0, p1, p2, p3)[i]; break;
+            case kEpiAdd: t = t + epi_operand(k++, p0, p1, p2, p3)[i]; break;
+            default: break;
+        }
+    }
+    return t;
+}
+
+/** y = chain(float(src) + b), one thread per element; src has dtype code `dtype`; b may be null. */
+ARUNET_KERNEL void k_epilogue(float* y, const void* src, int dtype, const float* b, i64 M, i64 C, int prog,
+                              const float* p0, const float* p1, const float* p2, const float* p3) {
+    DIV_LOOP(i, M * C, pc, C) {
+        float t = load_as(src, dtype, i);
+        if (b != nullptr) t = t + b[pc.r];
+        y[i] = epi_apply(t, i, pc.r, C, prog, y, p0, p1, p2, p3);
+    }
+}
+
+/** k_epilogue four channels at a time: C4 = C / 4 vectors per row (every pointer aligned, C % 4 == 0). */
+ARUNET_KERNEL void k_epilogue4(float* y, const void* src, int dtype, const float* b, i64 M, i64 C4, int prog,
+                               const float* p0, const float* p1, const float* p2, const float* p3) {
+    const i64 C = 4 * C4;
+    DIV_LOOP(i, M * C4, pc, C4) {
+        const float4 v = load4_as(src, dtype, i);
+        float t[4] = {v.x, v.y, v.z, v.w};
+        if (b != nullptr) {
+            const float4 bv = reinterpret_cast<const float4*>(b)[pc.r];
+            t[0] = t[0] + bv.x;
+            t[1] = t[1] + bv.y;
+            t[2] = t[2] + bv.z;
+            t[3] = t[3] + bv.w;
+        }
+        float4 o;
+        o.x = epi_apply(t[0], 4 * i, 4 * pc.r, C, prog, y, p0, p1, p2, p3);
+        o.y = epi_apply(t[1], 4 * i + 1, 4 * pc.r + 1, C, prog, y, p0, p1, p2, p3);
+        o.z = epi_apply(t[2], 4 * i + 2, 4 * pc.r + 2, C, prog, y, p0, p1, p2, p3);
+        o.w = epi_apply(t[3], 4 * i + 3, 4 * pc.r + 3, C, prog, y, p0, p1, p2, p3);
+        reinterpret_cast<float4*>(y)[i] = o;
     }
 }

@@ -108,19 +108,13 @@ ARUNET_KERNEL void k_rowdot(float* out, const float* a, const float* b, i64 P, i
 // ----------------------------------------------------------------------------------------------------
 // activations (codes are org.arunet.backend.Activation's ordinals)
 
-enum : int { kActNone = 0, kActRelu = 1, kActGelu = 2, kActSigmoid = 3 };
-
-__device__ __forceinline__ float gelu(float x) {
-    return 0.5f * x * (1.f + erff(x * 0.70710678118654752440f));
-}
+// kAct*, gelu and sigmoid are in common.cuh (the convolution epilogue of convert.cu uses them too)
 
 __device__ __forceinline__ float gelu_grad(float x) {
     const float cdf = 0.5f * (1.f + erff(x * 0.70710678118654752440f));
     const float pdf = 0.39894228040143267794f * expf(-0.5f * x * x);
     return cdf + x * pdf;
 }
-
-__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
 ARUNET_KERNEL void k_act_fwd(float* y, const float* x, int act, i64 n) {
     switch (act) {

@@ -12,6 +12,9 @@
 //   k_concat, k_split                 out = [a, b] over channels, and its inverse
 //   k_upsample_fwd4, k_upsample_bwd4, k_concat4, k_split4
 //                                     float4 twins, Note [vectorized kernels]
+//   k_upsample_cvt, k_concat_cvt, k_upsample_cvt4, k_concat_cvt4
+//                                     k_upsample_fwd and k_concat writing F32, F16 or BF16 (dtype code): a
+//                                     convolution's input made and cast in one pass (the inference path)
 //   k_chanmaxmean_fwd / _bwd          per pixel max and mean over C (one warp per pixel); the max
 //                                     gradient is split evenly among tied maxima
 //   k_gpool_partial, k_gpool_final    global max and mean over H W per (n, c) in one pass, Note [column
@@ -288,5 +291,44 @@ ARUNET_KERNEL void k_gpool_bwd(float* dx, const float* x, const float* max, cons
     for (; i < N * per_image; i += stride, image.advance(), channel.advance()) {
         const i64 j = image.q * C + channel.r;
         dx[i] = (with_max && ties(x[i], max[j]) ? gmax[j] : 0.f) + gavg[j];
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------
+// upsampling and concatenation into a convolution's input, in the convolution's precision
+
+/** k_upsample_fwd writing dtype `dtype` (kF32, kF16, kBF16). */
+ARUNET_KERNEL void k_upsample_cvt(void* y, const float* x, i64 N, i64 H, i64 W, i64 C, int dtype) {
+    const i64 OW = 2 * W;
+    DIV_LOOP(i, N * 4 * H * W * C, pc, C) {
+        i64 noh, ow, n, oh;
+        divmod(pc.q, OW, noh, ow);
+        divmod(noh, 2 * H, n, oh);
+        store_as(y, dtype, i, x[((n * H + oh / 2) * W + ow / 2) * C + pc.r]);
+    }
+}
+
+ARUNET_KERNEL void k_upsample_cvt4(void* y, const float4* x, i64 N, i64 H, i64 W, i64 C4, int dtype) {
+    const i64 OW = 2 * W;
+    DIV_LOOP(i, N * 4 * H * W * C4, pc, C4) {
+        i64 noh, ow, n, oh;
+        divmod(pc.q, OW, noh, ow);
+        divmod(noh, 2 * H, n, oh);
+        store4_as(y, dtype, i, x[((n * H + oh / 2) * W + ow / 2) * C4 + pc.r]);
+    }
+}
+
+/** k_concat writing dtype `dtype`. */
+ARUNET_KERNEL void k_concat_cvt(void* out, const float* a, const float* b, i64 P, i64 Ca, i64 Cb, int dtype) {
+    const i64 C = Ca + Cb;
+    DIV_LOOP(i, P * C, pc, C) {
+        store_as(out, dtype, i, pc.r < Ca ? a[pc.q * Ca + pc.r] : b[pc.q * Cb + (pc.r - Ca)]);
+    }
+}
+
+ARUNET_KERNEL void k_concat_cvt4(void* out, const float4* a, const float4* b, i64 P, i64 Ca4, i64 Cb4, int dtype) {
+    const i64 C4 = Ca4 + Cb4;
+    DIV_LOOP(i, P * C4, pc, C4) {
+        store4_as(out, dtype, i, pc.r < Ca4 ? a[pc.q * Ca4 + pc.r] : b[pc.q * Cb4 + (pc.r - Ca4)]);
     }
 }

@@ -641,6 +641,149 @@ void test_vectorized() {
     expect_close("split4 b", db, bb, 0, 0);
 }
 
+
+/** Reads a buffer of dtype code d (kF32, kF16, kBF16) as floats. */
+std::vector<float> as_floats(const void* p, int d, std::size_t n) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; i++) v[i] = load_as(p, d, i64(i));
+    return v;
+}
+
+/**
+ * The convolution epilogue (Note [convolution epilogue]) against the unfused kernels it replaces, bit for
+ * bit: bias (or the half-to-float conversion with bias), k_bn_apply with k_bn_eval_coef's rows, k_act_fwd,
+ * k_add, k_mul; scalar and float4 kernels, both grids, F32 / F16 / BF16 sources, and the F32 source read in
+ * place. Then the casting upsample and concatenation against k_upsample_fwd / k_concat + k_to_half.
+ */
+void test_epilogue() {
+    const i64 N = 2, H = 3, W = 5, C = 8, M = N * H * W, n = M * C;
+    auto f4 = [](std::vector<float>& v) { return reinterpret_cast<float4*>(v.data()); };
+    auto cf4 = [](const std::vector<float>& v) { return reinterpret_cast<const float4*>(v.data()); };
+    auto x = randn(n, 2.f), b = randn(C), old = randn(n), m = randn(n), a = randn(n);
+    auto gamma = randn(C), beta = randn(C), rm = randn(C), rv = randn(C, 0.3f, 1.f);
+    for (float& v : rv) v = std::fabs(v);
+    std::vector<float> coef(3 * C);
+    emu::launch(k_bn_eval_coef, kSmallGrid, kSmallBlock, coef.data(), (const float*)gamma.data(),
+                (const float*)rm.data(), (const float*)rv.data(), C, 1e-5f);
+    std::vector<__half> xh(n);
+    std::vector<__nv_bfloat16> xb(n);
+    for (i64 i = 0; i < n; i++) {
+        xh[i] = __float2half_rn(x[i]);
+        xb[i] = __float2bfloat16_rn(x[i]);
+    }
+    const void* sources[3] = {x.data(), xh.data(), xb.data()};
+    struct Chain {
+        const char* name;
+        std::vector<int> steps;
+    };
+    const std::vector<Chain> chains = {
+        {"none", {}},
+        {"bn relu", {kEpiAffine, kEpiRelu}},
+        {"bn relu sum", {kEpiAffine, kEpiRelu, kEpiSum}},
+        {"bn mul add", {kEpiAffine, kEpiMul, kEpiAdd}},
+        {"gelu bn add", {kEpiGelu, kEpiAffine, kEpiAdd}},
+        {"bn sigmoid", {kEpiAffine, kEpiSigmoid}},
+        {"sum relu", {kEpiSum, kEpiRelu}},
+    };
+    for (int d = 0; d < 3; d++) {
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            const float* bias = with_bias ? b.data() : nullptr;
+            for (const Chain& ch : chains) {
+                // the unfused reference
+                std::vector<float> t = poison(n);
+                if (d == kF32) {
+                    t = x;
+                    if (bias) emu::launch(k_bias_add, kGrid, kBlock256, t.data(), bias, M, C);
+                } else if (d == kF16) {
+                    emu::launch(k_half_to_f32_bias, kGrid, kBlock256, t.data(), (const __half*)xh.data(), bias, M, C);
+                } else {
+                    emu::launch(k_bf16_to_f32_bias, kGrid, kBlock256, t.data(), (const __nv_bfloat16*)xb.data(), bias,
+                                M, C);
+                }
+                int prog = 0, shift = 0, k = 0;
+                const float* ops[4] = {nullptr, nullptr, nullptr, nullptr};
+                bool mulDone = false;
+                for (int st : ch.steps) {
+                    prog |= st << shift;
+                    shift += 4;
+                    switch (st) {
+                        case kEpiAffine:
+                            emu::launch(k_bn_apply, kGrid, kBlock256, t.data(), (const float*)t.data(),
+                                        (const float*)coef.data(), (const float*)beta.data(), M, C, 0);
+                            ops[k++] = coef.data();
+                            ops[k++] = beta.data();
+                            break;
+                        case kEpiRelu: emu::launch(k_act_fwd, kGrid, kBlock256, t.data(), (const float*)t.data(), int(kActRelu), n); break;
+                        case kEpiGelu: emu::launch(k_act_fwd, kGrid, kBlock256, t.data(), (const float*)t.data(), int(kActGelu), n); break;
+                        case kEpiSigmoid: emu::launch(k_act_fwd, kGrid, kBlock256, t.data(), (const float*)t.data(), int(kActSigmoid), n); break;
+                        case kEpiSum: emu::launch(k_add, kGrid, kBlock256, t.data(), (const float*)t.data(), (const float*)old.data(), n); break;
+                        case kEpiMul:
+                            emu::launch(k_mul, kGrid, kBlock256, t.data(), (const float*)t.data(), (const float*)m.data(), n);
+                            ops[k++] = m.data();
+                            mulDone = true;
+                            break;
+                        case kEpiAdd:
+                            emu::launch(k_add, kGrid, kBlock256, t.data(), (const float*)t.data(), (const float*)a.data(), n);
+                            ops[k++] = a.data();
+                            break;
+                    }
+                }
+                (void)mulDone;
+                const std::string tag = std::string(" ") + ch.name + (d == 0 ? " f32" : d == 1 ? " f16" : " bf16") +
+                                        (with_bias ? " +bias" : "");
+                std::vector<float> y = old;
+                emu::launch(k_epilogue, kGrid, kBlock256, y.data(), sources[d], d, bias, M, C, prog, ops[0], ops[1],
+                            ops[2], ops[3]);
+                expect_close("epilogue" + tag, y, t, 0, 0);
+                y = old;
+                emu::launch(k_epilogue4, kSmallGrid, kSmallBlock, y.data(), sources[d], d, bias, M, C / 4, prog, ops[0],
+                            ops[1], ops[2], ops[3]);
+                expect_close("epilogue4" + tag, y, t, 0, 0);
+                bool hasSum = false;
+                for (int st : ch.steps) hasSum |= st == kEpiSum;
+                if (d == kF32 && !hasSum) {  // the F32 convolution's output read and written in place
+                    y = x;
+                    emu::launch(k_epilogue4, kGrid, kBlock256, y.data(), (const void*)y.data(), d, bias, M, C / 4,
+                                prog, ops[0], ops[1], ops[2], ops[3]);
+                    expect_close("epilogue4 in place" + tag, y, t, 0, 0);
+                    y = x;
+                    emu::launch(k_epilogue, kSmallGrid, kSmallBlock, y.data(), (const void*)y.data(), d, bias, M, C,
+                                prog, ops[0], ops[1], ops[2], ops[3]);
+                    expect_close("epilogue in place" + tag, y, t, 0, 0);
+                }
+            }
+        }
+    }
+
+    // casting upsample and concatenation
+    std::vector<float> up(4 * n);
+    emu::launch(k_upsample_fwd, kGrid, kBlock256, up.data(), (const float*)x.data(), N, H, W, C);
+    const i64 Cb = 4;
+    auto xb2 = randn(M * Cb);
+    std::vector<float> cat(M * (C + Cb));
+    emu::launch(k_concat, kGrid, kBlock256, cat.data(), (const float*)x.data(), (const float*)xb2.data(), M, C, Cb);
+    for (int d = 0; d < 3; d++) {
+        const std::string tag = d == 0 ? " f32" : d == 1 ? " f16" : " bf16";
+        auto rounded = [d](std::vector<float> v) {
+            for (float& e : v) e = d == kF16 ? __half2float(__float2half_rn(e)) : d == kBF16 ? __bfloat162float(__float2bfloat16_rn(e)) : e;
+            return v;
+        };
+        std::vector<float> buf = poison(4 * n);  // 4 n floats hold 4 n halves too
+        emu::launch(k_upsample_cvt, kGrid, kBlock256, (void*)buf.data(), (const float*)x.data(), N, H, W, C, d);
+        expect_close("upsample_cvt" + tag, as_floats(buf.data(), d, 4 * n), rounded(up), 0, 0);
+        buf = poison(4 * n);
+        emu::launch(k_upsample_cvt4, kSmallGrid, kSmallBlock, (void*)buf.data(), cf4(x), N, H, W, C / 4, d);
+        expect_close("upsample_cvt4" + tag, as_floats(buf.data(), d, 4 * n), rounded(up), 0, 0);
+        std::vector<float> cb = poison(M * (C + Cb));
+        emu::launch(k_concat_cvt, kGrid, kBlock256, (void*)cb.data(), (const float*)x.data(), (const float*)xb2.data(),
+                    M, C, Cb, d);
+        expect_close("concat_cvt" + tag, as_floats(cb.data(), d, M * (C + Cb)), rounded(cat), 0, 0);
+        cb = poison(M * (C + Cb));
+        emu::launch(k_concat_cvt4, kGrid, kBlock256, (void*)cb.data(), cf4(x), cf4(xb2), M, C / 4, Cb / 4, d);
+        expect_close("concat_cvt4" + tag, as_floats(cb.data(), d, M * (C + Cb)), rounded(cat), 0, 0);
+    }
+    (void)f4;
+}
 }  // namespace
 
 int main() {
@@ -655,6 +798,7 @@ int main() {
     test_losses();
     test_convert();
     test_vectorized();
+    test_epilogue();
     std::printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
