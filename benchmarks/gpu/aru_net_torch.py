@@ -402,8 +402,9 @@ def bench(args):
         batch = int(batch)
         base = {"precision": prec, "mode": mode, "batch": batch, "size": args.size, "width": args.width}
         elapsed = time.time() - start
-        if mode == "graph":
-            base.update(status="skipped", error="the peer runs eager PyTorch only (arunet's CUDA-graph replay row)")
+        if mode in ("graph", "fused", "fusedgraph"):
+            base.update(status="skipped", error="the peer runs eager PyTorch only (an arunet-only inference variant: "
+                        "compared with the peer's eager infer row)")
         elif elapsed > args.deadline:
             base.update(status="skipped", error=f"time budget: {elapsed:.0f} s of {args.deadline:.0f} used")
             print(f"SKIP {cfg}: {base['error']}", flush=True)

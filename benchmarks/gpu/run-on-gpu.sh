@@ -50,7 +50,7 @@ start=$(date +%s)
 if [[ "$rehearsal" == 1 ]]; then
     SIZE=${SIZE:-32}
     WIDTH=${WIDTH:-4}
-    CONFIGS=${CONFIGS:-fp32:infer:1,fp32:train:2,bf16:infer:1}
+    CONFIGS=${CONFIGS:-fp32:infer:1,fp32:fused:1,tf32:infer:1,fp32:train:2,bf16:infer:1}
     MIN_SECONDS=${MIN_SECONDS:-0.3}
     backend=reference
     torch_device=cpu
@@ -59,14 +59,14 @@ else
     torch_device=cuda
 fi
 if [[ "${QUICK:-0}" == 1 ]]; then
-    CONFIGS=${CONFIGS:-fp16:infer:1,fp16:graph:1,fp16:infer:8,fp16:train:2,fp16:train:8,fp32:infer:1,fp32:infer:8,fp32:train:2,fp32:train:8}
+    CONFIGS=${CONFIGS:-fp16:infer:1,fp16:fused:1,fp16:fusedgraph:1,fp16:infer:8,fp16:fused:8,fp16:train:2,fp16:train:8,fp32:infer:1,fp32:fused:1,tf32:infer:8,tf32:train:2,fp32:train:2}
     PARITY_BUDGET=${PARITY_BUDGET:-80}
     ARUNET_BUDGET=${ARUNET_BUDGET:-100}
     TORCH_BUDGET=${TORCH_BUDGET:-90}
 fi
 SIZE=${SIZE:-512}
 WIDTH=${WIDTH:-64}
-CONFIGS=${CONFIGS:-fp16:infer:1,fp16:graph:1,fp16:infer:8,fp16:train:2,fp16:train:8,fp16:infer:32,fp16:train:16,fp32:infer:1,fp32:graph:1,fp32:infer:8,fp32:train:2,fp32:train:8,bf16:infer:8,bf16:train:8,bf16:infer:1,bf16:graph:1,bf16:train:2,fp32:infer:32,fp32:train:16,bf16:infer:32,bf16:train:16}
+CONFIGS=${CONFIGS:-fp16:infer:1,fp16:fused:1,fp16:graph:1,fp16:fusedgraph:1,fp16:infer:8,fp16:fused:8,fp16:train:2,fp16:train:8,fp16:infer:32,fp16:fused:32,fp16:train:16,fp32:infer:1,fp32:fused:1,tf32:infer:8,tf32:train:2,fp32:graph:1,fp32:infer:8,fp32:train:2,fp32:train:8,bf16:infer:8,bf16:fused:8,bf16:train:8,bf16:infer:1,bf16:graph:1,bf16:train:2,fp32:infer:32,fp32:train:16,bf16:infer:32,bf16:train:16}
 MIN_SECONDS=${MIN_SECONDS:-1.5}
 MAX_SECONDS=${MAX_SECONDS:-6}
 PHASES=${PHASES:-parity,arunet,torch}

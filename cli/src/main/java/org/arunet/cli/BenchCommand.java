@@ -45,7 +45,7 @@ final class BenchCommand extends BaseCommand {
     @Option(names = "--train", description = "Also time a training step.")
     boolean train;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto.")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
     String device;
 
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")

@@ -39,7 +39,7 @@ final class DemoCommand extends BaseCommand {
             + " the demo has few images and few epochs).")
     float lr;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto.")
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
     String device;
 
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")

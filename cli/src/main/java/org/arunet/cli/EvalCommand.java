@@ -50,7 +50,7 @@ final class EvalCommand extends BaseCommand {
             + " tests on per-image Dice, IoU, mIoU and accuracy).")
     Path compare;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto.")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
     String device;
 
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")

@@ -53,7 +53,7 @@ final class PredictCommand extends BaseCommand {
     @Option(names = "--largest-component", description = "Keep only the largest predicted lesion.")
     boolean largest;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto.")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
     String device;
 
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")

@@ -93,7 +93,7 @@ final class TrainCommand extends BaseCommand {
             + " augmenting images.")
     int loaderThreads;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto.")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
     String device;
 
     @Option(names = "--threads", defaultValue = "0", description = "CPU compute threads (0 = all cores).")

@@ -60,10 +60,19 @@ public final class Backends {
         return new CudaBackend(precision);
     }
 
+    /** The GPU backend in float32 with TF32 tensor cores for convolutions and linear layers ({@code cuda:tf32}). */
+    public static Backend cudaTf32() {
+        if (!Cuda.available()) {
+            throw new IllegalStateException("device cuda:tf32: " + Cuda.describe() + " (use --device cpu or auto)");
+        }
+        return new CudaBackend(Precision.FP32, true);
+    }
+
     /**
      * A backend by device name.
      *
-     * @param device {@code cpu}, {@code cuda} (also {@code cuda:fp32}, {@code cuda:fp16}, {@code cuda:bf16}),
+     * @param device {@code cpu}, {@code cuda} (also {@code cuda:fp32}, {@code cuda:fp16}, {@code cuda:bf16},
+     *     {@code cuda:tf32}: float32 with TF32 tensor cores),
      *     {@code auto} or {@code reference}
      * @param threads CPU threads (0 = all processors)
      * @throws IllegalArgumentException for an unknown name
@@ -71,6 +80,9 @@ public final class Backends {
      */
     public static Backend create(String device, int threads) {
         String d = device == null ? "auto" : device.toLowerCase(Locale.ROOT);
+        if (d.equals("cuda:tf32")) {
+            return cudaTf32();
+        }
         if (d.startsWith("cuda:")) {
             return cuda(Precision.parse(d.substring("cuda:".length())));
         }
@@ -90,7 +102,7 @@ public final class Backends {
                 return cuda(Precision.FP32);
             default:
                 throw new IllegalArgumentException("unknown device '" + device
-                        + "' (use cpu, cuda, cuda:fp16, cuda:bf16, auto or reference)");
+                        + "' (use cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32, auto or reference)");
         }
     }
 

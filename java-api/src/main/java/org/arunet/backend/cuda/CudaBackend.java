@@ -34,7 +34,8 @@ import org.bytedeco.cuda.global.cublas;
  *
  * <h2>Precision</h2>
  * {@link Precision#FP32} (the default) runs every op in float32 with TF32 off, and matches the CPU
- * backend to float32 rounding (1e-4 relative). {@link Precision#FP16} and {@link Precision#BF16} run the
+ * backend to float32 rounding (1e-4 relative); {@code new CudaBackend(Precision.FP32, true)} (device name
+ * {@code cuda:tf32}) lets the convolutions and linear layers use TF32 tensor cores instead. {@link Precision#FP16} and {@link Precision#BF16} run the
  * convolutions on the tensor cores in half precision with float32 accumulation, inputs cast on the fly
  * and weights once per update; everything else stays float32, parameters included (the master
  * weights). Training in FP16 needs loss scaling: {@link org.arunet.train.LossScaler}.
@@ -52,6 +53,7 @@ public final class CudaBackend implements Backend {
     static final Device DEVICE = Device.CUDA;
 
     private final Precision precision;
+    private final boolean tf32;
     private final CudaContext ctx;
     private final Kernels k;
     private final Set<CudaConv2dOp> convs = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -74,12 +76,34 @@ public final class CudaBackend implements Backend {
      *     {@link Cuda#available()})
      */
     public CudaBackend(Precision precision) {
+        this(precision, false);
+    }
+
+    /**
+     * A backend on GPU 0 with the given convolution precision; {@code tf32} lets cuDNN and cuBLAS run the
+     * float32 convolutions and matrix products on the TF32 tensor cores (10-bit mantissa operands, float32
+     * accumulation: PyTorch's {@code allow_tf32}; float32 results then differ from the CPU backend's at
+     * about 1e-3 relative instead of 1e-6). Meant for throughput; off by default.
+     *
+     * @throws ArunetException when no usable GPU is present (the reason is in the message; see
+     *     {@link Cuda#available()})
+     */
+    public CudaBackend(Precision precision, boolean tf32) {
         if (precision == null) {
             throw new IllegalArgumentException("CudaBackend: precision is null");
         }
         this.precision = precision;
+        this.tf32 = tf32;
         this.ctx = new CudaContext(0);
         this.k = ctx.kernels;
+        if (tf32) {
+            try {
+                ctx.allowTf32();
+            } catch (RuntimeException e) {
+                ctx.close();
+                throw e;
+            }
+        }
     }
 
     @Override
@@ -87,10 +111,19 @@ public final class CudaBackend implements Backend {
         return "cuda";
     }
 
-    /** The GPU keeps the unfused eval path: the fused CPU operations exist here only as composed defaults. */
+    /** System property that makes models take the fused inference path on this backend by default. */
+    public static final String FUSED_PROPERTY = "arunet.cuda.fused";
+
+    /**
+     * False unless {@code -Darunet.cuda.fused=true}: the unfused eval path is the one checked and timed on
+     * a GPU so far. The fused path ({@link #convForwardFused}: the epilogue in one kernel after cuDNN, BN as
+     * an affine step; {@link #conv2dUpsampled} without a kept upsampled tensor; activations from the model's
+     * planned arena) is checked against the CPU backend by the GPU harness's parity cases and kernel by
+     * kernel in emulation on the CPU; it becomes the default once a GPU run has confirmed it.
+     */
     @Override
     public boolean fusedInferenceByDefault() {
-        return false;
+        return Boolean.getBoolean(FUSED_PROPERTY);
     }
 
     @Override
@@ -101,6 +134,11 @@ public final class CudaBackend implements Backend {
     /** The convolution precision. */
     public Precision precision() {
         return precision;
+    }
+
+    /** Whether float32 convolutions and matrix products may use TF32 tensor cores. */
+    public boolean tf32() {
+        return tf32;
     }
 
     /** The GPU and library versions in one line ({@link Cuda#describe()}). */
@@ -118,6 +156,14 @@ public final class CudaBackend implements Backend {
         String what = dtype + " " + layout + " " + java.util.Arrays.toString(shape);
         CudaMemory m = call("allocate " + what, NONE, () -> ctx.allocate(n * dtype.bytes(), what, true));
         return Tensor.wrap(m, dtype, layout, shape);
+    }
+
+    /** An F32 NHWC tensor whose contents are undefined (no memset): temporaries of composed ops. */
+    Tensor scratch(int... shape) {
+        long n = Tensor.numel(shape);
+        String what = "F32 NHWC " + java.util.Arrays.toString(shape);
+        CudaMemory m = call("allocate " + what, NONE, () -> ctx.allocate(n * 4L, what, false));
+        return Tensor.wrap(m, DType.F32, Layout.NHWC, shape);
     }
 
     // ------------------------------------------------------------------ memory statistics
@@ -423,6 +469,156 @@ public final class CudaBackend implements Backend {
         CudaConv2dOp op = new CudaConv2dOp(this, spec);
         convs.add(op);
         return op;
+    }
+
+    /**
+     * {@code y = conv(upsample2x(x))} without a kept upsampled tensor: see {@link CudaUpsampledConv2dOp}.
+     */
+    @Override
+    public Conv2dOp conv2dUpsampled(Conv2dSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("conv2dUpsampled: spec is null");
+        }
+        enter();
+        CudaConv2dOp inner = new CudaConv2dOp(this, spec);
+        convs.add(inner);
+        return new CudaUpsampledConv2dOp(this, inner);
+    }
+
+    /** Epilogue step codes (cuda/convert.cu, Note [convolution epilogue]). */
+    private static final int EPI_AFFINE = 1;
+    private static final int EPI_RELU = 2;
+    private static final int EPI_GELU = 3;
+    private static final int EPI_SIGMOID = 4;
+    private static final int EPI_SUM = 5;
+    private static final int EPI_MUL = 6;
+    private static final int EPI_ADD = 7;
+    /** Steps and operands one epilogue kernel takes (four bits per step in an int; p0..p3). */
+    private static final int MAX_EPI_STEPS = 7;
+    private static final int MAX_EPI_OPERANDS = 4;
+
+    private long composedFusions;
+
+    /**
+     * The convolution by cuDNN, then bias and the whole epilogue in one kernel (cuda/convert.cu, Note
+     * [convolution epilogue]): a batch norm step becomes an affine step on k_bn_eval_coef's coefficients
+     * (as the unfused eval batch norm computes it, so fused and unfused results agree bit for bit), the
+     * concatenation with x2 and the 2x upsampling of a {@link #conv2dUpsampled} op are made together with
+     * the cast to the convolution's precision. Combinations one kernel cannot take (more than seven steps
+     * or four operands, x2 with an upsampling op, ops of another backend) run the composed default.
+     */
+    @Override
+    public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
+            org.arunet.backend.ConvEpilogue epilogue) {
+        String name = "convForwardFused";
+        if (op == null || epilogue == null) {
+            throw new IllegalArgumentException(name + ": op and epilogue are required");
+        }
+        CudaConv2dOp conv = null;
+        CudaConv2dOp.Source source = x2 == null ? CudaConv2dOp.Source.PLAIN : CudaConv2dOp.Source.CONCAT;
+        if (op instanceof CudaUpsampledConv2dOp u && u.backend() == this && x2 == null) {
+            conv = u.inner();
+            source = CudaConv2dOp.Source.UPSAMPLED;
+        } else if (op instanceof CudaConv2dOp c && convs.contains(c)) {
+            conv = c;
+        }
+        Checks.present(name, "x", x, DEVICE);
+        Checks.present(name, "y", y, DEVICE);
+        if (conv == null) {
+            composedFusions++;
+            Backend.super.convForwardFused(op, x, x2, w, b, y, epilogue);
+            return;
+        }
+        conv.checkFused(name, source, x, x2, w, b, y);
+        int cout = y.dim(3);
+        int prog = 0;
+        int steps = 0;
+        int operands = 0;
+        boolean readsY = false;
+        long[] ops = new long[MAX_EPI_OPERANDS];
+        List<org.arunet.backend.ConvEpilogue.BatchNorm> bns = new ArrayList<>();
+        List<Integer> bnSlots = new ArrayList<>();
+        for (org.arunet.backend.ConvEpilogue.Step st : epilogue.steps()) {
+            int code;
+            switch (st.kind()) {
+                case BATCH_NORM -> {
+                    org.arunet.backend.ConvEpilogue.BatchNorm bn = st.bn();
+                    shape(name, "batch norm gamma", bn.gamma(), cout);
+                    shape(name, "batch norm beta", bn.beta(), cout);
+                    shape(name, "batch norm running mean", bn.mean(), cout);
+                    shape(name, "batch norm running var", bn.var(), cout);
+                    if (operands + 2 > MAX_EPI_OPERANDS) {
+                        code = -1;
+                        break;
+                    }
+                    bns.add(bn);
+                    bnSlots.add(operands);
+                    ops[operands + 1] = bn.beta().address();
+                    operands += 2;
+                    code = EPI_AFFINE;
+                }
+                case ACTIVATION -> code = switch (st.act()) {
+                    case RELU -> EPI_RELU;
+                    case GELU -> EPI_GELU;
+                    case SIGMOID -> EPI_SIGMOID;
+                    case NONE -> 0;
+                };
+                case SUM -> {
+                    readsY = true;
+                    code = EPI_SUM;
+                }
+                case MUL, ADD -> {
+                    Tensor t = st.tensor();
+                    like(name, st.kind() + " operand", t, "y", y);
+                    Checks.noAlias(name, "y", y, st.kind() + " operand", t);
+                    if (operands >= MAX_EPI_OPERANDS) {
+                        code = -1;
+                        break;
+                    }
+                    ops[operands++] = t.address();
+                    code = st.kind() == org.arunet.backend.ConvEpilogue.Kind.MUL ? EPI_MUL : EPI_ADD;
+                }
+                default -> throw new IllegalStateException("unknown epilogue step " + st.kind());
+            }
+            if (code == 0) {
+                continue;
+            }
+            if (code < 0 || steps == MAX_EPI_STEPS) {
+                composedFusions++;
+                Backend.super.convForwardFused(op, x, x2, w, b, y, epilogue);
+                return;
+            }
+            prog |= code << (4 * steps++);
+        }
+        disjoint(name, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
+        enter();
+        CudaConv2dOp c = conv;
+        CudaConv2dOp.Source src = source;
+        int program = prog;
+        boolean sum = readsY;
+        run(name + " " + conv.spec() + " " + epilogue, of(x, w, y), () -> {
+            long[] coefs = new long[bns.size()];
+            try {
+                for (int i = 0; i < coefs.length; i++) {
+                    org.arunet.backend.ConvEpilogue.BatchNorm bn = bns.get(i);
+                    coefs[i] = ctx.temp(3L * cout * 4L, "batch norm coefficients");
+                    k.bnEvalCoef(coefs[i], bn.gamma().address(), bn.mean().address(), bn.var().address(), cout, bn.eps());
+                    ops[bnSlots.get(i)] = coefs[i];
+                }
+                c.forwardFused(src, x, x2, w, b, y, program, ops, sum);
+            } finally {
+                for (long t : coefs) {
+                    if (t != 0) {
+                        ctx.free(t);
+                    }
+                }
+            }
+        });
+    }
+
+    /** How many {@link #convForwardFused} calls ran the composed default (diagnostics, tests). */
+    public long composedFusions() {
+        return composedFusions;
     }
 
     void forget(CudaConv2dOp op) {
@@ -1233,6 +1429,6 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String toString() {
-        return "CudaBackend(" + precision + (closed ? ", closed" : "") + ")";
+        return "CudaBackend(" + precision + (tf32 ? ", tf32" : "") + (closed ? ", closed" : "") + ")";
     }
 }

@@ -39,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * backward data, backward filter), the first call runs {@code cudnnFind*AlgorithmEx} on the real
  * buffers with a workspace of up to 1 GiB, keeps the successful deterministic algorithms fastest first
  * and uses the first (the next ones only if the first fails when it really runs). Float32 mode sets
- * {@code CUDNN_FMA_MATH} (no TF32) and skips tensor-op results; the half modes use the math type cuDNN
+ * {@code CUDNN_FMA_MATH} (no TF32) and skips tensor-op results (in the backend's tf32 mode it sets
+ * {@code CUDNN_DEFAULT_MATH} and keeps them); the half modes use the math type cuDNN
  * reports (tensor cores). When no algorithm supports a half-precision configuration (cuDNN's tensor-core
  * kernels want channel counts that suit them), that pass of that shape falls back to float32 and says
  * so once in the log. The workspace is the context's shared one, grown to the largest need. Plans of at
@@ -58,6 +59,8 @@ final class CudaConv2dOp implements Conv2dOp {
     private final CudaContext ctx;
     private final Conv2dSpec spec;
     private final Precision precision;
+    /** Float32 passes may use TF32 tensor cores (CudaBackend's tf32 mode). */
+    private final boolean tf32;
     private final int inPerGroup;
     /** OIHW and OHWI are the same bytes (1x1 kernel, or one input channel per group). */
     private final boolean sameLayout;
@@ -97,6 +100,7 @@ final class CudaConv2dOp implements Conv2dOp {
         this.ctx = backend.context();
         this.spec = spec;
         this.precision = backend.precision();
+        this.tf32 = backend.tf32();
         this.inPerGroup = spec.inChannels() / spec.groups();
         this.sameLayout = spec.kernelH() * spec.kernelW() == 1 || inPerGroup == 1;
         this.forwardName = "conv2d.forward " + spec;
@@ -117,34 +121,49 @@ final class CudaConv2dOp implements Conv2dOp {
 
     // ------------------------------------------------------------------ validation (as CpuConv2dOp)
 
-    private void input(String op, String name, Tensor t) {
+    void input(String op, String name, Tensor t) {
+        input(op, name, t, 1);
+    }
+
+    /** t is the convolution's input, or (factor 2) the input of its 2x nearest-neighbour upsampling. */
+    void input(String op, String name, Tensor t, int factor) {
         Checks.nhwc(op, name, t, CudaBackend.DEVICE);
         if (t.dim(3) != spec.inChannels() || t.dim(0) <= 0 || t.dim(1) <= 0 || t.dim(2) <= 0) {
             throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be [N, H, W, "
                     + spec.inChannels() + "] (non-empty), got " + t.describe());
         }
+        span(op, name + " " + t.describe() + (factor == 1 ? "" : " upsampled"), factor * t.dim(1), factor * t.dim(2));
+    }
+
+    private void span(String op, String what, int h, int w) {
         int spanH = spec.dilationH() * (spec.kernelH() - 1) + 1;
         int spanW = spec.dilationW() * (spec.kernelW() - 1) + 1;
-        if (t.dim(1) + 2 * spec.padH() < spanH || t.dim(2) + 2 * spec.padW() < spanW) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " " + t.describe()
-                    + " is smaller than the kernel span " + spanH + "x" + spanW + " with its padding");
+        if (h + 2 * spec.padH() < spanH || w + 2 * spec.padW() < spanW) {
+            throw new IllegalArgumentException(op + " " + spec + ": " + what + " is smaller than the kernel span "
+                    + spanH + "x" + spanW + " with its padding");
         }
     }
 
     private void output(String op, String name, Tensor t, String inName, Tensor in) {
+        output(op, name, t, inName, in, 1);
+    }
+
+    /** t is the output for input {@code in} (factor 1) or for in's 2x upsampling (factor 2). */
+    void output(String op, String name, Tensor t, String inName, Tensor in, int factor) {
         Checks.nhwc(op, name, t, CudaBackend.DEVICE);
-        int[] want = {in.dim(0), spec.outH(in.dim(1)), spec.outW(in.dim(2)), spec.outChannels()};
+        int[] want = {in.dim(0), spec.outH(factor * in.dim(1)), spec.outW(factor * in.dim(2)), spec.outChannels()};
         if (!t.hasShape(want)) {
             throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be " + Arrays.toString(want)
-                    + " for " + inName + " " + in.describe() + ", got " + t.describe());
+                    + " for " + inName + " " + in.describe() + (factor == 1 ? "" : " upsampled 2x") + ", got "
+                    + t.describe());
         }
     }
 
-    private void weights(String op, String name, Tensor w) {
+    void weights(String op, String name, Tensor w) {
         Checks.shape(op + " " + spec, name, w, CudaBackend.DEVICE, spec.weightShape());
     }
 
-    private void bias(String op, String name, Tensor b) {
+    void bias(String op, String name, Tensor b) {
         if (spec.bias()) {
             Checks.shape(op + " " + spec, name + " (the spec has a bias)", b, CudaBackend.DEVICE, spec.outChannels());
         } else if (b != null) {
@@ -197,6 +216,109 @@ final class CudaConv2dOp implements Conv2dOp {
             }
             ctx.wrote(y);
         });
+    }
+
+    /** Where the input of {@link #forwardFused} comes from. */
+    enum Source {
+        /** x itself. */
+        PLAIN,
+        /** cat[x, x2] over channels, made in the convolution's precision in one pass. */
+        CONCAT,
+        /** x upsampled 2x (nearest neighbour), made in the convolution's precision in one pass. */
+        UPSAMPLED
+    }
+
+    /**
+     * Validates the arguments of {@link #forwardFused} (the rules of {@link #forward}, for the input the
+     * source describes).
+     */
+    void checkFused(String op, Source source, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y) {
+        switch (source) {
+            case PLAIN -> input(op, "x", x);
+            case UPSAMPLED -> input(op, "x", x, 2);
+            case CONCAT -> {
+                Checks.nhwc(op, "x", x, CudaBackend.DEVICE);
+                Checks.nhwc(op, "x2", x2, CudaBackend.DEVICE);
+                if (x.dim(0) != x2.dim(0) || x.dim(1) != x2.dim(1) || x.dim(2) != x2.dim(2)
+                        || x.dim(3) + x2.dim(3) != spec.inChannels() || x.dim(3) <= 0 || x2.dim(3) <= 0
+                        || x.dim(0) <= 0 || x.dim(1) <= 0 || x.dim(2) <= 0) {
+                    throw new IllegalArgumentException(op + " " + spec + ": x " + x.describe() + " and x2 "
+                            + x2.describe() + " must agree in N, H, W (non-empty) and have " + spec.inChannels()
+                            + " channels together");
+                }
+                span(op, "x " + x.describe(), x.dim(1), x.dim(2));
+            }
+        }
+        weights(op, "w", w);
+        bias(op, "b", b);
+        output(op, "y", y, "x", x, source == Source.UPSAMPLED ? 2 : 1);
+    }
+
+    /**
+     * Queues the inference forward with an epilogue: {@code y = chain(conv(in, w) + b)} with {@code in} as
+     * the source says, {@code chain} the program {@code prog} on the operands {@code ops} (four device
+     * pointers, 0 where unused; cuda/convert.cu, Note [convolution epilogue]). {@code readsY}: the chain
+     * reads y's previous contents (a SUM step), so the convolution must not write y. Arguments are checked
+     * by {@link #checkFused}; the caller wraps this in {@link CudaBackend#run}.
+     *
+     * <p>Memory traffic per element of y: in float32 the convolution writes y and one epilogue pass reads
+     * and writes it again (skipped when there is neither bias nor step); in the half modes the convolution
+     * writes a half temporary that the epilogue reads once. The input is cast (and concatenated or
+     * upsampled) in one pass; a plain input's half copy is the context's cached one.
+     */
+    void forwardFused(Source source, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, int prog, long[] ops,
+            boolean readsY) {
+        open();
+        ctx.enter();
+        int f = source == Source.UPSAMPLED ? 2 : 1;
+        long m = (long) y.dim(0) * y.dim(1) * y.dim(2);
+        long outBytes = m * spec.outChannels();
+        Plan plan = plan(x.dim(0), f * x.dim(1), f * x.dim(2), source == Source.PLAIN ? aligned(x, y) : aligned(y));
+        PassPlan pp = plan.prepare(Pass.FORWARD, p -> {
+            Buffers bufs = new Buffers();
+            bufs.a = fusedInput(source, x, x2, p, bufs.temps);
+            bufs.w = weightsFor(w, p);
+            bufs.out = p == Precision.FP32 && !readsY ? y.address() : bufs.temp(ctx, outBytes * p.bytes(), "conv output");
+            return bufs;
+        });
+        Precision p = pp.precision;
+        List<Long> temps = new ArrayList<>(1);
+        long in = fusedInput(source, x, x2, p, temps);
+        long win = weightsFor(w, p);
+        boolean direct = p == Precision.FP32 && !readsY;
+        long out = direct ? y.address() : ctx.temp(outBytes * p.bytes(), "conv output");
+        pp.run(in, win, out);
+        for (long t : temps) {
+            ctx.free(t);
+        }
+        if (!direct || b != null || prog != 0) {
+            ctx.kernels.epilogue(p, y.address(), out, b == null ? 0L : b.address(), m, spec.outChannels(), prog, ops);
+        }
+        if (!direct) {
+            ctx.free(out);
+        }
+        ctx.wrote(y);
+    }
+
+    /** The convolution input of {@link #forwardFused} in precision p; temporaries it makes are added to temps. */
+    private long fusedInput(Source source, Tensor x, Tensor x2, Precision p, List<Long> temps) {
+        switch (source) {
+            case PLAIN:
+                return p == Precision.FP32 ? x.address() : ctx.halfCopy(x, p);
+            case CONCAT: {
+                long pixels = (long) x.dim(0) * x.dim(1) * x.dim(2);
+                long t = ctx.temp(pixels * spec.inChannels() * p.bytes(), p + " concatenated input of " + spec);
+                temps.add(t);
+                ctx.kernels.concatCvt(p, t, x.address(), x2.address(), pixels, x.dim(3), x2.dim(3));
+                return t;
+            }
+            default: {
+                long t = ctx.temp(4L * x.numel() * p.bytes(), p + " upsampled input of " + spec);
+                temps.add(t);
+                ctx.kernels.upsampleCvt(p, t, x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+                return t;
+            }
+        }
     }
 
     @Override
@@ -300,7 +422,11 @@ final class CudaConv2dOp implements Conv2dOp {
     // ------------------------------------------------------------------ plans
 
     private Plan plan(Tensor in, boolean aligned) {
-        Key key = new Key(in.dim(0), in.dim(1), in.dim(2), aligned);
+        return plan(in.dim(0), in.dim(1), in.dim(2), aligned);
+    }
+
+    private Plan plan(int n, int h, int w, boolean aligned) {
+        Key key = new Key(n, h, w, aligned);
         Plan p = plans.get(key);
         if (p == null) {
             p = new Plan(key);
@@ -492,8 +618,8 @@ final class CudaConv2dOp implements Conv2dOp {
                     cudnn.CUDNN_DATA_FLOAT), "cudnnSetConvolution2dDescriptor, " + where);
             CudaCheck.cudnn(cudnn.cudnnSetConvolutionGroupCount(convDesc, spec.groups()),
                     "cudnnSetConvolutionGroupCount, " + where);
-            CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc,
-                    precision == Precision.FP32 ? cudnn.CUDNN_FMA_MATH : cudnn.CUDNN_TENSOR_OP_MATH),
+            CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc, precision == Precision.FP32
+                    ? (tf32 ? cudnn.CUDNN_DEFAULT_MATH : cudnn.CUDNN_FMA_MATH) : cudnn.CUDNN_TENSOR_OP_MATH),
                     "cudnnSetConvolutionMathType, " + where);
             int[] n = new int[1];
             int[] c = new int[1];
@@ -566,7 +692,7 @@ final class CudaConv2dOp implements Conv2dOp {
                 if (r.status() != cudnn.CUDNN_STATUS_SUCCESS || r.algo() < 0) {
                     continue;
                 }
-                if (precision == Precision.FP32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH) {
+                if (precision == Precision.FP32 && !tf32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH) {
                     continue; // TF32
                 }
                 any.add(r);
@@ -589,7 +715,7 @@ final class CudaConv2dOp implements Conv2dOp {
 
         private void use(Perf r) {
             chosen = r;
-            int math = precision == Precision.FP32 ? cudnn.CUDNN_FMA_MATH : r.mathType();
+            int math = precision == Precision.FP32 && !tf32 ? cudnn.CUDNN_FMA_MATH : r.mathType();
             CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc, math), "cudnnSetConvolutionMathType, " + where());
         }
 

@@ -93,6 +93,10 @@ final class Kernels implements AutoCloseable {
         s.put("k_upsample_bwd4", "pp" + "llll");
         s.put("k_concat4", "ppp" + "lll");
         s.put("k_split4", "ppp" + "lll");
+        s.put("k_upsample_cvt", "pp" + "llll" + "i");
+        s.put("k_upsample_cvt4", "pp" + "llll" + "i");
+        s.put("k_concat_cvt", "ppp" + "lll" + "i");
+        s.put("k_concat_cvt4", "ppp" + "lll" + "i");
         // batchnorm.cu
         s.put("k_bn_stats_partial", "pp" + "lll");
         s.put("k_bn_train_finalize", "pppppppp" + "lll" + "ff");
@@ -122,6 +126,8 @@ final class Kernels implements AutoCloseable {
         s.put("k_half_to_f32_bias4", "ppp" + "ll");
         s.put("k_bf16_to_f32_bias4", "ppp" + "ll");
         s.put("k_bias_add4", "pp" + "ll");
+        s.put("k_epilogue", "ppip" + "ll" + "i" + "pppp");
+        s.put("k_epilogue4", "ppip" + "ll" + "i" + "pppp");
         SIGNATURES = Collections.unmodifiableMap(s);
     }
 
@@ -502,6 +508,25 @@ final class Kernels implements AutoCloseable {
         }
     }
 
+    /** y (dtype of p) = upsample2x(x), x F32 NHWC [n, h, w, c]: a convolution's input made in its precision. */
+    void upsampleCvt(Precision p, long y, long x, long n, long h, long w, long c) {
+        if (vec4(c, y, x)) {
+            begin("k_upsample_cvt4").p(y).p(x).l(n).l(h).l(w).l(c / 4).i(p.code()).go1d(n * h * w * c);
+        } else {
+            begin("k_upsample_cvt").p(y).p(x).l(n).l(h).l(w).l(c).i(p.code()).go1d(4 * n * h * w * c);
+        }
+    }
+
+    /** out (dtype of p) = cat[a, b] over channels, a and b F32. */
+    void concatCvt(Precision p, long out, long a, long b, long pixels, long ca, long cb) {
+        if (vec4(ca | cb, out, a, b)) {
+            begin("k_concat_cvt4").p(out).p(a).p(b).l(pixels).l(ca / 4).l(cb / 4).i(p.code())
+                    .go1d(pixels * (ca + cb) / 4);
+        } else {
+            begin("k_concat_cvt").p(out).p(a).p(b).l(pixels).l(ca).l(cb).i(p.code()).go1d(pixels * (ca + cb));
+        }
+    }
+
     void split(long da, long db, long dOut, long pixels, long ca, long cb) {
         if (vec4(ca | cb, da, db, dOut)) {
             begin("k_split4").p(da).p(db).p(dOut).l(pixels).l(ca / 4).l(cb / 4).go1d(pixels * (ca + cb) / 4);
@@ -624,6 +649,20 @@ final class Kernels implements AutoCloseable {
         } else {
             begin(p == Precision.BF16 ? "k_bf16_to_f32_bias" : "k_half_to_f32_bias").p(y).p(x).p(bias).l(m).l(c)
                     .go1d(m * c);
+        }
+    }
+
+    /**
+     * y[m, c] = chain(float(src[m, c]) + bias[c]) (cuda/convert.cu, Note [convolution epilogue]): src in
+     * precision p (it may be y itself in F32), bias and the operands may be 0 (absent).
+     */
+    void epilogue(Precision p, long y, long src, long bias, long m, long c, int prog, long[] ops) {
+        if (vec4(c, y, src, bias, ops[0], ops[1], ops[2], ops[3])) {
+            begin("k_epilogue4").p(y).p(src).i(p.code()).p(bias).l(m).l(c / 4).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
+                    .p(ops[3]).go1d(m * c / 4);
+        } else {
+            begin("k_epilogue").p(y).p(src).i(p.code()).p(bias).l(m).l(c).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
+                    .p(ops[3]).go1d(m * c);
         }
     }
 

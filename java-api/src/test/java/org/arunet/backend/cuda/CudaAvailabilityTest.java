@@ -1,6 +1,7 @@
 package org.arunet.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -51,6 +52,9 @@ class CudaAvailabilityTest {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> Backends.create("cuda", 1));
         assertTrue(e.getMessage().contains(reason), e.getMessage());
         assertThrows(IllegalStateException.class, () -> Backends.create("CUDA:fp16", 1));
+        IllegalStateException tf32 = assertThrows(IllegalStateException.class, () -> Backends.create("cuda:TF32", 1));
+        assertTrue(tf32.getMessage().contains("cuda:tf32") && tf32.getMessage().contains(reason), tf32.getMessage());
+        assertThrows(ArunetException.class, () -> new CudaBackend(Precision.FP32, true));
         ArunetException direct = assertThrows(ArunetException.class, () -> new CudaBackend(Precision.BF16));
         assertTrue(direct.getMessage().contains(reason), direct.getMessage());
         assertEquals(false, Backends.cudaAvailable());
@@ -70,6 +74,13 @@ class CudaAvailabilityTest {
         }
         try (Backend b = Backends.create("cuda:fp16", 1)) {
             assertEquals(Precision.FP16, ((CudaBackend) b).precision());
+        }
+        try (Backend b = Backends.create("cuda:tf32", 1)) {
+            assertEquals(Precision.FP32, ((CudaBackend) b).precision());
+            assertTrue(((CudaBackend) b).tf32());
+        }
+        try (Backend b = Backends.create("cuda", 1)) {
+            assertFalse(((CudaBackend) b).tf32());
         }
     }
 }

@@ -153,7 +153,7 @@ public final class GpuHarness {
             precisions.add(Precision.parse(p));
         }
         Set<String> groups = list(opt.get("groups"));
-        Set<String> halfGroups = list(opt.getOrDefault("half-groups", "conv2d,model"));
+        Set<String> halfGroups = list(opt.getOrDefault("half-groups", "conv2d,fused,model"));
         Set<String> only = new LinkedHashSet<>();
         if (opt.containsKey("cases-file")) {
             for (String line : Files.readAllLines(Path.of(opt.get("cases-file")))) {
@@ -328,7 +328,11 @@ public final class GpuHarness {
         int size = Integer.parseInt(opt.getOrDefault("size", "512"));
         int width = Integer.parseInt(opt.getOrDefault("width", "64"));
         double deadline = Double.parseDouble(opt.getOrDefault("deadline", "140"));
-        Throughput t = new Throughput(backends(backend), size, width,
+        Function<Precision, Backend> byPrecision = backends(backend);
+        // tf32: the CUDA backend in fp32 with TF32 tensor cores (the reference backend of a rehearsal has no such mode)
+        Function<Throughput.Config, Backend> byConfig = c -> c.tf32() && backend.equals("cuda")
+                ? new CudaBackend(Precision.FP32, true) : byPrecision.apply(c.precision());
+        Throughput t = new Throughput(byConfig, size, width,
                 Double.parseDouble(opt.getOrDefault("min-seconds", "2")),
                 Integer.parseInt(opt.getOrDefault("min-iterations", "3")),
                 Double.parseDouble(opt.getOrDefault("max-seconds", "10")), out);

@@ -39,33 +39,48 @@ import org.arunet.train.LossScaler;
  * error and the next one runs; configurations that would start after the deadline are skipped.
  */
 final class Throughput {
-    /** One configuration: precision, "infer", "graph" (inference replayed from a CUDA graph) or "train", batch size. */
-    record Config(Precision precision, String mode, int batch) {
+    /** The modes: inference, inference replayed from a CUDA graph, both on the fused inference path, training. */
+    static final java.util.List<String> MODES = java.util.List.of("infer", "graph", "fused", "fusedgraph", "train");
+
+    /**
+     * One configuration: precision, mode ({@link #MODES}: "infer" and "graph" on the unfused eval path,
+     * "fused" and "fusedgraph" on the fused one, {@link ArUNet#setFusedInference}), batch size.
+     */
+    record Config(Precision precision, boolean tf32, String mode, int batch) {
+        /** {@code precision:mode:batch}; precision fp32, fp16, bf16 or tf32 (fp32 on TF32 tensor cores). */
         static Config parse(String s) {
             String[] p = s.trim().split(":");
-            if (p.length != 3 || !(p[1].equals("infer") || p[1].equals("train") || p[1].equals("graph"))) {
-                throw new IllegalArgumentException("config '" + s + "' is not precision:infer|graph|train:batch");
+            if (p.length != 3 || !MODES.contains(p[1])) {
+                throw new IllegalArgumentException("config '" + s + "' is not precision:" + String.join("|", MODES)
+                        + ":batch");
             }
-            return new Config(Precision.parse(p[0]), p[1], Integer.parseInt(p[2]));
+            boolean tf32 = p[0].equalsIgnoreCase("tf32");
+            return new Config(tf32 ? Precision.FP32 : Precision.parse(p[0]), tf32, p[1], Integer.parseInt(p[2]));
+        }
+
+        /** fp32, fp16, bf16 or tf32. */
+        String label() {
+            return tf32 ? "tf32" : precision.toString();
         }
 
         @Override
         public String toString() {
-            return precision + ":" + mode + ":" + batch;
+            return label() + ":" + mode + ":" + batch;
         }
     }
 
-    private final Function<Precision, Backend> backends;
+    private final Function<Config, Backend> backends;
     private final int size;
     private final int width;
     private final double minSeconds;
     private final int minIterations;
     private final double maxSeconds;
     private final PrintStream log;
-    private final Map<Precision, Backend> open = new LinkedHashMap<>();
-    private final Map<Precision, ArUNet> models = new LinkedHashMap<>();
+    private final Map<String, Backend> open = new LinkedHashMap<>();
+    private final Map<String, ArUNet> models = new LinkedHashMap<>();
 
-    Throughput(Function<Precision, Backend> backends, int size, int width, double minSeconds, int minIterations,
+    /** @param backends the backend of a configuration (its precision, and tf32 for the CUDA backend) */
+    Throughput(Function<Config, Backend> backends, int size, int width, double minSeconds, int minIterations,
             double maxSeconds, PrintStream log) {
         this.backends = backends;
         this.size = size;
@@ -111,7 +126,7 @@ final class Throughput {
 
     private Map<String, Object> base(Config c) {
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("precision", c.precision().toString());
+        r.put("precision", c.label());
         r.put("mode", c.mode());
         r.put("batch", c.batch());
         r.put("size", size);
@@ -125,13 +140,13 @@ final class Throughput {
         Backend be;
         ArUNet net;
         try {
-            be = open.computeIfAbsent(c.precision(), backends);
-            net = models.get(c.precision());
+            be = open.computeIfAbsent(c.label(), k -> backends.apply(c));
+            net = models.get(c.label());
             if (net == null) {
                 long m0 = System.nanoTime();
                 net = new ArUNet(be, ArUNetConfig.paper().withWidth(width), Init.Scheme.AUTHORS, 0);
-                models.put(c.precision(), net);
-                log.printf("model %s: %,d parameters, built in %.1f s on %s%n", c.precision(), net.parameterCount(),
+                models.put(c.label(), net);
+                log.printf("model %s: %,d parameters, built in %.1f s on %s%n", c.label(), net.parameterCount(),
                         (System.nanoTime() - m0) / 1e9, be);
             }
         } catch (RuntimeException | LinkageError e) {
@@ -151,11 +166,13 @@ final class Throughput {
             Runnable step;
             Adam adam = null;
             CudaGraph graph = null;
-            if (c.mode().equals("infer")) {
+            boolean fused = c.mode().startsWith("fused");
+            net.setFusedInference(fused);
+            if (c.mode().equals("infer") || c.mode().equals("fused")) {
                 net.eval();
                 ArUNet model = net;
                 step = () -> model.forward(x);
-            } else if (c.mode().equals("graph")) {
+            } else if (c.mode().endsWith("graph")) {
                 if (!(be instanceof CudaBackend cuda)) {
                     throw new IllegalStateException("graph mode needs the CUDA backend");
                 }

@@ -9,6 +9,7 @@ import org.arunet.backend.Activation;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.nn.Init;
@@ -48,6 +49,7 @@ public final class OpCases {
         basics(c);
         activations(c);
         convolutions(c);
+        fused(c);
         batchNorm(c);
         pooling(c);
         products(c);
@@ -55,6 +57,7 @@ public final class OpCases {
         losses(c);
         optimizer(c);
         model(c);
+        fusedModel(c);
         return c;
     }
 
@@ -263,6 +266,106 @@ public final class OpCases {
                 .tolerance("backward weights", sums(terms))
                 .tolerance("backward bias", sums(terms))
                 .half(CONV_FP16, CONV_BF16)
+                .build());
+    }
+
+    // ------------------------------------------------------------------ fused inference convolutions
+
+    /**
+     * {@link Backend#convForwardFused} with the epilogues ARU-Net's inference path uses (batch norm, ReLU,
+     * GELU, sigmoid, the residual SUM, the MCSA gate's MUL and ADD), the two-block input (x, x2) and
+     * {@link Backend#conv2dUpsampled} (forward through the epilogue, and its own forward and backward),
+     * on channel counts that take the float4 kernels and odd ones that take the scalar ones.
+     */
+    static void fused(List<OpCase> c) {
+        fusedConv(c, Conv2dSpec.same(16, 32, 3, 1, 1, true), 2, 12, 10, false);
+        fusedConv(c, Conv2dSpec.same(24, 16, 1, 1, 1, false), 2, 9, 7, false);
+        fusedConv(c, Conv2dSpec.same(5, 7, 3, 1, 1, true), 1, 9, 9, false);
+        fusedConv(c, Conv2dSpec.same(32, 16, 3, 1, 1, true), 2, 8, 6, true);
+        fusedConv(c, Conv2dSpec.same(6, 5, 3, 1, 1, false), 1, 5, 7, true);
+    }
+
+    static void fusedConv(List<OpCase> c, Conv2dSpec spec, int n, int h, int w, boolean upsampled) {
+        int f = upsampled ? 2 : 1;
+        int oh = spec.outH(f * h);
+        int ow = spec.outW(f * w);
+        int co = spec.outChannels();
+        int c1 = spec.inChannels() / 2;
+        double terms = (double) (spec.inChannels() / spec.groups()) * spec.kernelH() * spec.kernelW();
+        c.add(OpCase.builder("fused", (upsampled ? "upsampled " : "") + spec + " on " + shape(n, h, w)
+                + ": convForwardFused epilogues" + (upsampled ? ", forward and backward" : ", two-block input"))
+                .inputs(r -> map("x", nhwc(r, n, h, w, spec.inChannels()), "w",
+                        rn(r, Layout.OIHW, 0.3f, spec.weightShape()), "b",
+                        spec.bias() ? rn(r, Layout.PLAIN, 1f, co) : null, "gamma", rn(r, Layout.PLAIN, 1f, co), "beta",
+                        rn(r, Layout.PLAIN, 1f, co), "mean", rn(r, Layout.PLAIN, 1f, co), "var", positive(r, co),
+                        "m", nhwc(r, n, oh, ow, co), "a", nhwc(r, n, oh, ow, co), "y0", nhwc(r, n, oh, ow, co),
+                        "dy", nhwc(r, n, oh, ow, co)))
+                .run((sc, in, out) -> {
+                    Backend be = sc.backend();
+                    Conv2dOp op = upsampled ? sc.convUpsampled(spec) : sc.conv(spec);
+                    Tensor x = in.get("x");
+                    Tensor wt = in.get("w");
+                    Tensor b = in.get("b");
+                    ConvEpilogue.BatchNorm bn = new ConvEpilogue.BatchNorm(in.get("gamma"), in.get("beta"),
+                            in.get("mean"), in.get("var"), 1e-5f);
+                    Map<String, ConvEpilogue> epilogues = new LinkedHashMap<>();
+                    epilogues.put("none", ConvEpilogue.none());
+                    epilogues.put("bn relu", ConvEpilogue.builder().batchNorm(bn).act(Activation.RELU).build());
+                    epilogues.put("bn relu sum",
+                            ConvEpilogue.builder().batchNorm(bn).act(Activation.RELU).sum().build());
+                    epilogues.put("bn mul add",
+                            ConvEpilogue.builder().batchNorm(bn).mul(in.get("m")).add(in.get("a")).build());
+                    epilogues.put("gelu bn add",
+                            ConvEpilogue.builder().act(Activation.GELU).batchNorm(bn).add(in.get("a")).build());
+                    epilogues.put("bn sigmoid", ConvEpilogue.builder().batchNorm(bn).act(Activation.SIGMOID).build());
+                    Tensor y = sc.nhwc(n, oh, ow, co);
+                    for (Map.Entry<String, ConvEpilogue> e : epilogues.entrySet()) {
+                        be.copy(in.get("y0"), y);
+                        be.convForwardFused(op, x, null, wt, b, y, e.getValue());
+                        out.put("fused " + e.getKey(), HostTensor.of(y));
+                    }
+                    if (!upsampled) {
+                        // the same convolution on cat[x1, x2], the halves given as two blocks
+                        float[] xv = in.get("x").toFloatArray();
+                        int cin = spec.inChannels();
+                        long pixels = (long) n * h * w;
+                        float[] v1 = new float[Math.toIntExact(pixels * c1)];
+                        float[] v2 = new float[Math.toIntExact(pixels * (cin - c1))];
+                        for (long p = 0; p < pixels; p++) {
+                            for (int ch = 0; ch < cin; ch++) {
+                                float v = xv[(int) (p * cin + ch)];
+                                if (ch < c1) {
+                                    v1[(int) (p * c1 + ch)] = v;
+                                } else {
+                                    v2[(int) (p * (cin - c1) + ch - c1)] = v;
+                                }
+                            }
+                        }
+                        Tensor x1 = sc.upload(HostTensor.f32(Layout.NHWC, new int[] {n, h, w, c1}, v1));
+                        Tensor x2 = sc.upload(HostTensor.f32(Layout.NHWC, new int[] {n, h, w, cin - c1}, v2));
+                        be.convForwardFused(op, x1, x2, wt, b, y, epilogues.get("bn relu"));
+                        out.put("two blocks, fused bn relu", HostTensor.of(y));
+                    } else {
+                        op.forward(x, wt, b, y, true);
+                        out.put("forward", HostTensor.of(y));
+                        Tensor dx = sc.like(x);
+                        op.backwardData(in.get("dy"), wt, dx);
+                        out.put("backward data", HostTensor.of(dx));
+                        Tensor dw = sc.like(wt);
+                        Tensor db = spec.bias() ? sc.plain(co) : null;
+                        op.backwardWeights(x, in.get("dy"), dw, db);
+                        out.put("backward weights", HostTensor.of(dw));
+                        if (db != null) {
+                            out.put("backward bias", HostTensor.of(db));
+                        }
+                    }
+                })
+                // the batch norm multiplies the convolution's rounding by |gamma| / sqrt(var) (about 2 here)
+                .tolerance(sums(4 * terms))
+                .tolerance("backward data", sums(4 * (double) co * spec.kernelH() * spec.kernelW()))
+                .tolerance("backward weights", sums(4.0 * n * oh * ow))
+                .tolerance("backward bias", sums(4.0 * n * oh * ow))
+                .half(Tolerance.normwise(3 * 2e-3), Tolerance.normwise(3 * 1.6e-2))
                 .build());
     }
 
@@ -670,6 +773,36 @@ public final class OpCases {
             b.tolerance("loss after " + step + " Adam steps", Tolerance.elementwise(0, 1e-4));
             b.half("loss after " + step + " Adam steps", Tolerance.elementwise(0, 1e-2), Tolerance.elementwise(0, 5e-2));
         }
+        c.add(b.build());
+    }
+
+    /**
+     * The tiny ARU-Net's eval-mode forward through the fused inference path (planned activation arena,
+     * {@link Backend#convForwardFused}, {@link Backend#conv2dUpsampled}) and the unfused one, twice each
+     * (the second pass runs on the planned arena), at two input sizes.
+     */
+    static void fusedModel(List<OpCase> c) {
+        int[] s = {2, 32, 32, 3};
+        int[] s2 = {1, 48, 64, 3};
+        OpCase.Builder b = OpCase.builder("model", "tiny ARU-Net (width 8): eval forward, fused and unfused, on "
+                + shape(s) + " and " + shape(s2))
+                .inputs(r -> map("x", nhwc(r, s), "x2", nhwc(r, s2)))
+                .run((sc, in, out) -> {
+                    ArUNet net = sc.keep(new ArUNet(sc.backend(), tinyConfig(), Init.Scheme.PYTORCH, 1));
+                    // running statistics away from 0 / 1, as after training
+                    net.train(true);
+                    net.forward(in.get("x"));
+                    net.eval();
+                    for (String input : new String[] {"x", "x2"}) {
+                        net.setFusedInference(true);
+                        net.forward(in.get(input));
+                        out.put("fused logits " + input + ", second pass", HostTensor.of(net.forward(in.get(input))));
+                        net.setFusedInference(false);
+                        out.put("unfused logits " + input, HostTensor.of(net.forward(in.get(input))));
+                    }
+                })
+                .tolerance(Tolerance.both(1e-4, 1e-3, 1e-4))
+                .half(Tolerance.normwise(2e-2), Tolerance.normwise(1.5e-1));
         c.add(b.build());
     }
 }

@@ -48,6 +48,11 @@ public final class Scope implements AutoCloseable {
         return keep(backend.conv2d(spec));
     }
 
+    /** A convolution of the 2x upsampled input ({@link Backend#conv2dUpsampled}). */
+    public Conv2dOp convUpsampled(Conv2dSpec spec) {
+        return keep(backend.conv2dUpsampled(spec));
+    }
+
     public <T extends AutoCloseable> T keep(T t) {
         owned.add(t);
         return t;
