@@ -18,15 +18,19 @@
 #   3. torch     the same configurations with the PyTorch peer (aru_net_torch.py: channels_last, AMP,
 #                eager, cudnn.benchmark), after its structure check (parameter names, the fixture)
 #                                                                                          -> bench-torch.log
-#   4. report    results.json (everything, machine-readable) and summary.md; the table is printed last
+#   4. profile   op by op, each op waited for (GpuHarness profile): where a batch-1 inference (unfused
+#                and fused) and a training step spend their GPU time                      -> profile.log
+#   5. report    results.json (everything, machine-readable) and summary.md; the table is printed last
 #
 # Everything goes to $OUT (the device tool returns it): run.log (this script's whole output), the
-# three phase logs, results.json, summary.md.
+# four phase logs, results.json, summary.md.
 #
 # Environment (all optional):
-#   OUT (default target/gpu-out), BUNDLE (default target/gpu-bundle), PHASES (default parity,arunet,torch),
-#   PARITY_BUDGET / ARUNET_BUDGET / TORCH_BUDGET seconds (default 100 / 150 / 130), CONFIGS (precision:mode:batch
-#   list), SIZE (512), WIDTH (64), MIN_SECONDS (1.5), MAX_SECONDS (6), PYTHON (a python3 with torch),
+#   OUT (default target/gpu-out), BUNDLE (default target/gpu-bundle), PHASES (default parity,arunet,torch,profile),
+#   PARITY_BUDGET / ARUNET_BUDGET / TORCH_BUDGET / PROFILE_BUDGET seconds (default 100 / 150 / 130 / 60), CONFIGS
+#   (precision:mode:batch list; precision fp32, fp16, bf16 or tf32, mode infer, graph, fused, fusedgraph or
+#   train), PROFILE_CONFIGS (default fp16:infer:1,fp16:fused:1,fp16:train:2), SIZE (512), WIDTH (64),
+#   MIN_SECONDS (1.5), MAX_SECONDS (6), PYTHON (a python3 with torch),
 #   QUICK=1 (a second, shorter run, about 4 minutes: fp16 and fp32 at batch 1 and 8 and training at 2 and
 #   8, smaller budgets), REHEARSAL=1 (on a machine without a GPU: the GPU-side Java code runs on the
 #   reference backend, the PyTorch peer on the CPU, at a tiny size, to check paths, class path and scripts).
@@ -69,10 +73,12 @@ WIDTH=${WIDTH:-64}
 CONFIGS=${CONFIGS:-fp16:infer:1,fp16:fused:1,fp16:graph:1,fp16:fusedgraph:1,fp16:infer:8,fp16:fused:8,fp16:train:2,fp16:train:8,fp16:infer:32,fp16:fused:32,fp16:train:16,fp32:infer:1,fp32:fused:1,tf32:infer:8,tf32:train:2,fp32:graph:1,fp32:infer:8,fp32:train:2,fp32:train:8,bf16:infer:8,bf16:fused:8,bf16:train:8,bf16:infer:1,bf16:graph:1,bf16:train:2,fp32:infer:32,fp32:train:16,bf16:infer:32,bf16:train:16}
 MIN_SECONDS=${MIN_SECONDS:-1.5}
 MAX_SECONDS=${MAX_SECONDS:-6}
-PHASES=${PHASES:-parity,arunet,torch}
+PHASES=${PHASES:-parity,arunet,torch,profile}
 PARITY_BUDGET=${PARITY_BUDGET:-100}
 ARUNET_BUDGET=${ARUNET_BUDGET:-150}
 TORCH_BUDGET=${TORCH_BUDGET:-130}
+PROFILE_BUDGET=${PROFILE_BUDGET:-60}
+PROFILE_CONFIGS=${PROFILE_CONFIGS:-fp16:infer:1,fp16:fused:1,fp16:train:2}
 
 elapsed() { echo $(( $(date +%s) - start )); }
 say() { printf '\n=== [%4ss] %s\n' "$(elapsed)" "$*"; }
@@ -272,7 +278,8 @@ fi
 
 # ------------------------------------------------------------------------------------------------ 2. arunet
 if [[ ",$PHASES," == *",arunet,"* && -n "$java_bin" ]]; then
-    run_phase arunet "$ARUNET_BUDGET" "$out/bench-arunet.log" env NVIDIA_TF32_OVERRIDE=0 \
+    # (no NVIDIA_TF32_OVERRIDE here: fp32 convolutions ask for FMA math themselves; the tf32 rows need TF32)
+    run_phase arunet "$ARUNET_BUDGET" "$out/bench-arunet.log" \
         "$java_bin" "${jopts[@]}" org.arunet.bench.gpu.GpuHarness bench --backend "$backend" \
         --json "$out/bench-arunet.json" --configs "$CONFIGS" --size "$SIZE" --width "$WIDTH" \
         --min-seconds "$MIN_SECONDS" --max-seconds "$MAX_SECONDS" --deadline $(( ARUNET_BUDGET - 35 ))
@@ -289,7 +296,15 @@ if [[ ",$PHASES," == *",torch,"* && -n "$py" ]]; then
     write_phases
 fi
 
-# ------------------------------------------------------------------------------------------------ 4. report
+# ------------------------------------------------------------------------------------------------ 4. profile
+if [[ ",$PHASES," == *",profile,"* && -n "$java_bin" ]]; then
+    run_phase profile "$PROFILE_BUDGET" "$out/profile.log" \
+        "$java_bin" "${jopts[@]}" org.arunet.bench.gpu.GpuHarness profile --backend "$backend" \
+        --configs "$PROFILE_CONFIGS" --size "$SIZE" --width "$WIDTH" --deadline $(( PROFILE_BUDGET - 30 ))
+    write_phases
+fi
+
+# ------------------------------------------------------------------------------------------------ 5. report
 write_phases
 say "report (total $(elapsed)s)"
 ls -l "$out"

@@ -1,12 +1,9 @@
 package org.arunet.bench;
 
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SplittableRandom;
 import org.arunet.backend.Backends;
+import org.arunet.backend.ProfilingBackend;
 import org.arunet.model.ArUNet;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
@@ -88,35 +85,8 @@ public final class OpProfile {
 
     private static void report(ProfilingBackend be, String mode, int size, int batch, int threads, int iterations,
             double[] wall, long macs) {
-        Map<String, long[]> times = be.times();
-        List<Map.Entry<String, long[]>> rows = new ArrayList<>(times.entrySet());
-        rows.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
-        double conv = 0;
-        double other = 0;
-        double convMacs = 0;
         System.out.printf(Locale.ROOT, "%s %dx3x%dx%d, %d threads, %d passes; ms per pass%n", mode, batch, size, size,
                 threads, iterations);
-        for (Map.Entry<String, long[]> e : rows) {
-            double ms = e.getValue()[0] / 1e6 / iterations;
-            long calls = e.getValue()[1] / iterations;
-            Long m = be.macsPerCall(e.getKey());
-            String rate = "";
-            if (m != null) {
-                conv += ms;
-                convMacs += (double) m * calls;
-                rate = String.format(Locale.ROOT, "%6.0f GFLOP/s", 2.0 * m * calls / (ms / 1e3) / 1e9);
-            } else {
-                other += ms;
-            }
-            System.out.printf(Locale.ROOT, "%9.2f  %4d  %-16s %s%n", ms, calls, rate, e.getKey());
-        }
-        double[] s = wall.clone();
-        Arrays.sort(s);
-        double med = s[s.length / 2];
-        System.out.printf(Locale.ROOT, "convolutions %.1f ms (%.0f GFLOP/s), other ops %.1f ms, outside ops %.1f ms%n",
-                conv, 2 * convMacs / (conv / 1e3) / 1e9, other, med - conv - other);
-        System.out.printf(Locale.ROOT, "pass wall time: median %.1f ms, min %.1f, max %.1f (%.0f GFLOP/s model"
-                + " FLOPs%s)%n", med, s[0], s[s.length - 1], (mode.equals("train") ? 6.0 : 2.0) * macs / (med / 1e3)
-                / 1e9, mode.equals("train") ? ", 3x forward" : "");
+        System.out.print(be.table(iterations, wall, macs, mode.equals("train")));
     }
 }

@@ -44,6 +44,8 @@ import org.arunet.backend.reference.ReferenceBackend;
  *   bench --json FILE --configs fp16:infer:1,fp32:train:8,... [--size 512] [--width 64]
  *          [--min-seconds 2] [--min-iterations 3] [--max-seconds 10] [--deadline 140]
  *          [--backend cuda|reference]
+ *   profile --configs fp16:infer:1,fp16:fused:1,fp16:train:8,... [--size 512] [--width 64] [--passes 5]
+ *          [--deadline 60] [--backend cuda|reference]      op-by-op times ({@link OpProfileRun})
  * </pre>
  *
  * Exit status of parity: 0 when every case passed, 1 when some failed, 3 when the CUDA context was lost
@@ -71,6 +73,7 @@ public final class GpuHarness {
             case "names" -> status = CpuSide.names(Path.of(require(opt, "out")), out);
             case "parity" -> status = parity(opt, out);
             case "bench" -> status = bench(opt, out);
+            case "profile" -> status = profile(opt, out);
             default -> {
                 usage("unknown command " + args[0]);
                 status = 2;
@@ -82,7 +85,8 @@ public final class GpuHarness {
 
     private static void usage(String why) {
         System.err.println("GpuHarness: " + why + "\nusage: GpuHarness probe | expected --out FILE | names --out FILE"
-                + " | parity --expected FILE --fixture FILE --json FILE [...] | bench --json FILE --configs LIST [...]");
+                + " | parity --expected FILE --fixture FILE --json FILE [...] | bench --json FILE --configs LIST [...]"
+                + " | profile --configs LIST [...]");
         System.exit(2);
     }
 
@@ -321,6 +325,22 @@ public final class GpuHarness {
 
     // ------------------------------------------------------------------ throughput
 
+    /** Backends by configuration: tf32 is the CUDA backend in fp32 with TF32 tensor cores (a rehearsal's reference backend has no such mode). */
+    static Function<Throughput.Config, Backend> byConfig(String backend) {
+        Function<Precision, Backend> byPrecision = backends(backend);
+        return c -> c.tf32() && backend.equals("cuda") ? new CudaBackend(Precision.FP32, true)
+                : byPrecision.apply(c.precision());
+    }
+
+    private static int profile(Map<String, String> opt, PrintStream out) {
+        String backend = opt.getOrDefault("backend", "cuda");
+        out.println("profile on " + backend + ": " + Cuda.describe());
+        return OpProfileRun.run(byConfig(backend), Throughput.parseConfigs(require(opt, "configs")),
+                Integer.parseInt(opt.getOrDefault("size", "512")), Integer.parseInt(opt.getOrDefault("width", "64")),
+                Integer.parseInt(opt.getOrDefault("passes", "5")),
+                Double.parseDouble(opt.getOrDefault("deadline", "60")), out);
+    }
+
     private static int bench(Map<String, String> opt, PrintStream out) throws IOException {
         String backend = opt.getOrDefault("backend", "cuda");
         Path json = Path.of(require(opt, "json"));
@@ -328,11 +348,7 @@ public final class GpuHarness {
         int size = Integer.parseInt(opt.getOrDefault("size", "512"));
         int width = Integer.parseInt(opt.getOrDefault("width", "64"));
         double deadline = Double.parseDouble(opt.getOrDefault("deadline", "140"));
-        Function<Precision, Backend> byPrecision = backends(backend);
-        // tf32: the CUDA backend in fp32 with TF32 tensor cores (the reference backend of a rehearsal has no such mode)
-        Function<Throughput.Config, Backend> byConfig = c -> c.tf32() && backend.equals("cuda")
-                ? new CudaBackend(Precision.FP32, true) : byPrecision.apply(c.precision());
-        Throughput t = new Throughput(byConfig, size, width,
+        Throughput t = new Throughput(byConfig(backend), size, width,
                 Double.parseDouble(opt.getOrDefault("min-seconds", "2")),
                 Integer.parseInt(opt.getOrDefault("min-iterations", "3")),
                 Double.parseDouble(opt.getOrDefault("max-seconds", "10")), out);

@@ -162,7 +162,7 @@ final class Throughput {
         try (Tensor x = be.allocate(DType.F32, Layout.NHWC, b, size, size, 3);
                 Tensor target = be.allocate(DType.I32, Layout.PLAIN, b, size, size);
                 Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, b, size, size, 2)) {
-            fillInputs(x, target, b);
+            fillInputs(x, target, b, size);
             Runnable step;
             Adam adam = null;
             CudaGraph graph = null;
@@ -283,7 +283,7 @@ final class Throughput {
     }
 
     /** Random images and a disk-shaped lesion in each target (the same every run). */
-    private void fillInputs(Tensor x, Tensor target, int b) {
+    static void fillInputs(Tensor x, Tensor target, int b, int size) {
         Random rnd = new Random(42);
         float[] xv = new float[b * size * size * 3];
         for (int i = 0; i < xv.length; i++) {

@@ -90,6 +90,23 @@ class HarnessTest {
     }
 
     @Test
+    void opProfilePrintsATablePerConfiguration() {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        int status = OpProfileRun.run(c -> new ReferenceBackend(),
+                Throughput.parseConfigs("fp32:infer:1,fp32:fused:1,fp32:train:2,fp32:graph:1"), 16, 2, 2, 1000, log);
+        String text = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(0, status, text);
+        for (String c : new String[] {"fp32:infer:1", "fp32:fused:1", "fp32:train:2"}) {
+            assertTrue(text.contains("PROFILE " + c), text);
+        }
+        assertTrue(text.contains("SKIP profile fp32:graph:1"), text);
+        assertTrue(text.contains("conv.fwd"), text);
+        assertTrue(text.contains("conv.bwdWeights"), "the training step's table lists weight gradients:\n" + text);
+        assertTrue(text.contains("conv.fused"), "the fused pass's table lists fused convolutions:\n" + text);
+    }
+
+    @Test
     void optionsAndConfigs() {
         assertEquals(Map.of("a", "1", "b", "x"), GpuHarness.options(new String[] {"--a", "1", "--b", "x"}));
         assertThrows(IllegalArgumentException.class, () -> GpuHarness.options(new String[] {"--a"}));

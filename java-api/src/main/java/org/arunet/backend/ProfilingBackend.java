@@ -1,16 +1,13 @@
-package org.arunet.bench;
+package org.arunet.backend;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Supplier;
-import org.arunet.backend.Activation;
-import org.arunet.backend.Backend;
-import org.arunet.backend.Conv2dOp;
-import org.arunet.backend.Conv2dSpec;
-import org.arunet.backend.ConvEpilogue;
-import org.arunet.backend.Precision;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Device;
 import org.arunet.tensor.Layout;
@@ -19,18 +16,26 @@ import org.arunet.tensor.Tensor;
 /**
  * A {@link Backend} decorator that times every call it forwards (wall clock, {@link System#nanoTime})
  * and sums the times per operation name; convolutions are keyed by their spec and input shape. Used by
- * {@link OpProfile} to find where a forward pass or a training step spends its time. Timing adds one
- * {@code nanoTime} pair per op (tens of nanoseconds against ops of 10 microseconds and more).
+ * the CPU op profile ({@code org.arunet.bench.OpProfile}) and the GPU harness's profile phase to find
+ * where a forward pass or a training step spends its time. Timing adds one {@code nanoTime} pair per op
+ * (tens of nanoseconds against ops of 10 microseconds and more).
  *
  * <p>With {@code cpuTime}, the calling thread's CPU time is measured instead of wall time: with one
  * backend thread (OpenMP runs the work on the caller) that is the work itself, unaffected by other
- * processes competing for the cores (cache and memory-bandwidth sharing still show).
+ * processes competing for the cores (cache and memory-bandwidth sharing still show). For an
+ * asynchronous backend (CUDA), give a {@code barrier} that waits for the device: it runs after every op,
+ * before the clock is read, so that each op's time is its device time (plus one synchronization).
  */
 public final class ProfilingBackend implements Backend {
-    private static final java.lang.management.ThreadMXBean THREADS =
-            java.lang.management.ManagementFactory.getThreadMXBean();
+    /** java.management is touched only for CPU time (the GPU runtime image leaves that module out). */
+    private static final class CpuClock {
+        static final java.lang.management.ThreadMXBean THREADS =
+                java.lang.management.ManagementFactory.getThreadMXBean();
+    }
+
     private final Backend inner;
     private final boolean cpuTime;
+    private final Runnable barrier;
     private final Map<String, long[]> times = new LinkedHashMap<>(); // name -> {nanos, calls}
     private final Map<String, Long> macs = new LinkedHashMap<>(); // conv name -> MACs per call
     private boolean on = true;
@@ -40,13 +45,19 @@ public final class ProfilingBackend implements Backend {
     }
 
     public ProfilingBackend(Backend inner, boolean cpuTime) {
+        this(inner, cpuTime, null);
+    }
+
+    /** @param barrier run after every timed op before the clock is read (null: none) */
+    public ProfilingBackend(Backend inner, boolean cpuTime, Runnable barrier) {
         this.inner = inner;
         this.cpuTime = cpuTime;
+        this.barrier = barrier;
     }
 
     /** The clock: wall nanoseconds, or this thread's CPU nanoseconds. */
     public long now() {
-        return cpuTime ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
+        return cpuTime ? CpuClock.THREADS.getCurrentThreadCpuTime() : System.nanoTime();
     }
 
     /** Starts or pauses accounting (warm-up runs are not counted). */
@@ -82,14 +93,61 @@ public final class ProfilingBackend implements Backend {
     private void time(String name, Runnable r) {
         long t0 = now();
         r.run();
+        if (barrier != null) {
+            barrier.run();
+        }
         add(name, now() - t0);
     }
 
     private <T> T timed(String name, Supplier<T> s) {
         long t0 = now();
         T v = s.get();
+        if (barrier != null) {
+            barrier.run();
+        }
         add(name, now() - t0);
         return v;
+    }
+
+    /**
+     * The accumulated times as a table, slowest op first: milliseconds and calls per pass, GFLOP/s for
+     * convolutions; then the totals of convolutions and of the other ops against the passes' wall times.
+     *
+     * @param passes how many passes were timed (the accumulated times are divided by it)
+     * @param wallMs the wall time of each pass
+     * @param modelMacs multiply-accumulates of one forward pass (for the model-FLOPs rate)
+     * @param train whether a pass is a training step (its FLOPs counted as three forward passes)
+     */
+    public String table(int passes, double[] wallMs, long modelMacs, boolean train) {
+        StringBuilder out = new StringBuilder();
+        List<Map.Entry<String, long[]>> rows = new ArrayList<>(times().entrySet());
+        rows.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
+        double conv = 0;
+        double other = 0;
+        double convMacs = 0;
+        for (Map.Entry<String, long[]> e : rows) {
+            double ms = e.getValue()[0] / 1e6 / passes;
+            long calls = e.getValue()[1] / passes;
+            Long m = macsPerCall(e.getKey());
+            String rate = "";
+            if (m != null) {
+                conv += ms;
+                convMacs += (double) m * calls;
+                rate = String.format(Locale.ROOT, "%6.0f GFLOP/s", 2.0 * m * calls / (ms / 1e3) / 1e9);
+            } else {
+                other += ms;
+            }
+            out.append(String.format(Locale.ROOT, "%9.2f  %4d  %-16s %s%n", ms, calls, rate, e.getKey()));
+        }
+        double[] s = wallMs.clone();
+        Arrays.sort(s);
+        double med = s[s.length / 2];
+        out.append(String.format(Locale.ROOT, "convolutions %.1f ms (%.0f GFLOP/s), other ops %.1f ms, outside ops"
+                + " %.1f ms%n", conv, 2 * convMacs / (conv / 1e3) / 1e9, other, med - conv - other));
+        out.append(String.format(Locale.ROOT, "pass wall time: median %.1f ms, min %.1f, max %.1f (%.0f GFLOP/s"
+                + " model FLOPs%s)%n", med, s[0], s[s.length - 1], (train ? 6.0 : 2.0) * modelMacs / (med / 1e3)
+                / 1e9, train ? ", 3x forward" : ""));
+        return out.toString();
     }
 
     private static String px(Tensor t) {
@@ -109,6 +167,11 @@ public final class ProfilingBackend implements Backend {
     @Override
     public Device device() {
         return inner.device();
+    }
+
+    @Override
+    public boolean fusedInferenceByDefault() {
+        return inner.fusedInferenceByDefault();
     }
 
     @Override
