@@ -12,7 +12,8 @@ import org.arunet.tensor.Tensor;
  * the loss gradient is multiplied by the scale S before the backward pass, so that small gradients do
  * not underflow float16 in the half-precision convolutions; afterwards every gradient is divided by S
  * and checked. A step whose gradients are not all finite is skipped (no optimizer update) and S is
- * halved; after {@code growthInterval} finite steps in a row S is doubled.
+ * halved; after {@code growthInterval} finite steps in a row S is doubled (unless that would overflow
+ * float32).
  *
  * <pre>{@code
  * LossScaler scaler = LossScaler.forBackend(backend);     // null unless the backend computes in fp16
@@ -75,6 +76,11 @@ public final class LossScaler {
         return skipped;
     }
 
+    /** Finite steps since the scale last changed (the scale grows when this reaches the growth interval). */
+    public int goodSteps() {
+        return goodSteps;
+    }
+
     /** Multiplies the loss gradient by the scale, in place (before the backward pass). */
     public void scaleGradient(Tensor dLogits) {
         backend.scale(dLogits, scale, dLogits);
@@ -92,7 +98,10 @@ public final class LossScaler {
             goodSteps = 0;
             skipped++;
         } else if (++goodSteps >= growthInterval) {
-            scale *= growthFactor;
+            float grown = scale * growthFactor;
+            if (Float.isFinite(grown)) { // as PyTorch: a scale that would overflow float32 stays where it is
+                scale = grown;
+            }
             goodSteps = 0;
         }
         return g2;
