@@ -27,6 +27,11 @@ import org.arunet.tensor.Tensor;
  * <p>Parameters, gradients and optimizer state stay float32 (master weights): only the convolution
  * operands are half precision ({@link Precision#FP16}). bfloat16 has float32's exponent range and
  * needs no scaling ({@link #forBackend} returns null for it).
+ *
+ * <p>The scaler's {@link #state() state} (scale, finite steps since the last change, skipped steps,
+ * and its settings) is saved in training checkpoints ({@link Checkpoint#save(java.nio.file.Path,
+ * org.arunet.model.SegmentationModel, Adam, LossScaler, java.util.Map)}) so that a resumed run goes on
+ * with the scale it had, not from {@link #INITIAL_SCALE}: {@link #restore} rebuilds it.
  */
 public final class LossScaler {
     /** PyTorch's defaults. */
@@ -64,6 +69,38 @@ public final class LossScaler {
             return new LossScaler(backend, INITIAL_SCALE, GROWTH_FACTOR, BACKOFF_FACTOR, GROWTH_INTERVAL);
         }
         return null;
+    }
+
+    /**
+     * Everything that decides the scaler's future steps: the current scale, the finite steps since the
+     * scale last changed ({@code 0 <= goodSteps < growthInterval}), the settings, and the count of
+     * skipped steps (a statistic).
+     */
+    public record State(float scale, int goodSteps, long skippedSteps, float growthFactor, float backoffFactor,
+            int growthInterval) {}
+
+    /** A snapshot of this scaler, for checkpoints. */
+    public State state() {
+        return new State(scale, goodSteps, skipped, growthFactor, backoffFactor, growthInterval);
+    }
+
+    /**
+     * A scaler on {@code backend} that continues exactly where the one {@code state} was taken from
+     * stopped (same settings, scale, finite-step count and skip count).
+     *
+     * @throws IllegalArgumentException when the state is impossible (settings refused by the
+     *     constructor, {@code goodSteps} outside {@code [0, growthInterval)}, negative skip count)
+     */
+    public static LossScaler restore(Backend backend, State state) {
+        LossScaler s = new LossScaler(backend, state.scale(), state.growthFactor(), state.backoffFactor(),
+                state.growthInterval());
+        if (state.goodSteps() < 0 || state.goodSteps() >= state.growthInterval() || state.skippedSteps() < 0) {
+            throw new IllegalArgumentException("LossScaler: need 0 <= goodSteps < growthInterval and skippedSteps >= 0,"
+                    + " got " + state);
+        }
+        s.goodSteps = state.goodSteps();
+        s.skipped = state.skippedSteps();
+        return s;
     }
 
     /** The current scale. */
