@@ -15,6 +15,8 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
 import org.arunet.io.SafeTensors;
@@ -31,10 +33,18 @@ import org.arunet.tensor.Tensor;
  * {@code format} = "arunet-checkpoint", {@code format_version}, {@code architecture} (the model's
  * options), and whatever the writer adds (trainer configuration, epoch, optimizer steps, history,
  * provenance). Writing is atomic (see {@link SafeTensors#write}).
+ *
+ * <p>A checkpoint of float16 mixed-precision training also holds the dynamic loss scaler's state
+ * ({@link #LOSS_SCALER}): a JSON object of strings, {@code scale}, {@code good_steps},
+ * {@code skipped_steps}, {@code growth_factor}, {@code backoff_factor} and {@code growth_interval}
+ * (see {@link LossScaler.State}); {@link #lossScaler} reads and checks it. Checkpoints without it (fp32
+ * or bf16 training, or written before it was saved) are valid.
  */
 public final class Checkpoint {
     public static final String FORMAT = "arunet-checkpoint";
     public static final String VERSION = "1";
+    /** Metadata key of the loss scaler's state. */
+    public static final String LOSS_SCALER = "loss_scaler";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Checkpoint() {}
@@ -42,6 +52,15 @@ public final class Checkpoint {
     /** Writes model (and optimizer, may be null) with metadata; atomic. */
     public static void save(Path file, SegmentationModel model, Adam optimizer, Map<String, String> metadata)
             throws IOException {
+        save(file, model, optimizer, null, metadata);
+    }
+
+    /**
+     * Writes model, optimizer and loss scaler (either may be null) with metadata; atomic. The scaler's
+     * state goes to {@link #LOSS_SCALER}.
+     */
+    public static void save(Path file, SegmentationModel model, Adam optimizer, LossScaler scaler,
+            Map<String, String> metadata) throws IOException {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         model.stateDict().forEach((k, v) -> tensors.put("model." + k, v));
         if (optimizer != null) {
@@ -53,6 +72,9 @@ public final class Checkpoint {
         meta.put("architecture", toJson(model.architecture()));
         if (optimizer != null) {
             meta.put("optimizer_steps", Long.toString(optimizer.steps()));
+        }
+        if (scaler != null) {
+            meta.put(LOSS_SCALER, toJson(lossScalerMap(scaler.state())));
         }
         if (metadata != null) {
             metadata.forEach(meta::putIfAbsent);
@@ -84,6 +106,78 @@ public final class Checkpoint {
             throw new IOException(r.file() + ": checkpoint has no architecture");
         }
         return fromJson(r.file(), a);
+    }
+
+    private static Map<String, String> lossScalerMap(LossScaler.State s) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("scale", Float.toString(s.scale())); // Float.toString reads back to the same float
+        m.put("good_steps", Integer.toString(s.goodSteps()));
+        m.put("skipped_steps", Long.toString(s.skippedSteps()));
+        m.put("growth_factor", Float.toString(s.growthFactor()));
+        m.put("backoff_factor", Float.toString(s.backoffFactor()));
+        m.put("growth_interval", Integer.toString(s.growthInterval()));
+        return m;
+    }
+
+    /**
+     * The loss scaler's state recorded in a checkpoint, or null when it holds none. Every field must be
+     * present and possible (a positive finite scale, {@code 0 <= good_steps < growth_interval},
+     * {@code skipped_steps >= 0}, {@code growth_factor > 1}, {@code 0 < backoff_factor < 1},
+     * {@code growth_interval >= 1}).
+     *
+     * @throws IOException naming the file and the field when the recorded state is malformed
+     */
+    public static LossScaler.State lossScaler(SafeTensors.Reader r) throws IOException {
+        String json = r.metadata().get(LOSS_SCALER);
+        if (json == null) {
+            return null;
+        }
+        Map<String, String> m;
+        try {
+            m = JSON.readValue(json, new TypeReference<LinkedHashMap<String, String>>() {});
+        } catch (JsonProcessingException e) {
+            throw new IOException(r.file() + ": malformed " + LOSS_SCALER + " in checkpoint metadata (expected a JSON "
+                    + "object of strings): " + e.getOriginalMessage());
+        }
+        if (m == null) {
+            throw new IOException(r.file() + ": malformed " + LOSS_SCALER + " in checkpoint metadata: null");
+        }
+        int interval = intField(r, m, "growth_interval", 1, Integer.MAX_VALUE);
+        float scale = field(r, m, "scale", Float::parseFloat, v -> v > 0 && v <= Float.MAX_VALUE,
+                "a finite number > 0");
+        float growth = field(r, m, "growth_factor", Float::parseFloat, v -> v > 1 && v <= Float.MAX_VALUE,
+                "a finite number > 1");
+        float backoff = field(r, m, "backoff_factor", Float::parseFloat, v -> v > 0 && v < 1,
+                "a number > 0 and < 1");
+        int good = intField(r, m, "good_steps", 0, interval - 1);
+        long skipped = field(r, m, "skipped_steps", Long::parseLong, v -> v >= 0, "an integer >= 0");
+        return new LossScaler.State(scale, good, skipped, growth, backoff, interval);
+    }
+
+    private static int intField(SafeTensors.Reader r, Map<String, String> m, String name, int min, int max)
+            throws IOException {
+        return field(r, m, name, Integer::parseInt, v -> v >= min && v <= max,
+                "an integer in [" + min + ", " + max + "]");
+    }
+
+    private static <T> T field(SafeTensors.Reader r, Map<String, String> m, String name, Function<String, T> parse,
+            Predicate<T> valid, String expected) throws IOException {
+        String v = m.get(name);
+        if (v == null) {
+            throw new IOException(r.file() + ": malformed " + LOSS_SCALER + " in checkpoint metadata: " + LOSS_SCALER
+                    + "." + name + " is missing");
+        }
+        T x;
+        try {
+            x = parse.apply(v);
+        } catch (NumberFormatException e) {
+            x = null;
+        }
+        if (x == null || !valid.test(x)) {
+            throw new IOException(r.file() + ": malformed " + LOSS_SCALER + " in checkpoint metadata: " + LOSS_SCALER
+                    + "." + name + " is '" + v + "', expected " + expected);
+        }
+        return x;
     }
 
     /**

@@ -12,7 +12,8 @@ import org.arunet.tensor.Tensor;
  * the loss gradient is multiplied by the scale S before the backward pass, so that small gradients do
  * not underflow float16 in the half-precision convolutions; afterwards every gradient is divided by S
  * and checked. A step whose gradients are not all finite is skipped (no optimizer update) and S is
- * halved; after {@code growthInterval} finite steps in a row S is doubled.
+ * halved; after {@code growthInterval} finite steps in a row S is doubled (unless that would overflow
+ * float32).
  *
  * <pre>{@code
  * LossScaler scaler = LossScaler.forBackend(backend);     // null unless the backend computes in fp16
@@ -26,6 +27,11 @@ import org.arunet.tensor.Tensor;
  * <p>Parameters, gradients and optimizer state stay float32 (master weights): only the convolution
  * operands are half precision ({@link Precision#FP16}). bfloat16 has float32's exponent range and
  * needs no scaling ({@link #forBackend} returns null for it).
+ *
+ * <p>The scaler's {@link #state() state} (scale, finite steps since the last change, skipped steps,
+ * and its settings) is saved in training checkpoints ({@link Checkpoint#save(java.nio.file.Path,
+ * org.arunet.model.SegmentationModel, Adam, LossScaler, java.util.Map)}) so that a resumed run goes on
+ * with the scale it had, not from {@link #INITIAL_SCALE}: {@link #restore} rebuilds it.
  */
 public final class LossScaler {
     /** PyTorch's defaults. */
@@ -65,6 +71,38 @@ public final class LossScaler {
         return null;
     }
 
+    /**
+     * Everything that decides the scaler's future steps: the current scale, the finite steps since the
+     * scale last changed ({@code 0 <= goodSteps < growthInterval}), the settings, and the count of
+     * skipped steps (a statistic).
+     */
+    public record State(float scale, int goodSteps, long skippedSteps, float growthFactor, float backoffFactor,
+            int growthInterval) {}
+
+    /** A snapshot of this scaler, for checkpoints. */
+    public State state() {
+        return new State(scale, goodSteps, skipped, growthFactor, backoffFactor, growthInterval);
+    }
+
+    /**
+     * A scaler on {@code backend} that continues exactly where the one {@code state} was taken from
+     * stopped (same settings, scale, finite-step count and skip count).
+     *
+     * @throws IllegalArgumentException when the state is impossible (settings refused by the
+     *     constructor, {@code goodSteps} outside {@code [0, growthInterval)}, negative skip count)
+     */
+    public static LossScaler restore(Backend backend, State state) {
+        LossScaler s = new LossScaler(backend, state.scale(), state.growthFactor(), state.backoffFactor(),
+                state.growthInterval());
+        if (state.goodSteps() < 0 || state.goodSteps() >= state.growthInterval() || state.skippedSteps() < 0) {
+            throw new IllegalArgumentException("LossScaler: need 0 <= goodSteps < growthInterval and skippedSteps >= 0,"
+                    + " got " + state);
+        }
+        s.goodSteps = state.goodSteps();
+        s.skipped = state.skippedSteps();
+        return s;
+    }
+
     /** The current scale. */
     public float scale() {
         return scale;
@@ -73,6 +111,11 @@ public final class LossScaler {
     /** Steps skipped so far because their gradients overflowed. */
     public long skippedSteps() {
         return skipped;
+    }
+
+    /** Finite steps since the scale last changed (the scale grows when this reaches the growth interval). */
+    public int goodSteps() {
+        return goodSteps;
     }
 
     /** Multiplies the loss gradient by the scale, in place (before the backward pass). */
@@ -92,7 +135,10 @@ public final class LossScaler {
             goodSteps = 0;
             skipped++;
         } else if (++goodSteps >= growthInterval) {
-            scale *= growthFactor;
+            float grown = scale * growthFactor;
+            if (Float.isFinite(grown)) { // as PyTorch: a scale that would overflow float32 stays where it is
+                scale = grown;
+            }
             goodSteps = 0;
         }
         return g2;

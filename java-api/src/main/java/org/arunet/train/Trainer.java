@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 import org.arunet.backend.Backend;
 import org.arunet.data.Batch;
 import org.arunet.data.BatchSource;
@@ -37,12 +38,16 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Checkpoints and resuming</h2>
  * With a checkpoint folder, {@code last.safetensors} is written atomically after every epoch (model,
- * Adam moments, epoch, history, early-stopping state, configuration, provenance) and
+ * Adam moments, epoch, history, early-stopping state, configuration, provenance, and with fp16 mixed
+ * precision the {@link LossScaler}'s state) and
  * {@code best.safetensors} whenever validation loss improves. {@link #resume(boolean)} continues from
  * {@code last.safetensors}: because every epoch's shuffling and augmentation depend only on the seed
  * and the epoch ({@link BatchSource}), and the CPU kernels are deterministic for a fixed thread count,
  * a resumed run ends with exactly the parameters of an uninterrupted one. Work lost by a crash is at
- * most the epoch in progress.
+ * most the epoch in progress. A checkpoint without loss-scaler state (fp32 or bf16 training, or an
+ * older file) resumed with fp16 starts the scale afresh; the loss-scaler state of an fp16 checkpoint
+ * resumed on a backend that needs no loss scaling (the CPU, fp32 or bf16 on the GPU) is ignored. Both
+ * are logged.
  *
  * <h2>Batches</h2>
  * A final training batch smaller than the batch size is dropped (each epoch is reshuffled, so every
@@ -70,6 +75,7 @@ public final class Trainer {
     private boolean resume;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private final Map<String, String> provenance = new LinkedHashMap<>();
+    private Function<Backend, LossScaler> lossScaling = LossScaler::forBackend;
 
     private Trainer(SegmentationModel model) {
         this.model = Objects.requireNonNull(model, "model");
@@ -143,6 +149,15 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * Replaces {@link LossScaler#forBackend} as the source of the loss scaler (null: none). For tests:
+     * it lets the CPU backend, which never gets one, run the scaler's checkpoint and resume path.
+     */
+    Trainer lossScaling(Function<Backend, LossScaler> factory) {
+        lossScaling = Objects.requireNonNull(factory);
+        return this;
+    }
+
     // ------------------------------------------------------------------ state kept across epochs
 
     private final List<EpochSummary> history = new ArrayList<>();
@@ -162,7 +177,7 @@ public final class Trainer {
             checkCompatible(val, "validation");
         }
         Backend be = model.backend();
-        scaler = LossScaler.forBackend(be);
+        scaler = lossScaling.apply(be);
         int b = config.batchSize();
         int s = train.imageSize();
         int c = train.channels();
@@ -227,7 +242,8 @@ public final class Trainer {
     /** Writes a checkpoint; a failure (full disk, unwritable folder) stops training with one clear message. */
     private void save(Path file, Adam withOptimizer, int epoch, Adam adam) {
         try {
-            Checkpoint.save(file, model, withOptimizer, metadata(epoch, adam));
+            // The scaler's state goes with the optimizer's: both are what resuming needs.
+            Checkpoint.save(file, model, withOptimizer, withOptimizer != null ? scaler : null, metadata(epoch, adam));
         } catch (IOException e) {
             throw new UncheckedIOException("training stopped: epoch " + (epoch + 1) + " finished but its checkpoint "
                     + "could not be saved: " + e.getMessage(), e);
@@ -438,6 +454,7 @@ public final class Trainer {
             } finally {
                 optim.values().forEach(Tensor::close);
             }
+            restoreLossScaler(r);
             try {
                 int epoch = Integer.parseInt(meta.get("epoch"));
                 bestValLoss = Double.parseDouble(meta.getOrDefault("best_val_loss", "Infinity"));
@@ -451,6 +468,41 @@ public final class Trainer {
                 throw new IOException(last + ": malformed trainer state in checkpoint metadata: " + e.getMessage(), e);
             }
         }
+    }
+
+    /**
+     * Continues the recorded loss scale, when there is one and this backend uses loss scaling. A
+     * malformed record is refused even where it would be ignored: the file is damaged.
+     */
+    private void restoreLossScaler(SafeTensors.Reader r) throws IOException {
+        LossScaler.State s = Checkpoint.lossScaler(r);
+        if (scaler == null) {
+            if (s != null) {
+                LOG.info("{} holds the loss scale of fp16 mixed-precision training ({}); ignored: backend {} trains "
+                        + "without loss scaling", r.file(), s.scale(), model.backend().name());
+            }
+            return;
+        }
+        if (s == null) {
+            LOG.info("{} holds no loss scale (fp32 or bf16 training, or a checkpoint from before it was saved): the "
+                    + "loss scale starts again at {}", r.file(), scaler.scale());
+            return;
+        }
+        LossScaler.State fresh = scaler.state();
+        if (s.growthFactor() != fresh.growthFactor() || s.backoffFactor() != fresh.backoffFactor()
+                || s.growthInterval() != fresh.growthInterval()) {
+            LOG.info("{}: continuing with the recorded loss-scaler settings (growth x{} every {} finite steps, "
+                    + "backoff x{}), not growth x{} every {} and backoff x{}", r.file(), s.growthFactor(),
+                    s.growthInterval(), s.backoffFactor(), fresh.growthFactor(), fresh.growthInterval(),
+                    fresh.backoffFactor());
+        }
+        try {
+            scaler = LossScaler.restore(model.backend(), s);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(r.file() + ": " + Checkpoint.LOSS_SCALER + ": " + e.getMessage(), e);
+        }
+        LOG.info("loss scale restored from {}: {} ({} finite steps since it last changed, {} steps skipped so far)",
+                r.file(), s.scale(), s.goodSteps(), s.skippedSteps());
     }
 
     // ------------------------------------------------------------------ batch tensors

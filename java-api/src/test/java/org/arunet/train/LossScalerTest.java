@@ -80,6 +80,26 @@ class LossScalerTest {
     }
 
     @Test
+    void theScaleNeverGrowsToInfinity() {
+        // Without the check (PyTorch has it too) 2^127 doubled is +Inf, and from then on every step is
+        // skipped for good: +Inf halved stays +Inf.
+        try (Backend be = Backends.cpu(1); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
+                Init.Scheme.PYTORCH, 3)) {
+            float top = Math.scalb(1f, 127);
+            LossScaler scaler = new LossScaler(be, top, 2f, 0.5f, 1);
+            for (int i = 0; i < 3; i++) {
+                for (Parameter p : net.parameters()) {
+                    p.grad().copyFrom(new float[(int) p.grad().numel()]);
+                }
+                assertTrue(Double.isFinite(scaler.unscale(net.parameters())));
+                assertEquals(top, scaler.scale(), "step " + i);
+                assertEquals(0, scaler.goodSteps());
+            }
+            assertEquals(0, scaler.skippedSteps());
+        }
+    }
+
+    @Test
     void onlyFloat16BackendsGetAScalerAndBadSettingsAreRefused() {
         try (Backend be = Backends.cpu(1)) {
             assertNull(LossScaler.forBackend(be), "fp32 training needs no loss scaling");
