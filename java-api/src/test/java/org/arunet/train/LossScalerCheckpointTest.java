@@ -216,47 +216,13 @@ class LossScalerCheckpointTest {
     // ------------------------------------------------------------------ the trainer
 
     /** The wrapped network, with float16's range on the weight gradients (beyond it: infinity). */
-    private static final class HalfRangeGradients extends SegmentationModel {
-        private final ArUNet net;
-
+    private static final class HalfRangeGradients extends WrappedModel {
         HalfRangeGradients(Backend be, ArUNet net) {
-            super(be);
-            this.net = child("net", net);
+            super(be, net);
         }
 
         @Override
-        public Map<String, Parameter> namedParameters() {
-            return net.namedParameters();
-        }
-
-        @Override
-        public Map<String, Tensor> stateDict() {
-            return net.stateDict();
-        }
-
-        @Override
-        public int inChannels() {
-            return net.inChannels();
-        }
-
-        @Override
-        public int classes() {
-            return net.classes();
-        }
-
-        @Override
-        public int sizeMultiple() {
-            return net.sizeMultiple();
-        }
-
-        @Override
-        public Tensor forward(Tensor x) {
-            return net.forward(x);
-        }
-
-        @Override
-        public void backward(Tensor dLogits) {
-            net.backward(dLogits);
+        protected void afterBackward() {
             for (Parameter p : net.parameters()) {
                 float[] g = p.grad().toFloatArray();
                 boolean overflow = false;
@@ -270,16 +236,6 @@ class LossScalerCheckpointTest {
                     p.grad().copyFrom(g);
                 }
             }
-        }
-
-        @Override
-        public Map<String, String> architecture() {
-            return net.architecture();
-        }
-
-        @Override
-        public long macs(int height, int width) {
-            return net.macs(height, width);
         }
     }
 

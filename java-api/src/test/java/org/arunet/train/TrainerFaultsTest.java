@@ -9,7 +9,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.arunet.backend.Backend;
@@ -19,7 +18,6 @@ import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.model.SegmentationModel;
 import org.arunet.nn.Init;
-import org.arunet.nn.Parameter;
 import org.arunet.tensor.Tensor;
 import org.arunet.testing.SyntheticData;
 import org.junit.jupiter.api.Assumptions;
@@ -42,67 +40,24 @@ class TrainerFaultsTest {
     }
 
     /** The wrapped network, except that one gradient element becomes +Inf from a given epoch on. */
-    private static final class PoisonedGradient extends SegmentationModel {
-        private final ArUNet net;
+    private static final class PoisonedGradient extends WrappedModel {
         private final String victim;
         int epoch;
         int fromEpoch = Integer.MAX_VALUE;
 
         PoisonedGradient(Backend be, ArUNet net, String victim) {
-            super(be);
-            this.net = child("net", net);
+            super(be, net);
             this.victim = victim;
         }
 
         @Override
-        public Map<String, Parameter> namedParameters() {
-            return net.namedParameters();
-        }
-
-        @Override
-        public Map<String, Tensor> stateDict() {
-            return net.stateDict();
-        }
-
-        @Override
-        public int inChannels() {
-            return net.inChannels();
-        }
-
-        @Override
-        public int classes() {
-            return net.classes();
-        }
-
-        @Override
-        public int sizeMultiple() {
-            return net.sizeMultiple();
-        }
-
-        @Override
-        public Tensor forward(Tensor x) {
-            return net.forward(x);
-        }
-
-        @Override
-        public void backward(Tensor dLogits) {
-            net.backward(dLogits);
+        protected void afterBackward() {
             if (epoch >= fromEpoch) {
                 Tensor g = net.namedParameters().get(victim).grad();
                 float[] v = g.toFloatArray();
                 v[v.length / 2] = Float.POSITIVE_INFINITY;
                 g.copyFrom(v);
             }
-        }
-
-        @Override
-        public Map<String, String> architecture() {
-            return net.architecture();
-        }
-
-        @Override
-        public long macs(int height, int width) {
-            return net.macs(height, width);
         }
     }
 
