@@ -485,18 +485,6 @@ public final class CudaBackend implements Backend {
         return new CudaUpsampledConv2dOp(this, inner);
     }
 
-    /** Epilogue step codes (cuda/convert.cu, Note [convolution epilogue]). */
-    private static final int EPI_AFFINE = 1;
-    private static final int EPI_RELU = 2;
-    private static final int EPI_GELU = 3;
-    private static final int EPI_SIGMOID = 4;
-    private static final int EPI_SUM = 5;
-    private static final int EPI_MUL = 6;
-    private static final int EPI_ADD = 7;
-    /** Steps and operands one epilogue kernel takes (four bits per step in an int; p0..p3). */
-    private static final int MAX_EPI_STEPS = 7;
-    private static final int MAX_EPI_OPERANDS = 4;
-
     private long composedFusions;
 
     /**
@@ -531,15 +519,7 @@ public final class CudaBackend implements Backend {
         }
         conv.checkFused(name, source, x, x2, w, b, y);
         int cout = y.dim(3);
-        int prog = 0;
-        int steps = 0;
-        int operands = 0;
-        boolean readsY = false;
-        long[] ops = new long[MAX_EPI_OPERANDS];
-        List<org.arunet.backend.ConvEpilogue.BatchNorm> bns = new ArrayList<>();
-        List<Integer> bnSlots = new ArrayList<>();
         for (org.arunet.backend.ConvEpilogue.Step st : epilogue.steps()) {
-            int code;
             switch (st.kind()) {
                 case BATCH_NORM -> {
                     org.arunet.backend.ConvEpilogue.BatchNorm bn = st.bn();
@@ -547,65 +527,37 @@ public final class CudaBackend implements Backend {
                     shape(name, "batch norm beta", bn.beta(), cout);
                     shape(name, "batch norm running mean", bn.mean(), cout);
                     shape(name, "batch norm running var", bn.var(), cout);
-                    if (operands + 2 > MAX_EPI_OPERANDS) {
-                        code = -1;
-                        break;
-                    }
-                    bns.add(bn);
-                    bnSlots.add(operands);
-                    ops[operands + 1] = bn.beta().address();
-                    operands += 2;
-                    code = EPI_AFFINE;
-                }
-                case ACTIVATION -> code = switch (st.act()) {
-                    case RELU -> EPI_RELU;
-                    case GELU -> EPI_GELU;
-                    case SIGMOID -> EPI_SIGMOID;
-                    case NONE -> 0;
-                };
-                case SUM -> {
-                    readsY = true;
-                    code = EPI_SUM;
                 }
                 case MUL, ADD -> {
-                    Tensor t = st.tensor();
-                    like(name, st.kind() + " operand", t, "y", y);
-                    Checks.noAlias(name, "y", y, st.kind() + " operand", t);
-                    if (operands >= MAX_EPI_OPERANDS) {
-                        code = -1;
-                        break;
-                    }
-                    ops[operands++] = t.address();
-                    code = st.kind() == org.arunet.backend.ConvEpilogue.Kind.MUL ? EPI_MUL : EPI_ADD;
+                    like(name, st.kind() + " operand", st.tensor(), "y", y);
+                    Checks.noAlias(name, "y", y, st.kind() + " operand", st.tensor());
                 }
-                default -> throw new IllegalStateException("unknown epilogue step " + st.kind());
+                default -> {
+                }
             }
-            if (code == 0) {
-                continue;
-            }
-            if (code < 0 || steps == MAX_EPI_STEPS) {
-                composedFusions++;
-                Backend.super.convForwardFused(op, x, x2, w, b, y, epilogue);
-                return;
-            }
-            prog |= code << (4 * steps++);
+        }
+        CudaEpilogue.Program program = CudaEpilogue.compile(epilogue);
+        if (program == null) {
+            composedFusions++;
+            Backend.super.convForwardFused(op, x, x2, w, b, y, epilogue);
+            return;
         }
         disjoint(name, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
         enter();
         CudaConv2dOp c = conv;
         CudaConv2dOp.Source src = source;
-        int program = prog;
-        boolean sum = readsY;
         run(name + " " + conv.spec() + " " + epilogue, of(x, w, y), () -> {
-            long[] coefs = new long[bns.size()];
+            long[] coefs = new long[CudaEpilogue.MAX_OPERANDS];
             try {
                 for (int i = 0; i < coefs.length; i++) {
-                    org.arunet.backend.ConvEpilogue.BatchNorm bn = bns.get(i);
-                    coefs[i] = ctx.temp(3L * cout * 4L, "batch norm coefficients");
-                    k.bnEvalCoef(coefs[i], bn.gamma().address(), bn.mean().address(), bn.var().address(), cout, bn.eps());
-                    ops[bnSlots.get(i)] = coefs[i];
+                    org.arunet.backend.ConvEpilogue.BatchNorm bn = program.norms()[i];
+                    if (bn != null) {
+                        coefs[i] = ctx.temp(3L * cout * 4L, "batch norm coefficients");
+                        k.bnEvalCoef(coefs[i], bn.gamma().address(), bn.mean().address(), bn.var().address(), cout,
+                                bn.eps());
+                    }
                 }
-                c.forwardFused(src, x, x2, w, b, y, program, ops, sum);
+                c.forwardFused(src, x, x2, w, b, y, program.prog(), program.operands(coefs), program.readsY());
             } finally {
                 for (long t : coefs) {
                     if (t != 0) {
