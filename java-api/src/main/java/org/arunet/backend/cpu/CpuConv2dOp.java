@@ -166,7 +166,7 @@ final class CpuConv2dOp implements Conv2dOp {
         weights(op, "w", w);
         bias(op, "b", b);
         output(op, "y", y, "x", x);
-        CpuBackend.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        Checks.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(forwardName, CpuBackend.of(x, w, y), () -> ArunetNative.conv2d_forward(c, h, y.address(),
@@ -246,7 +246,7 @@ final class CpuConv2dOp implements Conv2dOp {
                     if (up2 || !t.sameShape(y) || operands >= MAX_OPERANDS) {
                         return false;
                     }
-                    CpuBackend.disjoint(op, 1, "y", y, st.kind() + " operand", t);
+                    Checks.disjoint(op, 1, "y", y, st.kind() + " operand", t);
                     shown[operands] = t;
                     ptr[operands++] = t.address();
                     code = st.kind() == ConvEpilogue.Kind.MUL ? POST_MUL : POST_ADD;
@@ -262,7 +262,7 @@ final class CpuConv2dOp implements Conv2dOp {
             }
             recipe |= code << (4 * steps++);
         }
-        CpuBackend.disjoint(op, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
+        Checks.disjoint(op, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
         long c = backend.ctx();
         long h = handle();
         int r = recipe;
@@ -361,7 +361,7 @@ final class CpuConv2dOp implements Conv2dOp {
         input(op, "dx", dx);
         weights(op, "w", w);
         output(op, "dy", dy, "dx", dx);
-        CpuBackend.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
+        Checks.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(backwardDataName, CpuBackend.of(dy, w, dx), () -> ArunetNative.conv2d_backward_data(c, h,
@@ -376,7 +376,7 @@ final class CpuConv2dOp implements Conv2dOp {
         output(op, "dy", dy, "x", x);
         weights(op, "dw", dw);
         bias(op, "db", db);
-        CpuBackend.disjoint(op, 2, "dw", dw, "db", db, "x", x, "dy", dy);
+        Checks.disjoint(op, 2, "dw", dw, "db", db, "x", x, "dy", dy);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(backwardWeightsName, CpuBackend.of(x, dy, dw), () -> ArunetNative.conv2d_backward_weights(c, h,

@@ -188,7 +188,7 @@ final class CudaConv2dOp implements Conv2dOp {
         weights(op, "w", w);
         bias(op, "b", b);
         output(op, "y", y, "x", x);
-        CudaBackend.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        Checks.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
         open();
         ctx.enter();
         backend.run(forwardName, CudaBackend.of(x, w, y), () -> {
@@ -327,7 +327,7 @@ final class CudaConv2dOp implements Conv2dOp {
         input(op, "dx", dx);
         weights(op, "w", w);
         output(op, "dy", dy, "dx", dx);
-        CudaBackend.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
+        Checks.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
         open();
         ctx.enter();
         backend.run(backwardDataName, CudaBackend.of(dy, w, dx), () -> {
@@ -361,7 +361,7 @@ final class CudaConv2dOp implements Conv2dOp {
         output(op, "dy", dy, "x", x);
         weights(op, "dw", dw);
         bias(op, "db", db);
-        CudaBackend.disjoint(op, 2, "dw", dw, "db", db, "x", x, "dy", dy);
+        Checks.disjoint(op, 2, "dw", dw, "db", db, "x", x, "dy", dy);
         open();
         ctx.enter();
         backend.run(backwardWeightsName, CudaBackend.of(x, dy, dw), () -> {

@@ -42,7 +42,7 @@ final class CudaUpsampledConv2dOp implements Conv2dOp {
     public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
         String op = "conv2dUpsampled.forward";
         inner.checkFused(op, CudaConv2dOp.Source.UPSAMPLED, x, null, w, b, y);
-        CudaBackend.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        Checks.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
         backend.run(op + " " + spec(), CudaBackend.of(x, w, y),
                 () -> inner.forwardFused(CudaConv2dOp.Source.UPSAMPLED, x, null, w, b, y, 0, NO_OPERANDS, false));
     }
@@ -53,7 +53,7 @@ final class CudaUpsampledConv2dOp implements Conv2dOp {
         inner.input(op, "dx", dx, 2);
         inner.weights(op, "w", w);
         inner.output(op, "dy", dy, "dx", dx, 2);
-        CudaBackend.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
+        Checks.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
         try (Tensor dUp = backend.scratch(dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3))) {
             inner.backwardData(dy, w, dUp);
             backend.upsample2xBackward(dUp, dx);
