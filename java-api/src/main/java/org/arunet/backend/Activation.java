@@ -5,5 +5,15 @@ public enum Activation {
     NONE,
     RELU,
     GELU,
-    SIGMOID
+    SIGMOID;
+
+    /** The code the native kernels (CPU and CUDA) take for this activation: 0 NONE, 1 RELU, 2 GELU, 3 SIGMOID. */
+    public int kernelCode() {
+        return switch (this) {
+            case NONE -> 0;
+            case RELU -> 1;
+            case GELU -> 2;
+            case SIGMOID -> 3;
+        };
+    }
 }

@@ -41,6 +41,16 @@ public final class Checks {
         }
     }
 
+    /** As {@link #nhwc}, and no dimension is 0. */
+    public static void nhwcNonEmpty(String op, String name, Tensor t, Device device) {
+        nhwc(op, name, t, device);
+        for (int i = 0; i < 4; i++) {
+            if (t.dim(i) <= 0) {
+                throw new IllegalArgumentException(op + ": " + name + " must not be empty, got " + t.describe());
+            }
+        }
+    }
+
     /** F32 with exactly this shape. */
     public static void shape(String op, String name, Tensor t, Device device, int... shape) {
         f32(op, name, t, device);
@@ -69,6 +79,34 @@ public final class Checks {
             if (s1 < e2 && s2 < e1) {
                 throw new IllegalArgumentException(op + ": " + a + " and " + b + " overlap in memory");
             }
+        }
+    }
+
+    /**
+     * No output shares memory with another output or with an input. {@code pairs} alternates names
+     * and tensors, the first {@code outputs} pairs being the outputs; null tensors are skipped
+     * (inputs may share memory with each other).
+     */
+    public static void disjoint(String op, int outputs, Object... pairs) {
+        for (int i = 0; i < 2 * outputs; i += 2) {
+            for (int j = i + 2; j < pairs.length; j += 2) {
+                noAlias(op, (String) pairs[i], (Tensor) pairs[i + 1], (String) pairs[j], (Tensor) pairs[j + 1]);
+            }
+        }
+    }
+
+    /** {@code out} is exactly {@code in} (same memory, allowed in place) or shares none of it. */
+    public static void sameOrDisjoint(String op, String outName, Tensor out, String inName, Tensor in) {
+        if (out != null && in != null && out.address() == in.address() && out.bytes() == in.bytes()) {
+            return;
+        }
+        noAlias(op, outName, out, inName, in);
+    }
+
+    /** A finite float argument. */
+    public static void finite(String op, String name, float v) {
+        if (!Float.isFinite(v)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be finite, got " + v);
         }
     }
 

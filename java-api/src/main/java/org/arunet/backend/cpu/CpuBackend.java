@@ -9,10 +9,10 @@ import java.util.function.Supplier;
 import org.arunet.backend.Activation;
 import org.arunet.backend.ArunetException;
 import org.arunet.backend.Backend;
-import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
 import org.arunet.backend.ConvEpilogue;
+import org.arunet.backend.OpChecks;
 import org.arunet.backend.Precision;
 import org.arunet.jni.ArunetNative;
 import org.arunet.tensor.DType;
@@ -181,85 +181,19 @@ public final class CpuBackend implements Backend {
         return t == null ? 0L : t.address();
     }
 
-    // ------------------------------------------------------------------ validation helpers
-
-    private static void f32(String op, String name, Tensor t) {
-        Checks.f32(op, name, t, DEVICE);
-    }
-
-    private static void like(String op, String name, Tensor t, String refName, Tensor ref) {
-        Checks.like(op, name, t, DEVICE, refName, ref);
-    }
-
-    private static void shape(String op, String name, Tensor t, int... dims) {
-        Checks.shape(op, name, t, DEVICE, dims);
-    }
-
-    private static void nhwc(String op, String name, Tensor t) {
-        Checks.nhwc(op, name, t, DEVICE);
-        for (int i = 0; i < 4; i++) {
-            if (t.dim(i) <= 0) {
-                throw new IllegalArgumentException(op + ": " + name + " must not be empty, got " + t.describe());
-            }
-        }
-    }
-
-    /**
-     * No output shares memory with another output or with an input. {@code pairs} alternates names
-     * and tensors, the first {@code outputs} pairs being the outputs; null tensors are skipped
-     * (inputs may share memory with each other).
-     */
-    static void disjoint(String op, int outputs, Object... pairs) {
-        for (int i = 0; i < 2 * outputs; i += 2) {
-            for (int j = i + 2; j < pairs.length; j += 2) {
-                Checks.noAlias(op, (String) pairs[i], (Tensor) pairs[i + 1], (String) pairs[j], (Tensor) pairs[j + 1]);
-            }
-        }
-    }
-
-    /** {@code out} is exactly {@code in} (same memory, allowed in place) or shares none of it. */
-    private static void sameOrDisjoint(String op, String outName, Tensor out, String inName, Tensor in) {
-        if (out != null && in != null && out.address() == in.address() && out.bytes() == in.bytes()) {
-            return;
-        }
-        Checks.noAlias(op, outName, out, inName, in);
-    }
-
-    private static void finite(String op, String name, float v) {
-        if (!Float.isFinite(v)) {
-            throw new IllegalArgumentException(op + ": " + name + " must be finite, got " + v);
-        }
-    }
-
-    private static int code(Activation act) {
-        return switch (act) {
-            case NONE -> 0;
-            case RELU -> 1;
-            case GELU -> 2;
-            case SIGMOID -> 3;
-        };
-    }
-
     // ------------------------------------------------------------------ basics
 
     @Override
     public void copy(Tensor src, Tensor dst) {
-        String op = "copy";
-        Checks.present(op, "src", src, DEVICE);
-        Checks.present(op, "dst", dst, DEVICE);
-        if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
-            throw new IllegalArgumentException(op + ": dst " + dst.describe() + " must have the dtype and shape of src "
-                    + src.describe());
-        }
-        Checks.noAlias(op, "src", src, "dst", dst);
+        OpChecks.copy(DEVICE, src, dst);
         long c = ctx();
-        run(op, of(src), () -> ArunetNative.copy_bytes(c, dst.address(), src.address(), src.bytes()));
+        run("copy", of(src), () -> ArunetNative.copy_bytes(c, dst.address(), src.address(), src.bytes()));
         wrote(dst);
     }
 
     @Override
     public void fill(Tensor t, float value) {
-        f32("fill", "t", t);
+        OpChecks.fill(DEVICE, t);
         long c = ctx();
         run("fill", of(t), () -> ArunetNative.fill(c, t.address(), value, t.numel()));
         wrote(t);
@@ -267,40 +201,25 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor y) {
-        String op = "add";
-        f32(op, "a", a);
-        like(op, "b", b, "a", a);
-        like(op, "y", y, "a", a);
-        sameOrDisjoint(op, "y", y, "a", a);
-        sameOrDisjoint(op, "y", y, "b", b);
+        OpChecks.add(DEVICE, a, b, y);
         long c = ctx();
-        run(op, of(a), () -> ArunetNative.add_forward(c, y.address(), a.address(), b.address(), a.numel()));
+        run("add", of(a), () -> ArunetNative.add_forward(c, y.address(), a.address(), b.address(), a.numel()));
         wrote(y);
     }
 
     @Override
     public void addInPlace(Tensor y, Tensor x) {
-        String op = "addInPlace";
-        f32(op, "y", y);
-        f32(op, "x", x);
-        if (y.numel() != x.numel()) {
-            throw new IllegalArgumentException(op + ": y " + y.describe() + " and x " + x.describe()
-                    + " must have the same number of elements");
-        }
-        sameOrDisjoint(op, "y", y, "x", x);
+        OpChecks.addInPlace(DEVICE, y, x);
         long c = ctx();
-        run(op, of(y, x), () -> ArunetNative.add_inplace(c, y.address(), x.address(), y.numel()));
+        run("addInPlace", of(y, x), () -> ArunetNative.add_inplace(c, y.address(), x.address(), y.numel()));
         wrote(y);
     }
 
     @Override
     public void scale(Tensor x, float alpha, Tensor y) {
-        String op = "scale";
-        f32(op, "x", x);
-        like(op, "y", y, "x", x);
-        sameOrDisjoint(op, "y", y, "x", x);
+        OpChecks.scale(DEVICE, x, y);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.scale_forward(c, y.address(), x.address(), alpha, x.numel()));
+        run("scale", of(x), () -> ArunetNative.scale_forward(c, y.address(), x.address(), alpha, x.numel()));
         wrote(y);
     }
 
@@ -398,36 +317,10 @@ public final class CpuBackend implements Backend {
             Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
             Activation act) {
         String op = "batchNormForward";
-        nhwc(op, "x", x);
+        OpChecks.batchNormForward(DEVICE, x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, training,
+                momentum, eps, act);
         int ch = x.dim(3);
-        shape(op, "gamma", gamma, ch);
-        shape(op, "beta", beta, ch);
-        shape(op, "runningMean", runningMean, ch);
-        shape(op, "runningVar", runningVar, ch);
-        if (training || saveMean != null) {
-            shape(op, "saveMean", saveMean, ch);
-        }
-        if (training || saveInvStd != null) {
-            shape(op, "saveInvStd", saveInvStd, ch);
-        }
-        like(op, "y", y, "x", x);
-        if (act != Activation.NONE && act != Activation.RELU) {
-            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
-        }
-        if (!(momentum >= 0f && momentum <= 1f)) {
-            throw new IllegalArgumentException(op + ": momentum must be in [0, 1], got " + momentum);
-        }
-        if (!(eps >= 0f) || Float.isInfinite(eps)) {
-            throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
-        }
         long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
-        if (training && m < 2) {
-            throw new IllegalArgumentException(op + ": training needs more than one value per channel, got x "
-                    + x.describe());
-        }
-        disjoint(op, 5, "y", y, "runningMean", runningMean, "runningVar", runningVar, "saveMean",
-                training ? saveMean : null, "saveInvStd", training ? saveInvStd : null, "x", x, "gamma", gamma, "beta",
-                beta);
         boolean relu = act == Activation.RELU;
         long c = ctx();
         if (training) {
@@ -447,24 +340,9 @@ public final class CpuBackend implements Backend {
     public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
             Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
         String op = "batchNormBackward";
-        nhwc(op, "x", x);
+        OpChecks.batchNormBackward(DEVICE, dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, act);
         int ch = x.dim(3);
-        like(op, "dy", dy, "x", x);
-        if (act != Activation.NONE && act != Activation.RELU) {
-            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
-        }
         boolean relu = act == Activation.RELU;
-        if (relu || y != null) {
-            like(op, "y", y, "x", x);
-        }
-        shape(op, "gamma", gamma, ch);
-        shape(op, "saveMean", saveMean, ch);
-        shape(op, "saveInvStd", saveInvStd, ch);
-        like(op, "dx", dx, "x", x);
-        shape(op, "dGamma", dGamma, ch);
-        shape(op, "dBeta", dBeta, ch);
-        disjoint(op, 3, "dx", dx, "dGamma", dGamma, "dBeta", dBeta, "dy", dy, "x", x, "y", y, "gamma", gamma,
-                "saveMean", saveMean, "saveInvStd", saveInvStd);
         long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.batchnorm_backward(c, dx.address(), dGamma.address(),
@@ -477,67 +355,30 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void activationForward(Activation act, Tensor x, Tensor y) {
-        String op = "activationForward(" + act + ")";
-        if (act == null) {
-            throw new IllegalArgumentException("activationForward: act is null");
-        }
-        f32(op, "x", x);
-        like(op, "y", y, "x", x);
-        sameOrDisjoint(op, "y", y, "x", x);
+        String op = OpChecks.activationForward(DEVICE, act, x, y);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.activation_forward(c, y.address(), x.address(), code(act),
+        run(op, of(x), () -> ArunetNative.activation_forward(c, y.address(), x.address(), act.kernelCode(),
                 x.numel()));
         wrote(y);
     }
 
     @Override
     public void activationBackward(Activation act, Tensor x, Tensor y, Tensor dy, Tensor dx) {
-        if (act == null) {
-            throw new IllegalArgumentException("activationBackward: act is null");
-        }
-        String op = "activationBackward(" + act + ")";
-        f32(op, "dy", dy);
-        like(op, "dx", dx, "dy", dy);
-        boolean needX = act == Activation.RELU || act == Activation.GELU;
-        boolean needY = act == Activation.SIGMOID;
-        if (needX || x != null) {
-            like(op, "x", x, "dy", dy);
-        }
-        if (needY || y != null) {
-            like(op, "y", y, "dy", dy);
-        }
-        sameOrDisjoint(op, "dx", dx, "dy", dy);
-        disjoint(op, 1, "dx", dx, "x", needX ? x : null, "y", needY ? y : null);
+        String op = OpChecks.activationBackward(DEVICE, act, x, y, dy, dx);
+        boolean needX = OpChecks.activationBackwardNeedsX(act);
+        boolean needY = OpChecks.activationBackwardNeedsY(act);
         long c = ctx();
         run(op, of(dy), () -> ArunetNative.activation_backward(c, dx.address(), needX ? x.address() : 0L,
-                needY ? y.address() : 0L, dy.address(), code(act), dy.numel()));
+                needY ? y.address() : 0L, dy.address(), act.kernelCode(), dy.numel()));
         wrote(dx);
     }
 
     // ------------------------------------------------------------------ pooling and resampling
 
-    private static int[] poolOut(String op, Tensor x, int kernel, int stride, int pad) {
-        if (kernel <= 0 || stride <= 0 || pad < 0 || 2 * pad > kernel) {
-            throw new IllegalArgumentException(op + ": need kernel > 0, stride > 0 and 0 <= pad <= kernel / 2, got"
-                    + " kernel=" + kernel + " stride=" + stride + " pad=" + pad);
-        }
-        int oh = (x.dim(1) + 2 * pad - kernel) / stride + 1;
-        int ow = (x.dim(2) + 2 * pad - kernel) / stride + 1;
-        if (x.dim(1) + 2 * pad < kernel || x.dim(2) + 2 * pad < kernel) {
-            throw new IllegalArgumentException(op + ": input " + x.describe() + " is smaller than the window (kernel="
-                    + kernel + ", pad=" + pad + ")");
-        }
-        return new int[] {x.dim(0), oh, ow, x.dim(3)};
-    }
-
     @Override
     public void maxPoolForward(Tensor x, Tensor y, int kernel, int stride, int pad) {
         String op = "maxPoolForward";
-        nhwc(op, "x", x);
-        int[] out = poolOut(op, x, kernel, stride, pad);
-        Checks.nhwc(op, "y", y, DEVICE);
-        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "y", y, out);
-        disjoint(op, 1, "y", y, "x", x);
+        int[] out = OpChecks.maxPoolForward(DEVICE, x, y, kernel, stride, pad);
         long c = ctx();
         run(op, of(x, y), () -> ArunetNative.maxpool_forward(c, y.address(), x.address(), x.dim(0),
                 x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
@@ -547,13 +388,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void maxPoolBackward(Tensor x, Tensor dy, Tensor dx, int kernel, int stride, int pad) {
         String op = "maxPoolBackward";
-        nhwc(op, "x", x);
-        int[] out = poolOut(op, x, kernel, stride, pad);
-        Checks.nhwc(op, "dy", dy, DEVICE);
-        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "dy", dy, out);
-        Checks.nhwc(op, "dx", dx, DEVICE);
-        like(op, "dx", dx, "x", x);
-        disjoint(op, 1, "dx", dx, "x", x, "dy", dy);
+        int[] out = OpChecks.maxPoolBackward(DEVICE, x, dy, dx, kernel, stride, pad);
         long c = ctx();
         run(op, of(x, dy), () -> ArunetNative.maxpool_backward(c, dx.address(), x.address(), dy.address(),
                 x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
@@ -563,14 +398,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void globalPoolForward(Tensor x, Tensor max, Tensor avg) {
         String op = "globalPoolForward";
-        nhwc(op, "x", x);
-        if (max != null) {
-            shape(op, "max", max, x.dim(0), x.dim(3));
-        }
-        if (avg != null) {
-            shape(op, "avg", avg, x.dim(0), x.dim(3));
-        }
-        disjoint(op, 2, "max", max, "avg", avg, "x", x);
+        OpChecks.globalPoolForward(DEVICE, x, max, avg);
         if (max == null && avg == null) {
             return;
         }
@@ -583,16 +411,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void globalPoolBackward(Tensor x, Tensor max, Tensor dMax, Tensor dAvg, Tensor dx) {
         String op = "globalPoolBackward";
-        nhwc(op, "x", x);
-        like(op, "dx", dx, "x", x);
-        if (dMax != null) {
-            shape(op, "dMax", dMax, x.dim(0), x.dim(3));
-            shape(op, "max (required with dMax)", max, x.dim(0), x.dim(3));
-        }
-        if (dAvg != null) {
-            shape(op, "dAvg", dAvg, x.dim(0), x.dim(3));
-        }
-        disjoint(op, 1, "dx", dx, "x", x, "max", dMax != null ? max : null, "dMax", dMax, "dAvg", dAvg);
+        OpChecks.globalPoolBackward(DEVICE, x, max, dMax, dAvg, dx);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.globalpool_backward(c, dx.address(), x.address(),
                 dMax != null ? max.address() : 0L, addr(dMax), addr(dAvg), x.dim(0), (long) x.dim(1) * x.dim(2),
@@ -603,10 +422,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void channelMaxMeanForward(Tensor x, Tensor out) {
         String op = "channelMaxMeanForward";
-        nhwc(op, "x", x);
-        Checks.nhwc(op, "out", out, DEVICE);
-        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
-        disjoint(op, 1, "out", out, "x", x);
+        OpChecks.channelMaxMeanForward(DEVICE, x, out);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.channelmaxmean_forward(c, out.address(), x.address(),
                 (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
@@ -616,11 +432,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void channelMaxMeanBackward(Tensor x, Tensor out, Tensor dOut, Tensor dx) {
         String op = "channelMaxMeanBackward";
-        nhwc(op, "x", x);
-        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
-        shape(op, "dOut", dOut, x.dim(0), x.dim(1), x.dim(2), 2);
-        like(op, "dx", dx, "x", x);
-        disjoint(op, 1, "dx", dx, "x", x, "out", out, "dOut", dOut);
+        OpChecks.channelMaxMeanBackward(DEVICE, x, out, dOut, dx);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.channelmaxmean_backward(c, dx.address(), x.address(),
                 out.address(), dOut.address(), (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
@@ -630,10 +442,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void upsample2xForward(Tensor x, Tensor y) {
         String op = "upsample2xForward";
-        nhwc(op, "x", x);
-        Checks.nhwc(op, "y", y, DEVICE);
-        shape(op, "y", y, x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3));
-        disjoint(op, 1, "y", y, "x", x);
+        OpChecks.upsample2xForward(DEVICE, x, y);
         long c = ctx();
         run(op, of(x), () -> ArunetNative.upsample2x_forward(c, y.address(), x.address(), x.dim(0),
                 x.dim(1), x.dim(2), x.dim(3)));
@@ -643,10 +452,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void upsample2xBackward(Tensor dy, Tensor dx) {
         String op = "upsample2xBackward";
-        nhwc(op, "dx", dx);
-        Checks.nhwc(op, "dy", dy, DEVICE);
-        shape(op, "dy", dy, dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3));
-        disjoint(op, 1, "dx", dx, "dy", dy);
+        OpChecks.upsample2xBackward(DEVICE, dy, dx);
         long c = ctx();
         run(op, of(dy), () -> ArunetNative.upsample2x_backward(c, dx.address(), dy.address(), dx.dim(0),
                 dx.dim(1), dx.dim(2), dx.dim(3)));
@@ -656,15 +462,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void concatChannels(Tensor a, Tensor b, Tensor out) {
         String op = "concatChannels";
-        nhwc(op, "a", a);
-        nhwc(op, "b", b);
-        if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2)) {
-            throw new IllegalArgumentException(op + ": a " + a.describe() + " and b " + b.describe()
-                    + " must agree in N, H, W");
-        }
-        Checks.nhwc(op, "out", out, DEVICE);
-        shape(op, "out", out, a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3));
-        disjoint(op, 1, "out", out, "a", a, "b", b);
+        OpChecks.concatChannels(DEVICE, a, b, out);
         long c = ctx();
         run(op, of(a, b), () -> ArunetNative.concat_channels(c, out.address(), a.address(), b.address(),
                 (long) a.dim(0) * a.dim(1) * a.dim(2), a.dim(3), b.dim(3)));
@@ -674,15 +472,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void splitChannels(Tensor dOut, Tensor da, Tensor db) {
         String op = "splitChannels";
-        nhwc(op, "da", da);
-        nhwc(op, "db", db);
-        if (da.dim(0) != db.dim(0) || da.dim(1) != db.dim(1) || da.dim(2) != db.dim(2)) {
-            throw new IllegalArgumentException(op + ": da " + da.describe() + " and db " + db.describe()
-                    + " must agree in N, H, W");
-        }
-        Checks.nhwc(op, "dOut", dOut, DEVICE);
-        shape(op, "dOut", dOut, da.dim(0), da.dim(1), da.dim(2), da.dim(3) + db.dim(3));
-        disjoint(op, 2, "da", da, "db", db, "dOut", dOut);
+        OpChecks.splitChannels(DEVICE, dOut, da, db);
         long c = ctx();
         run(op, of(dOut), () -> ArunetNative.split_channels(c, da.address(), db.address(), dOut.address(),
                 (long) da.dim(0) * da.dim(1) * da.dim(2), da.dim(3), db.dim(3)));
@@ -691,32 +481,10 @@ public final class CpuBackend implements Backend {
 
     // ------------------------------------------------------------------ broadcasting products
 
-    /** Broadcast form of w against x: 0 same shape, 1 per pixel [N,H,W,1], 2 per image and channel [N,C]. */
-    private static int mulMode(String op, Tensor x, Tensor w) {
-        f32(op, "x", x);
-        f32(op, "w", w);
-        if (w.sameShape(x)) {
-            return 0;
-        }
-        if (x.rank() == 4 && x.layout() == Layout.NHWC) {
-            if (w.hasShape(x.dim(0), x.dim(1), x.dim(2), 1)) {
-                return 1;
-            }
-            if (w.hasShape(x.dim(0), x.dim(3))) {
-                return 2;
-            }
-        }
-        throw new IllegalArgumentException(op + ": w " + w.describe() + " must have the shape of x " + x.describe()
-                + ", or be [N, H, W, 1] or [N, C] for NHWC x");
-    }
-
     @Override
     public void mulForward(Tensor x, Tensor w, Tensor y) {
         String op = "mulForward";
-        int mode = mulMode(op, x, w);
-        like(op, "y", y, "x", x);
-        sameOrDisjoint(op, "y", y, "x", x);
-        disjoint(op, 1, "y", y, "w", w);
+        int mode = OpChecks.mulForward(DEVICE, x, w, y);
         if (x.numel() == 0) {
             return;
         }
@@ -730,15 +498,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void mulBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw) {
         String op = "mulBackward";
-        int mode = mulMode(op, x, w);
-        like(op, "dy", dy, "x", x);
-        if (dx != null) {
-            like(op, "dx", dx, "x", x);
-        }
-        if (dw != null) {
-            like(op, "dw", dw, "w", w);
-        }
-        disjoint(op, 2, "dx", dx, "dw", dw, "dy", dy, "x", x, "w", w);
+        int mode = OpChecks.mulBackward(DEVICE, dy, x, w, dx, dw);
         if ((dx == null && dw == null) || x.numel() == 0) {
             return;
         }
@@ -750,7 +510,7 @@ public final class CpuBackend implements Backend {
     }
 
     private static long[] mulSizes(Tensor x, int mode) {
-        if (mode == 0) {
+        if (mode == OpChecks.MUL_SAME) {
             return new long[] {1, 1, x.numel()};
         }
         return new long[] {x.dim(0), (long) x.dim(1) * x.dim(2), x.dim(3)};
@@ -761,12 +521,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
         String op = "linearForward";
-        int[] nio = linearSizes(op, x, w);
-        if (b != null) {
-            shape(op, "b", b, nio[2]);
-        }
-        shape(op, "y", y, nio[0], nio[2]);
-        disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        int[] nio = OpChecks.linearForward(DEVICE, x, w, b, y);
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.linear_forward(c, y.address(), x.address(), w.address(),
                 addr(b), nio[0], nio[1], nio[2]));
@@ -776,32 +531,11 @@ public final class CpuBackend implements Backend {
     @Override
     public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor db) {
         String op = "linearBackward";
-        int[] nio = linearSizes(op, x, w);
-        shape(op, "dy", dy, nio[0], nio[2]);
-        if (dx != null) {
-            shape(op, "dx", dx, nio[0], nio[1]);
-        }
-        shape(op, "dw", dw, nio[2], nio[1]);
-        if (db != null) {
-            shape(op, "db", db, nio[2]);
-        }
-        disjoint(op, 3, "dx", dx, "dw", dw, "db", db, "dy", dy, "x", x, "w", w);
+        int[] nio = OpChecks.linearBackward(DEVICE, dy, x, w, dx, dw, db);
         long c = ctx();
         run(op, of(x, w), () -> ArunetNative.linear_backward(c, addr(dx), dw.address(), addr(db),
                 dy.address(), x.address(), w.address(), nio[0], nio[1], nio[2]));
         wrote(dx, dw, db);
-    }
-
-    /** {N, in, out} after checking x [N, in] and w [out, in]. */
-    private static int[] linearSizes(String op, Tensor x, Tensor w) {
-        f32(op, "x", x);
-        f32(op, "w", w);
-        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || x.dim(0) <= 0 || x.dim(1) <= 0
-                || w.dim(0) <= 0) {
-            throw new IllegalArgumentException(op + ": need x [N, in] and w [out, in] (non-empty), got x "
-                    + x.describe() + ", w " + w.describe());
-        }
-        return new int[] {x.dim(0), x.dim(1), w.dim(0)};
     }
 
     // ------------------------------------------------------------------ losses and probabilities
@@ -809,9 +543,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void softmax(Tensor logits, Tensor probs) {
         String op = "softmax";
-        nhwc(op, "logits", logits);
-        like(op, "probs", probs, "logits", logits);
-        disjoint(op, 1, "probs", probs, "logits", logits);
+        OpChecks.softmax(DEVICE, logits, probs);
         long c = ctx();
         long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
         run(op, of(logits), () -> ArunetNative.softmax_forward(c, probs.address(), logits.address(), pixels,
@@ -823,9 +555,7 @@ public final class CpuBackend implements Backend {
     public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
             float smooth) {
         String op = "crossEntropyDiceLoss";
-        finite(op, "ceWeight", ceWeight);
-        finite(op, "diceWeight", diceWeight);
-        finite(op, "smooth", smooth);
+        OpChecks.crossEntropyDiceLossScalars(ceWeight, diceWeight, smooth);
         long c = ctx();
         long pixels = checkLoss(op, c, logits, target, dLogits);
         int k = logits.dim(3);
@@ -848,10 +578,7 @@ public final class CpuBackend implements Backend {
     public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
             float smooth) {
         String op = "focalTverskyLoss";
-        finite(op, "alpha", alpha);
-        finite(op, "beta", beta);
-        finite(op, "gamma", gamma);
-        finite(op, "smooth", smooth);
+        OpChecks.focalTverskyLossScalars(alpha, beta, gamma, smooth);
         long c = ctx();
         long pixels = checkLoss(op, c, logits, target, dLogits);
         int k = logits.dim(3);
@@ -867,18 +594,8 @@ public final class CpuBackend implements Backend {
      * or like logits. Returns the pixel count.
      */
     private static long checkLoss(String op, long c, Tensor logits, Tensor target, Tensor dLogits) {
-        nhwc(op, "logits", logits);
-        Checks.present(op, "target", target, DEVICE);
-        if (target.dtype() != DType.I32 || !target.hasShape(logits.dim(0), logits.dim(1), logits.dim(2))) {
-            throw new IllegalArgumentException(op + ": target must be I32 [" + logits.dim(0) + ", " + logits.dim(1)
-                    + ", " + logits.dim(2) + "] for logits " + logits.describe() + ", got " + target.describe());
-        }
-        if (dLogits != null) {
-            like(op, "dLogits", dLogits, "logits", logits);
-        }
-        disjoint(op, 1, "dLogits", dLogits, "logits", logits, "target", target);
+        long pixels = OpChecks.lossTensors(op, DEVICE, logits, target, dLogits);
         int k = logits.dim(3);
-        long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
         long bad = call(op, of(target), () -> ArunetNative.find_invalid_target(c, target.address(), pixels, k));
         if (bad >= 0) {
             String value = target.numel() <= Integer.MAX_VALUE
@@ -897,21 +614,7 @@ public final class CpuBackend implements Backend {
     public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
             float eps, float weightDecay, long step) {
         String op = "adamStep";
-        f32(op, "param", param);
-        like(op, "grad", grad, "param", param);
-        like(op, "m", m, "param", param);
-        like(op, "v", v, "param", param);
-        disjoint(op, 3, "param", param, "m", m, "v", v, "grad", grad);
-        if (!(lr >= 0f) || !(eps >= 0f) || !(weightDecay >= 0f) || !(beta1 >= 0f && beta1 < 1f)
-                || !(beta2 >= 0f && beta2 < 1f) || Float.isInfinite(lr) || Float.isInfinite(eps)
-                || Float.isInfinite(weightDecay)) {
-            throw new IllegalArgumentException(op + ": need finite lr, eps, weightDecay >= 0 and betas in [0, 1), got"
-                    + " lr=" + lr + " beta1=" + beta1 + " beta2=" + beta2 + " eps=" + eps + " weightDecay="
-                    + weightDecay);
-        }
-        if (step < 1) {
-            throw new IllegalArgumentException(op + ": step starts at 1, got " + step);
-        }
+        OpChecks.adamStep(DEVICE, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
         long c = ctx();
         run(op, of(param), () -> ArunetNative.adam_step(c, param.address(), m.address(), v.address(),
                 grad.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step));
@@ -921,7 +624,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public double sumOfSquares(Tensor x) {
-        f32("sumOfSquares", "x", x);
+        OpChecks.sumOfSquares(DEVICE, x);
         long c = ctx();
         return call("sumOfSquares", of(x), () -> ArunetNative.sum_of_squares(c, x.address(), x.numel()));
     }

@@ -1,11 +1,11 @@
 package org.arunet.backend.cpu;
 
-import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 import org.arunet.backend.Activation;
 import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvChecks;
 import org.arunet.backend.ConvEpilogue;
 import org.arunet.jni.ArunetNative;
 import org.arunet.tensor.DType;
@@ -57,6 +57,9 @@ final class CpuConv2dOp implements Conv2dOp {
     private final CpuBackend backend;
     private final Conv2dSpec spec;
     private final boolean up2;
+    /** The input is upsampled 2x (2) or not (1), for {@link #checks}. */
+    private final int factor;
+    private final ConvChecks checks;
     private final String forwardName;
     private final String forwardFusedName;
     private final String backwardDataName;
@@ -68,6 +71,8 @@ final class CpuConv2dOp implements Conv2dOp {
         this.backend = backend;
         this.spec = spec;
         this.up2 = up2;
+        this.factor = up2 ? 2 : 1;
+        this.checks = new ConvChecks(spec, CpuBackend.DEVICE, false);
         String kind = up2 ? "conv2dUpsampled" : "conv2d";
         this.forwardName = kind + ".forward " + spec;
         this.forwardFusedName = kind + ".forwardFused " + spec;
@@ -103,70 +108,11 @@ final class CpuConv2dOp implements Conv2dOp {
         return handle;
     }
 
-    // ------------------------------------------------------------------ validation
-
-    /** Checks an NHWC activation of the input side, {@code [N, H, W, in]}. */
-    private void input(String op, String name, Tensor t) {
-        Checks.nhwc(op, name, t, CpuBackend.DEVICE);
-        if (t.dim(3) != spec.inChannels() || t.dim(0) <= 0 || t.dim(1) <= 0 || t.dim(2) <= 0) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be [N, H, W, "
-                    + spec.inChannels() + "] (non-empty), got " + t.describe());
-        }
-        span(op, name + " " + t.describe(), t.dim(1), t.dim(2));
-    }
-
-    /**
-     * As PyTorch: the padded input must hold the dilated kernel (outH's truncating division alone
-     * would accept some smaller inputs with stride > 1).
-     */
-    private void span(String op, String what, int h, int w) {
-        int spanH = spec.dilationH() * (spec.kernelH() - 1) + 1;
-        int spanW = spec.dilationW() * (spec.kernelW() - 1) + 1;
-        if (h + 2 * spec.padH() < spanH || w + 2 * spec.padW() < spanW) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + what + " is smaller than the kernel span "
-                    + spanH + "x" + spanW + " with its padding");
-        }
-    }
-
-    /** Checks an NHWC activation of the output side against the input-side tensor {@code in}. */
-    private void output(String op, String name, Tensor t, String inName, Tensor in) {
-        Checks.nhwc(op, name, t, CpuBackend.DEVICE);
-        int[] want = outputShape(in);
-        if (!t.hasShape(want)) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be " + Arrays.toString(want)
-                    + " for " + inName + " " + in.describe() + ", got " + t.describe());
-        }
-    }
-
-    /** The output shape for an NHWC input-side tensor. */
-    int[] outputShape(Tensor in) {
-        int h = up2 ? 2 * in.dim(1) : in.dim(1);
-        int w = up2 ? 2 * in.dim(2) : in.dim(2);
-        return new int[] {in.dim(0), spec.outH(h), spec.outW(w), spec.outChannels()};
-    }
-
-    private void weights(String op, String name, Tensor w) {
-        Checks.shape(op + " " + spec, name, w, CpuBackend.DEVICE, spec.weightShape());
-    }
-
-    private void bias(String op, String name, Tensor b) {
-        if (spec.bias()) {
-            Checks.shape(op + " " + spec, name + " (the spec has a bias)", b, CpuBackend.DEVICE, spec.outChannels());
-        } else if (b != null) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " given to a convolution without bias");
-        }
-    }
-
     // ------------------------------------------------------------------ compute
 
     @Override
     public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
-        String op = "conv2d.forward";
-        input(op, "x", x);
-        weights(op, "w", w);
-        bias(op, "b", b);
-        output(op, "y", y, "x", x);
-        CpuBackend.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        checks.forward("conv2d.forward", x, w, b, y, factor);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(forwardName, CpuBackend.of(x, w, y), () -> ArunetNative.conv2d_forward(c, h, y.address(),
@@ -184,7 +130,7 @@ final class CpuConv2dOp implements Conv2dOp {
     boolean forwardFused(Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, ConvEpilogue epilogue, boolean bf16) {
         String op = "conv2d.forwardFused";
         if (x2 == null) {
-            input(op, "x", x);
+            checks.input(op, "x", x, factor);
         } else {
             Checks.nhwc(op, "x", x, CpuBackend.DEVICE);
             Checks.nhwc(op, "x2", x2, CpuBackend.DEVICE);
@@ -193,14 +139,14 @@ final class CpuConv2dOp implements Conv2dOp {
                 throw new IllegalArgumentException(op + " " + spec + ": x " + x.describe() + " and x2 "
                         + x2.describe() + " must agree in N, H, W and have " + spec.inChannels() + " channels together");
             }
-            span(op, "x " + x.describe(), x.dim(1), x.dim(2));
+            checks.span(op, "x " + x.describe(), x.dim(1), x.dim(2));
             if (up2 || spec.groups() != 1) {
                 return false;
             }
         }
-        weights(op, "w", w);
-        bias(op, "b", b);
-        output(op, "y", y, "x", x);
+        checks.weights(op, "w", w);
+        checks.bias(op, "b", b);
+        checks.output(op, "y", y, "x", x, factor);
         int recipe = 0;
         int steps = 0;
         int operands = 0;
@@ -246,7 +192,7 @@ final class CpuConv2dOp implements Conv2dOp {
                     if (up2 || !t.sameShape(y) || operands >= MAX_OPERANDS) {
                         return false;
                     }
-                    CpuBackend.disjoint(op, 1, "y", y, st.kind() + " operand", t);
+                    Checks.disjoint(op, 1, "y", y, st.kind() + " operand", t);
                     shown[operands] = t;
                     ptr[operands++] = t.address();
                     code = st.kind() == ConvEpilogue.Kind.MUL ? POST_MUL : POST_ADD;
@@ -262,7 +208,7 @@ final class CpuConv2dOp implements Conv2dOp {
             }
             recipe |= code << (4 * steps++);
         }
-        CpuBackend.disjoint(op, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
+        Checks.disjoint(op, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
         long c = backend.ctx();
         long h = handle();
         int r = recipe;
@@ -357,11 +303,7 @@ final class CpuConv2dOp implements Conv2dOp {
 
     @Override
     public void backwardData(Tensor dy, Tensor w, Tensor dx) {
-        String op = "conv2d.backwardData";
-        input(op, "dx", dx);
-        weights(op, "w", w);
-        output(op, "dy", dy, "dx", dx);
-        CpuBackend.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
+        checks.backwardData("conv2d.backwardData", dy, w, dx, factor);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(backwardDataName, CpuBackend.of(dy, w, dx), () -> ArunetNative.conv2d_backward_data(c, h,
@@ -371,12 +313,7 @@ final class CpuConv2dOp implements Conv2dOp {
 
     @Override
     public void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
-        String op = "conv2d.backwardWeights";
-        input(op, "x", x);
-        output(op, "dy", dy, "x", x);
-        weights(op, "dw", dw);
-        bias(op, "db", db);
-        CpuBackend.disjoint(op, 2, "dw", dw, "db", db, "x", x, "dy", dy);
+        checks.backwardWeights("conv2d.backwardWeights", x, dy, dw, db, factor);
         long c = backend.ctx();
         long h = handle();
         CpuBackend.run(backwardWeightsName, CpuBackend.of(x, dy, dw), () -> ArunetNative.conv2d_backward_weights(c, h,

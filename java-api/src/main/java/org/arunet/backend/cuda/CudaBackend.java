@@ -12,6 +12,7 @@ import org.arunet.backend.Backend;
 import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.OpChecks;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Device;
 import org.arunet.tensor.Layout;
@@ -320,72 +321,12 @@ public final class CudaBackend implements Backend {
         return (long) t.dim(0) * t.dim(1) * t.dim(2);
     }
 
-    // ------------------------------------------------------------------ validation (the CPU backend's rules)
-
-    private static void f32(String op, String name, Tensor t) {
-        Checks.f32(op, name, t, DEVICE);
-    }
-
-    private static void like(String op, String name, Tensor t, String refName, Tensor ref) {
-        Checks.like(op, name, t, DEVICE, refName, ref);
-    }
-
-    private static void shape(String op, String name, Tensor t, int... dims) {
-        Checks.shape(op, name, t, DEVICE, dims);
-    }
-
-    private static void nhwc(String op, String name, Tensor t) {
-        Checks.nhwc(op, name, t, DEVICE);
-        for (int i = 0; i < 4; i++) {
-            if (t.dim(i) <= 0) {
-                throw new IllegalArgumentException(op + ": " + name + " must not be empty, got " + t.describe());
-            }
-        }
-    }
-
-    /** No output overlaps another output or an input; pairs alternate names and tensors, outputs first. */
-    static void disjoint(String op, int outputs, Object... pairs) {
-        for (int i = 0; i < 2 * outputs; i += 2) {
-            for (int j = i + 2; j < pairs.length; j += 2) {
-                Checks.noAlias(op, (String) pairs[i], (Tensor) pairs[i + 1], (String) pairs[j], (Tensor) pairs[j + 1]);
-            }
-        }
-    }
-
-    private static void sameOrDisjoint(String op, String outName, Tensor out, String inName, Tensor in) {
-        if (out != null && in != null && out.address() == in.address() && out.bytes() == in.bytes()) {
-            return;
-        }
-        Checks.noAlias(op, outName, out, inName, in);
-    }
-
-    private static void finite(String op, String name, float v) {
-        if (!Float.isFinite(v)) {
-            throw new IllegalArgumentException(op + ": " + name + " must be finite, got " + v);
-        }
-    }
-
-    private static int code(Activation act) {
-        return switch (act) {
-            case NONE -> 0;
-            case RELU -> 1;
-            case GELU -> 2;
-            case SIGMOID -> 3;
-        };
-    }
-
     // ------------------------------------------------------------------ basics
 
     @Override
     public void copy(Tensor src, Tensor dst) {
         String op = "copy";
-        Checks.present(op, "src", src, DEVICE);
-        Checks.present(op, "dst", dst, DEVICE);
-        if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
-            throw new IllegalArgumentException(op + ": dst " + dst.describe() + " must have the dtype and shape of src "
-                    + src.describe());
-        }
-        Checks.noAlias(op, "src", src, "dst", dst);
+        OpChecks.copy(DEVICE, src, dst);
         enter();
         run(op, of(src), () -> {
             if (src.bytes() > 0) {
@@ -397,7 +338,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void fill(Tensor t, float value) {
-        f32("fill", "t", t);
+        OpChecks.fill(DEVICE, t);
         enter();
         run("fill", of(t), () -> {
             if (t.numel() > 0) {
@@ -410,11 +351,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void add(Tensor a, Tensor b, Tensor y) {
         String op = "add";
-        f32(op, "a", a);
-        like(op, "b", b, "a", a);
-        like(op, "y", y, "a", a);
-        sameOrDisjoint(op, "y", y, "a", a);
-        sameOrDisjoint(op, "y", y, "b", b);
+        OpChecks.add(DEVICE, a, b, y);
         enter();
         run(op, of(a), () -> {
             if (a.numel() > 0) {
@@ -427,13 +364,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void addInPlace(Tensor y, Tensor x) {
         String op = "addInPlace";
-        f32(op, "y", y);
-        f32(op, "x", x);
-        if (y.numel() != x.numel()) {
-            throw new IllegalArgumentException(op + ": y " + y.describe() + " and x " + x.describe()
-                    + " must have the same number of elements");
-        }
-        sameOrDisjoint(op, "y", y, "x", x);
+        OpChecks.addInPlace(DEVICE, y, x);
         enter();
         run(op, of(y, x), () -> {
             if (y.numel() > 0) {
@@ -446,9 +377,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void scale(Tensor x, float alpha, Tensor y) {
         String op = "scale";
-        f32(op, "x", x);
-        like(op, "y", y, "x", x);
-        sameOrDisjoint(op, "y", y, "x", x);
+        OpChecks.scale(DEVICE, x, y);
         enter();
         run(op, of(x), () -> {
             if (x.numel() > 0) {
@@ -523,13 +452,13 @@ public final class CudaBackend implements Backend {
             switch (st.kind()) {
                 case BATCH_NORM -> {
                     org.arunet.backend.ConvEpilogue.BatchNorm bn = st.bn();
-                    shape(name, "batch norm gamma", bn.gamma(), cout);
-                    shape(name, "batch norm beta", bn.beta(), cout);
-                    shape(name, "batch norm running mean", bn.mean(), cout);
-                    shape(name, "batch norm running var", bn.var(), cout);
+                    Checks.shape(name, "batch norm gamma", bn.gamma(), DEVICE, cout);
+                    Checks.shape(name, "batch norm beta", bn.beta(), DEVICE, cout);
+                    Checks.shape(name, "batch norm running mean", bn.mean(), DEVICE, cout);
+                    Checks.shape(name, "batch norm running var", bn.var(), DEVICE, cout);
                 }
                 case MUL, ADD -> {
-                    like(name, st.kind() + " operand", st.tensor(), "y", y);
+                    Checks.like(name, st.kind() + " operand", st.tensor(), DEVICE, "y", y);
                     Checks.noAlias(name, "y", y, st.kind() + " operand", st.tensor());
                 }
                 default -> {
@@ -542,7 +471,7 @@ public final class CudaBackend implements Backend {
             Backend.super.convForwardFused(op, x, x2, w, b, y, epilogue);
             return;
         }
-        disjoint(name, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
+        Checks.disjoint(name, 1, "y", y, "x", x, "x2", x2, "w", w, "b", b);
         enter();
         CudaConv2dOp c = conv;
         CudaConv2dOp.Source src = source;
@@ -601,36 +530,10 @@ public final class CudaBackend implements Backend {
             Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
             Activation act) {
         String op = "batchNormForward";
-        nhwc(op, "x", x);
+        OpChecks.batchNormForward(DEVICE, x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, training,
+                momentum, eps, act);
         int ch = x.dim(3);
-        shape(op, "gamma", gamma, ch);
-        shape(op, "beta", beta, ch);
-        shape(op, "runningMean", runningMean, ch);
-        shape(op, "runningVar", runningVar, ch);
-        if (training || saveMean != null) {
-            shape(op, "saveMean", saveMean, ch);
-        }
-        if (training || saveInvStd != null) {
-            shape(op, "saveInvStd", saveInvStd, ch);
-        }
-        like(op, "y", y, "x", x);
-        if (act != Activation.NONE && act != Activation.RELU) {
-            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
-        }
-        if (!(momentum >= 0f && momentum <= 1f)) {
-            throw new IllegalArgumentException(op + ": momentum must be in [0, 1], got " + momentum);
-        }
-        if (!(eps >= 0f) || Float.isInfinite(eps)) {
-            throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
-        }
         long m = pixels(x);
-        if (training && m < 2) {
-            throw new IllegalArgumentException(op + ": training needs more than one value per channel, got x "
-                    + x.describe());
-        }
-        disjoint(op, 5, "y", y, "runningMean", runningMean, "runningVar", runningVar, "saveMean",
-                training ? saveMean : null, "saveInvStd", training ? saveInvStd : null, "x", x, "gamma", gamma, "beta",
-                beta);
         boolean relu = act == Activation.RELU;
         enter();
         if (training) {
@@ -660,24 +563,9 @@ public final class CudaBackend implements Backend {
     public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
             Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
         String op = "batchNormBackward";
-        nhwc(op, "x", x);
+        OpChecks.batchNormBackward(DEVICE, dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, act);
         int ch = x.dim(3);
-        like(op, "dy", dy, "x", x);
-        if (act != Activation.NONE && act != Activation.RELU) {
-            throw new IllegalArgumentException(op + ": activation must be NONE or RELU, got " + act);
-        }
         boolean relu = act == Activation.RELU;
-        if (relu || y != null) {
-            like(op, "y", y, "x", x);
-        }
-        shape(op, "gamma", gamma, ch);
-        shape(op, "saveMean", saveMean, ch);
-        shape(op, "saveInvStd", saveInvStd, ch);
-        like(op, "dx", dx, "x", x);
-        shape(op, "dGamma", dGamma, ch);
-        shape(op, "dBeta", dBeta, ch);
-        disjoint(op, 3, "dx", dx, "dGamma", dGamma, "dBeta", dBeta, "dy", dy, "x", x, "y", y, "gamma", gamma,
-                "saveMean", saveMean, "saveInvStd", saveInvStd);
         long m = pixels(x);
         long yAddr = relu ? y.address() : 0L;
         enter();
@@ -698,17 +586,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void activationForward(Activation act, Tensor x, Tensor y) {
-        if (act == null) {
-            throw new IllegalArgumentException("activationForward: act is null");
-        }
-        String op = "activationForward(" + act + ")";
-        f32(op, "x", x);
-        like(op, "y", y, "x", x);
-        sameOrDisjoint(op, "y", y, "x", x);
+        String op = OpChecks.activationForward(DEVICE, act, x, y);
         enter();
         run(op, of(x), () -> {
             if (x.numel() > 0) {
-                k.activationForward(y.address(), x.address(), code(act), x.numel());
+                k.activationForward(y.address(), x.address(), act.kernelCode(), x.numel());
             }
             ctx.wrote(y);
         });
@@ -716,27 +598,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void activationBackward(Activation act, Tensor x, Tensor y, Tensor dy, Tensor dx) {
-        if (act == null) {
-            throw new IllegalArgumentException("activationBackward: act is null");
-        }
-        String op = "activationBackward(" + act + ")";
-        f32(op, "dy", dy);
-        like(op, "dx", dx, "dy", dy);
-        boolean needX = act == Activation.RELU || act == Activation.GELU;
-        boolean needY = act == Activation.SIGMOID;
-        if (needX || x != null) {
-            like(op, "x", x, "dy", dy);
-        }
-        if (needY || y != null) {
-            like(op, "y", y, "dy", dy);
-        }
-        sameOrDisjoint(op, "dx", dx, "dy", dy);
-        disjoint(op, 1, "dx", dx, "x", needX ? x : null, "y", needY ? y : null);
+        String op = OpChecks.activationBackward(DEVICE, act, x, y, dy, dx);
+        boolean needX = OpChecks.activationBackwardNeedsX(act);
+        boolean needY = OpChecks.activationBackwardNeedsY(act);
         enter();
         run(op, of(dy), () -> {
             if (dy.numel() > 0) {
                 k.activationBackward(dx.address(), needX ? x.address() : 0L, needY ? y.address() : 0L, dy.address(),
-                        code(act), dy.numel());
+                        act.kernelCode(), dy.numel());
             }
             ctx.wrote(dx);
         });
@@ -744,28 +613,10 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------ pooling and resampling
 
-    private static int[] poolOut(String op, Tensor x, int kernel, int stride, int pad) {
-        if (kernel <= 0 || stride <= 0 || pad < 0 || 2 * pad > kernel) {
-            throw new IllegalArgumentException(op + ": need kernel > 0, stride > 0 and 0 <= pad <= kernel / 2, got"
-                    + " kernel=" + kernel + " stride=" + stride + " pad=" + pad);
-        }
-        int oh = (x.dim(1) + 2 * pad - kernel) / stride + 1;
-        int ow = (x.dim(2) + 2 * pad - kernel) / stride + 1;
-        if (x.dim(1) + 2 * pad < kernel || x.dim(2) + 2 * pad < kernel) {
-            throw new IllegalArgumentException(op + ": input " + x.describe() + " is smaller than the window (kernel="
-                    + kernel + ", pad=" + pad + ")");
-        }
-        return new int[] {x.dim(0), oh, ow, x.dim(3)};
-    }
-
     @Override
     public void maxPoolForward(Tensor x, Tensor y, int kernel, int stride, int pad) {
         String op = "maxPoolForward";
-        nhwc(op, "x", x);
-        int[] out = poolOut(op, x, kernel, stride, pad);
-        Checks.nhwc(op, "y", y, DEVICE);
-        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "y", y, out);
-        disjoint(op, 1, "y", y, "x", x);
+        int[] out = OpChecks.maxPoolForward(DEVICE, x, y, kernel, stride, pad);
         enter();
         run(op, of(x, y), () -> {
             k.maxPoolForward(y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel,
@@ -777,13 +628,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void maxPoolBackward(Tensor x, Tensor dy, Tensor dx, int kernel, int stride, int pad) {
         String op = "maxPoolBackward";
-        nhwc(op, "x", x);
-        int[] out = poolOut(op, x, kernel, stride, pad);
-        Checks.nhwc(op, "dy", dy, DEVICE);
-        shape(op + " (kernel=" + kernel + ", stride=" + stride + ", pad=" + pad + ")", "dy", dy, out);
-        Checks.nhwc(op, "dx", dx, DEVICE);
-        like(op, "dx", dx, "x", x);
-        disjoint(op, 1, "dx", dx, "x", x, "dy", dy);
+        int[] out = OpChecks.maxPoolBackward(DEVICE, x, dy, dx, kernel, stride, pad);
         enter();
         run(op, of(x, dy), () -> {
             long outCount = (long) out[0] * out[1] * out[2] * out[3];
@@ -800,14 +645,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void globalPoolForward(Tensor x, Tensor max, Tensor avg) {
         String op = "globalPoolForward";
-        nhwc(op, "x", x);
-        if (max != null) {
-            shape(op, "max", max, x.dim(0), x.dim(3));
-        }
-        if (avg != null) {
-            shape(op, "avg", avg, x.dim(0), x.dim(3));
-        }
-        disjoint(op, 2, "max", max, "avg", avg, "x", x);
+        OpChecks.globalPoolForward(DEVICE, x, max, avg);
         if (max == null && avg == null) {
             return;
         }
@@ -827,16 +665,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void globalPoolBackward(Tensor x, Tensor max, Tensor dMax, Tensor dAvg, Tensor dx) {
         String op = "globalPoolBackward";
-        nhwc(op, "x", x);
-        like(op, "dx", dx, "x", x);
-        if (dMax != null) {
-            shape(op, "dMax", dMax, x.dim(0), x.dim(3));
-            shape(op, "max (required with dMax)", max, x.dim(0), x.dim(3));
-        }
-        if (dAvg != null) {
-            shape(op, "dAvg", dAvg, x.dim(0), x.dim(3));
-        }
-        disjoint(op, 1, "dx", dx, "x", x, "max", dMax != null ? max : null, "dMax", dMax, "dAvg", dAvg);
+        OpChecks.globalPoolBackward(DEVICE, x, max, dMax, dAvg, dx);
         long n = x.dim(0);
         long hw = (long) x.dim(1) * x.dim(2);
         long c = x.dim(3);
@@ -864,10 +693,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void channelMaxMeanForward(Tensor x, Tensor out) {
         String op = "channelMaxMeanForward";
-        nhwc(op, "x", x);
-        Checks.nhwc(op, "out", out, DEVICE);
-        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
-        disjoint(op, 1, "out", out, "x", x);
+        OpChecks.channelMaxMeanForward(DEVICE, x, out);
         enter();
         run(op, of(x), () -> {
             k.channelMaxMeanForward(out.address(), x.address(), pixels(x), x.dim(3));
@@ -878,11 +704,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void channelMaxMeanBackward(Tensor x, Tensor out, Tensor dOut, Tensor dx) {
         String op = "channelMaxMeanBackward";
-        nhwc(op, "x", x);
-        shape(op, "out", out, x.dim(0), x.dim(1), x.dim(2), 2);
-        shape(op, "dOut", dOut, x.dim(0), x.dim(1), x.dim(2), 2);
-        like(op, "dx", dx, "x", x);
-        disjoint(op, 1, "dx", dx, "x", x, "out", out, "dOut", dOut);
+        OpChecks.channelMaxMeanBackward(DEVICE, x, out, dOut, dx);
         enter();
         run(op, of(x), () -> {
             k.channelMaxMeanBackward(dx.address(), x.address(), out.address(), dOut.address(), pixels(x), x.dim(3));
@@ -893,10 +715,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void upsample2xForward(Tensor x, Tensor y) {
         String op = "upsample2xForward";
-        nhwc(op, "x", x);
-        Checks.nhwc(op, "y", y, DEVICE);
-        shape(op, "y", y, x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3));
-        disjoint(op, 1, "y", y, "x", x);
+        OpChecks.upsample2xForward(DEVICE, x, y);
         enter();
         run(op, of(x), () -> {
             k.upsampleForward(y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
@@ -907,10 +726,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void upsample2xBackward(Tensor dy, Tensor dx) {
         String op = "upsample2xBackward";
-        nhwc(op, "dx", dx);
-        Checks.nhwc(op, "dy", dy, DEVICE);
-        shape(op, "dy", dy, dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3));
-        disjoint(op, 1, "dx", dx, "dy", dy);
+        OpChecks.upsample2xBackward(DEVICE, dy, dx);
         enter();
         run(op, of(dy), () -> {
             k.upsampleBackward(dx.address(), dy.address(), dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3));
@@ -921,15 +737,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void concatChannels(Tensor a, Tensor b, Tensor out) {
         String op = "concatChannels";
-        nhwc(op, "a", a);
-        nhwc(op, "b", b);
-        if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2)) {
-            throw new IllegalArgumentException(op + ": a " + a.describe() + " and b " + b.describe()
-                    + " must agree in N, H, W");
-        }
-        Checks.nhwc(op, "out", out, DEVICE);
-        shape(op, "out", out, a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3));
-        disjoint(op, 1, "out", out, "a", a, "b", b);
+        OpChecks.concatChannels(DEVICE, a, b, out);
         enter();
         run(op, of(a, b), () -> {
             k.concat(out.address(), a.address(), b.address(), pixels(a), a.dim(3), b.dim(3));
@@ -940,15 +748,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void splitChannels(Tensor dOut, Tensor da, Tensor db) {
         String op = "splitChannels";
-        nhwc(op, "da", da);
-        nhwc(op, "db", db);
-        if (da.dim(0) != db.dim(0) || da.dim(1) != db.dim(1) || da.dim(2) != db.dim(2)) {
-            throw new IllegalArgumentException(op + ": da " + da.describe() + " and db " + db.describe()
-                    + " must agree in N, H, W");
-        }
-        Checks.nhwc(op, "dOut", dOut, DEVICE);
-        shape(op, "dOut", dOut, da.dim(0), da.dim(1), da.dim(2), da.dim(3) + db.dim(3));
-        disjoint(op, 2, "da", da, "db", db, "dOut", dOut);
+        OpChecks.splitChannels(DEVICE, dOut, da, db);
         enter();
         run(op, of(dOut), () -> {
             k.split(da.address(), db.address(), dOut.address(), pixels(da), da.dim(3), db.dim(3));
@@ -957,25 +757,6 @@ public final class CudaBackend implements Backend {
     }
 
     // ------------------------------------------------------------------ broadcasting products
-
-    /** 0 same shape, 1 per pixel [N,H,W,1], 2 per image and channel [N,C]. */
-    private static int mulMode(String op, Tensor x, Tensor w) {
-        f32(op, "x", x);
-        f32(op, "w", w);
-        if (w.sameShape(x)) {
-            return 0;
-        }
-        if (x.rank() == 4 && x.layout() == Layout.NHWC) {
-            if (w.hasShape(x.dim(0), x.dim(1), x.dim(2), 1)) {
-                return 1;
-            }
-            if (w.hasShape(x.dim(0), x.dim(3))) {
-                return 2;
-            }
-        }
-        throw new IllegalArgumentException(op + ": w " + w.describe() + " must have the shape of x " + x.describe()
-                + ", or be [N, H, W, 1] or [N, C] for NHWC x");
-    }
 
     /** y = x * w broadcast by mode (also dx = dy * w). */
     private void mulBy(int mode, long y, long x, long w, Tensor shapeOf) {
@@ -989,10 +770,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void mulForward(Tensor x, Tensor w, Tensor y) {
         String op = "mulForward";
-        int mode = mulMode(op, x, w);
-        like(op, "y", y, "x", x);
-        sameOrDisjoint(op, "y", y, "x", x);
-        disjoint(op, 1, "y", y, "w", w);
+        int mode = OpChecks.mulForward(DEVICE, x, w, y);
         if (x.numel() == 0) {
             return;
         }
@@ -1006,15 +784,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void mulBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw) {
         String op = "mulBackward";
-        int mode = mulMode(op, x, w);
-        like(op, "dy", dy, "x", x);
-        if (dx != null) {
-            like(op, "dx", dx, "x", x);
-        }
-        if (dw != null) {
-            like(op, "dw", dw, "w", w);
-        }
-        disjoint(op, 2, "dx", dx, "dw", dw, "dy", dy, "x", x, "w", w);
+        int mode = OpChecks.mulBackward(DEVICE, dy, x, w, dx, dw);
         if ((dx == null && dw == null) || x.numel() == 0) {
             return;
         }
@@ -1044,18 +814,6 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------ linear (cuBLAS, row-major via the transposes)
 
-    /** {N, in, out} after checking x [N, in] and w [out, in]. */
-    private static int[] linearSizes(String op, Tensor x, Tensor w) {
-        f32(op, "x", x);
-        f32(op, "w", w);
-        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || x.dim(0) <= 0 || x.dim(1) <= 0
-                || w.dim(0) <= 0) {
-            throw new IllegalArgumentException(op + ": need x [N, in] and w [out, in] (non-empty), got x "
-                    + x.describe() + ", w " + w.describe());
-        }
-        return new int[] {x.dim(0), x.dim(1), w.dim(0)};
-    }
-
     /** Column-major C (m x n) = op(A) op(B), alpha 1, beta 0. */
     private void sgemm(String what, int transA, int transB, int m, int n, int kk, long a, int lda, long b, int ldb, long c,
             int ldc) {
@@ -1066,12 +824,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
         String op = "linearForward";
-        int[] nio = linearSizes(op, x, w);
-        if (b != null) {
-            shape(op, "b", b, nio[2]);
-        }
-        shape(op, "y", y, nio[0], nio[2]);
-        disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        int[] nio = OpChecks.linearForward(DEVICE, x, w, b, y);
         int n = nio[0];
         int in = nio[1];
         int out = nio[2];
@@ -1090,16 +843,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor db) {
         String op = "linearBackward";
-        int[] nio = linearSizes(op, x, w);
-        shape(op, "dy", dy, nio[0], nio[2]);
-        if (dx != null) {
-            shape(op, "dx", dx, nio[0], nio[1]);
-        }
-        shape(op, "dw", dw, nio[2], nio[1]);
-        if (db != null) {
-            shape(op, "db", db, nio[2]);
-        }
-        disjoint(op, 3, "dx", dx, "dw", dw, "db", db, "dy", dy, "x", x, "w", w);
+        int[] nio = OpChecks.linearBackward(DEVICE, dy, x, w, dx, dw, db);
         int n = nio[0];
         int in = nio[1];
         int out = nio[2];
@@ -1128,9 +872,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void softmax(Tensor logits, Tensor probs) {
         String op = "softmax";
-        nhwc(op, "logits", logits);
-        like(op, "probs", probs, "logits", logits);
-        disjoint(op, 1, "probs", probs, "logits", logits);
+        OpChecks.softmax(DEVICE, logits, probs);
         enter();
         run(op, of(logits), () -> {
             k.softmax(probs.address(), logits.address(), pixels(logits), logits.dim(3));
@@ -1142,10 +884,8 @@ public final class CudaBackend implements Backend {
     public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
             float smooth) {
         String op = "crossEntropyDiceLoss";
-        finite(op, "ceWeight", ceWeight);
-        finite(op, "diceWeight", diceWeight);
-        finite(op, "smooth", smooth);
-        checkLoss(op, logits, target, dLogits);
+        OpChecks.crossEntropyDiceLossScalars(ceWeight, diceWeight, smooth);
+        OpChecks.lossTensors(op, DEVICE, logits, target, dLogits);
         int kk = logits.dim(3);
         long p = pixels(logits);
         return loss(op, logits, target, dLogits,
@@ -1156,26 +896,10 @@ public final class CudaBackend implements Backend {
     public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
             float smooth) {
         String op = "focalTverskyLoss";
-        finite(op, "alpha", alpha);
-        finite(op, "beta", beta);
-        finite(op, "gamma", gamma);
-        finite(op, "smooth", smooth);
-        checkLoss(op, logits, target, dLogits);
+        OpChecks.focalTverskyLossScalars(alpha, beta, gamma, smooth);
+        OpChecks.lossTensors(op, DEVICE, logits, target, dLogits);
         int kk = logits.dim(3);
         return loss(op, logits, target, dLogits, sums -> LossMath.focalTversky(sums, kk, alpha, beta, gamma, smooth));
-    }
-
-    private static void checkLoss(String op, Tensor logits, Tensor target, Tensor dLogits) {
-        nhwc(op, "logits", logits);
-        Checks.present(op, "target", target, DEVICE);
-        if (target.dtype() != DType.I32 || !target.hasShape(logits.dim(0), logits.dim(1), logits.dim(2))) {
-            throw new IllegalArgumentException(op + ": target must be I32 [" + logits.dim(0) + ", " + logits.dim(1)
-                    + ", " + logits.dim(2) + "] for logits " + logits.describe() + ", got " + target.describe());
-        }
-        if (dLogits != null) {
-            like(op, "dLogits", dLogits, "logits", logits);
-        }
-        disjoint(op, 1, "dLogits", dLogits, "logits", logits, "target", target);
     }
 
     /**
@@ -1242,21 +966,7 @@ public final class CudaBackend implements Backend {
     public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
             float weightDecay, long step) {
         String op = "adamStep";
-        f32(op, "param", param);
-        like(op, "grad", grad, "param", param);
-        like(op, "m", m, "param", param);
-        like(op, "v", v, "param", param);
-        disjoint(op, 3, "param", param, "m", m, "v", v, "grad", grad);
-        if (!(lr >= 0f) || !(eps >= 0f) || !(weightDecay >= 0f) || !(beta1 >= 0f && beta1 < 1f)
-                || !(beta2 >= 0f && beta2 < 1f) || Float.isInfinite(lr) || Float.isInfinite(eps)
-                || Float.isInfinite(weightDecay)) {
-            throw new IllegalArgumentException(op + ": need finite lr, eps, weightDecay >= 0 and betas in [0, 1), got"
-                    + " lr=" + lr + " beta1=" + beta1 + " beta2=" + beta2 + " eps=" + eps + " weightDecay="
-                    + weightDecay);
-        }
-        if (step < 1) {
-            throw new IllegalArgumentException(op + ": step starts at 1, got " + step);
-        }
+        OpChecks.adamStep(DEVICE, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
         // as cpu/adam.h: bias corrections in double from the float hyper-parameters
         double bc1 = 1.0 - Math.pow(beta1, (double) step);
         double bc2 = 1.0 - Math.pow(beta2, (double) step);
@@ -1274,7 +984,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public double sumOfSquares(Tensor x) {
-        f32("sumOfSquares", "x", x);
+        OpChecks.sumOfSquares(DEVICE, x);
         if (x.numel() == 0) {
             return 0.0;
         }
@@ -1301,7 +1011,7 @@ public final class CudaBackend implements Backend {
     public double[] scaleAndSumSquares(List<Tensor> tensors, float factor) {
         String op = "scaleAndSumSquares";
         for (int i = 0; i < tensors.size(); i++) {
-            f32(op, "tensors[" + i + "]", tensors.get(i));
+            Checks.f32(op, "tensors[" + i + "]", tensors.get(i), DEVICE);
         }
         int t = tensors.size();
         if (t == 0) {

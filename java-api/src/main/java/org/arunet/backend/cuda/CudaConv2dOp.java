@@ -1,7 +1,6 @@
 package org.arunet.backend.cuda;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -10,6 +9,7 @@ import org.arunet.backend.ArunetException;
 import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvChecks;
 import org.arunet.tensor.Tensor;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdFilterAlgoPerf_t;
@@ -67,6 +67,7 @@ final class CudaConv2dOp implements Conv2dOp {
     private final String forwardName;
     private final String backwardDataName;
     private final String backwardWeightsName;
+    private final ConvChecks checks;
     private final LinkedHashMap<Key, Plan> plans = new LinkedHashMap<>(16, 0.75f, true);
     private final WeightCopy[] weightCopies = new WeightCopy[Precision.values().length];
     private final Ptr px = new Ptr();
@@ -106,6 +107,7 @@ final class CudaConv2dOp implements Conv2dOp {
         this.forwardName = "conv2d.forward " + spec;
         this.backwardDataName = "conv2d.backwardData " + spec;
         this.backwardWeightsName = "conv2d.backwardWeights " + spec;
+        this.checks = new ConvChecks(spec, CudaBackend.DEVICE, true);
     }
 
     @Override
@@ -119,56 +121,11 @@ final class CudaConv2dOp implements Conv2dOp {
         }
     }
 
-    // ------------------------------------------------------------------ validation (as CpuConv2dOp)
+    // ------------------------------------------------------------------ validation (ConvChecks, as CpuConv2dOp)
 
-    void input(String op, String name, Tensor t) {
-        input(op, name, t, 1);
-    }
-
-    /** t is the convolution's input, or (factor 2) the input of its 2x nearest-neighbour upsampling. */
-    void input(String op, String name, Tensor t, int factor) {
-        Checks.nhwc(op, name, t, CudaBackend.DEVICE);
-        if (t.dim(3) != spec.inChannels() || t.dim(0) <= 0 || t.dim(1) <= 0 || t.dim(2) <= 0) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be [N, H, W, "
-                    + spec.inChannels() + "] (non-empty), got " + t.describe());
-        }
-        span(op, name + " " + t.describe() + (factor == 1 ? "" : " upsampled"), factor * t.dim(1), factor * t.dim(2));
-    }
-
-    private void span(String op, String what, int h, int w) {
-        int spanH = spec.dilationH() * (spec.kernelH() - 1) + 1;
-        int spanW = spec.dilationW() * (spec.kernelW() - 1) + 1;
-        if (h + 2 * spec.padH() < spanH || w + 2 * spec.padW() < spanW) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + what + " is smaller than the kernel span "
-                    + spanH + "x" + spanW + " with its padding");
-        }
-    }
-
-    private void output(String op, String name, Tensor t, String inName, Tensor in) {
-        output(op, name, t, inName, in, 1);
-    }
-
-    /** t is the output for input {@code in} (factor 1) or for in's 2x upsampling (factor 2). */
-    void output(String op, String name, Tensor t, String inName, Tensor in, int factor) {
-        Checks.nhwc(op, name, t, CudaBackend.DEVICE);
-        int[] want = {in.dim(0), spec.outH(factor * in.dim(1)), spec.outW(factor * in.dim(2)), spec.outChannels()};
-        if (!t.hasShape(want)) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be " + Arrays.toString(want)
-                    + " for " + inName + " " + in.describe() + (factor == 1 ? "" : " upsampled 2x") + ", got "
-                    + t.describe());
-        }
-    }
-
-    void weights(String op, String name, Tensor w) {
-        Checks.shape(op + " " + spec, name, w, CudaBackend.DEVICE, spec.weightShape());
-    }
-
-    void bias(String op, String name, Tensor b) {
-        if (spec.bias()) {
-            Checks.shape(op + " " + spec, name + " (the spec has a bias)", b, CudaBackend.DEVICE, spec.outChannels());
-        } else if (b != null) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " given to a convolution without bias");
-        }
+    /** The argument checks of this op (shared with CpuConv2dOp; also used by {@link CudaUpsampledConv2dOp}). */
+    ConvChecks checks() {
+        return checks;
     }
 
     private static boolean aligned(Tensor... ts) {
@@ -183,12 +140,7 @@ final class CudaConv2dOp implements Conv2dOp {
 
     @Override
     public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
-        String op = "conv2d.forward";
-        input(op, "x", x);
-        weights(op, "w", w);
-        bias(op, "b", b);
-        output(op, "y", y, "x", x);
-        CudaBackend.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        checks.forward("conv2d.forward", x, w, b, y, 1);
         open();
         ctx.enter();
         backend.run(forwardName, CudaBackend.of(x, w, y), () -> {
@@ -234,8 +186,8 @@ final class CudaConv2dOp implements Conv2dOp {
      */
     void checkFused(String op, Source source, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y) {
         switch (source) {
-            case PLAIN -> input(op, "x", x);
-            case UPSAMPLED -> input(op, "x", x, 2);
+            case PLAIN -> checks.input(op, "x", x, 1);
+            case UPSAMPLED -> checks.input(op, "x", x, 2);
             case CONCAT -> {
                 Checks.nhwc(op, "x", x, CudaBackend.DEVICE);
                 Checks.nhwc(op, "x2", x2, CudaBackend.DEVICE);
@@ -246,12 +198,12 @@ final class CudaConv2dOp implements Conv2dOp {
                             + x2.describe() + " must agree in N, H, W (non-empty) and have " + spec.inChannels()
                             + " channels together");
                 }
-                span(op, "x " + x.describe(), x.dim(1), x.dim(2));
+                checks.span(op, "x " + x.describe(), x.dim(1), x.dim(2));
             }
         }
-        weights(op, "w", w);
-        bias(op, "b", b);
-        output(op, "y", y, "x", x, source == Source.UPSAMPLED ? 2 : 1);
+        checks.weights(op, "w", w);
+        checks.bias(op, "b", b);
+        checks.output(op, "y", y, "x", x, source == Source.UPSAMPLED ? 2 : 1);
     }
 
     /**
@@ -323,11 +275,7 @@ final class CudaConv2dOp implements Conv2dOp {
 
     @Override
     public void backwardData(Tensor dy, Tensor w, Tensor dx) {
-        String op = "conv2d.backwardData";
-        input(op, "dx", dx);
-        weights(op, "w", w);
-        output(op, "dy", dy, "dx", dx);
-        CudaBackend.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
+        checks.backwardData("conv2d.backwardData", dy, w, dx, 1);
         open();
         ctx.enter();
         backend.run(backwardDataName, CudaBackend.of(dy, w, dx), () -> {
@@ -356,12 +304,7 @@ final class CudaConv2dOp implements Conv2dOp {
 
     @Override
     public void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
-        String op = "conv2d.backwardWeights";
-        input(op, "x", x);
-        output(op, "dy", dy, "x", x);
-        weights(op, "dw", dw);
-        bias(op, "db", db);
-        CudaBackend.disjoint(op, 2, "dw", dw, "db", db, "x", x, "dy", dy);
+        checks.backwardWeights("conv2d.backwardWeights", x, dy, dw, db, 1);
         open();
         ctx.enter();
         backend.run(backwardWeightsName, CudaBackend.of(x, dy, dw), () -> {

@@ -41,19 +41,14 @@ final class CudaUpsampledConv2dOp implements Conv2dOp {
     @Override
     public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
         String op = "conv2dUpsampled.forward";
-        inner.checkFused(op, CudaConv2dOp.Source.UPSAMPLED, x, null, w, b, y);
-        CudaBackend.disjoint(op, 1, "y", y, "x", x, "w", w, "b", b);
+        inner.checks().forward(op, x, w, b, y, 2);
         backend.run(op + " " + spec(), CudaBackend.of(x, w, y),
                 () -> inner.forwardFused(CudaConv2dOp.Source.UPSAMPLED, x, null, w, b, y, 0, NO_OPERANDS, false));
     }
 
     @Override
     public void backwardData(Tensor dy, Tensor w, Tensor dx) {
-        String op = "conv2dUpsampled.backwardData";
-        inner.input(op, "dx", dx, 2);
-        inner.weights(op, "w", w);
-        inner.output(op, "dy", dy, "dx", dx, 2);
-        CudaBackend.disjoint(op, 1, "dx", dx, "dy", dy, "w", w);
+        inner.checks().backwardData("conv2dUpsampled.backwardData", dy, w, dx, 2);
         try (Tensor dUp = backend.scratch(dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3))) {
             inner.backwardData(dy, w, dUp);
             backend.upsample2xBackward(dUp, dx);
@@ -63,8 +58,8 @@ final class CudaUpsampledConv2dOp implements Conv2dOp {
     @Override
     public void backwardWeights(Tensor x, Tensor dy, Tensor dw, Tensor db) {
         String op = "conv2dUpsampled.backwardWeights";
-        inner.input(op, "x", x, 2);
-        inner.output(op, "dy", dy, "x", x, 2);
+        inner.checks().input(op, "x", x, 2);
+        inner.checks().output(op, "dy", dy, "x", x, 2);
         Checks.present(op, "dw", dw, CudaBackend.DEVICE);
         try (Tensor up = backend.scratch(x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3))) {
             backend.upsample2xForward(x, up);
