@@ -116,35 +116,4 @@ public final class Checks {
             throw new IllegalArgumentException(op + ": " + name + " must be positive, got " + v);
         }
     }
-
-    /** The spec's expected conv shapes for input x. */
-    public static void conv(String op, Conv2dSpec s, Tensor x, Tensor w, Tensor b, Tensor y, Device device) {
-        nhwc(op, "x", x, device);
-        if (x.dim(3) != s.inChannels()) {
-            throw new IllegalArgumentException(op + " " + s + ": input has " + x.dim(3) + " channels, expected "
-                    + s.inChannels() + " (x " + x.describe() + ")");
-        }
-        int oh = s.outH(x.dim(1));
-        int ow = s.outW(x.dim(2));
-        if (oh <= 0 || ow <= 0) {
-            throw new IllegalArgumentException(op + " " + s + ": input " + x.describe() + " is too small");
-        }
-        if (w != null) {
-            shape(op + " " + s, "w", w, device, s.weightShape());
-        }
-        if (b != null) {
-            if (!s.bias()) {
-                throw new IllegalArgumentException(op + " " + s + ": bias given to a convolution without bias");
-            }
-            shape(op + " " + s, "b", b, device, s.outChannels());
-        }
-        if (y != null) {
-            nhwc(op, "y", y, device);
-            if (!y.hasShape(x.dim(0), oh, ow, s.outChannels())) {
-                throw new IllegalArgumentException(op + " " + s + ": output must be "
-                        + Arrays.toString(new int[] {x.dim(0), oh, ow, s.outChannels()}) + " for x " + x.describe()
-                        + ", got " + y.describe());
-            }
-        }
-    }
 }
