@@ -110,7 +110,7 @@ public final class ActivationPool implements AutoCloseable {
             dropPlan();
             return null;
         }
-        Tensor view = arena.slice((int) planOffsets[next], (int) numel).view(layout, shape);
+        Tensor view = arena.range(planOffsets[next], layout, shape);
         next++;
         lent.put(view, null);
         return view;
@@ -180,10 +180,12 @@ public final class ActivationPool implements AutoCloseable {
             total = Math.max(total, offsets[i] + aligned[i]);
         }
         freeBlocks();
-        if (total > Integer.MAX_VALUE) {
-            return 0; // too large for one tensor view: stay with best fit
+        // rows of ALIGN floats (total is a multiple of ALIGN): arenas beyond 2^31 floats, e.g. batch 32 at 512x512
+        long rows = Math.max(total / ALIGN, 1);
+        if (rows > Integer.MAX_VALUE) {
+            return 0; // beyond any device: stay with best fit
         }
-        arena = backend.allocate(DType.F32, Layout.PLAIN, (int) Math.max(total, 1));
+        arena = backend.allocate(DType.F32, Layout.PLAIN, (int) rows, ALIGN);
         bytes = arena.bytes();
         planSizes = sizes;
         planOffsets = offsets;

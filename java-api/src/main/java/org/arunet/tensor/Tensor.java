@@ -195,6 +195,20 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(memory, owner == null ? this : owner, byteOffset + start * stride, dtype, layout, s);
     }
 
+    /**
+     * View of the {@code numel(shape)} elements starting at element {@code start} of this tensor's
+     * memory (row-major, whatever this tensor's shape), seen with the given layout and shape: carving
+     * tensors out of one large buffer (more elements than an int can count).
+     */
+    public Tensor range(long start, Layout newLayout, int... newShape) {
+        long count = numel(newShape);
+        if (start < 0 || start + count > numel) {
+            throw new IndexOutOfBoundsException("range [" + start + ", " + (start + count) + ") of " + describe());
+        }
+        return new Tensor(memory, owner == null ? this : owner, byteOffset + start * dtype.bytes(), dtype, newLayout,
+                newShape);
+    }
+
     /** Sets every element to zero. */
     public void zero() {
         memory.zero(byteOffset, bytes());

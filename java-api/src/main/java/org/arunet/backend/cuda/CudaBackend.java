@@ -400,13 +400,23 @@ public final class CudaBackend implements Backend {
         return op;
     }
 
+    /** System property (or environment variable ARUNET_CUDA_UPSAMPLING) {@code composed}: see {@link #conv2dUpsampled}. */
+    public static final String UPSAMPLING_PROPERTY = "arunet.cuda.upsampling";
+
     /**
      * {@code y = conv(upsample2x(x))} without a kept upsampled tensor: see {@link CudaUpsampledConv2dOp}.
+     * With {@code -Darunet.cuda.upsampling=composed} (or {@code ARUNET_CUDA_UPSAMPLING=composed}), the
+     * interface's composed default instead (upsample into a tensor the op keeps, then the convolution): a
+     * way back should the direct path fail on some GPU.
      */
     @Override
     public Conv2dOp conv2dUpsampled(Conv2dSpec spec) {
         if (spec == null) {
             throw new IllegalArgumentException("conv2dUpsampled: spec is null");
+        }
+        String mode = System.getProperty(UPSAMPLING_PROPERTY, System.getenv("ARUNET_CUDA_UPSAMPLING"));
+        if ("composed".equalsIgnoreCase(mode)) {
+            return Backend.super.conv2dUpsampled(spec);
         }
         enter();
         CudaConv2dOp inner = new CudaConv2dOp(this, spec);

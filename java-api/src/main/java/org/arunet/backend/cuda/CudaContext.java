@@ -141,13 +141,13 @@ final class CudaContext implements AutoCloseable {
         this.kernels = k;
     }
 
-    /** Makes this context current on the calling thread if another thread used it last. */
     /** Lets cuBLAS run float32 GEMMs on TF32 tensor cores (CudaBackend's tf32 mode). */
     void allowTf32() {
         enter();
         CudaCheck.cublas(cublas.cublasSetMathMode(blas, cublas.CUBLAS_TF32_TENSOR_OP_MATH), "cublasSetMathMode(TF32)");
     }
 
+    /** Makes this context current on the calling thread if another thread used it last. */
     void enter() {
         if (closed) {
             throw new IllegalStateException("CudaBackend used after close()");

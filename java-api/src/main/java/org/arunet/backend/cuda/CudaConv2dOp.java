@@ -238,16 +238,21 @@ final class CudaConv2dOp implements Conv2dOp {
         long in = fusedInput(source, x, x2, p, temps);
         long win = weightsFor(w, p);
         boolean direct = p == Precision.FP32 && !readsY;
-        long out = direct ? y.address() : ctx.temp(outBytes * p.bytes(), "conv output");
-        pp.run(in, win, out);
-        for (long t : temps) {
-            ctx.free(t);
-        }
-        if (!direct || b != null || prog != 0) {
-            ctx.kernels.epilogue(p, y.address(), out, b == null ? 0L : b.address(), m, spec.outChannels(), prog, ops);
-        }
-        if (!direct) {
-            ctx.free(out);
+        long out = 0;
+        try {
+            out = direct ? y.address() : ctx.temp(outBytes * p.bytes(), "conv output");
+            pp.run(in, win, out);
+            if (!direct || b != null || prog != 0) {
+                ctx.kernels.epilogue(p, y.address(), out, b == null ? 0L : b.address(), m, spec.outChannels(), prog,
+                        ops);
+            }
+        } finally {
+            for (long t : temps) {
+                ctx.free(t);
+            }
+            if (!direct && out != 0) {
+                ctx.free(out);
+            }
         }
         ctx.wrote(y);
     }
@@ -637,6 +642,9 @@ final class CudaConv2dOp implements Conv2dOp {
                 }
                 if (precision == Precision.FP32 && !tf32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH) {
                     continue; // TF32
+                }
+                if (precision == Precision.FP32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
+                    continue; // float32 operands converted to half: never, not even in tf32 mode
                 }
                 any.add(r);
                 if (r.determinism() == cudnn.CUDNN_DETERMINISTIC) {
