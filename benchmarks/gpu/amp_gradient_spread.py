@@ -78,7 +78,8 @@ def main():
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "device": device,
         "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "none (CPU)",
-        "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32},
+        "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32,
+                 "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE")},
         "measure": "||g - g_fixture|| / max(||g_fixture||, grad_floor) per parameter; grad_floor = 1e-4 x the "
                    "largest fixture gradient norm",
         "grad_floor": floor,

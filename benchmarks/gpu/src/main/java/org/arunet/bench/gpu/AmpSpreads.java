@@ -93,9 +93,9 @@ final class AmpSpreads {
     /** One line for the log. */
     String describe(Precision p) {
         Spread s = spread(p);
-        return String.format("PyTorch AMP %s gradient spread: median %.3g, worst %.3g (%s) over %s; %s", p,
+        return String.format("PyTorch AMP %s gradient spread: median %.3g, worst %.3g (%s), %s; %s", p,
                 s.median(), s.worst(), s.worstParameter(),
-                s.perParameter() ? s.errors().size() + " parameters" : "(per-parameter errors unknown)",
+                s.perParameter() ? "over " + s.errors().size() + " parameters" : "per-parameter errors unknown",
                 isMeasured(p) ? s.source() : "FALLBACK to the " + s.source());
     }
 
