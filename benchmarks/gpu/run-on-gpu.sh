@@ -243,7 +243,7 @@ fi
 amp_json="$tmp/amp-spread.json"
 if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
     if [[ -n "$py" ]]; then
-        run_phase amp-spread "$AMP_BUDGET" "$out/parity.log" env NVIDIA_TF32_OVERRIDE=0 "$py" \
+        run_phase amp-spread "$AMP_BUDGET" "$out/parity.log" env NVIDIA_TF32_OVERRIDE=0 PYTHONDONTWRITEBYTECODE=1 "$py" \
             "$root/benchmarks/gpu/amp_gradient_spread.py" "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
             --json "$amp_json" --device "$torch_device" --precisions fp16,bf16,fp32
     else

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout (it travels to the GPU machine)
 import aru_net_torch as A  # noqa: E402
 
 FIXTURE = os.path.join(here, "..", "..", "..", "java-api", "src", "test", "resources", "fixtures",
