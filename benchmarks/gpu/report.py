@@ -107,6 +107,38 @@ def main():
             for o in bad[:3])
         lines.append(f"- FAIL [{c['precision']}] {c['name']}: {detail}")
     lines.append("")
+    amp = [a for p in parity for a in p.get("amp_gradient_checks", [])]
+    if amp:
+        lines.append("### fp16 / bf16 gradients vs PyTorch AMP's own spread")
+        lines.append("")
+        lines.append("Norm-wise relative error of each parameter's gradient vs float32 (the CPU backend's for the "
+                     "model case, the fixture's for the fixture; PyTorch: its autocast gradients of the fixture vs "
+                     "the fixture's). Pass: arunet's median <= 1.25 x PyTorch's and each parameter <= max(2 x "
+                     "PyTorch's on it, 5 x PyTorch's median).")
+        lines.append("")
+        lines.append("| precision | case | arunet median | arunet worst | PyTorch median | PyTorch worst | PyTorch "
+                     "spread | verdict |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        num = lambda v: f"{v:.3g}" if isinstance(v, (int, float)) else str(v)
+        for a in amp:
+            over = a.get("over_bound") or {}
+            verdict = "PASS" if a["pass"] else "FAIL" + ("" if a.get("median_ok") else " (median)") + (
+                f" ({len(over)} over: {', '.join(list(over)[:3])})" if over else "")
+            lines.append(f"| {a['precision']} | {a['case'].split('/')[0]} | {num(a['arunet_median'])} | "
+                         f"{num(a['arunet_worst'])} ({a['arunet_worst_parameter']}) | {num(a['torch_median'])} | "
+                         f"{num(a['torch_worst'])} ({a['torch_worst_parameter']}) | "
+                         f"{'measured in this run' if a.get('torch_measured_in_this_run') else 'NOT measured: H200 calibration'}"
+                         f" | {verdict} |")
+        origin = next((p.get("amp_spread") for p in parity if p.get("amp_spread")), {}) or {}
+        if origin.get("torch"):
+            lines.append("")
+            lines.append(f"PyTorch AMP spread: torch {origin.get('torch')} on {origin.get('device')} "
+                         f"({origin.get('gpu')}), benchmarks/gpu/amp_gradient_spread.py.")
+        for prec in ("fp16", "bf16"):
+            src = (origin.get(prec) or {}).get("source", "")
+            if "NOT measured" in src:
+                lines.append(f"- {prec}: {src}")
+        lines.append("")
 
     # ------------------------------------------------------------------------------------- throughput
     size = None

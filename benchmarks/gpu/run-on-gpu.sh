@@ -8,8 +8,10 @@
 #                libraries of the Python venv (nvidia/*/lib) put on LD_LIBRARY_PATH, each library the
 #                JavaCPP JNI libraries need found or reported missing, the bundled Java runtime unpacked,
 #                the GPU as arunet sees it (GpuHarness probe), cuobjdump of the kernels
-#   1. parity    every op on CUDA vs the CPU backend's saved results, fp32 (TF32 off) and, for the
-#                convolutions and the model, fp16 and bf16; the tiny model vs the PyTorch fixture; a
+#   1. parity    first PyTorch AMP's own fp16/bf16 gradients of the tiny fixture vs its fp32 ones
+#                (amp_gradient_spread.py, a few seconds): the reference of the mixed-precision gradient
+#                check; then every op on CUDA vs the CPU backend's saved results, fp32 (TF32 off) and, for
+#                the convolutions and the model, fp16 and bf16; the tiny model vs the PyTorch fixture; a
 #                synchronization after every op (ARUNET_CUDA_SYNC=1) pins a failing kernel to its op; if
 #                the CUDA context is lost or the JVM dies, the cases not started yet run in a fresh
 #                process                                                                  -> parity.log
@@ -27,10 +29,10 @@
 #
 # Environment (all optional):
 #   OUT (default target/gpu-out), BUNDLE (default target/gpu-bundle), PHASES (default parity,arunet,torch,profile),
-#   PARITY_BUDGET / ARUNET_BUDGET / TORCH_BUDGET / PROFILE_BUDGET seconds (default 100 / 150 / 130 / 60), CONFIGS
-#   (precision:mode:batch list; precision fp32, fp16, bf16 or tf32, mode infer, graph, fused, fusedgraph or
-#   train), PROFILE_CONFIGS (default fp16:infer:1,fp16:fused:1,fp16:train:2), SIZE (512), WIDTH (64),
-#   MIN_SECONDS (1.5), MAX_SECONDS (6), PYTHON (a python3 with torch),
+#   AMP_BUDGET / PARITY_BUDGET / ARUNET_BUDGET / TORCH_BUDGET / PROFILE_BUDGET seconds (default 45 / 100 / 150 / 130
+#   / 45), CONFIGS (precision:mode:batch list; precision fp32, fp16, bf16 or tf32, mode infer, graph, fused,
+#   fusedgraph or train), PROFILE_CONFIGS (default fp16:infer:1,fp16:fused:1,fp16:train:2), SIZE (512),
+#   WIDTH (64), MIN_SECONDS (1.5), MAX_SECONDS (6), PYTHON (a python3 with torch),
 #   QUICK=1 (a second, shorter run, about 4 minutes: fp16 and fp32 at batch 1 and 8 and training at 2 and
 #   8, smaller budgets), REHEARSAL=1 (on a machine without a GPU: the GPU-side Java code runs on the
 #   reference backend, the PyTorch peer on the CPU, at a tiny size, to check paths, class path and scripts).
@@ -75,9 +77,10 @@ MIN_SECONDS=${MIN_SECONDS:-1.5}
 MAX_SECONDS=${MAX_SECONDS:-6}
 PHASES=${PHASES:-parity,arunet,torch,profile}
 PARITY_BUDGET=${PARITY_BUDGET:-100}
+AMP_BUDGET=${AMP_BUDGET:-45}
 ARUNET_BUDGET=${ARUNET_BUDGET:-150}
 TORCH_BUDGET=${TORCH_BUDGET:-130}
-PROFILE_BUDGET=${PROFILE_BUDGET:-60}
+PROFILE_BUDGET=${PROFILE_BUDGET:-45}
 PROFILE_CONFIGS=${PROFILE_CONFIGS:-fp16:infer:1,fp16:fused:1,fp16:train:2}
 
 elapsed() { echo $(( $(date +%s) - start )); }
@@ -240,7 +243,18 @@ fi
 # it stops early (the CUDA context lost: status 3; the JVM killed by a crash: anything else but 0, 1 or
 # a timeout), a fresh JVM runs every case not started yet, until done or out of time. A case started
 # but never ended crashed its JVM: it is recorded as such.
+# First, PyTorch AMP's gradient spread on the same GPU (its own time box): its JSON stays in $tmp (the
+# device tool returns at most eight files; parity.json, and so results.json, carries what the check used);
+# without it the fp16/bf16 gradient check falls back to the H200 calibration and says so in its lines.
+amp_json="$tmp/amp-spread.json"
 if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
+    if [[ -n "$py" ]]; then
+        run_phase amp-spread "$AMP_BUDGET" "$out/parity.log" env NVIDIA_TF32_OVERRIDE=0 PYTHONDONTWRITEBYTECODE=1 "$py" \
+            "$root/benchmarks/gpu/amp_gradient_spread.py" "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
+            --json "$amp_json" --device "$torch_device" --precisions fp16,bf16,fp32
+    else
+        echo "amp-spread: no python3 with torch: the fp16/bf16 gradient check falls back to the H200 calibration"
+    fi
     parity_start=$(date +%s)
     : > "$tmp/progress.txt"
     attempt=0
@@ -257,7 +271,8 @@ if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
             "$java_bin" "${jopts[@]}" org.arunet.bench.gpu.GpuHarness parity --backend "$backend" \
             --expected "$bundle/parity-expected.safetensors" \
             --fixture "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
-            --json "$json" --detail "$out/parity.log" --progress "$tmp/progress.txt" --exclude-file "$tmp/exclude.txt"
+            --json "$json" --detail "$out/parity.log" --progress "$tmp/progress.txt" --exclude-file "$tmp/exclude.txt" \
+            --amp-spread "$amp_json"
         case $last_status in
             0|1|124|137) break ;;
         esac

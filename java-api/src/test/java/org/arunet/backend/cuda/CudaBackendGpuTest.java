@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -16,6 +17,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.arunet.backend.ArunetException;
 import org.arunet.backend.cpu.CpuBackend;
+import org.arunet.backend.cuda.parity.AmpGradientCriterion;
 import org.arunet.backend.cuda.parity.Comparison;
 import org.arunet.backend.cuda.parity.HostTensor;
 import org.arunet.backend.cuda.parity.OpCase;
@@ -73,7 +75,14 @@ class CudaBackendGpuTest {
         Map<String, HostTensor> inputs = c.inputs();
         Map<String, HostTensor> expected = c.run(cpu, inputs);
         Map<String, HostTensor> actual = c.run(gpu, c.inputs());
-        List<Comparison.Result> results = Comparison.compare(c, actual, expected, p);
+        List<Comparison.Result> results = new ArrayList<>(Comparison.compare(c, actual, expected, p));
+        Map<String, Double> gradients = AmpGradientCriterion.gradientErrors(results);
+        if (p.isHalf() && !gradients.isEmpty()) {
+            // the model's half-precision gradients, judged together against PyTorch AMP's spread (its H200
+            // calibration here; GpuHarness parity measures it in the same run)
+            results.add(AmpGradientCriterion.asResult(c.group(), c.name(),
+                    AmpGradientCriterion.judge(gradients, AmpGradientCriterion.h200Calibration(p))));
+        }
         String failures = results.stream().filter(r -> !r.pass()).map(Comparison.Result::line)
                 .collect(Collectors.joining("\n"));
         if (!failures.isEmpty()) {

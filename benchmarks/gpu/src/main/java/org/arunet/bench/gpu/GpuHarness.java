@@ -21,6 +21,7 @@ import org.arunet.backend.Backend;
 import org.arunet.backend.cuda.Cuda;
 import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.cuda.parity.AmpGradientCriterion;
 import org.arunet.backend.cuda.parity.Comparison;
 import org.arunet.backend.cuda.parity.OpCases;
 import org.arunet.backend.reference.ReferenceBackend;
@@ -40,6 +41,8 @@ import org.arunet.backend.reference.ReferenceBackend;
  *          [--half-groups conv2d,model] [--groups a,b] [--cases-file FILE] [--remaining FILE]
  *          [--detail FILE (every output's comparison; default: the standard output)]
  *          [--progress FILE (START/END lines around each case)] [--exclude-file FILE ("precision name" lines)]
+ *          [--amp-spread FILE (amp_gradient_spread.py --json: PyTorch AMP's gradient spread, the reference
+ *          of the fp16/bf16 gradient check; without it, or for a precision it lacks, the H200 calibration)]
  *          [--backend cuda|reference]
  *   bench --json FILE --configs fp16:infer:1,fp32:train:8,... [--size 512] [--width 64]
  *          [--min-seconds 2] [--min-iterations 3] [--max-seconds 10] [--deadline 140]
@@ -177,6 +180,7 @@ public final class GpuHarness {
         }
         ParityRun run = new ParityRun(Path.of(require(opt, "expected")), fixture ? Path.of(opt.get("fixture")) : null,
                 backends(backend), out, detail);
+        run.ampSpreads = AmpSpreads.read(opt.containsKey("amp-spread") ? Path.of(opt.get("amp-spread")) : null);
         if (opt.containsKey("exclude-file")) {
             Set<String> ex = new LinkedHashSet<>();
             for (String line : Files.readAllLines(Path.of(opt.get("exclude-file")))) {
@@ -255,6 +259,31 @@ public final class GpuHarness {
         doc.put("summary", summary(run));
         doc.put("failures", run.failures());
         doc.put("not_run", run.notRun);
+        doc.put("amp_spread", run.ampSpreads.document());
+        List<Map<String, Object>> amp = new ArrayList<>();
+        for (ParityRun.AmpCheck a : run.ampChecks) {
+            AmpGradientCriterion.Verdict v = a.verdict();
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("precision", a.precision());
+            m.put("case", a.caseName());
+            m.put("pass", v.pass());
+            m.put("arunet_median", finite(v.median()));
+            m.put("arunet_worst", finite(v.worst()));
+            m.put("arunet_worst_parameter", v.worstParameter());
+            m.put("torch_median", v.reference().median());
+            m.put("torch_worst", v.reference().worst());
+            m.put("torch_worst_parameter", v.reference().worstParameter());
+            m.put("torch_measured_in_this_run", a.measured());
+            m.put("torch_source", v.reference().source());
+            m.put("median_bound", v.medianBound());
+            m.put("median_ok", v.medianOk());
+            Map<String, Object> over = new LinkedHashMap<>();
+            v.overBound().forEach((k, e) -> over.put(k, finite(e)));
+            m.put("over_bound", over);
+            m.put("line", v.line());
+            amp.add(m);
+        }
+        doc.put("amp_gradient_checks", amp);
         List<Map<String, Object>> cases = new ArrayList<>();
         for (ParityRun.CaseOutcome o : run.outcomes) {
             Map<String, Object> c = new LinkedHashMap<>();
@@ -317,6 +346,18 @@ public final class GpuHarness {
         });
         if (!run.notRun.isEmpty()) {
             out.println("  not run (CUDA context lost): " + run.notRun.size() + " cases");
+        }
+        if (!run.ampChecks.isEmpty()) {
+            out.println("mixed-precision gradients vs PyTorch AMP (norm-wise error per parameter vs float32;"
+                    + " median <= 1.25 x PyTorch's, each <= max(2 x PyTorch's on it, 5 x its median)):");
+            for (ParityRun.AmpCheck a : run.ampChecks) {
+                AmpGradientCriterion.Verdict v = a.verdict();
+                out.printf("  %-4s %-9s arunet median %.3g worst %.3g | PyTorch median %.3g worst %.3g (%s) | %s%n",
+                        a.precision(), a.caseName().substring(0, a.caseName().indexOf('/')), v.median(), v.worst(),
+                        v.reference().median(), v.reference().worst(),
+                        a.measured() ? "measured in this run" : "H200 calibration: not measured in this run",
+                        v.pass() ? "PASS" : "FAIL");
+            }
         }
         List<String> failures = run.failures();
         out.println(failures.isEmpty() ? "ALL PARITY CASES PASSED" : failures.size() + " FAILED:");

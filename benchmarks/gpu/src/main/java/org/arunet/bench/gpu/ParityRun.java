@@ -13,6 +13,7 @@ import java.util.function.Function;
 import org.arunet.backend.Backend;
 import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.cuda.parity.AmpGradientCriterion;
 import org.arunet.backend.cuda.parity.Comparison;
 import org.arunet.backend.cuda.parity.HostTensor;
 import org.arunet.backend.cuda.parity.OpCase;
@@ -34,12 +35,17 @@ import org.arunet.tensor.Transpose;
  * expected file, per precision; then the tiny model against the PyTorch fixture. A failing case never
  * stops the run: its exception is recorded as a failure and the next case runs. If the CUDA context is
  * lost (a sticky error, after which every CUDA call fails), the cases not run yet are written to
- * {@code remainingFile} so that the calling script can run them in fresh processes.
+ * {@code remainingFile} so that the calling script can run them in fresh processes. In FP16 and BF16 the
+ * tiny model's gradients (the model case and the fixture) are judged together against PyTorch AMP's
+ * spread ({@link AmpGradientCriterion}, {@link AmpSpreads}).
  */
 final class ParityRun {
     /** One case's outcome in one precision. */
     record CaseOutcome(String precision, String group, String name, boolean pass, List<Comparison.Result> results,
             String error, double seconds) {}
+
+    /** The mixed-precision gradient verdict of one case. */
+    record AmpCheck(String precision, String caseName, AmpGradientCriterion.Verdict verdict, boolean measured) {}
 
     private final Path expectedFile;
     private final Path fixture;
@@ -48,6 +54,9 @@ final class ParityRun {
     private final Function<Precision, Backend> backends;
     final List<CaseOutcome> outcomes = new ArrayList<>();
     final List<String> notRun = new ArrayList<>();
+    final List<AmpCheck> ampChecks = new ArrayList<>();
+    /** PyTorch AMP's gradient spread (GpuHarness --amp-spread); without a file, the H200 calibration. */
+    AmpSpreads ampSpreads = AmpSpreads.read(null);
     boolean contextLost;
 
     /**
@@ -70,6 +79,16 @@ final class ParityRun {
     /** Every output to the detail stream; failing ones to the log as well (once when both are the same). */
     private void outputs(Precision p, List<Comparison.Result> results) {
         for (Comparison.Result r : results) {
+            if (r.output().equals(AmpGradientCriterion.OUTPUT)) {
+                // the verdict (arunet's and PyTorch's median and worst) goes to the log whether it passed or not
+                String line = "  [" + p + "] " + (r.pass() ? "PASS " : "FAIL ") + r.caseName() + " :: " + r.output()
+                        + ": " + r.note();
+                log.println(line);
+                if (detail != log) {
+                    detail.println(line);
+                }
+                continue;
+            }
             String line = "  [" + p + "] " + r.line();
             detail.println(line);
             if (!r.pass() && detail != log) {
@@ -103,6 +122,9 @@ final class ParityRun {
             return;
         }
         log.printf("%n=== parity %s: %d cases%s ===%n", p, cases.size(), withFixture ? " + PyTorch fixture" : "");
+        if (p.isHalf() && (withFixture || cases.stream().anyMatch(c -> c.group().equals("model")))) {
+            log.println(ampSpreads.describe(p));
+        }
         Backend be;
         try {
             be = backends.apply(p);
@@ -171,7 +193,8 @@ final class ParityRun {
             Map<String, HostTensor> in = expected.inputs(c);
             Map<String, HostTensor> want = expected.outputs(c);
             Map<String, HostTensor> got = c.run(be, in);
-            List<Comparison.Result> results = Comparison.compare(c, got, want, p);
+            List<Comparison.Result> results = new ArrayList<>(Comparison.compare(c, got, want, p));
+            judgeGradients(p, c.group(), c.name(), results);
             boolean pass = results.stream().allMatch(Comparison.Result::pass);
             record(p, c, pass, results, null, t0);
         } catch (Throwable e) {
@@ -179,6 +202,17 @@ final class ParityRun {
             record(p, c, false, List.of(), msg, t0);
             checkContext(be, c);
         }
+    }
+
+    /** In a half precision, the model's gradients against PyTorch AMP's spread, as one more output. */
+    private void judgeGradients(Precision p, String group, String caseName, List<Comparison.Result> results) {
+        Map<String, Double> errors = AmpGradientCriterion.gradientErrors(results);
+        if (!p.isHalf() || errors.isEmpty()) {
+            return;
+        }
+        AmpGradientCriterion.Verdict v = AmpGradientCriterion.judge(errors, ampSpreads.spread(p));
+        results.add(AmpGradientCriterion.asResult(group, caseName, v));
+        ampChecks.add(new AmpCheck(p.toString(), caseName, v, ampSpreads.isMeasured(p)));
     }
 
     private void record(Precision p, OpCase c, boolean pass, List<Comparison.Result> results, String error, long t0) {
@@ -213,13 +247,14 @@ final class ParityRun {
     /**
      * The tiny model (the fixture's weights) against PyTorch's logits, loss, gradients and eval logits,
      * with TinyModelFixtureTest's tolerances in float32 and the half-precision model tolerances of
-     * {@link OpCases} otherwise.
+     * {@link OpCases} otherwise (the gradients: {@link AmpGradientCriterion}).
      */
     private void fixture(Backend be, Precision p) {
         long t0 = System.nanoTime();
         List<Comparison.Result> results = new ArrayList<>();
         String error = null;
         boolean half = p != Precision.FP32;
+        String name = "fixture/tiny ARU-Net vs PyTorch (model_tiny.safetensors)";
         try (SafeTensors.Reader f = SafeTensors.open(fixture);
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 1)) {
             int[] xs = f.entry("input").shape();
@@ -263,12 +298,13 @@ final class ParityRun {
                         largest = Math.max(largest, Math.sqrt(s));
                     }
                 }
-                Tolerance gt = Tolerance.normwise(half ? (p == Precision.FP16 ? 1e-1 : 4e-1) : 1e-3)
-                        .withFloor(1e-4 * largest);
+                // half precision: measured here, judged together below
+                Tolerance gt = (half ? Tolerance.measured() : Tolerance.normwise(1e-3)).withFloor(1e-4 * largest);
                 for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
                     results.add(cmp("grad." + e.getKey(), OpCases.unscaled(e.getValue().grad()).floats(),
                             f.readFloats("grad." + e.getKey()), gt));
                 }
+                judgeGradients(p, "fixture", name, results);
                 net.eval();
                 results.add(cmp("eval_logits", nchw(net.forward(x)), f.readFloats("eval_logits"),
                         half ? Tolerance.normwise(p == Precision.FP16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
@@ -283,8 +319,7 @@ final class ParityRun {
         }
         double s = (System.nanoTime() - t0) / 1e9;
         log.printf("%s [%s] tiny ARU-Net vs the PyTorch fixture (%.2f s)%n", pass ? "PASS" : "FAIL", p, s);
-        outcomes.add(new CaseOutcome(p.toString(), "fixture", "fixture/tiny ARU-Net vs PyTorch (model_tiny.safetensors)",
-                pass, results, error, s));
+        outcomes.add(new CaseOutcome(p.toString(), "fixture", name, pass, results, error, s));
     }
 
     private static float[] nchw(Tensor t) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The harness's GPU-side code paths without a GPU: expected results written by the CPU backend and
  * read back, the parity run (on the reference backend standing in for CUDA), a deliberately wrong
- * expectation caught, a backend that cannot be created reported per case, and the throughput loop at a
+ * expectation caught, a backend that cannot be created reported per case, PyTorch AMP's gradient spread
+ * read (or the calibration it falls back to) and applied to the model case, and the throughput loop at a
  * tiny size.
  */
 class HarnessTest {
@@ -69,6 +71,73 @@ class HarnessTest {
         assertFalse(run.outcomes.isEmpty());
         assertTrue(run.outcomes.stream().noneMatch(ParityRun.CaseOutcome::pass));
         assertTrue(run.outcomes.get(0).error().contains("no GPU here"));
+    }
+
+    /** An amp_gradient_spread.py --json document: bf16 measured with these errors, fp16 skipped. */
+    private static String spreadJson(double a, double b, double c) {
+        return "{\"torch\": \"2.11.0\", \"device\": \"cuda\", \"gpu\": \"NVIDIA H200\", \"precisions\": {"
+                + "\"fp32\": {\"median\": 0.1, \"errors\": {\"a\": 0.1}},"
+                + "\"bf16\": {\"median\": " + b + ", \"errors\": {\"a\": " + a + ", \"b\": " + b + ", \"c\": " + c + "}}},"
+                + "\"skipped\": {\"fp16\": \"RuntimeError: no fp16 autocast here\"}}";
+    }
+
+    @Test
+    void ampSpreadsAreReadOrFallBackToTheCalibrationSayingWhy(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("amp.json");
+        Files.writeString(file, spreadJson(0.4, 0.5, 1.5));
+        AmpSpreads s = AmpSpreads.read(file);
+        assertTrue(s.isMeasured(Precision.BF16));
+        assertEquals(0.5, s.spread(Precision.BF16).median(), 1e-12);
+        assertEquals("c", s.spread(Precision.BF16).worstParameter());
+        assertTrue(s.describe(Precision.BF16).contains("measured in this run: PyTorch 2.11.0 autocast on cuda"),
+                s.describe(Precision.BF16));
+        assertFalse(s.isMeasured(Precision.FP16));
+        assertEquals(0.179, s.spread(Precision.FP16).median(), 1e-12);
+        String fp16 = s.describe(Precision.FP16);
+        assertTrue(fp16.contains("FALLBACK to the H200 calibration") && fp16.contains("no fp16 autocast here"), fp16);
+
+        AmpSpreads none = AmpSpreads.read(dir.resolve("missing.json"));
+        assertFalse(none.isMeasured(Precision.BF16));
+        assertTrue(none.describe(Precision.BF16).contains("missing.json not found"), none.describe(Precision.BF16));
+        Files.writeString(dir.resolve("bad.json"), "{\"precisions\": ");
+        assertTrue(AmpSpreads.read(dir.resolve("bad.json")).describe(Precision.FP16).contains("cannot read"));
+        assertTrue(AmpSpreads.read(null).describe(Precision.BF16).contains("no --amp-spread file given"));
+    }
+
+    @Test
+    void halfPrecisionModelGradientsAreJudgedAgainstTheSpread(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("expected.safetensors");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        PrintStream log = new PrintStream(buf, true, StandardCharsets.UTF_8);
+        List<OpCase> model = OpCases.all().stream().filter(c -> c.group().equals("model")).collect(Collectors.toList());
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            ExpectedResults.write(file, model, cpu, log);
+        }
+        // the reference backend computes in float32: its "bf16" gradients are as close as float32 gets, far
+        // within PyTorch's spread; the "fp16" ones are judged against the calibration (fp16 skipped in the file)
+        Path spread = dir.resolve("amp.json");
+        Files.writeString(spread, spreadJson(0.4, 0.5, 1.5));
+        ParityRun run = new ParityRun(file, null, p -> new ReferenceBackend(), log);
+        run.ampSpreads = AmpSpreads.read(spread);
+        run.run(Precision.BF16, Set.of("model"), Set.of(), false);
+        run.run(Precision.FP16, Set.of("model"), Set.of(), false);
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(2, run.outcomes.size(), out);
+        assertTrue(run.outcomes.stream().allMatch(ParityRun.CaseOutcome::pass), out);
+        assertEquals(2, run.ampChecks.size());
+        assertTrue(run.ampChecks.get(0).measured() && !run.ampChecks.get(1).measured());
+        assertTrue(out.contains("PASS model/") && out.contains(":: gradients vs PyTorch AMP: arunet median"), out);
+        assertTrue(out.contains("FALLBACK to the H200 calibration"), out);
+
+        // a spread far tighter than float32 rounding: the same gradients must now fail
+        Files.writeString(spread, spreadJson(1e-9, 1e-9, 1e-9));
+        buf.reset();
+        ParityRun strict = new ParityRun(file, null, p -> new ReferenceBackend(), log);
+        strict.ampSpreads = AmpSpreads.read(spread);
+        strict.run(Precision.BF16, Set.of("model"), Set.of(), false);
+        assertFalse(strict.outcomes.get(0).pass(), buf.toString(StandardCharsets.UTF_8));
+        assertFalse(strict.ampChecks.get(0).verdict().pass());
+        assertTrue(strict.failures().get(0).contains("model/"), strict.failures().toString());
     }
 
     @Test

@@ -31,8 +31,10 @@ import org.arunet.train.Adam;
  * change: their outputs must be within 2e-3 / 1.6e-2 norm-wise, three times the expected rounding error
  * of half-precision operands with float32 accumulation (unit roundoff 2^-11 and 2^-8: about 0.65 u for
  * a sum of products of two rounded operands, plus the rounding of the half output); the tiny model's
- * outputs accumulate that over ~40 layers: logits within 2e-2 / 1.5e-1, gradients 1e-1 / 4e-1, losses
- * 1e-2 / 5e-2 relative.
+ * outputs accumulate that over ~40 layers: logits within 2e-2 / 1.5e-1, losses 1e-2 / 5e-2 relative. Its
+ * half-precision gradients have no bound of their own ({@link Tolerance#measured()}): they differ from
+ * float32 by 10-50 % per parameter in PyTorch's own autocast too, so they are judged together, relative to
+ * PyTorch AMP's spread ({@link AmpGradientCriterion}).
  */
 public final class OpCases {
     private static final double ATOL = 1e-5;
@@ -50,6 +52,7 @@ public final class OpCases {
         activations(c);
         convolutions(c);
         fused(c);
+        fusedModel(c);
         batchNorm(c);
         pooling(c);
         products(c);
@@ -57,7 +60,6 @@ public final class OpCases {
         losses(c);
         optimizer(c);
         model(c);
-        fusedModel(c);
         return c;
     }
 
@@ -760,8 +762,8 @@ public final class OpCases {
                 })
                 .tolerance(Tolerance.elementwise(1e-5, 1e-4))
                 .half(Tolerance.normwise(1e-1), Tolerance.normwise(4e-1))
-                .prefix("grad.", grads, Tolerance.normwise(1e-1).withRelativeFloor(1e-4),
-                        Tolerance.normwise(4e-1).withRelativeFloor(1e-4))
+                .prefix("grad.", grads, Tolerance.measured().withRelativeFloor(1e-4),
+                        Tolerance.measured().withRelativeFloor(1e-4))
                 .prefix("after.", Tolerance.elementwise(1e-6, 1e-4), Tolerance.normwise(2e-2),
                         Tolerance.normwise(1.5e-1))
                 .tolerance("loss", Tolerance.elementwise(0, 1e-5))
@@ -784,7 +786,7 @@ public final class OpCases {
     static void fusedModel(List<OpCase> c) {
         int[] s = {2, 32, 32, 3};
         int[] s2 = {1, 48, 64, 3};
-        OpCase.Builder b = OpCase.builder("model", "tiny ARU-Net (width 8): eval forward, fused and unfused, on "
+        OpCase.Builder b = OpCase.builder("fused", "tiny ARU-Net (width 8): eval forward, fused and unfused, on "
                 + shape(s) + " and " + shape(s2))
                 .inputs(r -> map("x", nhwc(r, s), "x2", nhwc(r, s2)))
                 .run((sc, in, out) -> {

@@ -12,6 +12,9 @@ package org.arunet.backend.cuda.parity;
  *       {@code normFloor} itself when positive, or, when negative, {@code -normFloor} times the largest
  *       expected norm among the case's outputs that share this output's name up to its first dot
  *       (all "grad." outputs of a model, say).
+ *   <li>measured only: neither, the output passes unless a NaN or infinity mismatches; its norm-wise error
+ *       (with the floor) is judged with the case's other outputs elsewhere (the tiny model's mixed-precision
+ *       gradients: {@link AmpGradientCriterion}).
  * </ul>
  */
 public record Tolerance(double atol, double rtol, double normRtol, double normFloor) {
@@ -23,6 +26,11 @@ public record Tolerance(double atol, double rtol, double normRtol, double normFl
     /** Norm-wise only. */
     public static Tolerance normwise(double rtol) {
         return new Tolerance(-1, -1, rtol, 0);
+    }
+
+    /** No bound of its own: measured, and judged elsewhere. */
+    public static Tolerance measured() {
+        return new Tolerance(-1, -1, -1, 0);
     }
 
     /** Both. */
@@ -54,6 +62,12 @@ public record Tolerance(double atol, double rtol, double normRtol, double normFl
             if (normFloor > 0) {
                 s.append(String.format(" (||b|| >= %.1e)", normFloor));
             } else if (normFloor < 0) {
+                s.append(String.format(" (||b|| >= %.1e of the largest)", -normFloor));
+            }
+        }
+        if (s.length() == 0) {
+            s.append("measured only");
+            if (normFloor < 0) {
                 s.append(String.format(" (||b|| >= %.1e of the largest)", -normFloor));
             }
         }
