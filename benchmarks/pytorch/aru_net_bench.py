@@ -14,7 +14,7 @@ each in the default (NCHW, contiguous) and channels_last memory formats.
 
 Usage (Debian's python3-torch, e.g. /usr/bin/python3):
   python3 benchmarks/pytorch/aru_net_bench.py [--threads 2] [--iterations 5] [--warmup 2]
-         [--forward 1x256,1x512,2x256] [--train 2x256] [--formats default,channels_last] [--json out.json]
+         [--forward 1x256,1x512,2x256] [--train 2x256] [--formats default,channels_last] [--bf16] [--json out.json]
 Prints one line per measurement and, with --json, writes all of them (milliseconds: median, min,
 max, every iteration) with the torch version and the thread count.
 """
@@ -65,6 +65,9 @@ def main():
     ap.add_argument("--train", default="2x256")
     ap.add_argument("--formats", default="default,channels_last")
     ap.add_argument("--json")
+    ap.add_argument("--bf16", action="store_true",
+                    help="torch.autocast(cpu, bfloat16) around forward and loss: the peer of arunet's bf16 mixed "
+                         "precision (--precision bf16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -74,15 +77,17 @@ def main():
         sys.exit(f"parameter count {params} != 39,475,748: the architecture does not match arunet's")
     gmac = {256: 74.49, 512: 297.96}  # docs/ARU-NET.md, per image
     results = {"torch": torch.__version__, "threads": a.threads, "mkldnn": torch.backends.mkldnn.is_available(),
-               "parameters": params, "runs": []}
-    print(f"torch {torch.__version__}, {a.threads} threads, {params:,} parameters", flush=True)
+               "parameters": params, "precision": "bf16 autocast" if a.bf16 else "fp32", "runs": []}
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
+    print(f"torch {torch.__version__}, {a.threads} threads, {params:,} parameters, "
+          f"{'bf16 autocast' if a.bf16 else 'fp32'}", flush=True)
     for fmt in a.formats.split(","):
         mf = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
         model = net.to(memory_format=mf)
         for n, hw in shapes(a.forward):
             x = torch.randn(n, 3, hw, hw).to(memory_format=mf)
             model.eval()
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast:
                 t = timed(lambda: model(x), a.warmup, a.iterations)
             rec = {"what": "forward", "format": fmt, "batch": n, "size": hw, "ms": t,
                    "median_ms": statistics.median(t), "min_ms": min(t), "max_ms": max(t)}
@@ -99,7 +104,9 @@ def main():
 
             def step():
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x), target)
+                with autocast:
+                    logits = model(x)
+                loss = loss_fn(logits.float(), target)
                 loss.backward()
                 opt.step()
 

@@ -101,6 +101,7 @@ struct CpuContext {
     Buffer conv_weights;    // plain weights transformed for a primitive (folded, sliced, phase-combined)
     Buffer conv_tmp;        // the phase output of an upsampling convolution (or its gradient)
     Buffer conv_src;        // a convolution input converted to bf16
+    Buffer conv_dst;        // an output gradient converted to bf16 (bf16 training's backward passes)
     Buffer conv_blk_src;    // x and dy reordered to channel-blocked layouts for backward weights
     Buffer conv_blk_dst;
     Buffer conv_bwd_weights; // weights in a backward-data primitive's layout (reordered at each use)

@@ -65,8 +65,12 @@
 //
 // Note [bf16]: a bf16 core takes bf16 inputs and weights and accumulates in f32 (oneDNN
 // brg_conv_fwd:avx512_core_bf16 with AVX512-BF16 dot products); the f32 input is converted per call
-// into the context's conv_src buffer, the weights once per update, the output stays f32. Inference
-// only.
+// into the context's conv_src buffer, the weights once per update, the output stays f32. Training
+// (mixed precision, the CPU's twin of the GPU's bf16 mode): the forward pass as in inference; backward
+// data takes dy converted to bf16 (the context's conv_dst buffer) and the weights reordered to bf16,
+// and writes an f32 dx; backward weights takes x and dy converted to bf16 and writes f32 dw and db.
+// Parameters, optimizer state and every other op stay f32 (master weights). bf16 keeps f32's exponent
+// range: no loss scaling is needed.
 //
 // Note [what oneDNN 3.11 picks on this machine] (AMD EPYC, CPU family 25 model 17 = Zen 4 with
 // AVX-512 + BF16, reported by oneDNN as avx512_core_bf16; f32, NHWC activations, batch 2, every
@@ -202,8 +206,13 @@ public:
         Plan& p = plan(n, h, w);
         Prim& prim = p.bwd_data_prim(*this);
         sync_weights(prim.weights_cache, tag, weights);
-        p.src.set_data_handle(dx);
-        p.dst.set_data_handle(const_cast<float*>(dy));
+        if (bf16_) {
+            p.src_f32.set_data_handle(dx);
+            bind_dy_bf16(p, dy);
+        } else {
+            p.src.set_data_handle(dx);
+            p.dst.set_data_handle(const_cast<float*>(dy));
+        }
         run(prim);
     }
 
@@ -212,13 +221,18 @@ public:
                           std::int64_t w) {
         Plan& p = plan(n, h, w);
         Prim& prim = p.bwd_weights_prim(*this);
-        p.src.set_data_handle(const_cast<float*>(x));
-        p.dst.set_data_handle(const_cast<float*>(dy));
+        if (bf16_) {
+            bind_src(p, x);
+            bind_dy_bf16(p, dy);
+        } else {
+            p.src.set_data_handle(const_cast<float*>(x));
+            p.dst.set_data_handle(const_cast<float*>(dy));
+        }
         if (p.blocked_bwd_w) {
             p.src_blk.set_data_handle(ctx_.conv_blk_src.ensure(p.src_blk.get_desc().get_size()));
             p.dst_blk.set_data_handle(ctx_.conv_blk_dst.ensure(p.dst_blk.get_desc().get_size()));
             p.src_to_blk.execute(ctx_.stream, p.src, p.src_blk);
-            p.dst_to_blk.execute(ctx_.stream, p.dst, p.dst_blk);
+            p.dst_to_blk.execute(ctx_.stream, bf16_ ? p.dst_bf16 : p.dst, p.dst_blk);
             ctx_.stream.wait();
         }
         if (bias_) bias_mem_.set_data_handle(db);
@@ -289,8 +303,11 @@ private:
         std::int64_t n, h, w, threads;
         dnnl::memory::desc src_md, src_f32_md, dst_md, w_any_md;
         dnnl::memory src, dst;       // x or dx (bf16 cores: the converted copy), y or dy: handles set per call
-        dnnl::memory src_f32;        // bf16 cores: the caller's f32 input
+        dnnl::memory src_f32;        // bf16 cores: the caller's f32 input (or dx, backward data)
         dnnl::reorder to_bf16;       // bf16 cores: src_f32 -> src
+        dnnl::memory::desc dst_bf16_md;  // bf16 cores: dy converted for the backward passes
+        dnnl::memory dst_bf16;
+        dnnl::reorder dst_to_bf16;   // bf16 cores: dst (the caller's f32 dy) -> dst_bf16
         dnnl::memory::dims strides, dilates, pad_l, pad_r;
         bool have_train_pd = false;
         dnnl::convolution_forward::primitive_desc train_pd;  // hint for the backward primitives
@@ -316,7 +333,6 @@ private:
         }
 
         Prim& fwd_train_prim(ConvCore& c) {
-            if (c.bf16_) fail("conv2d", "bf16 convolutions are inference only");
             if (!fwd_train.ready) c.bind_forward(*this, fwd_train, training_pd(c));
             return fwd_train;
         }
@@ -349,13 +365,14 @@ private:
         }
 
         Prim& bwd_data_prim(ConvCore& c) {
-            if (c.bf16_) fail("conv2d", "bf16 convolutions are inference only");
             if (!bwd_data.ready) {
+                // bf16 cores (Note [bf16]): f32 dx from bf16 dy and weights
                 dnnl::convolution_backward_data::primitive_desc pd(
-                        c.ctx_.engine, dnnl::algorithm::convolution_direct, src_md, w_any_md, dst_md, strides,
-                        dilates, pad_l, pad_r, training_pd(c), c.attr());
+                        c.ctx_.engine, dnnl::algorithm::convolution_direct, c.bf16_ ? src_f32_md : src_md, w_any_md,
+                        c.bf16_ ? dst_bf16_md : dst_md, strides, dilates, pad_l, pad_r, training_pd(c), c.attr());
                 WeightCache& wc = c.weight_cache(pd.weights_desc(), kTransient);
-                bwd_data.args = {{DNNL_ARG_DIFF_SRC, src}, {DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_WEIGHTS, wc.mem}};
+                bwd_data.args = {{DNNL_ARG_DIFF_SRC, c.bf16_ ? src_f32 : src},
+                                 {DNNL_ARG_DIFF_DST, c.bf16_ ? dst_bf16 : dst}, {DNNL_ARG_WEIGHTS, wc.mem}};
                 c.finish(bwd_data, dnnl::convolution_backward_data(pd), pd.scratchpad_desc(), pd.impl_info_str());
                 bwd_data.weights_cache = &wc;
             }
@@ -363,15 +380,17 @@ private:
         }
 
         Prim& bwd_weights_prim(ConvCore& c) {
-            if (c.bf16_) fail("conv2d", "bf16 convolutions are inference only");
             if (!bwd_weights.ready) {
                 blocked_bwd_w = c.blocked_backward_weights();
-                dnnl::memory::desc s_md = src_md, d_md = dst_md;
+                // bf16 cores (Note [bf16]): bf16 x and dy, f32 dw and db
+                dnnl::memory::desc s_md = src_md, d_md = c.bf16_ ? dst_bf16_md : dst_md;
+                dnnl::memory::desc dw_md = c.bf16_ ? dnnl::memory::desc(c.user_w_md_.get_dims(),
+                        dnnl::memory::data_type::f32, dnnl::memory::format_tag::any) : w_any_md;
                 dnnl::convolution_forward::primitive_desc hint;
                 if (blocked_bwd_w) {
                     using tag = dnnl::memory::format_tag;
                     s_md = dnnl::memory::desc(src_md.get_dims(), src_md.get_data_type(), tag::any);
-                    d_md = dnnl::memory::desc(dst_md.get_dims(), dst_md.get_data_type(), tag::any);
+                    d_md = dnnl::memory::desc(d_md.get_dims(), d_md.get_data_type(), tag::any);
                     hint = dnnl::convolution_forward::primitive_desc(
                             c.ctx_.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                             s_md, w_any_md, c.bias_md_, d_md, strides, dilates, pad_l, pad_r, c.attr());
@@ -379,17 +398,18 @@ private:
                     hint = training_pd(c);
                 }
                 dnnl::convolution_backward_weights::primitive_desc pd(
-                        c.ctx_.engine, dnnl::algorithm::convolution_direct, s_md, w_any_md, c.bias_md_, d_md,
+                        c.ctx_.engine, dnnl::algorithm::convolution_direct, s_md, dw_md, c.bias_md_, d_md,
                         strides, dilates, pad_l, pad_r, hint, c.attr());
                 Prim& b = bwd_weights;
+                dnnl::memory& dy_mem = c.bf16_ ? dst_bf16 : dst;
                 if (blocked_bwd_w) {
                     src_blk = dnnl::memory(pd.src_desc(), c.ctx_.engine, DNNL_MEMORY_NONE);
                     dst_blk = dnnl::memory(pd.diff_dst_desc(), c.ctx_.engine, DNNL_MEMORY_NONE);
                     src_to_blk = dnnl::reorder(src, src_blk);
-                    dst_to_blk = dnnl::reorder(dst, dst_blk);
+                    dst_to_blk = dnnl::reorder(dy_mem, dst_blk);
                     b.args = {{DNNL_ARG_SRC, src_blk}, {DNNL_ARG_DIFF_DST, dst_blk}};
                 } else {
-                    b.args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dst}};
+                    b.args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dy_mem}};
                 }
                 if (c.bias_) b.args.insert({DNNL_ARG_DIFF_BIAS, c.bias_mem_});
                 if (pd.diff_weights_desc() == c.user_w_md_) {
@@ -496,6 +516,9 @@ private:
         if (bf16_) {
             p->src_f32 = dnnl::memory(p->src_f32_md, ctx_.engine, DNNL_MEMORY_NONE);
             p->to_bf16 = dnnl::reorder(p->src_f32, p->src);
+            p->dst_bf16_md = dnnl::memory::desc({n, oc_, out_h(h), out_w(w)}, dt::bf16, tag::nhwc);
+            p->dst_bf16 = dnnl::memory(p->dst_bf16_md, ctx_.engine, DNNL_MEMORY_NONE);
+            p->dst_to_bf16 = dnnl::reorder(p->dst, p->dst_bf16);
         }
         p->strides = {sh_, sw_};
         p->dilates = {dh_ - 1, dw_ - 1};  // oneDNN counts the gaps: PyTorch dilation - 1
@@ -595,6 +618,14 @@ private:
         } else {
             p.src.set_data_handle(const_cast<float*>(x));
         }
+    }
+
+    /** bf16 cores: dy (f32, the caller's) converted into the context's conv_dst buffer. */
+    void bind_dy_bf16(Plan& p, const float* dy) {
+        p.dst_bf16.set_data_handle(ctx_.conv_dst.ensure(p.dst_bf16_md.get_size()));
+        p.dst.set_data_handle(const_cast<float*>(dy));
+        p.dst_to_bf16.execute(ctx_.stream, p.dst, p.dst_bf16);
+        ctx_.stream.wait();
     }
 
     void run(Prim& prim) {
@@ -778,16 +809,16 @@ public:
                  const float* w,        // (OC, IC / G, KH, KW)
                  std::int64_t w_id, std::int64_t w_version,
                  const float* b,        // (OC) or null
-                 std::int64_t n, std::int64_t h, std::int64_t wd, bool training) {
+                 std::int64_t n, std::int64_t h, std::int64_t wd, bool training, bool bf16 = false) {
         if (up2_) {
-            ConvCore& c = core(kUp, false);
+            ConvCore& c = core(kUp, bf16);
             float* z = up2_tmp(n, h, wd);
             c.forward(z, x, up2_tag(w, w_id, w_version, 0), up2_source(w, nullptr),
                       bias_ ? up2_bias(b, nullptr, nullptr) : nullptr, n, h, wd, training);
             up2_shuffle(y, z, n, h, wd, oc_);
             return;
         }
-        ConvCore& c = core(kMain, false);
+        ConvCore& c = core(kMain, bf16);
         c.forward(y, x, plain_tag(w, w_id, w_version), [w] { return w; }, b, n, h, wd, training);
     }
 
@@ -795,15 +826,16 @@ public:
     void backward_data(float* dx,          // (N, H, W, IC)
                        const float* dy,    // (N, OH, OW, OC)
                        const float* w,     // (OC, IC / G, KH, KW)
-                       std::int64_t w_id, std::int64_t w_version, std::int64_t n, std::int64_t h, std::int64_t wd) {
+                       std::int64_t w_id, std::int64_t w_version, std::int64_t n, std::int64_t h, std::int64_t wd,
+                       bool bf16 = false) {
         if (up2_) {
-            ConvCore& c = core(kUp, false);
+            ConvCore& c = core(kUp, bf16);
             float* dz = up2_tmp(n, h, wd);
             up2_unshuffle(dz, dy, n, h, wd, oc_);
             c.backward_data(dx, dz, up2_tag(w, w_id, w_version, 0), up2_source(w, nullptr), n, h, wd);
             return;
         }
-        core(kMain, false).backward_data(dx, dy, plain_tag(w, w_id, w_version), [w] { return w; }, n, h, wd);
+        core(kMain, bf16).backward_data(dx, dy, plain_tag(w, w_id, w_version), [w] { return w; }, n, h, wd);
     }
 
     /** dw = d loss / d w (OIHW), db = sum of dy over N, H, W. */
@@ -811,9 +843,9 @@ public:
                           float* db,          // (OC) or null
                           const float* x,     // (N, H, W, IC)
                           const float* dy,    // (N, OH, OW, OC)
-                          std::int64_t n, std::int64_t h, std::int64_t wd) {
+                          std::int64_t n, std::int64_t h, std::int64_t wd, bool bf16 = false) {
         if (up2_) {
-            ConvCore& c = core(kUp, false);
+            ConvCore& c = core(kUp, bf16);
             float* dz = up2_tmp(n, h, wd);
             up2_unshuffle(dz, dy, n, h, wd, oc_);
             float* dw4 = ctx_.conv_weights.as<float>(std::size_t(4 * oc_ * ic_ * 4));
@@ -827,7 +859,7 @@ public:
             }
             return;
         }
-        core(kMain, false).backward_weights(dw, db, x, dy, n, h, wd);
+        core(kMain, bf16).backward_weights(dw, db, x, dy, n, h, wd);
     }
 
     /**
@@ -881,7 +913,7 @@ public:
     /** oneDNN's implementation name for one pass (recipe >= 0: the fused forward with that recipe, f32 or bf16). */
     std::string implementation(Pass pass, int recipe, bool bf16, std::int64_t n, std::int64_t h, std::int64_t wd) {
         if (recipe >= 0) return core(up2_ ? kUpFused : kFused, bf16).implementation(pass, recipe, n, h, wd);
-        return core(up2_ ? kUp : kMain, false).implementation(pass, -1, n, h, wd);
+        return core(up2_ ? kUp : kMain, bf16).implementation(pass, -1, n, h, wd);
     }
 
     /** Number of weight reorders done so far (each is one weight-cache refresh), over every core. */

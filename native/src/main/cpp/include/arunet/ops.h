@@ -197,14 +197,15 @@ inline void conv2d_forward(CpuContext* ctx, cpu::Conv2d* conv,
                            const float* w,  // (OC, IC / G, KH, KW)
                            int64_t w_id, int64_t w_version,
                            const float* b,  // (OC) or null
-                           int64_t n, int64_t h, int64_t wd, bool training) {
+                           int64_t n, int64_t h, int64_t wd, bool training,
+                           bool bf16) {     // bf16 operands, f32 accumulation and output (cpu/conv2d.h, Note [bf16])
     const char* op = "conv2d.forward";
     detail::enter(ctx, op);
     detail::conv_shape_ok(op, conv, n, h, wd);
     detail::need(y, op, "y");
     detail::need(x, op, "x");
     detail::need(w, op, "w");
-    conv->forward(y, x, w, w_id, w_version, b, n, h, wd, training);
+    conv->forward(y, x, w, w_id, w_version, b, n, h, wd, training, bf16);
 }
 
 /**
@@ -244,14 +245,14 @@ inline void conv2d_backward_data(CpuContext* ctx, cpu::Conv2d* conv,
                                  float* dx,        // (N, H, W, IC)
                                  const float* dy,  // (N, OH, OW, OC)
                                  const float* w,   // (OC, IC / G, KH, KW)
-                                 int64_t w_id, int64_t w_version, int64_t n, int64_t h, int64_t wd) {
+                                 int64_t w_id, int64_t w_version, int64_t n, int64_t h, int64_t wd, bool bf16) {
     const char* op = "conv2d.backwardData";
     detail::enter(ctx, op);
     detail::conv_shape_ok(op, conv, n, h, wd);
     detail::need(dx, op, "dx");
     detail::need(dy, op, "dy");
     detail::need(w, op, "w");
-    conv->backward_data(dx, dy, w, w_id, w_version, n, h, wd);
+    conv->backward_data(dx, dy, w, w_id, w_version, n, h, wd, bf16);
 }
 
 inline void conv2d_backward_weights(CpuContext* ctx, cpu::Conv2d* conv,
@@ -259,14 +260,14 @@ inline void conv2d_backward_weights(CpuContext* ctx, cpu::Conv2d* conv,
                                     float* db,        // (OC) or null
                                     const float* x,   // (N, H, W, IC)
                                     const float* dy,  // (N, OH, OW, OC)
-                                    int64_t n, int64_t h, int64_t wd) {
+                                    int64_t n, int64_t h, int64_t wd, bool bf16) {
     const char* op = "conv2d.backwardWeights";
     detail::enter(ctx, op);
     detail::conv_shape_ok(op, conv, n, h, wd);
     detail::need(dw, op, "dw");
     detail::need(x, op, "x");
     detail::need(dy, op, "dy");
-    conv->backward_weights(dw, db, x, dy, n, h, wd);
+    conv->backward_weights(dw, db, x, dy, n, h, wd, bf16);
 }
 
 /**

@@ -86,6 +86,29 @@ abstract class BaseCommand implements Callable<Integer> {
     }
 
     /**
+     * Applies --precision to a CPU backend: the inference convolutions and, for training, the training
+     * convolutions too (bf16 mixed precision). The GPU chooses its precision with the device name.
+     */
+    static void applyPrecision(Backend be, org.arunet.backend.Precision p, boolean training) {
+        if (p == org.arunet.backend.Precision.F32) {
+            return;
+        }
+        if (be.name().equals("cuda")) {
+            throw new Errors.UsageException("--precision " + p.name().toLowerCase(java.util.Locale.ROOT)
+                    + " is for the CPU backend; on a GPU choose the precision with --device cuda:bf16 or cuda:fp16");
+        }
+        try {
+            be.setInferencePrecision(p);
+            if (training) {
+                be.setTrainingPrecision(p);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ": "
+                    + e.getMessage());
+        }
+    }
+
+    /**
      * Creates {@code dir}; refuses to reuse a folder that already holds {@code marker} unless
      * {@code force}.
      */

@@ -65,8 +65,9 @@ final class BenchCommand extends BaseCommand {
     boolean peerOnly;
 
     @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
-            description = "Inference convolution arithmetic: f32, or bf16 (bfloat16 inputs and weights, float32"
-                    + " accumulation; CPUs with AVX512-BF16 or AMX). Training stays f32.")
+            description = "Convolution arithmetic on the CPU: f32, or bf16 (bfloat16 inputs and weights, float32"
+                    + " accumulation; CPUs with AVX512-BF16 or AMX); with --train, the training step's convolutions"
+                    + " too (mixed precision, float32 master weights).")
     Precision precision;
 
     @Option(names = "--unfused", description = "Run the inference pass through the unfused modules (as training"
@@ -110,7 +111,7 @@ final class BenchCommand extends BaseCommand {
             }
             x.copyFrom(v);
             long macs = net.macs(imageSize, imageSize) * batchSize;
-            be.setInferencePrecision(precision);
+            applyPrecision(be, precision, train);
             if (net instanceof ArUNet a) {
                 a.setFusedInference(!unfused);
             }

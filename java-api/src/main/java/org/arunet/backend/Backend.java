@@ -159,6 +159,25 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Sets the arithmetic of the convolutions' {@link Conv2dOp} passes (forward, backward data, backward
+     * weights: what training runs) — {@link Precision#F32} by default. {@link Precision#BF16} is mixed
+     * precision: bf16 operands, float32 accumulation and outputs, parameters and every other op float32.
+     * Backends without it refuse BF16 with {@link IllegalArgumentException}. (The CUDA backend chooses its
+     * convolution precision when it is created.)
+     */
+    default void setTrainingPrecision(Precision precision) {
+        if (precision != Precision.F32) {
+            throw new IllegalArgumentException("backend " + name() + " supports only F32 training convolutions, not "
+                    + precision);
+        }
+    }
+
+    /** The precision set by {@link #setTrainingPrecision}. */
+    default Precision trainingPrecision() {
+        return Precision.F32;
+    }
+
+    /**
      * Whether models should take their fused inference path ({@link #convForwardFused},
      * {@link #conv2dUpsampled}) on this backend by default. True where the backend implements those
      * operations itself (CPU, reference); false where only the composed defaults above exist (CUDA,

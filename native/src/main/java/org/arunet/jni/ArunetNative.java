@@ -81,10 +81,11 @@ public final class ArunetNative {
 
     public static native void conv2d_destroy(@Cast("arunet::cpu::Conv2d*") long conv);
 
+    /** Training passes with bf16 operands (f32 accumulation, f32 outputs) when bf16 is true. */
     public static native void conv2d_forward(@Cast("arunet::CpuContext*") long ctx,
             @Cast("arunet::cpu::Conv2d*") long conv, @Cast("float*") long y, @Cast("const float*") long x,
             @Cast("const float*") long w, long wId, long wVersion, @Cast("const float*") long b, long n, long h,
-            long w2, boolean training);
+            long w2, boolean training, boolean bf16);
 
     /**
      * Inference forward with a folded batch norm (scale, shift, tagged by fold) and a post-op recipe
@@ -100,11 +101,11 @@ public final class ArunetNative {
 
     public static native void conv2d_backward_data(@Cast("arunet::CpuContext*") long ctx,
             @Cast("arunet::cpu::Conv2d*") long conv, @Cast("float*") long dx, @Cast("const float*") long dy,
-            @Cast("const float*") long w, long wId, long wVersion, long n, long h, long w2);
+            @Cast("const float*") long w, long wId, long wVersion, long n, long h, long w2, boolean bf16);
 
     public static native void conv2d_backward_weights(@Cast("arunet::CpuContext*") long ctx,
             @Cast("arunet::cpu::Conv2d*") long conv, @Cast("float*") long dw, @Cast("float*") long db,
-            @Cast("const float*") long x, @Cast("const float*") long dy, long n, long h, long w2);
+            @Cast("const float*") long x, @Cast("const float*") long dy, long n, long h, long w2, boolean bf16);
 
     /**
      * pass: 0 forward inference, 1 forward training, 2 backward data, 3 backward weights; recipe >= 0:

@@ -46,6 +46,7 @@ public final class CpuBackend implements Backend {
     private long ctx;
     private int threads;
     private Precision precision = Precision.F32;
+    private Precision trainingPrecision = Precision.F32;
     private Boolean bf16;
     private long composedFusions;
     private final Set<CpuConv2dOp> convs = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -304,6 +305,27 @@ public final class CpuBackend implements Backend {
     @Override
     public Precision inferencePrecision() {
         return precision;
+    }
+
+    /**
+     * {@link Precision#BF16}: the convolutions' forward and backward passes take bf16 operands with f32
+     * accumulation and f32 outputs (cpu/conv2d.h, Note [bf16]); needs {@link #supportsBf16Inference()}.
+     */
+    @Override
+    public void setTrainingPrecision(Precision p) {
+        if (p == null) {
+            throw new IllegalArgumentException("setTrainingPrecision: precision is null");
+        }
+        if (p == Precision.BF16 && !supportsBf16Inference()) {
+            throw new IllegalArgumentException("setTrainingPrecision: this CPU has no bf16 convolution kernels"
+                    + " (AVX512-BF16 or AMX); use F32");
+        }
+        trainingPrecision = p;
+    }
+
+    @Override
+    public Precision trainingPrecision() {
+        return trainingPrecision;
     }
 
     void forget(CpuConv2dOp op) {

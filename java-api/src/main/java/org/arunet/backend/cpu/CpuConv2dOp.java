@@ -7,6 +7,7 @@ import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
 import org.arunet.backend.ConvChecks;
 import org.arunet.backend.ConvEpilogue;
+import org.arunet.backend.Precision;
 import org.arunet.jni.ArunetNative;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
@@ -115,9 +116,10 @@ final class CpuConv2dOp implements Conv2dOp {
         checks.forward("conv2d.forward", x, w, b, y, factor);
         long c = backend.ctx();
         long h = handle();
+        boolean bf16 = backend.trainingPrecision() == Precision.BF16;
         CpuBackend.run(forwardName, CpuBackend.of(x, w, y), () -> ArunetNative.conv2d_forward(c, h, y.address(),
                 x.address(), w.address(), w.id(), w.version(), b == null ? 0L : b.address(), x.dim(0), x.dim(1),
-                x.dim(2), training));
+                x.dim(2), training, bf16));
         y.bumpVersion();
     }
 
@@ -306,8 +308,9 @@ final class CpuConv2dOp implements Conv2dOp {
         checks.backwardData("conv2d.backwardData", dy, w, dx, factor);
         long c = backend.ctx();
         long h = handle();
+        boolean bf16 = backend.trainingPrecision() == Precision.BF16;
         CpuBackend.run(backwardDataName, CpuBackend.of(dy, w, dx), () -> ArunetNative.conv2d_backward_data(c, h,
-                dx.address(), dy.address(), w.address(), w.id(), w.version(), dx.dim(0), dx.dim(1), dx.dim(2)));
+                dx.address(), dy.address(), w.address(), w.id(), w.version(), dx.dim(0), dx.dim(1), dx.dim(2), bf16));
         dx.bumpVersion();
     }
 
@@ -316,9 +319,10 @@ final class CpuConv2dOp implements Conv2dOp {
         checks.backwardWeights("conv2d.backwardWeights", x, dy, dw, db, factor);
         long c = backend.ctx();
         long h = handle();
+        boolean bf16 = backend.trainingPrecision() == Precision.BF16;
         CpuBackend.run(backwardWeightsName, CpuBackend.of(x, dy, dw), () -> ArunetNative.conv2d_backward_weights(c, h,
                 dw.address(), db == null ? 0L : db.address(), x.address(), dy.address(), x.dim(0), x.dim(1),
-                x.dim(2)));
+                x.dim(2), bf16));
         dw.bumpVersion();
         if (db != null) {
             db.bumpVersion();
@@ -337,13 +341,15 @@ final class CpuConv2dOp implements Conv2dOp {
 
     /**
      * oneDNN's implementation name (e.g. {@code brg_conv_fwd:avx512_core}) for one pass on input
-     * {@code [n, h, w, in]}; creates and caches the primitive if it is not there yet.
+     * {@code [n, h, w, in]} at the backend's training precision; creates and caches the primitive if it
+     * is not there yet.
      */
     String implementation(Pass pass, int n, int h, int w) {
         long c = backend.ctx();
         long hd = handle();
         return CpuBackend.call("conv2d.implementation " + spec, CpuBackend.NONE,
-                () -> ArunetNative.conv2d_implementation(c, hd, pass.ordinal(), -1, false, n, h, w));
+                () -> ArunetNative.conv2d_implementation(c, hd, pass.ordinal(), -1,
+                        backend.trainingPrecision() == Precision.BF16, n, h, w));
     }
 
     /** oneDNN's implementation of the fused inference forward with a post-op recipe (conv2d.h codes). */

@@ -159,7 +159,7 @@ class CpuErrorHandlingTest {
                 e.getMessage());
         assertInstanceOf(RuntimeException.class, e.getCause());
         ArunetException n = assertThrows(ArunetException.class, () -> CpuBackend.run("conv2d", CpuBackend.NONE,
-                () -> ArunetNative.conv2d_forward(ctx, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, false)));
+                () -> ArunetNative.conv2d_forward(ctx, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, false, false)));
         assertTrue(n.getMessage().contains("closed?"), n.getMessage());
         // still alive and correct
         Tensor x = t.plain(1, 2, 3);
