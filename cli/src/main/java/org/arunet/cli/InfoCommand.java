@@ -61,6 +61,7 @@ final class InfoCommand extends BaseCommand {
                     r.put("last_epoch", JSON.convertValue(h.get(h.size() - 1), Map.class));
                 }
             }
+            putJson(r, "loss_scaler", meta.get(Checkpoint.LOSS_SCALER));
             putJson(r, "provenance", meta.get("provenance"));
         }
         if (json) {

@@ -112,6 +112,8 @@ class CliTest {
         assertEquals(2, i.get("epochs_completed").asInt());
         assertEquals(32, i.get("preprocessing").get("image_size").asInt());
         assertTrue(i.get("parameters").asLong() > 1000);
+        assertFalse(i.has("loss_scaler"), "fp32 training keeps no loss scale");
+        assertEquals("f32", i.get("provenance").get("precision").asText());
 
         Run eval = run("eval", "--model", last.toString(), "--data", data.toString(), "--split",
                 out.resolve("split.json").toString(), "--out", dir.resolve("eval").toString(), "--device", "cpu",
@@ -159,6 +161,44 @@ class CliTest {
         assertEquals(12, j.get("train").asInt() + j.get("val").asInt() + j.get("test").asInt());
         assertTrue(j.has("duplicate_groups"));
         assertEquals(2, run("split", "--data", data.toString(), "--out", f.toString()).code(), "no overwrite");
+    }
+
+    @Test
+    void trainWithBf16ConvolutionsOrAClearRefusal() throws IOException {
+        Path out = dir.resolve("run-bf16");
+        Run train = run("train", "--data", data.toString(), "--out", out.toString(), "--epochs", "1",
+                "--image-size", "32", "--width", "4", "--batch-size", "2", "--device", "cpu", "--threads", "2",
+                "--precision", "bf16", "--no-eval-test", "--json");
+        boolean supported;
+        try (org.arunet.backend.cpu.CpuBackend cpu = new org.arunet.backend.cpu.CpuBackend(1)) {
+            supported = cpu.supportsBf16Inference();
+        }
+        if (!supported) {
+            assertEquals(2, train.code(), train.err());
+            assertTrue(train.err().contains("--precision bf16") && train.err().contains("AVX512-BF16"), train.err());
+            return;
+        }
+        assertEquals(0, train.code(), train.err());
+        JsonNode summary = new ObjectMapper().readTree(train.out());
+        assertTrue(Double.isFinite(summary.get("best_val_loss").asDouble()), train.out());
+        Run info = run("info", "--model", out.resolve("checkpoints").resolve("last.safetensors").toString(), "--json");
+        assertEquals("bf16", new ObjectMapper().readTree(info.out()).get("provenance").get("precision").asText());
+    }
+
+    @Test
+    void infoShowsTheFp16LossScaleOfACheckpoint() throws IOException {
+        Path f = dir.resolve("fp16-like.safetensors");
+        try (org.arunet.backend.Backend be = org.arunet.backend.Backends.reference();
+                org.arunet.model.ArUNet net = org.arunet.model.ArUNet.builder().backend(be).width(2).build();
+                org.arunet.train.Adam adam = org.arunet.train.Adam.of(be, net.namedParameters(), 1e-4f)) {
+            org.arunet.train.LossScaler scaler = new org.arunet.train.LossScaler(be, 256f, 2f, 0.5f, 3);
+            org.arunet.train.Checkpoint.save(f, net, adam, scaler, java.util.Map.of());
+        }
+        Run info = run("info", "--model", f.toString(), "--json");
+        assertEquals(0, info.code(), info.err());
+        JsonNode s = new ObjectMapper().readTree(info.out()).get("loss_scaler");
+        assertEquals(256.0, Double.parseDouble(s.get("scale").asText()), info.out());
+        assertEquals(3, Integer.parseInt(s.get("growth_interval").asText()), info.out());
     }
 
     @ParameterizedTest
