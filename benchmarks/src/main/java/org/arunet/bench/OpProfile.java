@@ -23,7 +23,7 @@ import org.arunet.train.Adam;
  * Defaults: forward 256 1 2 5. Timings are wall clock (run it on a quiet machine, and repeat), or
  * with {@code -Dprofile.cpu=true} the calling thread's CPU time (meaningful with 1 thread, where it
  * is the work itself whatever the load). {@code -Dprofile.unfused=true} runs the unfused eval
- * forward, {@code -Dprofile.bf16=true} bf16 inference convolutions.
+ * forward, {@code -Dprofile.bf16=true} bf16 convolutions (inference, and training's mixed precision).
  */
 public final class OpProfile {
     private OpProfile() {}
@@ -41,6 +41,7 @@ public final class OpProfile {
         be.enable(false); // construction is not counted
         if (Boolean.getBoolean("profile.bf16")) {
             be.setInferencePrecision(org.arunet.backend.Precision.BF16);
+            be.setTrainingPrecision(org.arunet.backend.Precision.BF16);
         }
         try (ArUNet net = ArUNet.builder().backend(be).build();
                 Tensor x = be.allocate(DType.F32, Layout.NHWC, batch, size, size, 3);

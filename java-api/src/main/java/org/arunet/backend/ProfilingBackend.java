@@ -288,6 +288,16 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public void setTrainingPrecision(Precision precision) {
+        inner.setTrainingPrecision(precision);
+    }
+
+    @Override
+    public Precision trainingPrecision() {
+        return inner.trainingPrecision();
+    }
+
+    @Override
     public boolean supportsBf16Inference() {
         return inner.supportsBf16Inference();
     }
