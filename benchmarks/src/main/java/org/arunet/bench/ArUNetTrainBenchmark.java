@@ -4,6 +4,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
+import org.arunet.backend.Precision;
 import org.arunet.model.ArUNet;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
@@ -28,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * loss, backward, Adam (lr 1e-4), at {@code shape} = {@code N x S}.
  *
  * <pre>
- *   java -jar benchmarks/target/benchmarks.jar ArUNetTrainBenchmark -p threads=2
+ *   java -jar benchmarks/target/benchmarks.jar ArUNetTrainBenchmark -p threads=2 [-p precision=bf16]
  * </pre>
  * Effective GFLOP/s = 3 x 2 x MACs / time (74.49 GMAC per 256 x 256 image), the issue's measure.
  */
@@ -45,6 +46,10 @@ public class ArUNetTrainBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** f32, or bf16 mixed precision (bf16 convolution operands, f32 accumulation and master weights). */
+    @Param({"f32"})
+    public String precision;
+
     private Backend backend;
     private ArUNet net;
     private Tensor x;
@@ -58,6 +63,7 @@ public class ArUNetTrainBenchmark {
         int n = Integer.parseInt(ns[0]);
         int size = Integer.parseInt(ns[1]);
         backend = Backends.cpu(threads);
+        backend.setTrainingPrecision(Precision.valueOf(precision.toUpperCase(java.util.Locale.ROOT)));
         net = ArUNet.builder().backend(backend).build();
         net.train(true);
         x = backend.allocate(DType.F32, Layout.NHWC, n, size, size, 3);
