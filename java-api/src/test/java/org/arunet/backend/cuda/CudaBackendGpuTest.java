@@ -97,8 +97,29 @@ class CudaBackendGpuTest {
     }
 
     static Stream<Arguments> halfCases() {
-        return OpCases.all().stream().filter(c -> c.group().equals("conv2d") || c.group().equals("model"))
+        return OpCases.all().stream().filter(c -> c.group().equals("conv2d") || c.group().equals("fused")
+                || c.group().equals("model"))
                 .flatMap(c -> Stream.of(Arguments.of(c, Precision.FP16), Arguments.of(c, Precision.BF16)));
+    }
+
+    static Stream<OpCase> convCases() {
+        return OpCases.all().stream().filter(c -> c.group().equals("conv2d"));
+    }
+
+    /** TF32 operands have fp16's 10-bit mantissa: the convolutions are held to the fp16 tolerances. */
+    @ParameterizedTest(name = "tf32 {0}")
+    @MethodSource("convCases")
+    void tf32ConvolutionsWithinTheirRounding(OpCase c) {
+        try (CudaBackend tf32 = new CudaBackend(Precision.FP32, true)) {
+            assertTrue(tf32.tf32());
+            Map<String, HostTensor> expected = c.run(cpu, c.inputs());
+            Map<String, HostTensor> actual = c.run(tf32, c.inputs());
+            String failures = Comparison.compare(c, actual, expected, Precision.FP16).stream().filter(r -> !r.pass())
+                    .map(Comparison.Result::line).collect(Collectors.joining("\n"));
+            if (!failures.isEmpty()) {
+                fail(c.name() + " (tf32):\n" + failures);
+            }
+        }
     }
 
     @ParameterizedTest(name = "{1} {0}")
