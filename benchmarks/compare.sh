@@ -82,11 +82,13 @@ for r in $(seq 1 "$rounds"); do
     fi
   done
   java_bench arunet "$jar" --batch-size 2 --image-size 256 --iterations 3 --warmup 1 --train
+  java_bench arunet-bf16 "$jar" --batch-size 2 --image-size 256 --iterations 3 --warmup 1 --train --precision bf16
   if [ -n "${BASELINE_JAR:-}" ]; then
     java_bench baseline "$BASELINE_JAR" --batch-size 2 --image-size 256 --iterations 3 --warmup 1 --train
   fi
   if [ "${SKIP_PYTORCH:-0}" != 1 ]; then
     torch_bench --iterations 3 --warmup 1 --forward 1x256,1x512,2x256 --train 2x256
+    torch_bench --iterations 3 --warmup 1 --forward "" --train 2x256 --bf16
   fi
 done
 

@@ -35,8 +35,9 @@ def main(path):
     for r in records:
         peer, res, load = r["peer"], r["result"], r["load1"]
         if peer == "pytorch":
+            bf16 = res.get("precision", "fp32") != "fp32"  # aru_net_bench.py --bf16: CPU bf16 autocast
             for run in res["runs"]:
-                key = ("pytorch " + run["format"], run["what"], run["batch"], run["size"])
+                key = ("pytorch " + ("bf16 " if bf16 else "") + run["format"], run["what"], run["batch"], run["size"])
                 rows[key].append((run["median_ms"], run["min_ms"], load))
             continue
         b, s = res["input"][0], res["input"][2]
