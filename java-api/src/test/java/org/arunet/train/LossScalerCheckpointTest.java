@@ -1,6 +1,8 @@
 package org.arunet.train;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.arunet.train.TrainTestSupport.assertSameState;
+import static org.arunet.train.TrainTestSupport.config;
+import static org.arunet.train.TrainTestSupport.snapshot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -26,7 +28,6 @@ import org.arunet.backend.Backends;
 import org.arunet.io.SafeTensors;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
-import org.arunet.model.SegmentationModel;
 import org.arunet.nn.Init;
 import org.arunet.nn.Parameter;
 import org.arunet.tensor.Tensor;
@@ -239,11 +240,6 @@ class LossScalerCheckpointTest {
         }
     }
 
-    private static TrainerConfig config(int epochs) {
-        return TrainerConfig.paper().withEpochs(epochs).withBatchSize(2).withLearningRate(2e-3f).withWarmupEpochs(1)
-                .withPatience(0);
-    }
-
     /**
      * The scaler of these runs: it starts at 2^18, where this model's gradients overflow float16, and
      * grows every 3 finite steps, so that over 3 epochs of 3 steps it skips a step every few steps
@@ -253,21 +249,6 @@ class LossScalerCheckpointTest {
         LossScaler s = new LossScaler(be, 1 << 18, 2f, 0.5f, 3);
         made.add(s);
         return s;
-    }
-
-    private static Map<String, byte[]> snapshot(SegmentationModel m) {
-        Map<String, byte[]> out = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : m.stateDict().entrySet()) {
-            out.put(e.getKey(), e.getValue().toByteArray());
-        }
-        return out;
-    }
-
-    private static void assertSameState(Map<String, byte[]> a, Map<String, byte[]> b) {
-        assertEquals(a.keySet(), b.keySet());
-        for (String k : a.keySet()) {
-            assertArrayEquals(a.get(k), b.get(k), "state " + k + " differs");
-        }
     }
 
     private static LossScaler.State recorded(Path checkpoint) throws IOException {

@@ -1,5 +1,6 @@
 package org.arunet.train;
 
+import static org.arunet.train.TrainTestSupport.config;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,11 +34,6 @@ import org.junit.jupiter.api.io.TempDir;
 class TrainerFaultsTest {
     @TempDir
     Path dir;
-
-    private static TrainerConfig config(int epochs) {
-        return TrainerConfig.paper().withEpochs(epochs).withBatchSize(2).withLearningRate(2e-3f).withWarmupEpochs(1)
-                .withPatience(0);
-    }
 
     /** The wrapped network, except that one gradient element becomes +Inf from a given epoch on. */
     private static final class PoisonedGradient extends WrappedModel {

@@ -1,6 +1,8 @@
 package org.arunet.train;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.arunet.train.TrainTestSupport.assertSameState;
+import static org.arunet.train.TrainTestSupport.config;
+import static org.arunet.train.TrainTestSupport.snapshot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.arunet.backend.Backend;
@@ -19,7 +20,6 @@ import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.model.SegmentationModel;
 import org.arunet.nn.Init;
-import org.arunet.tensor.Tensor;
 import org.arunet.testing.SyntheticData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,27 +31,6 @@ class TrainerTest {
 
     private static ArUNet model(Backend be, long seed) {
         return new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, seed);
-    }
-
-    private static TrainerConfig config(int epochs) {
-        return TrainerConfig.paper().withEpochs(epochs).withBatchSize(2).withLearningRate(2e-3f).withWarmupEpochs(1)
-                .withPatience(0);
-    }
-
-    /** Every parameter and buffer, copied to host arrays. */
-    private static Map<String, byte[]> snapshot(SegmentationModel m) {
-        Map<String, byte[]> out = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : m.stateDict().entrySet()) {
-            out.put(e.getKey(), e.getValue().toByteArray());
-        }
-        return out;
-    }
-
-    private static void assertSameState(Map<String, byte[]> a, Map<String, byte[]> b) {
-        assertEquals(a.keySet(), b.keySet());
-        for (String k : a.keySet()) {
-            assertArrayEquals(a.get(k), b.get(k), "state " + k + " differs");
-        }
     }
 
     @Test
