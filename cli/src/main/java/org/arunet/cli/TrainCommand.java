@@ -86,8 +86,16 @@ final class TrainCommand extends BaseCommand {
     int patience;
 
     @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "The paper's online augmentation: flip, rotation within 10 degrees, 80 %% crop.")
+            description = "Online augmentation: horizontal flip, rotation within 10 degrees, random crop resized back.")
     boolean augment;
+
+    @Option(names = "--crop-scale", paramLabel = "MIN,MAX", defaultValue = "0.8,1.0", split = ",",
+            description = "Side of the random crop as a fraction of the image, uniform in [MIN, MAX]; 0.8,0.8 is the"
+                    + " paper's fixed 80 %% crop.")
+    List<Double> cropScale;
+
+    @Option(names = "--crop-probability", defaultValue = "1", description = "Probability that an image is cropped.")
+    double cropProbability;
 
     @Option(names = "--loader-threads", defaultValue = "2", description = "Background threads decoding and"
             + " augmenting images.")
@@ -153,7 +161,7 @@ final class TrainCommand extends BaseCommand {
                 .optClasses(data.classes).optSeed(seed).optThreads(loaderThreads).build();
         LoaderConfig trainCfg = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
                 .optClasses(data.classes).optSeed(seed).optThreads(loaderThreads)
-                .optAugmentation(augment ? Augmentation.paper() : Augmentation.none()).build();
+                .optAugmentation(augmentation()).build();
         TrainingResult result;
         try (SegmentationBatchSource train = SegmentationBatchSource.open(parts.train(), trainCfg);
                 SegmentationBatchSource val = parts.val().isEmpty() ? null : SegmentationBatchSource.open(parts.val(),
@@ -173,7 +181,8 @@ final class TrainCommand extends BaseCommand {
                     .provenance("split_hash", split.hash())
                     .provenance("seed", Long.toString(seed))
                     .provenance("command", "arunet train")
-                    .provenance("precision", precision.name().toLowerCase(Locale.ROOT));
+                    .provenance("precision", precision.name().toLowerCase(Locale.ROOT))
+                    .provenance("augmentation", augmentation().toMap().toString());
             result = trainer.fit();
         }
         writeHistory(result.history(), out.resolve("history.csv"));
@@ -206,6 +215,21 @@ final class TrainCommand extends BaseCommand {
             info().printf("done: checkpoints in %s, curves %s%n", out.resolve("checkpoints"), charts);
         }
         return 0;
+    }
+
+    Augmentation augmentation() {
+        if (!augment) {
+            return Augmentation.none();
+        }
+        if (cropScale.size() != 2) {
+            throw new Errors.UsageException("--crop-scale needs two values MIN,MAX, got " + cropScale);
+        }
+        try {
+            return Augmentation.paper().withCropScale(cropScale.get(0), cropScale.get(1))
+                    .withCropProbability(cropProbability);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--crop-scale/--crop-probability: " + e.getMessage());
+        }
     }
 
     static void writeHistory(List<EpochSummary> h, Path file) throws IOException {

@@ -48,11 +48,62 @@ class AugmentationTest {
         assertFalse(Augmentation.paper().isIdentity());
     }
 
+    /**
+     * Guards the scale distribution the training defaults were chosen with (docs/TRAINING-PARITY.md):
+     * the paper's preset crops 80 % of every image; the default draws the side uniformly in
+     * [80 %, 100 %], so the network also sees lesions at the scale it is tested at (mean 0.9, about a
+     * tenth of the draws uncropped within a pixel).
+     */
+    @Test
+    void cropScaleDistributionOfThePresets() {
+        int n = 20000;
+        int size = 256;
+        double[] paper = sideStats(Augmentation.paper(), n, size);
+        assertEquals(0.8, paper[0], 1e-3, "paper: mean crop side");
+        assertEquals(0.8, paper[1], 1e-3, "paper: smallest side");
+        assertEquals(0.8, paper[2], 1e-3, "paper: largest side");
+        double[] std = sideStats(Augmentation.standard(), n, size);
+        // Uniform on [0.8, 1]: mean 0.9, sd 0.2 / sqrt(12) = 0.0577; the mean of 20000 draws is within
+        // 5 sd (0.002) of 0.9.
+        assertEquals(0.9, std[0], 0.003, "default: mean crop side");
+        assertEquals(0.0577, std[3], 0.003, "default: sd of the crop side");
+        assertTrue(std[1] < 0.801 && std[2] > 0.999, "default: sides span [0.8, 1]: " + std[1] + ".." + std[2]);
+        assertEquals(0.9, Augmentation.standard().meanCropScale(), 1e-12);
+        assertEquals(0.8, Augmentation.paper().meanCropScale(), 1e-12);
+        assertEquals(0.9, Augmentation.paper().withCropProbability(0.5).meanCropScale(), 1e-12);
+        double[] half = sideStats(Augmentation.paper().withCropProbability(0.5), n, size);
+        assertEquals(0.9, half[0], 0.003, "80 % crop on half the images: mean side");
+    }
+
+    /** Mean, min, max and sd of the crop side / image side over {@code n} draws. */
+    private static double[] sideStats(Augmentation a, int n, int size) {
+        SplittableRandom rng = new SplittableRandom(11);
+        double sum = 0;
+        double sum2 = 0;
+        double min = 1;
+        double max = 0;
+        for (int i = 0; i < n; i++) {
+            AugmentParams p = a.sample(rng, size);
+            assertTrue(p.cropX() >= 0 && p.cropY() >= 0 && p.cropX() + p.cropSide() <= size
+                    && p.cropY() + p.cropSide() <= size, "crop inside the image: " + p);
+            double f = (double) p.cropSide() / size;
+            sum += f;
+            sum2 += f * f;
+            min = Math.min(min, f);
+            max = Math.max(max, f);
+        }
+        double mean = sum / n;
+        return new double[] {mean, min, max, Math.sqrt(Math.max(0, sum2 / n - mean * mean))};
+    }
+
     @Test
     void invalidSettingsAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> new Augmentation(1.5, 10, 0.8, 1));
-        assertThrows(IllegalArgumentException.class, () -> new Augmentation(0.5, -1, 0.8, 1));
-        assertThrows(IllegalArgumentException.class, () -> new Augmentation(0.5, 10, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Augmentation(1.5, 10, 0.8, 0.8, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Augmentation(0.5, -1, 0.8, 0.8, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Augmentation(0.5, 10, 0, 0.8, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Augmentation(0.5, 10, 0.9, 0.8, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Augmentation(0.5, 10, 0.8, 1.1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Augmentation(0.5, 10, 0.8, 1, -0.1));
     }
 
     @Test
