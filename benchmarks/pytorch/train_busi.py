@@ -21,7 +21,8 @@ the optimisation is done the way arunet does it, written independently here:
               5 % of epochs at the minimum)
   batches     reshuffled every epoch, the last incomplete batch dropped (as arunet's Trainer)
   selection   after every epoch: validation loss (mean over images) and lesion Dice (argmax, per
-              image, at S x S); the weights with the lowest validation loss are kept
+              image, at S x S); the weights with the lowest validation loss are kept; training stops
+              after --patience epochs without a lower validation loss (15; 0 = never), as arunet's
 At the end it writes the kept weights as an arunet checkpoint (best.safetensors, metadata copied from
 --template, any checkpoint arunet wrote for the same architecture), so that `arunet eval` scores both
 trainers' models with one and the same evaluation; it also prints its own test Dice at S x S.
@@ -30,7 +31,7 @@ Usage (Debian's python3-torch and python3-opencv, e.g. /usr/bin/python3):
   train_busi.py --data BUSI --split split.json --template arunet-best.safetensors --out DIR
                 [--size 128] [--width 16] [--batch 8] [--epochs 30] [--lr 1e-3] [--min-lr 0]
                 [--warmup 0] [--init pytorch] [--crop-scale 0.8,1.0] [--crop-probability 1]
-                [--seed 1] [--threads 2]
+                [--patience 15] [--seed 1] [--threads 2]
   train_busi.py --check-checkpoint CKPT --data BUSI --split split.json
                 loads an arunet checkpoint into the PyTorch model and prints its validation loss and
                 Dice (proves the weight layout both ways)
@@ -239,6 +240,7 @@ def main():
     ap.add_argument("--init", choices=["pytorch", "authors"], default="pytorch")
     ap.add_argument("--crop-scale", default="0.8,1.0")
     ap.add_argument("--crop-probability", type=float, default=1.0)
+    ap.add_argument("--patience", type=int, default=15)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -273,7 +275,11 @@ def main():
     steps = len(train_imgs) // args.batch if len(train_imgs) >= args.batch else 1
     best = (float("inf"), -1, None)
     history = []
+    since = 0
     for epoch in range(args.epochs):
+        if args.patience > 0 and since >= args.patience:
+            print(f"early stopping: validation loss has not improved for {since} epochs", flush=True)
+            break
         e0 = time.time()
         lr = learning_rate_at(epoch, args.epochs, args.lr, args.min_lr, args.warmup)
         for g in opt.param_groups:
@@ -294,6 +300,9 @@ def main():
         improved = val_loss < best[0]
         if improved:
             best = (val_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            since = 0
+        else:
+            since += 1
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / (steps * args.batch), "val_loss": val_loss,
                "val_dice": val_dice, "seconds": time.time() - e0, "best": improved}
         history.append(row)

@@ -45,11 +45,8 @@ final class BenchCommand extends BaseCommand {
     @Option(names = "--train", description = "Also time a training step.")
     boolean train;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
-    String device;
-
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
-    int threads;
+    @Mixin
+    ComputeOptions compute = new ComputeOptions();
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random input and weights.")
     long seed;
@@ -63,12 +60,6 @@ final class BenchCommand extends BaseCommand {
     @Option(names = "--peer-only", description = "With --vs: export the model, release ours, then time only the"
             + " other engine, so that this process's peak RSS is that engine's own (for memory comparisons).")
     boolean peerOnly;
-
-    @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
-            description = "Convolution arithmetic on the CPU: f32, or bf16 (bfloat16 inputs and weights, float32"
-                    + " accumulation; CPUs with AVX512-BF16 or AMX); with --train, the training step's convolutions"
-                    + " too (mixed precision, float32 master weights).")
-    Precision precision;
 
     @Option(names = "--unfused", description = "Run the inference pass through the unfused modules (as training"
             + " does, with running statistics) instead of the fused inference path (ARU-Net only).")
@@ -87,11 +78,11 @@ final class BenchCommand extends BaseCommand {
             if (train) {
                 throw new Errors.UsageException("--vs compares inference only; leave out --train");
             }
-            if (precision != Precision.F32) {
+            if (compute.precision != Precision.F32) {
                 throw new Errors.UsageException("--vs compares fp32 inference (ONNX Runtime runs the exported"
-                        + " model in fp32); leave out --precision " + precision.name().toLowerCase(Locale.ROOT));
+                        + " model in fp32); leave out --precision " + compute.precision.name().toLowerCase(Locale.ROOT));
             }
-            if (!device.equals("cpu") && !device.equals("auto")) {
+            if (!compute.device.equals("cpu") && !compute.device.equals("auto")) {
                 throw new Errors.UsageException("--vs " + vs + " compares CPU inference (ONNX Runtime's CPU provider);"
                         + " use --device cpu");
             }
@@ -101,7 +92,7 @@ final class BenchCommand extends BaseCommand {
             throw new Errors.UsageException("--peer-only needs --vs onnxruntime");
         }
         Map<String, Object> r = new LinkedHashMap<>();
-        try (Backend be = backend(device, threads);
+        try (Backend be = backend(compute.device, compute.threads);
                 SegmentationModel net = model.build(be, 3, 2, seed);
                 Tensor x = be.allocate(DType.F32, Layout.NHWC, batchSize, imageSize, imageSize, 3)) {
             SplittableRandom rng = new SplittableRandom(seed);
@@ -111,7 +102,7 @@ final class BenchCommand extends BaseCommand {
             }
             x.copyFrom(v);
             long macs = net.macs(imageSize, imageSize) * batchSize;
-            applyPrecision(be, precision, train);
+            applyPrecision(be, compute.precision, train);
             if (net instanceof ArUNet a) {
                 a.setFusedInference(!unfused);
             }
@@ -119,8 +110,8 @@ final class BenchCommand extends BaseCommand {
             r.put("architecture", net.architecture());
             r.put("parameters", net.parameterCount());
             r.put("input", Arrays.asList(batchSize, 3, imageSize, imageSize));
-            r.put("threads", threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
-            r.put("precision", precision.name().toLowerCase(java.util.Locale.ROOT));
+            r.put("threads", compute.threads == 0 ? Runtime.getRuntime().availableProcessors() : compute.threads);
+            r.put("precision", compute.precision.name().toLowerCase(java.util.Locale.ROOT));
             r.put("fused_inference", !unfused);
             r.put("gmac_per_pass", macs / 1e9);
             net.eval();

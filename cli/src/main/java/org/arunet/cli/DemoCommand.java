@@ -6,10 +6,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.arunet.data.dataset.Datasets;
+import org.arunet.data.dataset.Sample;
+import org.arunet.data.dataset.SegmentationDataset;
 import org.arunet.data.sample.BusiMini;
+import org.arunet.data.split.Split;
+import org.arunet.eval.Evaluation;
+import org.arunet.infer.Segmenter;
+import org.arunet.pretrained.PretrainedModels;
 import org.arunet.train.EpochSummary;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
@@ -19,6 +27,9 @@ import picocli.CommandLine.Option;
             "It takes a few minutes on a 2-core machine. It shows the whole workflow on real data; a model good"
                 + " enough for use needs the full dataset (arunet train --data ...)."})
 final class DemoCommand extends BaseCommand {
+    /** The shipped model shown beside the one the demo trains. */
+    static final String SHIPPED = "busi-compact";
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "demo-output", description = "Output folder.")
     Path out;
 
@@ -35,15 +46,17 @@ final class DemoCommand extends BaseCommand {
     @Option(names = "--batch-size", defaultValue = "4", description = "Images per step.")
     int batchSize;
 
-    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (higher than the paper's 1e-4:"
-            + " the demo has few images and few epochs).")
+    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (the standard recipe's).")
     float lr;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
-    String device;
+    @Mixin
+    ComputeOptions compute = new ComputeOptions();
 
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
-    int threads;
+    @Option(names = "--shipped", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Also segment the held-out images with the shipped model " + SHIPPED + " (trained on the"
+                    + " full BUSI data set, which has none of the sample's images in its training part) and show it"
+                    + " beside the model just trained.")
+    boolean shipped;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed.")
     long seed;
@@ -60,8 +73,9 @@ final class DemoCommand extends BaseCommand {
         List<String> args = new ArrayList<>(List.of("--data", data.toString(), "--out", out.toString(),
                 "--epochs", Integer.toString(epochs), "--image-size", Integer.toString(imageSize),
                 "--width", Integer.toString(width), "--batch-size", Integer.toString(batchSize),
-                "--lr", Float.toString(lr), "--warmup-epochs", "2", "--patience", "0",
-                "--device", device, "--threads", Integer.toString(threads), "--seed", Long.toString(seed),
+                "--lr", Float.toString(lr), "--recipe", "standard", "--patience", "0",
+                "--device", compute.device, "--threads", Integer.toString(compute.threads),
+                "--precision", compute.precision.name().toLowerCase(Locale.ROOT), "--seed", Long.toString(seed),
                 "--overlays", "100", "--force"));
         if (json) {
             args.add("--json");
@@ -97,6 +111,11 @@ final class DemoCommand extends BaseCommand {
         r.put("report", out.resolve("test").resolve("report.json").toString());
         r.put("overlays", out.resolve("test").resolve("overlays").toString());
         r.put("curves", List.of(out.resolve("loss.png").toString(), out.resolve("dice.png").toString()));
+        Map<String, Object> shippedTest = shipped ? evaluateShipped(data) : null;
+        if (shippedTest != null) {
+            r.put("shipped_model", Map.of("name", SHIPPED, "test", shippedTest, "overlays",
+                    out.resolve("shipped").resolve("overlays").toString()));
+        }
         if (json) {
             printJson(r);
             return 0;
@@ -112,6 +131,13 @@ final class DemoCommand extends BaseCommand {
                     + " %.3f, accuracy %.3f%n", test.get("images"), test.get("lesion_dice_mean"),
                     test.get("lesion_iou_mean"), test.get("miou_paper"), test.get("accuracy"));
         }
+        if (shippedTest != null) {
+            System.out.printf(Locale.ROOT, "the shipped model %s on the same images: lesion Dice %.3f, IoU %.3f,"
+                    + " paper-style mIoU %.3f, accuracy %.3f (overlays: %s)%n", SHIPPED,
+                    shippedTest.get("lesion_dice_mean"), shippedTest.get("lesion_iou_mean"),
+                    shippedTest.get("miou_paper"), shippedTest.get("accuracy"),
+                    out.resolve("shipped").resolve("overlays"));
+        }
         System.out.println("curves:   " + out.resolve("loss.png") + ", " + out.resolve("dice.png"));
         System.out.println("overlays: " + out.resolve("test").resolve("overlays") + " (green = truth, red ="
                 + " prediction)");
@@ -119,6 +145,27 @@ final class DemoCommand extends BaseCommand {
         System.out.println("model:    " + out.resolve("checkpoints").resolve("best.safetensors")
                 + " (try: ./arunet predict --model ... <image>)");
         return 0;
+    }
+
+    /**
+     * Evaluates the shipped model on the test part of the demo's split; null (with a note) when the
+     * models artifact is not on the class path.
+     */
+    private Map<String, Object> evaluateShipped(Path data) throws java.io.IOException {
+        PretrainedModels zoo = PretrainedModels.onClassPath();
+        if (!zoo.contains(SHIPPED)) {
+            info().println("(the shipped model " + SHIPPED + " is not on the class path: skipped)");
+            return null;
+        }
+        SegmentationDataset ds = Datasets.scan(data);
+        Split split = Split.load(out.resolve("split.json"), ds.root());
+        List<Sample> test = split.select(ds).test();
+        info().printf("segmenting the %d held-out images with the shipped model %s%n", test.size(), SHIPPED);
+        try (Segmenter seg = Segmenter.builder(zoo.checkpoint(SHIPPED)).device(compute.device)
+                .threads(compute.threads).precision(compute.precision).build()) {
+            Evaluation ev = EvalRunner.run(seg, test, out.resolve("shipped"), 100, info());
+            return ev.summary();
+        }
     }
 
     /** With --json the inner train command must not print its own JSON on stdout; it is silenced. */

@@ -5,6 +5,7 @@ import org.arunet.backend.Precision;
 import org.arunet.nn.ChannelAttention;
 import org.arunet.nn.Init;
 import org.arunet.train.LossKind;
+import org.arunet.train.Recipe;
 import picocli.CommandLine;
 
 /** Lower-case, dash-separated names for enum options ("attention-unet", "ce-dice"). */
@@ -52,6 +53,12 @@ final class EnumConverters {
     static final class PrecisionConverter implements CommandLine.ITypeConverter<Precision> {
         public Precision convert(String v) {
             return parse(Precision.class, v);
+        }
+    }
+
+    static final class RecipeConverter implements CommandLine.ITypeConverter<Recipe> {
+        public Recipe convert(String v) {
+            return parse(Recipe.class, v);
         }
     }
 

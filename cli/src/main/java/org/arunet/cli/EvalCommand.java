@@ -23,8 +23,8 @@ import picocli.CommandLine.Option;
                 + " Writes report.json, per_image.csv and overlays/ into --out. With --compare, also paired t-test and"
                 + " Wilcoxon signed-rank test between the two checkpoints' per-image scores."})
 final class EvalCommand extends BaseCommand {
-    @Option(names = "--model", paramLabel = "FILE", required = true, description = "Checkpoint to evaluate.")
-    Path model;
+    @Mixin
+    ModelRef model = new ModelRef();
 
     @Mixin
     DataOptions data = new DataOptions();
@@ -46,20 +46,12 @@ final class EvalCommand extends BaseCommand {
     @Option(names = "--largest-component", description = "Keep only the largest predicted lesion.")
     boolean largest;
 
-    @Option(names = "--compare", paramLabel = "FILE", description = "A second checkpoint to compare with (paired"
+    @Option(names = "--compare", paramLabel = "NAME|FILE", description = "A second model (shipped name or checkpoint) to compare with (paired"
             + " tests on per-image Dice, IoU, mIoU and accuracy).")
-    Path compare;
+    String compare;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
-    String device;
-
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
-    int threads;
-
-    @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
-            description = "Convolution arithmetic: f32, or bf16 (bfloat16 inputs and weights, float32 accumulation;"
-                    + " CPUs with AVX512-BF16 or AMX).")
-    org.arunet.backend.Precision precision;
+    @Mixin
+    ComputeOptions compute = new ComputeOptions();
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed for a new split (when none exists).")
     long seed;
@@ -69,7 +61,7 @@ final class EvalCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        requireExists("--model", model);
+        Path checkpoint = model.checkpoint();
         prepareOut(out, "report.json", force);
         SegmentationDataset ds = data.scan();
         List<Sample> samples;
@@ -94,15 +86,15 @@ final class EvalCommand extends BaseCommand {
         }
         writeEffectiveConfig(out);
         Evaluation ev;
-        try (Segmenter seg = segmenter(model)) {
+        try (Segmenter seg = segmenter(checkpoint)) {
             info().printf("evaluating %s on %d images (%s)%n", model, samples.size(), part);
             ev = EvalRunner.run(seg, samples, out, overlays, info());
         }
         Map<String, Object> result = new LinkedHashMap<>(ev.summary());
         if (compare != null) {
-            requireExists("--compare", compare);
+            Path compareCheckpoint = ModelRef.resolve("--compare", compare);
             Evaluation other;
-            try (Segmenter seg = segmenter(compare)) {
+            try (Segmenter seg = segmenter(compareCheckpoint)) {
                 info().printf("evaluating %s for comparison%n", compare);
                 other = EvalRunner.run(seg, samples, out.resolve("compare"), 0, info());
             }
@@ -122,7 +114,8 @@ final class EvalCommand extends BaseCommand {
     }
 
     private Segmenter segmenter(Path ckpt) throws java.io.IOException {
-        return Segmenter.builder(ckpt).device(device).threads(threads).precision(precision).flipTta(tta).largestComponent(largest).build();
+        return Segmenter.builder(ckpt).device(compute.device).threads(compute.threads).precision(compute.precision)
+                .flipTta(tta).largestComponent(largest).build();
     }
 
     static Map<String, Object> compareScores(List<ImageScore> a, List<ImageScore> b) {

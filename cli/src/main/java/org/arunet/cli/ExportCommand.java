@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.arunet.onnx.OnnxExporter;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "export", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
@@ -19,8 +20,8 @@ import picocli.CommandLine.Option;
                 + " float32 [N, classes, H, W]; with --probabilities also 'probabilities' (softmax over classes)."
                 + " BatchNorm uses its running statistics. Metadata: arunet version, architecture, preprocessing."})
 final class ExportCommand extends BaseCommand {
-    @Option(names = "--model", paramLabel = "FILE", required = true, description = "Checkpoint.")
-    Path model;
+    @Mixin
+    ModelRef model = new ModelRef();
 
     @Option(names = "--onnx", paramLabel = "FILE", required = true, description = "ONNX file to write.")
     Path onnx;
@@ -33,7 +34,7 @@ final class ExportCommand extends BaseCommand {
 
     @Override
     int run() throws Exception {
-        requireExists("--model", model);
+        Path checkpoint = model.checkpoint();
         if (Files.isDirectory(onnx)) {
             throw new Errors.UsageException("--onnx " + onnx + " is a folder; give a file name such as model.onnx");
         }
@@ -41,7 +42,7 @@ final class ExportCommand extends BaseCommand {
             throw new Errors.UsageException("--onnx " + onnx + " already exists; choose another file or add --force"
                     + " to overwrite");
         }
-        OnnxExporter.Result r = OnnxExporter.exportCheckpoint(model, onnx, probabilities);
+        OnnxExporter.Result r = OnnxExporter.exportCheckpoint(checkpoint, onnx, probabilities);
         Map<String, String> meta = r.metadata();
         ObjectMapper m = new ObjectMapper();
         @SuppressWarnings("unchecked")

@@ -3,25 +3,52 @@ package org.arunet.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.arunet.io.SafeTensors;
+import org.arunet.pretrained.ModelCard;
+import org.arunet.pretrained.PretrainedModels;
 import org.arunet.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "info", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = "Show what a checkpoint holds: architecture, parameters, input preprocessing, training"
-                + " configuration, progress and validation metrics, provenance.")
+        description = {"Show what a checkpoint holds: architecture, parameters, input preprocessing, training"
+                + " configuration, progress and validation metrics, provenance.",
+            "For a shipped model (--model busi-compact), its model card first: data, recipe, test metrics, speed,"
+                + " intended use. --models lists the shipped models."})
 final class InfoCommand extends BaseCommand {
-    @Option(names = "--model", paramLabel = "FILE", required = true, description = "Checkpoint.")
-    Path model;
+    @Option(names = "--model", paramLabel = "NAME|FILE", description = "A shipped model by name or a checkpoint file.")
+    String model;
+
+    @Option(names = "--models", description = "List the shipped models (name, version, summary).")
+    boolean list;
 
     @Override
     int run() throws Exception {
-        requireExists("--model", model);
+        PretrainedModels zoo = PretrainedModels.onClassPath();
+        if (list) {
+            return listModels(zoo);
+        }
+        if (model == null) {
+            throw new Errors.UsageException("give --model NAME|FILE, or --models to list the shipped models");
+        }
+        Path file = ModelRef.resolve("--model", model);
+        boolean shipped = !Files.exists(Path.of(model));
         Map<String, Object> r = new LinkedHashMap<>();
-        try (SafeTensors.Reader rd = Checkpoint.open(model)) {
+        if (shipped) {
+            ModelCard card = zoo.card(model);
+            r.put("model", cardMap(card));
+            if (!json) {
+                System.out.println(zoo.cardText(model).strip());
+                System.out.println();
+                System.out.println("---- checkpoint ----");
+            }
+        }
+        try (SafeTensors.Reader rd = Checkpoint.open(file)) {
             Map<String, String> meta = rd.metadata();
             long params = 0;
             long tensors = 0;
@@ -37,8 +64,8 @@ final class InfoCommand extends BaseCommand {
                     optimizer = true;
                 }
             }
-            r.put("file", model.toString());
-            r.put("bytes", Files.size(model));
+            r.put("file", shipped ? model + " (shipped; extracted to " + file + ")" : file.toString());
+            r.put("bytes", Files.size(file));
             r.put("architecture", Checkpoint.architecture(rd));
             r.put("parameters", params);
             r.put("model_tensors", tensors);
@@ -72,6 +99,39 @@ final class InfoCommand extends BaseCommand {
             }
         }
         return 0;
+    }
+
+    private int listModels(PretrainedModels zoo) throws Exception {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (ModelCard c : zoo.list()) {
+            rows.add(cardMap(c));
+        }
+        if (json) {
+            printJson(Map.of("models", rows));
+        } else if (rows.isEmpty()) {
+            System.out.println("no shipped models on the class path (they come with org.arunet:arunet-models)");
+        } else {
+            for (ModelCard c : zoo.list()) {
+                System.out.printf(Locale.ROOT, "%-16s v%-4s %,11d parameters  %5.1f MB  %s%n", c.name(), c.version(),
+                        c.parameters(), c.bytes() / 1e6, c.summary());
+            }
+            System.out.println("details: arunet info --model NAME");
+        }
+        return 0;
+    }
+
+    private static Map<String, Object> cardMap(ModelCard c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", c.name());
+        m.put("version", c.version());
+        m.put("summary", c.summary());
+        m.put("parameters", c.parameters());
+        m.put("bytes", c.bytes());
+        m.put("sha256", c.sha256());
+        m.put("image_size", c.imageSize());
+        m.put("data", c.data());
+        m.put("intended_use", c.intendedUse());
+        return m;
     }
 
     private static void putJson(Map<String, Object> r, String key, String json) throws Exception {

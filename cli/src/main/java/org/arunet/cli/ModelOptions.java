@@ -62,9 +62,10 @@ final class ModelOptions {
             description = "Residual shortcuts in the encoder (--no-residual: the paper's ablation).")
     boolean residual = true;
 
-    @Option(names = "--init", defaultValue = "authors", converter = EnumConverters.InitConverter.class,
-            description = "Initialisation: authors (conv N(0, 0.02), BN gamma N(1, 0.02)) or pytorch (defaults).")
-    Init.Scheme init = Init.Scheme.AUTHORS;
+    @Option(names = "--init", converter = EnumConverters.InitConverter.class,
+            description = "Initialisation: pytorch (PyTorch's defaults) or authors (conv N(0, 0.02), BN gamma"
+                    + " N(1, 0.02)). Default: from --recipe (standard: pytorch; paper: authors).")
+    Init.Scheme init;
 
     ArUNetConfig aruConfig(int inChannels, int classes) {
         ArUNetConfig c = preset == Preset.PAPER ? ArUNetConfig.paper() : ArUNetConfig.authorsCode();
@@ -108,6 +109,7 @@ final class ModelOptions {
     }
 
     SegmentationModel build(Backend backend, int inChannels, int classes, long seed) {
+        Init.Scheme init = this.init != null ? this.init : Init.Scheme.PYTORCH;
         switch (arch) {
             case UNET:
                 return new UNet(backend, inChannels, classes, width, false, init, seed);

@@ -53,7 +53,7 @@ final class OnnxRuntimeBench {
         if (!available(OnnxRuntimeBench.class.getClassLoader())) {
             throw new IllegalStateException(missingMessage());
         }
-        int threads = b.threads == 0 ? Runtime.getRuntime().availableProcessors() : b.threads;
+        int threads = b.compute.threads == 0 ? Runtime.getRuntime().availableProcessors() : b.compute.threads;
         int n = b.batchSize;
         int s = b.imageSize;
         Map<String, Object> r = new LinkedHashMap<>();
@@ -65,7 +65,7 @@ final class OnnxRuntimeBench {
                 Files.deleteIfExists(onnx);
             }
         }
-        try (Backend be = BaseCommand.backend("cpu", b.threads);
+        try (Backend be = BaseCommand.backend("cpu", b.compute.threads);
                 SegmentationModel net = b.model.build(be, 3, 2, b.seed);
                 Tensor x = be.allocate(DType.F32, Layout.NHWC, n, s, s, 3)) {
             net.eval();
@@ -148,11 +148,11 @@ final class OnnxRuntimeBench {
      * process's peak RSS is the JVM plus ONNX Runtime: the peer's memory figure.
      */
     private static int runPeerOnly(BenchCommand b, Path onnx, Map<String, Object> r) throws Exception {
-        int threads = b.threads == 0 ? Runtime.getRuntime().availableProcessors() : b.threads;
+        int threads = b.compute.threads == 0 ? Runtime.getRuntime().availableProcessors() : b.compute.threads;
         int n = b.batchSize;
         int s = b.imageSize;
         long macs;
-        try (Backend be = BaseCommand.backend("cpu", b.threads);
+        try (Backend be = BaseCommand.backend("cpu", b.compute.threads);
                 SegmentationModel net = b.model.build(be, 3, 2, b.seed)) {
             OnnxExporter.export(net, onnx, null);
             macs = net.macs(s, s) * n;

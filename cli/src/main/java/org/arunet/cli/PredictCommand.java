@@ -23,6 +23,7 @@ import org.arunet.infer.Segmentation;
 import org.arunet.infer.Segmenter;
 import org.arunet.report.Overlays;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -34,13 +35,14 @@ final class PredictCommand extends BaseCommand {
     @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Image files, folders or globs.")
     List<String> inputs;
 
-    @Option(names = "--model", paramLabel = "FILE", required = true, description = "Checkpoint.")
-    Path model;
+    @Mixin
+    ModelRef model = new ModelRef();
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "predictions", description = "Output folder.")
     Path out;
 
-    @Option(names = "--overlays", description = "Also write overlays (prediction contour in red) to --out/overlays.")
+    @Option(names = "--overlays", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Also write overlays (the image with the predicted lesion outlined in red) to --out/overlays.")
     boolean overlays;
 
     @Option(names = "--csv", description = "Also write --out/predictions.csv: lesion area, bounding box and mean"
@@ -53,23 +55,15 @@ final class PredictCommand extends BaseCommand {
     @Option(names = "--largest-component", description = "Keep only the largest predicted lesion.")
     boolean largest;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
-    String device;
-
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0 = all cores).")
-    int threads;
-
-    @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
-            description = "Convolution arithmetic: f32, or bf16 (bfloat16 inputs and weights, float32 accumulation;"
-                    + " CPUs with AVX512-BF16 or AMX).")
-    org.arunet.backend.Precision precision;
+    @Mixin
+    ComputeOptions compute = new ComputeOptions();
 
     @Option(names = "--force", description = "Overwrite existing masks in --out.")
     boolean force;
 
     @Override
     int run() throws Exception {
-        requireExists("--model", model);
+        Path checkpoint = model.checkpoint();
         List<Path> files = expand(inputs);
         if (files.isEmpty()) {
             throw new IllegalArgumentException("no images found in " + inputs);
@@ -93,7 +87,8 @@ final class PredictCommand extends BaseCommand {
         }
         List<Map<String, Object>> rows = new ArrayList<>();
         ImageReader reader = new ImageReader();
-        try (Segmenter seg = Segmenter.builder(model).device(device).threads(threads).precision(precision).flipTta(tta)
+        try (Segmenter seg = Segmenter.builder(checkpoint).device(compute.device).threads(compute.threads)
+                .precision(compute.precision).flipTta(tta)
                 .largestComponent(largest).build()) {
             int i = 0;
             long last = System.nanoTime();

@@ -4,6 +4,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.arunet.data.io.ImageReader;
+import org.arunet.data.split.Deduplication;
+import org.arunet.data.split.DuplicateGroups;
+import org.arunet.data.split.Duplicates;
 import org.arunet.data.dataset.SegmentationDataset;
 import org.arunet.data.split.Split;
 import org.arunet.data.split.Splits;
@@ -26,6 +32,11 @@ final class SplitCommand extends BaseCommand {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the split.")
     long seed;
 
+    @Option(names = "--test-include", paramLabel = "FILE", description = "Text file of sample ids (as the split file"
+            + " writes them, e.g. images/benign_028.png; one per line, # comments) that must be in the test part,"
+            + " with their duplicates: images that training must never see.")
+    Path testInclude;
+
     @Option(names = "--force", description = "Overwrite an existing split file.")
     boolean force;
 
@@ -36,7 +47,26 @@ final class SplitCommand extends BaseCommand {
         }
         SegmentationDataset ds = data.scan();
         double[] f = data.fractions();
-        Split s = Splits.stratified(ds, f[0], f[1], f[2], seed);
+        Split s;
+        if (testInclude == null) {
+            s = Splits.stratified(ds, f[0], f[1], f[2], seed);
+        } else {
+            requireExists("--test-include", testInclude);
+            Set<String> ids = new TreeSet<>();
+            for (String line : Files.readAllLines(testInclude)) {
+                String t = line.strip();
+                if (!t.isEmpty() && !t.startsWith("#")) {
+                    ids.add(t);
+                }
+            }
+            DuplicateGroups groups = Duplicates.find(ds.samples(), Deduplication.defaults(), new ImageReader(),
+                    Runtime.getRuntime().availableProcessors());
+            try {
+                s = Splits.stratified(ds, f[0], f[1], f[2], seed, groups, ids);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--test-include " + testInclude + ": " + e.getMessage(), e);
+            }
+        }
         s.save(out);
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("file", out.toString());

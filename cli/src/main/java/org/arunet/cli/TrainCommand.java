@@ -21,6 +21,7 @@ import org.arunet.model.SegmentationModel;
 import org.arunet.report.Charts;
 import org.arunet.train.EpochSummary;
 import org.arunet.train.LossKind;
+import org.arunet.train.Recipe;
 import org.arunet.train.Trainer;
 import org.arunet.train.TrainerConfig;
 import org.arunet.train.TrainingResult;
@@ -29,9 +30,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Train a model on your images and masks as the paper does (Adam, warm-up + cosine learning"
-                + " rate, CE + Dice loss, early stopping on validation loss), then evaluate the best checkpoint on"
-                + " the test split.",
+        description = {"Train a model on your images and masks (Adam, cosine learning rate, CE + Dice loss, online"
+                + " augmentation, early stopping on validation loss), then evaluate the best checkpoint on the test"
+                + " split. --recipe paper trains exactly as the paper does.",
             "Writes into --out: config.json, split.json, checkpoints/last.safetensors (every epoch, atomically),"
                 + " checkpoints/best.safetensors, history.csv, loss.png, dice.png and test/ (report.json,"
                 + " per_image.csv, overlays/)."})
@@ -48,8 +49,16 @@ final class TrainCommand extends BaseCommand {
     @Option(names = "--epochs", defaultValue = "150", description = "Maximum epochs (150 in the authors' code).")
     int epochs;
 
-    @Option(names = "--batch-size", defaultValue = "2", description = "Images per step (2 in the paper).")
-    int batchSize;
+    @Option(names = "--recipe", defaultValue = "standard", converter = EnumConverters.RecipeConverter.class,
+            description = "Training recipe, the defaults of the options marked 'from --recipe': standard (arunet's,"
+                    + " chosen by measurement: Adam 1e-3, no warm-up, cosine to 0, batch 8, PyTorch initialisation,"
+                    + " random crop of 80-100 %%; docs/TRAINING-PARITY.md) or paper (the paper's protocol exactly: Adam"
+                    + " 1e-4, batch 2, 3-epoch warm-up, cosine to 1e-6, N(0, 0.02) initialisation, 80 %% crop on every"
+                    + " image).")
+    Recipe recipe;
+
+    @Option(names = "--batch-size", description = "Images per step. Default: from --recipe (standard: 8; paper: 2).")
+    Integer batchSize;
 
     @Option(names = "--image-size", defaultValue = "256", description = "Network input side (multiple of 16);"
             + " the paper uses 512, which needs a GPU to train in reasonable time.")
@@ -59,14 +68,17 @@ final class TrainCommand extends BaseCommand {
             + " or 1 (grey).")
     int channels;
 
-    @Option(names = "--lr", defaultValue = "1e-4", description = "Peak learning rate (Adam).")
-    float lr;
+    @Option(names = "--lr", description = "Peak learning rate (Adam). Default: from --recipe (standard: 1e-3;"
+            + " paper: 1e-4).")
+    Float lr;
 
-    @Option(names = "--min-lr", defaultValue = "1e-6", description = "Final learning rate of the cosine schedule.")
-    float minLr;
+    @Option(names = "--min-lr", description = "Final learning rate of the cosine schedule. Default: from --recipe"
+            + " (standard: 0; paper: 1e-6).")
+    Float minLr;
 
-    @Option(names = "--warmup-epochs", defaultValue = "3", description = "Quadratic warm-up epochs from 0.1 x lr.")
-    int warmup;
+    @Option(names = "--warmup-epochs", description = "Quadratic warm-up epochs from 0.1 x lr. Default: from --recipe"
+            + " (standard: 0; paper: 3).")
+    Integer warmup;
 
     @Option(names = "--loss", defaultValue = "ce-dice", converter = EnumConverters.LossConverter.class,
             description = "Loss: ce-dice (paper) or focal-tversky.")
@@ -89,29 +101,20 @@ final class TrainCommand extends BaseCommand {
             description = "Online augmentation: horizontal flip, rotation within 10 degrees, random crop resized back.")
     boolean augment;
 
-    @Option(names = "--crop-scale", paramLabel = "MIN,MAX", defaultValue = "0.8,1.0", split = ",",
-            description = "Side of the random crop as a fraction of the image, uniform in [MIN, MAX]; 0.8,0.8 is the"
-                    + " paper's fixed 80 %% crop.")
+    @Option(names = "--crop-scale", paramLabel = "MIN,MAX", split = ",", description = "Side of the random crop as a"
+            + " fraction of the image side, uniform in [MIN, MAX]. Default: from --recipe (standard: 0.8,1.0; paper:"
+            + " 0.8,0.8, a fixed 80 %% crop).")
     List<Double> cropScale;
 
-    @Option(names = "--crop-probability", defaultValue = "1", description = "Probability that an image is cropped.")
-    double cropProbability;
+    @Option(names = "--crop-probability", description = "Probability that an image is cropped. Default: 1.")
+    Double cropProbability;
 
     @Option(names = "--loader-threads", defaultValue = "2", description = "Background threads decoding and"
             + " augmenting images.")
     int loaderThreads;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32 or auto.")
-    String device;
-
-    @Option(names = "--threads", defaultValue = "0", description = "CPU compute threads (0 = all cores).")
-    int threads;
-
-    @Option(names = "--precision", defaultValue = "f32", converter = EnumConverters.PrecisionConverter.class,
-            description = "Convolution arithmetic on the CPU: f32, or bf16 mixed precision (bfloat16 operands,"
-                    + " float32 accumulation, float32 master weights and everything else; CPUs with AVX512-BF16 or"
-                    + " AMX; 1.7x faster training steps here, benchmarks/RESULTS.md). On a GPU use --device cuda:bf16 or cuda:fp16.")
-    org.arunet.backend.Precision precision;
+    @Mixin
+    ComputeOptions compute = new ComputeOptions();
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the split, initialisation, shuffling and"
             + " augmentation.")
@@ -139,6 +142,7 @@ final class TrainCommand extends BaseCommand {
         if (imageSize % 16 != 0 || imageSize < 16) {
             throw new Errors.UsageException("--image-size must be a positive multiple of 16, got " + imageSize);
         }
+        applyRecipe();
         prepareOut(out, resume ? null : "checkpoints/last.safetensors", force);
         if (resume && !Files.exists(out.resolve("checkpoints").resolve(Trainer.LAST))) {
             throw new IllegalArgumentException("--resume: no checkpoint at " + out.resolve("checkpoints")
@@ -154,7 +158,7 @@ final class TrainCommand extends BaseCommand {
             throw new IllegalArgumentException("the split has no training images");
         }
         writeEffectiveConfig(out);
-        TrainerConfig tc = TrainerConfig.paper().withEpochs(epochs).withBatchSize(batchSize).withLearningRate(lr)
+        TrainerConfig tc = recipe.trainerConfig().withEpochs(epochs).withBatchSize(batchSize).withLearningRate(lr)
                 .withMinLearningRate(Math.min(minLr, lr)).withWarmupEpochs(warmup).withLoss(loss)
                 .withTversky(tverskyAlpha, tverskyBeta, tverskyGamma).withPatience(patience);
         LoaderConfig base = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
@@ -166,9 +170,8 @@ final class TrainCommand extends BaseCommand {
         try (SegmentationBatchSource train = SegmentationBatchSource.open(parts.train(), trainCfg);
                 SegmentationBatchSource val = parts.val().isEmpty() ? null : SegmentationBatchSource.open(parts.val(),
                         base);
-                Backend be = backend(device, threads);
+                Backend be = compute.backend(true);
                 SegmentationModel net = model.build(be, channels, data.classes, seed)) {
-            applyPrecision(be, precision, true);
             if (val == null) {
                 info().println("warning: no validation images: no early stopping, no best checkpoint");
             }
@@ -181,7 +184,8 @@ final class TrainCommand extends BaseCommand {
                     .provenance("split_hash", split.hash())
                     .provenance("seed", Long.toString(seed))
                     .provenance("command", "arunet train")
-                    .provenance("precision", precision.name().toLowerCase(Locale.ROOT))
+                    .provenance("recipe", recipe.cliName())
+                    .provenance("precision", compute.precision.name().toLowerCase(Locale.ROOT))
                     .provenance("augmentation", augmentation().toMap().toString());
             result = trainer.fit();
         }
@@ -201,7 +205,8 @@ final class TrainCommand extends BaseCommand {
         if (evalTest && !parts.test().isEmpty()) {
             Path ckpt = result.bestCheckpoint() != null ? result.bestCheckpoint() : result.lastCheckpoint();
             info().printf("evaluating %s on %d test images%n", ckpt, parts.test().size());
-            try (Segmenter seg = Segmenter.builder(ckpt).device(device).threads(threads).precision(precision).build()) {
+            try (Segmenter seg = Segmenter.builder(ckpt).device(compute.device).threads(compute.threads)
+                    .precision(compute.precision).build()) {
                 Evaluation ev = EvalRunner.run(seg, parts.test(), out.resolve("test"), overlays, info());
                 EvalRunner.printHeadline(ev, info());
                 summary.put("test", ev.summary());
@@ -217,6 +222,20 @@ final class TrainCommand extends BaseCommand {
         return 0;
     }
 
+    /** Fills the options left unset from --recipe, so that config.json records the values used. */
+    void applyRecipe() {
+        TrainerConfig r = recipe.trainerConfig();
+        Augmentation a = recipe.augmentation();
+        batchSize = batchSize != null ? batchSize : r.batchSize();
+        lr = lr != null ? lr : r.learningRate();
+        minLr = minLr != null ? minLr : Math.min(r.minLearningRate(), lr);
+        warmup = warmup != null ? warmup : r.warmupEpochs();
+        model.init = model.init != null ? model.init : recipe.init();
+        cropScale = cropScale != null ? cropScale : List.of(a.minCropScale(), a.maxCropScale());
+        cropProbability = cropProbability != null ? cropProbability : a.cropProbability();
+        augmentation(); // refuses bad crop settings before anything is written
+    }
+
     Augmentation augmentation() {
         if (!augment) {
             return Augmentation.none();
@@ -225,7 +244,7 @@ final class TrainCommand extends BaseCommand {
             throw new Errors.UsageException("--crop-scale needs two values MIN,MAX, got " + cropScale);
         }
         try {
-            return Augmentation.paper().withCropScale(cropScale.get(0), cropScale.get(1))
+            return recipe.augmentation().withCropScale(cropScale.get(0), cropScale.get(1))
                     .withCropProbability(cropProbability);
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException("--crop-scale/--crop-probability: " + e.getMessage());

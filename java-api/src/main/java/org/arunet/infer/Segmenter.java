@@ -25,6 +25,7 @@ import org.arunet.data.loader.Normalization;
 import org.arunet.data.loader.Preprocessing;
 import org.arunet.io.SafeTensors;
 import org.arunet.model.SegmentationModel;
+import org.arunet.pretrained.PretrainedModels;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
@@ -150,6 +151,18 @@ public final class Segmenter implements AutoCloseable {
 
     public static Builder builder(Path checkpoint) {
         return new Builder(checkpoint);
+    }
+
+    /**
+     * A segmenter with default options for a shipped model, e.g. {@code "busi-compact"} (the models
+     * of {@code org.arunet:arunet-models}; {@link PretrainedModels} lists them). The model's file is
+     * verified before use (SHA-256, and its architecture and preprocessing against its card).
+     *
+     * @throws PretrainedModels.UnknownModelException for an unknown name (the message lists the known ones)
+     * @throws IOException when the model's file is damaged or disagrees with its card
+     */
+    public static Segmenter pretrained(String name) throws IOException {
+        return builder(PretrainedModels.onClassPath().checkpoint(name)).build();
     }
 
     public Preprocessing preprocessing() {

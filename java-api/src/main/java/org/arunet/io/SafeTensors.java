@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.arunet.tensor.DType;
+import org.arunet.tensor.Half;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 
@@ -162,12 +163,26 @@ public final class SafeTensors {
             return b;
         }
 
-        /** Copies a tensor's data into {@code dst}, which must have the same dtype and element count. */
+        /**
+         * Copies a tensor's data into {@code dst}, which must have the same element count and the same
+         * dtype, or be F32 where the file holds F16 (widened exactly: shipped models store float16).
+         */
         public void readInto(String name, Tensor dst) throws IOException {
             readInto(entry(name), dst);
         }
 
         private void readInto(Entry e, Tensor dst) throws IOException {
+            if (e.dtype() == DType.F16 && dst.dtype() == DType.F32 && e.numel() == dst.numel()) {
+                ByteBuffer half = readBytes(e);
+                byte[] out = new byte[(int) (4 * e.numel())];
+                ByteBuffer f = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < e.numel(); i++) {
+                    f.putFloat(Half.toFloat(half.getShort(2 * i)));
+                }
+                dst.memory().write(addrOffset(dst), out, 0, out.length);
+                dst.bumpVersion();
+                return;
+            }
             if (e.dtype() != dst.dtype() || e.numel() != dst.numel()) {
                 throw new IOException(file + ": tensor '" + e.name() + "' is " + e.dtype() + " "
                         + java.util.Arrays.toString(e.shape()) + ", cannot load into " + dst.describe());

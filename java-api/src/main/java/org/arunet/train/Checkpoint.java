@@ -192,7 +192,8 @@ public final class Checkpoint {
             long stored = 0;
             for (SafeTensors.Entry e : r.entries().values()) {
                 if (e.name().startsWith("model.")) {
-                    stored += e.end() - e.begin();
+                    // float16 tensors (shipped models) are widened to float32 when loaded
+                    stored += (e.end() - e.begin()) * (e.dtype() == DType.F16 ? 2 : 1);
                 }
             }
             long needed;
@@ -226,7 +227,7 @@ public final class Checkpoint {
 
     /**
      * Copies {@code prefix + name} tensors of the file into the given live tensors; every name must be
-     * present with the same dtype and element count.
+     * present with the same element count and dtype (or F16 in the file for an F32 tensor: widened).
      */
     public static void loadInto(SafeTensors.Reader r, String prefix, Map<String, Tensor> into) throws IOException {
         for (Map.Entry<String, Tensor> e : into.entrySet()) {
@@ -236,7 +237,8 @@ public final class Checkpoint {
             }
             SafeTensors.Entry en = r.entry(k);
             Tensor t = e.getValue();
-            if (en.numel() != t.numel() || en.dtype() != t.dtype()) {
+            boolean widened = en.dtype() == DType.F16 && t.dtype() == DType.F32;
+            if (en.numel() != t.numel() || (en.dtype() != t.dtype() && !widened)) {
                 throw new IOException(r.file() + ": '" + k + "' is " + en.dtype() + " "
                         + java.util.Arrays.toString(en.shape()) + " but the model expects " + t.describe());
             }

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.arunet.data.dataset.Sample;
 import org.arunet.data.dataset.SegmentationDataset;
 import org.arunet.data.io.DataException;
@@ -61,6 +62,19 @@ public final class Splits {
     /** Stratified split with precomputed duplicate groups. */
     public static Split stratified(SegmentationDataset dataset, double train, double val, double test, long seed,
             DuplicateGroups groups) {
+        return stratified(dataset, train, val, test, seed, groups, Set.of());
+    }
+
+    /**
+     * Stratified split with precomputed duplicate groups, in which the samples {@code forceTest} (and
+     * their duplicate groups) go to the test part: they are placed first and count towards their
+     * class's test target; the rest is split as usual. For images that must stay unseen by training
+     * (e.g. the samples a demo shows a shipped model on).
+     *
+     * @throws IllegalArgumentException when an id of {@code forceTest} is not a sample of the dataset
+     */
+    public static Split stratified(SegmentationDataset dataset, double train, double val, double test, long seed,
+            DuplicateGroups groups, Set<String> forceTest) {
         checkFractions(train, val, test);
         double sum = train + val + test;
         double fv = val / sum;
@@ -92,6 +106,12 @@ public final class Splits {
                 components.add(List.of(s));
             }
         }
+        for (String id : new TreeSet<>(forceTest)) {
+            if (!byId.containsKey(id)) {
+                throw new IllegalArgumentException("sample '" + id + "' to keep in the test part is not a sample of "
+                        + dataset.root() + " (its ids look like '" + samples.get(0).id() + "')");
+            }
+        }
         Map<String, List<List<Sample>>> byLabel = new TreeMap<>();
         for (List<Sample> c : components) {
             byLabel.computeIfAbsent(majorityLabel(c), k -> new ArrayList<>()).add(c);
@@ -107,6 +127,15 @@ public final class Splits {
             int[] count = new int[3];
             Collections.shuffle(cs, new Random(seed * 0x9E3779B97F4A7C15L + e.getKey().hashCode()));
             cs.sort(Comparator.comparingInt((List<Sample> c) -> -c.size())); // stable: keeps shuffled order
+            List<List<Sample>> forced = cs.stream().filter(c -> c.stream().anyMatch(x -> forceTest.contains(x.id())))
+                    .toList();
+            cs.removeAll(forced);
+            for (List<Sample> c : forced) {
+                count[2] += c.size();
+                for (Sample x : c) {
+                    parts.get(2).add(x.id());
+                }
+            }
             for (List<Sample> c : cs) {
                 int best = 0;
                 for (int p = 1; p < 3; p++) {
@@ -125,7 +154,9 @@ public final class Splits {
         }
         Map<String, SplitCounts> counts = countByLabel(byId, parts);
         String method = String.format(Locale.ROOT, "stratified by class label, per class round(n*%.4g) val and "
-                + "round(n*%.4g) test, the rest train; duplicate groups kept whole (%s)", fv, ft, describe(groups));
+                + "round(n*%.4g) test, the rest train; duplicate groups kept whole (%s)", fv, ft, describe(groups))
+                + (forceTest.isEmpty() ? "" : "; " + forceTest.size() + " listed samples (with their duplicate groups)"
+                        + " placed in test first");
         return new Split(Split.FORMAT_VERSION, seed, method, List.of(train / sum, fv, ft), counts, groups.groupCount(),
                 groups.samplesInGroups(), groups.groups(), parts.get(0), parts.get(1), parts.get(2));
     }

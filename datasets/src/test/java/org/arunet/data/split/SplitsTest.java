@@ -64,6 +64,33 @@ class SplitsTest {
     }
 
     @Test
+    void listedSamplesAndTheirDuplicatesGoToTest() {
+        SegmentationDataset ds = labelled(Map.of("benign", 100, "malignant", 50));
+        List<List<String>> groups = List.of(List.of("images/benign_003.png", "images/benign_004.png",
+                "images/benign_005.png"), List.of("images/malignant_010.png", "images/malignant_011.png"));
+        DuplicateGroups dg = new DuplicateGroups(groups, 0, 0, 0, Deduplication.none());
+        Set<String> keep = Set.of("images/benign_003.png", "images/benign_040.png", "images/malignant_011.png",
+                "images/malignant_020.png");
+        for (long seed = 0; seed < 10; seed++) {
+            Split s = Splits.stratified(ds, 0.7, 0.1, 0.2, seed, dg, keep);
+            Set<String> test = new HashSet<>(s.test());
+            for (String id : List.of("images/benign_003.png", "images/benign_004.png", "images/benign_005.png",
+                    "images/benign_040.png", "images/malignant_010.png", "images/malignant_011.png",
+                    "images/malignant_020.png")) {
+                assertTrue(test.contains(id), id + " is kept in test (listed or a duplicate of a listed one), seed "
+                        + seed);
+            }
+            // The forced samples count towards the targets: the per-class sizes are those of a plain split.
+            assertEquals(new SplitCounts(70, 10, 20), s.counts().get("benign"));
+            assertEquals(new SplitCounts(35, 5, 10), s.counts().get("malignant"));
+            assertTrue(s.method().contains("4 listed samples"), s.method());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Splits.stratified(ds, 0.7, 0.1, 0.2, 1, dg, Set.of("images/normal_001.png")));
+        assertTrue(e.getMessage().contains("images/normal_001.png"), e.getMessage());
+    }
+
+    @Test
     void deterministicForASeed() {
         SegmentationDataset ds = labelled(Map.of("a", 60, "b", 25));
         Split a = Splits.stratified(ds, 0.7, 0.1, 0.2, 7, noGroups());
