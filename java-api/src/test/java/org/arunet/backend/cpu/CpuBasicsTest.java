@@ -119,13 +119,15 @@ class CpuBasicsTest {
         assertThrows(IllegalArgumentException.class, () -> be.setThreads(0));
         assertThrows(IllegalArgumentException.class, () -> new CpuBackend(0));
         assertEquals(1, be.threads());
-        // the setting holds whichever thread calls next
-        Thread other = new Thread(() -> assertEquals(1, be.regionThreads()));
-        other.start();
+        // the setting holds whichever thread calls next (asserted here, in the test's thread: an
+        // assertion failing inside a raw Thread would only print and let the test pass)
+        java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
         try {
-            other.join();
-        } catch (InterruptedException e) {
+            assertEquals(1, other.submit(be::regionThreads).get(), "threads seen from another thread");
+        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
             throw new AssertionError(e);
+        } finally {
+            other.shutdownNow();
         }
         be.setThreads(2);
         assertEquals(2, be.regionThreads());
