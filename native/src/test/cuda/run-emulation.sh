@@ -3,6 +3,8 @@
 # the CPU kernels) with the host compiler and runs it. Run by Maven in native's test phase; needs g++
 # with C++20, OpenMP, the CUDA headers (cuda_fp16.h, no GPU) and oneDNN's headers (unpacked by the build).
 #
+# Without the CUDA headers it is skipped with one line (fails instead with ARUNET_REQUIRE_CUDA=1).
+#
 # Usage: run-emulation.sh BUILD_DIR DNNL_INCLUDE_DIR
 set -euo pipefail
 
@@ -12,12 +14,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 native=$(cd "$here/../../.." && pwd)
 
 cuda_include=""
-for d in "${CUDA_HOME:-}/include" /usr/local/cuda/include /usr/include; do
+# ARUNET_CUDA_INCLUDE overrides the search (a folder; "none" behaves as a machine without the headers)
+for d in ${ARUNET_CUDA_INCLUDE:-"${CUDA_HOME:-}/include" /usr/local/cuda/include /usr/include}; do
     if [[ -f "$d/cuda_fp16.h" ]]; then cuda_include=$d; break; fi
 done
 if [[ -z "$cuda_include" ]]; then
-    echo "run-emulation.sh: cuda_fp16.h not found (set CUDA_HOME); the kernel emulation test needs the CUDA headers" >&2
-    exit 1
+    if [[ "${ARUNET_REQUIRE_CUDA:-0}" == "1" ]]; then
+        echo "run-emulation.sh: cuda_fp16.h not found (set CUDA_HOME) and ARUNET_REQUIRE_CUDA=1" >&2
+        exit 1
+    fi
+    echo "arunet: CUDA headers not found: the CUDA kernel emulation test is skipped (it needs cuda_fp16.h, no GPU; set CUDA_HOME)"
+    exit 0
 fi
 
 mkdir -p "$build_dir"
