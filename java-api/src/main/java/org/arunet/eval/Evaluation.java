@@ -32,10 +32,26 @@ public final class Evaluation {
     private final ConfusionMatrix confusion;
     private final ConfusionMatrix lesion = new ConfusionMatrix(2);
     private final List<ImageScore> images = new ArrayList<>();
+    private final Map<String, String> labels = new LinkedHashMap<>();
+
+    /** Resamples of the percentile bootstrap behind the {@code *_ci95} intervals. */
+    public static final int BOOTSTRAP_RESAMPLES = 2000;
 
     public Evaluation(int classes) {
         this.classes = classes;
         this.confusion = new ConfusionMatrix(classes);
+    }
+
+    /**
+     * Adds one image of a labelled data set (e.g. BUSI's benign / malignant): the summary then also
+     * reports the lesion metrics per label ({@code by_label}).
+     */
+    public synchronized ImageScore add(String id, String label, int[] truth, int[] pred, int h, int w) {
+        ImageScore s = add(id, truth, pred, h, w);
+        if (label != null) {
+            labels.put(id, label);
+        }
+        return s;
     }
 
     /** Adds one image's truth and prediction (class indices, row-major {@code h x w}). */
@@ -72,8 +88,10 @@ public final class Evaluation {
         double[] hd = images.stream().mapToDouble(ImageScore::hd95).filter(d -> !Double.isNaN(d)).toArray();
         m.put("lesion_dice_mean", mean(dice));
         m.put("lesion_dice_sd", sd(dice));
+        m.put("lesion_dice_ci95", bootstrapCi(dice));
         m.put("lesion_iou_mean", mean(iou));
         m.put("lesion_iou_sd", sd(iou));
+        m.put("lesion_iou_ci95", bootstrapCi(iou));
         m.put("miou_paper", confusion.meanIoU());
         m.put("accuracy", confusion.accuracy());
         m.put("precision", confusion.macroPrecision());
@@ -95,10 +113,33 @@ public final class Evaluation {
         }
         m.put("iou_per_class", perClass);
         m.put("empty_truth_images", images.stream().filter(s -> s.truthPixels() == 0).count());
+        if (!labels.isEmpty()) {
+            Map<String, Object> byLabel = new LinkedHashMap<>();
+            for (String label : new java.util.TreeSet<>(labels.values())) {
+                double[] d = images.stream().filter(s -> label.equals(labels.get(s.id()))).mapToDouble(ImageScore::dice)
+                        .toArray();
+                double[] u = images.stream().filter(s -> label.equals(labels.get(s.id()))).mapToDouble(ImageScore::iou)
+                        .toArray();
+                double[] h = images.stream().filter(s -> label.equals(labels.get(s.id())))
+                        .mapToDouble(ImageScore::hd95).filter(x -> !Double.isNaN(x)).toArray();
+                Map<String, Object> l = new LinkedHashMap<>();
+                l.put("images", d.length);
+                l.put("lesion_dice_mean", mean(d));
+                l.put("lesion_dice_sd", sd(d));
+                l.put("lesion_dice_ci95", bootstrapCi(d));
+                l.put("lesion_iou_mean", mean(u));
+                l.put("lesion_iou_ci95", bootstrapCi(u));
+                l.put("hd95_mean", mean(h));
+                byLabel.put(label, l);
+            }
+            m.put("by_label", byLabel);
+        }
         m.put("notes", List.of(
                 "miou_paper, accuracy, precision, recall, f1: paper-compatible, from one confusion matrix over all"
                         + " test pixels; mIoU, precision and recall are means over classes with background included",
-                "lesion_*: foreground (class > 0) only; *_mean and *_sd are over images, *_pooled over all pixels",
+                "lesion_*: foreground (class > 0) only; *_mean and *_sd are over images, *_pooled over all pixels;"
+                        + " *_ci95: 95 % percentile bootstrap interval of the mean over images (" + BOOTSTRAP_RESAMPLES
+                        + " resamples, fixed seed)",
                 "empty masks: both empty -> Dice = IoU = 1; truth empty, prediction not -> 0; HD95 (pixels) is"
                         + " undefined when the truth is empty and is the image diagonal when the prediction is empty;"
                         + " hd95_* are over the hd95_images images where it is defined"));
@@ -152,6 +193,28 @@ public final class Evaluation {
 
     private static String csv(String s) {
         return s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+
+    /**
+     * 95 % percentile-bootstrap interval of the mean of {@code v}: {@link #BOOTSTRAP_RESAMPLES}
+     * resamples with replacement, seeded so that a report is reproducible; {NaN, NaN} for fewer than
+     * two values.
+     */
+    public static double[] bootstrapCi(double[] v) {
+        if (v.length < 2) {
+            return new double[] {Double.NaN, Double.NaN};
+        }
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(0x5EEDL + v.length);
+        double[] means = new double[BOOTSTRAP_RESAMPLES];
+        for (int b = 0; b < means.length; b++) {
+            double sum = 0;
+            for (int i = 0; i < v.length; i++) {
+                sum += v[rng.nextInt(v.length)];
+            }
+            means[b] = sum / v.length;
+        }
+        java.util.Arrays.sort(means);
+        return new double[] {SurfaceDistance.percentile(means, 2.5), SurfaceDistance.percentile(means, 97.5)};
     }
 
     static double mean(double[] v) {

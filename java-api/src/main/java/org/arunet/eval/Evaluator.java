@@ -47,7 +47,7 @@ public final class Evaluator {
             for (int p = 0; p < t.length; p++) {
                 t[p] = truth[p] & 0xFF;
             }
-            ImageScore score = ev.add(s.id(), t, pred.classMap(), image.height(), image.width());
+            ImageScore score = ev.add(s.id(), s.label(), t, pred.classMap(), image.height(), image.width());
             if (listener != null) {
                 listener.onImage(i, samples.size(), s, image, truth, pred, score);
             }

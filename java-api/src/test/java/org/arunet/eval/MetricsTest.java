@@ -15,6 +15,45 @@ import org.junit.jupiter.api.io.TempDir;
 class MetricsTest {
 
     @Test
+    void bootstrapIntervalOfTheMean() {
+        // Constant values: the interval is the value itself.
+        double[] c = Evaluation.bootstrapCi(new double[] {0.7, 0.7, 0.7, 0.7});
+        assertEquals(0.7, c[0], 1e-12);
+        assertEquals(0.7, c[1], 1e-12);
+        assertTrue(Double.isNaN(Evaluation.bootstrapCi(new double[] {0.5})[0]), "undefined for one value");
+        // 400 values uniform in [0, 1]: the interval is close to mean -+ 1.96 sd / sqrt(n) and holds the mean.
+        SplittableRandom r = new SplittableRandom(2);
+        double[] v = new double[400];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = r.nextDouble();
+        }
+        double mean = Evaluation.mean(v);
+        double half = 1.96 * Evaluation.sd(v) / Math.sqrt(v.length);
+        double[] ci = Evaluation.bootstrapCi(v);
+        assertTrue(ci[0] < mean && mean < ci[1], "interval holds the mean");
+        assertEquals(mean - half, ci[0], 0.15 * half);
+        assertEquals(mean + half, ci[1], 0.15 * half);
+        assertEquals(ci[0], Evaluation.bootstrapCi(v)[0], 0.0, "reproducible");
+    }
+
+    @Test
+    void metricsPerLabel() {
+        Evaluation ev = new Evaluation(2);
+        int[] truth = {0, 1, 1, 0};
+        ev.add("a", "benign", truth, new int[] {0, 1, 1, 0}, 2, 2); // Dice 1
+        ev.add("b", "benign", truth, new int[] {0, 1, 0, 0}, 2, 2); // Dice 2/3
+        ev.add("c", "malignant", truth, new int[] {0, 0, 0, 0}, 2, 2); // Dice 0
+        @SuppressWarnings("unchecked")
+        java.util.Map<String, java.util.Map<String, Object>> by =
+                (java.util.Map<String, java.util.Map<String, Object>>) ev.summary().get("by_label");
+        assertEquals(java.util.List.of("benign", "malignant"), java.util.List.copyOf(by.keySet()));
+        assertEquals(2, by.get("benign").get("images"));
+        assertEquals(5.0 / 6, (double) by.get("benign").get("lesion_dice_mean"), 1e-12);
+        assertEquals(0.0, (double) by.get("malignant").get("lesion_dice_mean"), 1e-12);
+        assertEquals(5.0 / 9, (double) ev.summary().get("lesion_dice_mean"), 1e-12);
+    }
+
+    @Test
     void confusionMatrixByHand() {
         // truth:  0 0 0 0 1 1 1 1 ; pred: 0 0 0 1 1 1 0 0  -> TN 3, FP 1, FN 2, TP 2
         ConfusionMatrix cm = new ConfusionMatrix(2);
