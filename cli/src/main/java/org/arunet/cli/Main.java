@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(name = "arunet", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
         description = "ARU-Net lesion segmentation for ultrasound images: train, evaluate, segment, benchmark.",
         subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SplitCommand.class,
-            InfoCommand.class, ExportCommand.class, BenchCommand.class, DemoCommand.class,
+            InfoCommand.class, ExportCommand.class, PackModelCommand.class, BenchCommand.class, DemoCommand.class,
             CommandLine.HelpCommand.class},
         usageHelpAutoWidth = true, showDefaultValues = true)
 public final class Main implements Runnable {
