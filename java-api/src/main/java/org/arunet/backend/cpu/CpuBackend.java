@@ -15,6 +15,7 @@ import org.arunet.backend.ConvEpilogue;
 import org.arunet.backend.OpChecks;
 import org.arunet.backend.Precision;
 import org.arunet.jni.ArunetNative;
+import org.arunet.jni.CpuFeatures;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Device;
 import org.arunet.tensor.Layout;
@@ -59,6 +60,7 @@ public final class CpuBackend implements Backend {
     /** A backend using {@code threads} OpenMP threads for its kernels and for oneDNN. */
     public CpuBackend(int threads) {
         checkThreads("CpuBackend", threads);
+        CpuFeatures.require(); // before any of our machine code runs: a clear error instead of SIGILL
         ArunetNative.load();
         this.ctx = call("CpuBackend(threads=" + threads + ")", NONE, () -> ArunetNative.context_create(threads));
         this.threads = threads;
