@@ -61,7 +61,7 @@ torch_bench() {
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (modified)')"
-  echo "jar: $jar"
+  echo "jar: ${jar#"$root"/}"
   echo "baseline: ${BASELINE_JAR:-none}"
   echo "threads: $threads, rounds: $rounds"
   java -version 2>&1 | head -1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ARU-Net in PyTorch, mirroring arunet's Java model module for module, as the throughput peer.
 
-Written from /work/shared/docs/ARU-NET.md and arunet's Java classes (org.arunet.model.ArUNet,
+Written from the shared docs/ARU-NET.md and arunet's Java classes (org.arunet.model.ArUNet,
 org.arunet.nn.*): the same modules, the same parameter and buffer names (state_dict keys equal
 ArUNet.namedParameters() / stateDict()), the same defaults (paper text: width 64, SpConvMixer kernel 3,
 the paper's channel attention, MCSA after up blocks 2-4, spatial attention kernel 7), so that
