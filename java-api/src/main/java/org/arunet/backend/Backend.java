@@ -149,7 +149,8 @@ public interface Backend extends AutoCloseable {
      */
     default void setInferencePrecision(Precision precision) {
         if (precision != Precision.F32) {
-            throw new IllegalArgumentException("backend " + name() + " supports only F32 inference, not " + precision);
+            throw new IllegalArgumentException("backend " + name() + " supports only F32 inference, not "
+                    + (precision == null ? null : precision.name()));
         }
     }
 
@@ -168,7 +169,7 @@ public interface Backend extends AutoCloseable {
     default void setTrainingPrecision(Precision precision) {
         if (precision != Precision.F32) {
             throw new IllegalArgumentException("backend " + name() + " supports only F32 training convolutions, not "
-                    + precision);
+                    + (precision == null ? null : precision.name()));
         }
     }
 

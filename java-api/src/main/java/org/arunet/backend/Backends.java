@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.arunet.backend.cpu.CpuBackend;
 import org.arunet.backend.cuda.Cuda;
 import org.arunet.backend.cuda.CudaBackend;
-import org.arunet.backend.cuda.Precision;
+
 import org.arunet.backend.reference.ReferenceBackend;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,7 +65,7 @@ public final class Backends {
         if (!Cuda.available()) {
             throw new IllegalStateException("device cuda:tf32: " + Cuda.describe() + " (use --device cpu or auto)");
         }
-        return new CudaBackend(Precision.FP32, true);
+        return new CudaBackend(Precision.F32, true);
     }
 
     /**
@@ -94,12 +94,12 @@ public final class Backends {
             case "auto":
                 if (Cuda.available()) {
                     log("device auto: using the GPU, " + Cuda.describe());
-                    return new CudaBackend(Precision.FP32);
+                    return new CudaBackend(Precision.F32);
                 }
                 log("device auto: using the CPU backend (" + Cuda.describe() + ")");
                 return threads > 0 ? cpu(threads) : cpu();
             case "cuda":
-                return cuda(Precision.FP32);
+                return cuda(Precision.F32);
             default:
                 throw new IllegalArgumentException("unknown device '" + device
                         + "' (use cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32, auto or reference)");

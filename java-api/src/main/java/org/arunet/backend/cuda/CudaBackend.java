@@ -13,6 +13,7 @@ import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
 import org.arunet.backend.OpChecks;
+import org.arunet.backend.Precision;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Device;
 import org.arunet.tensor.Layout;
@@ -34,9 +35,9 @@ import org.bytedeco.cuda.global.cublas;
  * {@link ArunetException} naming the op, the shapes and the request.
  *
  * <h2>Precision</h2>
- * {@link Precision#FP32} (the default) runs every op in float32 with TF32 off, and matches the CPU
- * backend to float32 rounding (1e-4 relative); {@code new CudaBackend(Precision.FP32, true)} (device name
- * {@code cuda:tf32}) lets the convolutions and linear layers use TF32 tensor cores instead. {@link Precision#FP16} and {@link Precision#BF16} run the
+ * {@link Precision#F32} (the default) runs every op in float32 with TF32 off, and matches the CPU
+ * backend to float32 rounding (1e-4 relative); {@code new CudaBackend(Precision.F32, true)} (device name
+ * {@code cuda:tf32}) lets the convolutions and linear layers use TF32 tensor cores instead. {@link Precision#F16} and {@link Precision#BF16} run the
  * convolutions on the tensor cores in half precision with float32 accumulation, inputs cast on the fly
  * and weights once per update; everything else stays float32, parameters included (the master
  * weights). Training in FP16 needs loss scaling: {@link org.arunet.train.LossScaler}.
@@ -67,7 +68,7 @@ public final class CudaBackend implements Backend {
 
     /** A float32 backend on GPU 0. */
     public CudaBackend() {
-        this(Precision.FP32);
+        this(Precision.F32);
     }
 
     /**

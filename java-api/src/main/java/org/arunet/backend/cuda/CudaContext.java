@@ -8,6 +8,7 @@ import java.util.LinkedList;
 import java.util.List;
 import java.util.Set;
 import org.arunet.backend.ArunetException;
+import org.arunet.backend.Precision;
 import org.arunet.tensor.Tensor;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUctx_st;

@@ -10,6 +10,7 @@ import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
 import org.arunet.backend.ConvChecks;
+import org.arunet.backend.Precision;
 import org.arunet.tensor.Tensor;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdFilterAlgoPerf_t;
@@ -148,17 +149,17 @@ final class CudaConv2dOp implements Conv2dOp {
             long m = (long) y.dim(0) * y.dim(1) * y.dim(2);
             PassPlan pp = plan.prepare(Pass.FORWARD, p -> {
                 Buffers bufs = new Buffers();
-                bufs.a = p == Precision.FP32 ? x.address() : ctx.halfCopy(x, p);
+                bufs.a = p == Precision.F32 ? x.address() : ctx.halfCopy(x, p);
                 bufs.w = weightsFor(w, p);
-                bufs.out = p == Precision.FP32 ? y.address() : bufs.temp(ctx, m * spec.outChannels() * 2, "conv output");
+                bufs.out = p == Precision.F32 ? y.address() : bufs.temp(ctx, m * spec.outChannels() * 2, "conv output");
                 return bufs;
             });
             Precision p = pp.precision;
-            long xin = p == Precision.FP32 ? x.address() : ctx.halfCopy(x, p);
+            long xin = p == Precision.F32 ? x.address() : ctx.halfCopy(x, p);
             long win = weightsFor(w, p);
-            long yout = p == Precision.FP32 ? y.address() : ctx.temp(m * spec.outChannels() * 2, "conv output");
+            long yout = p == Precision.F32 ? y.address() : ctx.temp(m * spec.outChannels() * 2, "conv output");
             pp.run(xin, win, yout);
-            if (p == Precision.FP32) {
+            if (p == Precision.F32) {
                 if (b != null) {
                     ctx.kernels.biasAdd(y.address(), b.address(), m, spec.outChannels());
                 }
@@ -230,17 +231,17 @@ final class CudaConv2dOp implements Conv2dOp {
             Buffers bufs = new Buffers();
             bufs.a = fusedInput(source, x, x2, p, bufs.temps);
             bufs.w = weightsFor(w, p);
-            bufs.out = p == Precision.FP32 && !readsY ? y.address() : bufs.temp(ctx, outBytes * p.bytes(), "conv output");
+            bufs.out = p == Precision.F32 && !readsY ? y.address() : bufs.temp(ctx, outBytes * Kernels.bytes(p), "conv output");
             return bufs;
         });
         Precision p = pp.precision;
         List<Long> temps = new ArrayList<>(1);
         long in = fusedInput(source, x, x2, p, temps);
         long win = weightsFor(w, p);
-        boolean direct = p == Precision.FP32 && !readsY;
+        boolean direct = p == Precision.F32 && !readsY;
         long out = 0;
         try {
-            out = direct ? y.address() : ctx.temp(outBytes * p.bytes(), "conv output");
+            out = direct ? y.address() : ctx.temp(outBytes * Kernels.bytes(p), "conv output");
             pp.run(in, win, out);
             if (!direct || b != null || prog != 0) {
                 ctx.kernels.epilogue(p, y.address(), out, b == null ? 0L : b.address(), m, spec.outChannels(), prog,
@@ -261,16 +262,16 @@ final class CudaConv2dOp implements Conv2dOp {
     private long fusedInput(Source source, Tensor x, Tensor x2, Precision p, List<Long> temps) {
         switch (source) {
             case PLAIN:
-                return p == Precision.FP32 ? x.address() : ctx.halfCopy(x, p);
+                return p == Precision.F32 ? x.address() : ctx.halfCopy(x, p);
             case CONCAT: {
                 long pixels = (long) x.dim(0) * x.dim(1) * x.dim(2);
-                long t = ctx.temp(pixels * spec.inChannels() * p.bytes(), p + " concatenated input of " + spec);
+                long t = ctx.temp(pixels * spec.inChannels() * Kernels.bytes(p), p + " concatenated input of " + spec);
                 temps.add(t);
                 ctx.kernels.concatCvt(p, t, x.address(), x2.address(), pixels, x.dim(3), x2.dim(3));
                 return t;
             }
             default: {
-                long t = ctx.temp(4L * x.numel() * p.bytes(), p + " upsampled input of " + spec);
+                long t = ctx.temp(4L * x.numel() * Kernels.bytes(p), p + " upsampled input of " + spec);
                 temps.add(t);
                 ctx.kernels.upsampleCvt(p, t, x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
                 return t;
@@ -288,18 +289,18 @@ final class CudaConv2dOp implements Conv2dOp {
             long mIn = (long) dx.dim(0) * dx.dim(1) * dx.dim(2);
             PassPlan pp = plan.prepare(Pass.BACKWARD_DATA, p -> {
                 Buffers bufs = new Buffers();
-                bufs.a = p == Precision.FP32 ? dy.address() : ctx.halfCopy(dy, p);
+                bufs.a = p == Precision.F32 ? dy.address() : ctx.halfCopy(dy, p);
                 bufs.w = weightsFor(w, p);
-                bufs.out = p == Precision.FP32 ? dx.address()
+                bufs.out = p == Precision.F32 ? dx.address()
                         : bufs.temp(ctx, mIn * spec.inChannels() * 2, "conv input gradient");
                 return bufs;
             });
             Precision p = pp.precision;
-            long dyin = p == Precision.FP32 ? dy.address() : ctx.halfCopy(dy, p);
+            long dyin = p == Precision.F32 ? dy.address() : ctx.halfCopy(dy, p);
             long win = weightsFor(w, p);
-            long dxout = p == Precision.FP32 ? dx.address() : ctx.temp(mIn * spec.inChannels() * 2, "conv input gradient");
+            long dxout = p == Precision.F32 ? dx.address() : ctx.temp(mIn * spec.inChannels() * 2, "conv input gradient");
             pp.run(dyin, win, dxout);
-            if (p != Precision.FP32) {
+            if (p != Precision.F32) {
                 ctx.kernels.halfToFloatBias(p, dx.address(), dxout, 0L, mIn, spec.inChannels());
                 ctx.free(dxout);
             }
@@ -317,17 +318,17 @@ final class CudaConv2dOp implements Conv2dOp {
             long wCount = dw.numel();
             PassPlan pp = plan.prepare(Pass.BACKWARD_FILTER, p -> {
                 Buffers bufs = new Buffers();
-                bufs.a = p == Precision.FP32 ? x.address() : ctx.halfCopy(x, p);
-                bufs.w = p == Precision.FP32 ? dy.address() : ctx.halfCopy(dy, p);
-                bufs.out = p == Precision.FP32 && sameLayout ? dw.address()
-                        : bufs.temp(ctx, wCount * p.bytes(), "conv weight gradient");
+                bufs.a = p == Precision.F32 ? x.address() : ctx.halfCopy(x, p);
+                bufs.w = p == Precision.F32 ? dy.address() : ctx.halfCopy(dy, p);
+                bufs.out = p == Precision.F32 && sameLayout ? dw.address()
+                        : bufs.temp(ctx, wCount * Kernels.bytes(p), "conv weight gradient");
                 return bufs;
             });
             Precision p = pp.precision;
-            long xin = p == Precision.FP32 ? x.address() : ctx.halfCopy(x, p);
-            long dyin = p == Precision.FP32 ? dy.address() : ctx.halfCopy(dy, p);
-            boolean direct = p == Precision.FP32 && sameLayout;
-            long dwout = direct ? dw.address() : ctx.temp(wCount * p.bytes(), "conv weight gradient");
+            long xin = p == Precision.F32 ? x.address() : ctx.halfCopy(x, p);
+            long dyin = p == Precision.F32 ? dy.address() : ctx.halfCopy(dy, p);
+            boolean direct = p == Precision.F32 && sameLayout;
+            long dwout = direct ? dw.address() : ctx.temp(wCount * Kernels.bytes(p), "conv weight gradient");
             pp.run(xin, dyin, dwout);
             if (!direct) {
                 ctx.kernels.ohwiToOihw(dw.address(), dwout, spec.outChannels(), inPerGroup, spec.kernelH(),
@@ -347,13 +348,13 @@ final class CudaConv2dOp implements Conv2dOp {
 
     /** The weights as cuDNN reads them in precision p (Note [weights for cuDNN]). */
     private long weightsFor(Tensor w, Precision p) {
-        if (p == Precision.FP32 && sameLayout) {
+        if (p == Precision.F32 && sameLayout) {
             return w.address();
         }
         WeightCopy c = weightCopies[p.ordinal()];
         if (c == null) {
             c = new WeightCopy();
-            c.address = ctx.temp(w.numel() * p.bytes(), p + " OHWI weights of " + spec);
+            c.address = ctx.temp(w.numel() * Kernels.bytes(p), p + " OHWI weights of " + spec);
             weightCopies[p.ordinal()] = c;
         }
         if (c.id != w.id() || c.version != w.version() || c.source != w.address()) {
@@ -435,10 +436,10 @@ final class CudaConv2dOp implements Conv2dOp {
                 return pp;
             }
             pp = find(pass, precision, buffers);
-            if (pp == null && precision != Precision.FP32) {
+            if (pp == null && precision != Precision.F32) {
                 LOG.info("{} on [{}, {}, {}]: cuDNN has no {} algorithm for {}; this pass runs in fp32", spec,
                         key.n(), key.h(), key.w(), precision, pass);
-                pp = find(pass, Precision.FP32, buffers);
+                pp = find(pass, Precision.F32, buffers);
             }
             if (pp == null) {
                 throw new ArunetException("cuDNN has no algorithm for " + pass + " of " + spec + " on NHWC input ["
@@ -473,7 +474,7 @@ final class CudaConv2dOp implements Conv2dOp {
                 if (pp != null) {
                     pp.close();
                 }
-                if (p != Precision.FP32 && e.getMessage() != null && e.getMessage().contains("cudnn")) {
+                if (p != Precision.F32 && e.getMessage() != null && e.getMessage().contains("cudnn")) {
                     LOG.info("{} on [{}, {}, {}], {} in {}: {}", spec, key.n(), key.h(), key.w(), pass, p, e.getMessage());
                     return null;
                 }
@@ -534,8 +535,8 @@ final class CudaConv2dOp implements Conv2dOp {
             this.pass = pass;
             this.precision = precision;
             int dtype = switch (precision) {
-                case FP32 -> cudnn.CUDNN_DATA_FLOAT;
-                case FP16 -> cudnn.CUDNN_DATA_HALF;
+                case F32 -> cudnn.CUDNN_DATA_FLOAT;
+                case F16 -> cudnn.CUDNN_DATA_HALF;
                 case BF16 -> cudnn.CUDNN_DATA_BFLOAT16;
             };
             String where = pass + " of " + spec + " (" + precision + ")";
@@ -566,7 +567,7 @@ final class CudaConv2dOp implements Conv2dOp {
                     cudnn.CUDNN_DATA_FLOAT), "cudnnSetConvolution2dDescriptor, " + where);
             CudaCheck.cudnn(cudnn.cudnnSetConvolutionGroupCount(convDesc, spec.groups()),
                     "cudnnSetConvolutionGroupCount, " + where);
-            CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc, precision == Precision.FP32
+            CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc, precision == Precision.F32
                     ? (tf32 ? cudnn.CUDNN_DEFAULT_MATH : cudnn.CUDNN_FMA_MATH) : cudnn.CUDNN_TENSOR_OP_MATH),
                     "cudnnSetConvolutionMathType, " + where);
             int[] n = new int[1];
@@ -640,10 +641,10 @@ final class CudaConv2dOp implements Conv2dOp {
                 if (r.status() != cudnn.CUDNN_STATUS_SUCCESS || r.algo() < 0) {
                     continue;
                 }
-                if (precision == Precision.FP32 && !tf32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH) {
+                if (precision == Precision.F32 && !tf32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH) {
                     continue; // TF32
                 }
-                if (precision == Precision.FP32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
+                if (precision == Precision.F32 && r.mathType() == cudnn.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
                     continue; // float32 operands converted to half: never, not even in tf32 mode
                 }
                 any.add(r);
@@ -666,7 +667,7 @@ final class CudaConv2dOp implements Conv2dOp {
 
         private void use(Perf r) {
             chosen = r;
-            int math = precision == Precision.FP32 && !tf32 ? cudnn.CUDNN_FMA_MATH : r.mathType();
+            int math = precision == Precision.F32 && !tf32 ? cudnn.CUDNN_FMA_MATH : r.mathType();
             CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc, math), "cudnnSetConvolutionMathType, " + where());
         }
 

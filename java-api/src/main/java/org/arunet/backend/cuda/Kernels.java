@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.arunet.backend.ArunetException;
+import org.arunet.backend.Precision;
 import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.cudart.CUmod_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
@@ -363,6 +364,20 @@ final class Kernels implements AutoCloseable {
         return Math.max(64, (rows + MAX_CHUNKS - 1) / MAX_CHUNKS);
     }
 
+    /** The dtype code of the conversion kernels (cuda/convert.cu): 0 float, 1 half, 2 bfloat16. */
+    static int code(Precision p) {
+        return switch (p) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case BF16 -> 2;
+        };
+    }
+
+    /** Element size of the convolution operands in precision {@code p}, in bytes. */
+    static int bytes(Precision p) {
+        return p == Precision.F32 ? 4 : 2;
+    }
+
     static long chunks(long rows) {
         long rpc = rowsPerChunk(rows);
         return (rows + rpc - 1) / rpc;
@@ -511,19 +526,19 @@ final class Kernels implements AutoCloseable {
     /** y (dtype of p) = upsample2x(x), x F32 NHWC [n, h, w, c]: a convolution's input made in its precision. */
     void upsampleCvt(Precision p, long y, long x, long n, long h, long w, long c) {
         if (vec4(c, y, x)) {
-            begin("k_upsample_cvt4").p(y).p(x).l(n).l(h).l(w).l(c / 4).i(p.code()).go1d(n * h * w * c);
+            begin("k_upsample_cvt4").p(y).p(x).l(n).l(h).l(w).l(c / 4).i(code(p)).go1d(n * h * w * c);
         } else {
-            begin("k_upsample_cvt").p(y).p(x).l(n).l(h).l(w).l(c).i(p.code()).go1d(4 * n * h * w * c);
+            begin("k_upsample_cvt").p(y).p(x).l(n).l(h).l(w).l(c).i(code(p)).go1d(4 * n * h * w * c);
         }
     }
 
     /** out (dtype of p) = cat[a, b] over channels, a and b F32. */
     void concatCvt(Precision p, long out, long a, long b, long pixels, long ca, long cb) {
         if (vec4(ca | cb, out, a, b)) {
-            begin("k_concat_cvt4").p(out).p(a).p(b).l(pixels).l(ca / 4).l(cb / 4).i(p.code())
+            begin("k_concat_cvt4").p(out).p(a).p(b).l(pixels).l(ca / 4).l(cb / 4).i(code(p))
                     .go1d(pixels * (ca + cb) / 4);
         } else {
-            begin("k_concat_cvt").p(out).p(a).p(b).l(pixels).l(ca).l(cb).i(p.code()).go1d(pixels * (ca + cb));
+            begin("k_concat_cvt").p(out).p(a).p(b).l(pixels).l(ca).l(cb).i(code(p)).go1d(pixels * (ca + cb));
         }
     }
 
@@ -658,10 +673,10 @@ final class Kernels implements AutoCloseable {
      */
     void epilogue(Precision p, long y, long src, long bias, long m, long c, int prog, long[] ops) {
         if (vec4(c, y, src, bias, ops[0], ops[1], ops[2], ops[3])) {
-            begin("k_epilogue4").p(y).p(src).i(p.code()).p(bias).l(m).l(c / 4).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
+            begin("k_epilogue4").p(y).p(src).i(code(p)).p(bias).l(m).l(c / 4).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
                     .p(ops[3]).go1d(m * c / 4);
         } else {
-            begin("k_epilogue").p(y).p(src).i(p.code()).p(bias).l(m).l(c).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
+            begin("k_epilogue").p(y).p(src).i(code(p)).p(bias).l(m).l(c).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
                     .p(ops[3]).go1d(m * c);
         }
     }
@@ -675,11 +690,11 @@ final class Kernels implements AutoCloseable {
     }
 
     void oihwToOhwi(long dst, long src, long o, long i, long kh, long kw, Precision p) {
-        begin("k_oihw_to_ohwi").p(dst).p(src).l(o).l(i).l(kh).l(kw).i(p.code()).go1d(o * i * kh * kw);
+        begin("k_oihw_to_ohwi").p(dst).p(src).l(o).l(i).l(kh).l(kw).i(code(p)).go1d(o * i * kh * kw);
     }
 
     void ohwiToOihw(long dst, long src, long o, long i, long kh, long kw, Precision p) {
-        begin("k_ohwi_to_oihw").p(dst).p(src).l(o).l(i).l(kh).l(kw).i(p.code()).go1d(o * i * kh * kw);
+        begin("k_ohwi_to_oihw").p(dst).p(src).l(o).l(i).l(kh).l(kw).i(code(p)).go1d(o * i * kh * kw);
     }
 
     /** Unloads the modules and frees the argument buffers. */

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import org.arunet.backend.ArunetException;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
+import org.arunet.backend.Precision;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -54,7 +55,7 @@ class CudaAvailabilityTest {
         assertThrows(IllegalStateException.class, () -> Backends.create("CUDA:fp16", 1));
         IllegalStateException tf32 = assertThrows(IllegalStateException.class, () -> Backends.create("cuda:TF32", 1));
         assertTrue(tf32.getMessage().contains("cuda:tf32") && tf32.getMessage().contains(reason), tf32.getMessage());
-        assertThrows(ArunetException.class, () -> new CudaBackend(Precision.FP32, true));
+        assertThrows(ArunetException.class, () -> new CudaBackend(Precision.F32, true));
         ArunetException direct = assertThrows(ArunetException.class, () -> new CudaBackend(Precision.BF16));
         assertTrue(direct.getMessage().contains(reason), direct.getMessage());
         assertEquals(false, Backends.cudaAvailable());
@@ -73,10 +74,10 @@ class CudaAvailabilityTest {
             assertEquals("cuda", b.name());
         }
         try (Backend b = Backends.create("cuda:fp16", 1)) {
-            assertEquals(Precision.FP16, ((CudaBackend) b).precision());
+            assertEquals(Precision.F16, ((CudaBackend) b).precision());
         }
         try (Backend b = Backends.create("cuda:tf32", 1)) {
-            assertEquals(Precision.FP32, ((CudaBackend) b).precision());
+            assertEquals(Precision.F32, ((CudaBackend) b).precision());
             assertTrue(((CudaBackend) b).tf32());
         }
         try (Backend b = Backends.create("cuda", 1)) {

@@ -16,6 +16,7 @@ import java.util.Random;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.arunet.backend.ArunetException;
+import org.arunet.backend.Precision;
 import org.arunet.backend.cpu.CpuBackend;
 import org.arunet.backend.cuda.parity.AmpGradientCriterion;
 import org.arunet.backend.cuda.parity.Comparison;
@@ -54,7 +55,7 @@ class CudaBackendGpuTest {
     @BeforeAll
     static void open() {
         cpu = new CpuBackend();
-        cuda = new CudaBackend(Precision.FP32);
+        cuda = new CudaBackend(Precision.F32);
     }
 
     @AfterAll
@@ -93,13 +94,13 @@ class CudaBackendGpuTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void fp32MatchesTheCpuBackend(OpCase c) {
-        assertParity(c, cuda, Precision.FP32);
+        assertParity(c, cuda, Precision.F32);
     }
 
     static Stream<Arguments> halfCases() {
         return OpCases.all().stream().filter(c -> c.group().equals("conv2d") || c.group().equals("fused")
                 || c.group().equals("model"))
-                .flatMap(c -> Stream.of(Arguments.of(c, Precision.FP16), Arguments.of(c, Precision.BF16)));
+                .flatMap(c -> Stream.of(Arguments.of(c, Precision.F16), Arguments.of(c, Precision.BF16)));
     }
 
     static Stream<OpCase> convCases() {
@@ -110,11 +111,11 @@ class CudaBackendGpuTest {
     @ParameterizedTest(name = "tf32 {0}")
     @MethodSource("convCases")
     void tf32ConvolutionsWithinTheirRounding(OpCase c) {
-        try (CudaBackend tf32 = new CudaBackend(Precision.FP32, true)) {
+        try (CudaBackend tf32 = new CudaBackend(Precision.F32, true)) {
             assertTrue(tf32.tf32());
             Map<String, HostTensor> expected = c.run(cpu, c.inputs());
             Map<String, HostTensor> actual = c.run(tf32, c.inputs());
-            String failures = Comparison.compare(c, actual, expected, Precision.FP16).stream().filter(r -> !r.pass())
+            String failures = Comparison.compare(c, actual, expected, Precision.F16).stream().filter(r -> !r.pass())
                     .map(Comparison.Result::line).collect(Collectors.joining("\n"));
             if (!failures.isEmpty()) {
                 fail(c.name() + " (tf32):\n" + failures);
@@ -172,7 +173,7 @@ class CudaBackendGpuTest {
 
     @Test
     void memoryIsGivenBackAndClosedTensorsFail() {
-        CudaBackend be = new CudaBackend(Precision.FP32);
+        CudaBackend be = new CudaBackend(Precision.F32);
         Tensor kept;
         long baseline = be.memoryStats().inUseBytes();
         try (ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 3);
@@ -218,7 +219,7 @@ class CudaBackendGpuTest {
 
     @Test
     void fp16TrainingWithLossScalingLearns() {
-        try (CudaBackend half = new CudaBackend(Precision.FP16);
+        try (CudaBackend half = new CudaBackend(Precision.F16);
                 ArUNet net = new ArUNet(half, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 7);
                 Tensor x = half.allocate(DType.F32, Layout.NHWC, 2, 32, 32, 3);
                 Tensor target = half.allocate(DType.I32, Layout.PLAIN, 2, 32, 32);

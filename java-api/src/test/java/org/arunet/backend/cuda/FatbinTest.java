@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.arunet.backend.Precision;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -184,9 +185,9 @@ class FatbinTest {
 
     @Test
     void precisionNames() {
-        assertEquals(Precision.FP16, Precision.parse("FP16"));
+        assertEquals(Precision.F16, Precision.parse("FP16"));
         assertEquals(Precision.BF16, Precision.parse("bfloat16"));
-        assertEquals(Precision.FP32, Precision.parse("float32"));
+        assertEquals(Precision.F32, Precision.parse("float32"));
         assertNotNull(assertThrowsIae(() -> Precision.parse("fp8")));
     }
 

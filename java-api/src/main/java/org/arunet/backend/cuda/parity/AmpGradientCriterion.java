@@ -5,7 +5,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.Precision;
 
 /**
  * The tiny model's mixed-precision gradient check, relative to PyTorch AMP's own spread.
@@ -86,9 +86,9 @@ public final class AmpGradientCriterion {
         String source = "H200 calibration of 2026-11-27 (PyTorch 2.11 autocast; median and worst only,"
                 + " benchmarks/gpu/results/2026-11-27-h200-amp-gradient-spread.txt)";
         return switch (p) {
-            case FP16 -> new Spread(0.179, 0.366, "dec2.ca.fc_avg.weight", Map.of(), source);
+            case F16 -> new Spread(0.179, 0.366, "dec2.ca.fc_avg.weight", Map.of(), source);
             case BF16 -> new Spread(0.496, 11.7, "dec1.fuse.conv.bias", Map.of(), source);
-            case FP32 -> throw new IllegalArgumentException("no mixed-precision calibration for fp32");
+            case F32 -> throw new IllegalArgumentException("no mixed-precision calibration for fp32");
         };
     }
 

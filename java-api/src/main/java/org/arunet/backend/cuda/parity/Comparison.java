@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.Precision;
 import org.arunet.tensor.DType;
 
 /** Compares a case's outputs with the expected ones, output by output. */

@@ -4,7 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import org.arunet.backend.Backend;
-import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.Precision;
 import org.arunet.tensor.Tensor;
 
 /**
@@ -90,13 +90,13 @@ public final class OpCase {
                 return e.getValue()[p.ordinal()];
             }
         }
-        if (p != Precision.FP32) {
+        if (p != Precision.F32) {
             Tolerance[] h = halfPerOutput.get(output);
             if (h != null) {
-                return p == Precision.FP16 ? h[0] : h[1];
+                return p == Precision.F16 ? h[0] : h[1];
             }
             if (fp16 != null) {
-                return p == Precision.FP16 ? fp16 : bf16;
+                return p == Precision.F16 ? fp16 : bf16;
             }
         }
         return perOutput.getOrDefault(output, fp32);
@@ -147,7 +147,7 @@ public final class OpCase {
             return this;
         }
 
-        /** Tolerances of every output when the convolutions run in FP16 or BF16. */
+        /** Tolerances of every output when the convolutions run in F16 or BF16. */
         public Builder half(Tolerance f16, Tolerance b16) {
             fp16 = f16;
             bf16 = b16;
@@ -160,7 +160,7 @@ public final class OpCase {
             return this;
         }
 
-        /** Tolerances (FP32, FP16, BF16) of every output whose name starts with {@code prefix}. */
+        /** Tolerances (F32, F16, BF16) of every output whose name starts with {@code prefix}. */
         public Builder prefix(String prefix, Tolerance f32, Tolerance f16, Tolerance b16) {
             prefixes.put(prefix, new Tolerance[] {f32, f16, b16});
             return this;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.Precision;
 import org.junit.jupiter.api.Test;
 
 /** The mixed-precision gradient criterion on small hand-made error maps. */
@@ -94,12 +94,12 @@ class AmpGradientCriterionTest {
 
     @Test
     void theH200CalibrationHasMediansOnly() {
-        var fp16 = AmpGradientCriterion.h200Calibration(Precision.FP16);
+        var fp16 = AmpGradientCriterion.h200Calibration(Precision.F16);
         var bf16 = AmpGradientCriterion.h200Calibration(Precision.BF16);
         assertEquals(0.179, fp16.median());
         assertEquals(0.496, bf16.median());
         assertFalse(fp16.perParameter());
-        assertThrows(IllegalArgumentException.class, () -> AmpGradientCriterion.h200Calibration(Precision.FP32));
+        assertThrows(IllegalArgumentException.class, () -> AmpGradientCriterion.h200Calibration(Precision.F32));
         // arunet's own H200 numbers (fixture, fp16): median 0.171, worst 0.690 -> pass against the calibration
         var v = AmpGradientCriterion.judge(map("x", 0.1, "y", 0.171, "z", 0.69), fp16);
         assertTrue(v.pass(), v.line());

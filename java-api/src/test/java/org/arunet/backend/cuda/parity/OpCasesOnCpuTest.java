@@ -12,7 +12,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.arunet.backend.cpu.CpuBackend;
-import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.Precision;
 import org.arunet.backend.reference.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -51,7 +51,7 @@ class OpCasesOnCpuTest {
         Map<String, HostTensor> inputs = c.inputs();
         Map<String, HostTensor> expected = c.run(ref, inputs);
         Map<String, HostTensor> actual = c.run(cpu, c.inputs());
-        List<Comparison.Result> results = Comparison.compare(c, actual, expected, Precision.FP32);
+        List<Comparison.Result> results = Comparison.compare(c, actual, expected, Precision.F32);
         assertFalse(results.isEmpty(), c.name() + " has no outputs");
         String failures = results.stream().filter(r -> !r.pass()).map(Comparison.Result::line)
                 .collect(Collectors.joining("\n"));
@@ -82,16 +82,16 @@ class OpCasesOnCpuTest {
         Map<String, HostTensor> actual = c.run(cpu, c.inputs());
         HostTensor add = actual.get("add");
         add.floats()[3] += 1e-3f;
-        List<Comparison.Result> results = Comparison.compare(c, actual, expected, Precision.FP32);
+        List<Comparison.Result> results = Comparison.compare(c, actual, expected, Precision.F32);
         Comparison.Result r = results.stream().filter(x -> x.output().equals("add")).findFirst().orElseThrow();
         assertFalse(r.pass(), r.line());
         assertEquals(3, r.worst(), r.line());
         actual.remove("fill");
-        assertTrue(Comparison.compare(c, actual, expected, Precision.FP32).stream()
+        assertTrue(Comparison.compare(c, actual, expected, Precision.F32).stream()
                 .anyMatch(x -> x.output().equals("fill") && !x.pass()), "a missing output fails");
         HostTensor nan = actual.get("scale");
         nan.floats()[0] = Float.NaN;
-        assertTrue(Comparison.compare(c, actual, expected, Precision.FP32).stream()
+        assertTrue(Comparison.compare(c, actual, expected, Precision.F32).stream()
                 .anyMatch(x -> x.output().equals("scale") && !x.pass()), "a NaN where a number is expected fails");
     }
 }
