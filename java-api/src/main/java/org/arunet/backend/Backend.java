@@ -358,6 +358,40 @@ public interface Backend extends AutoCloseable {
     /** Sum of squares of an F32 tensor (gradient norms, non-finite detection: NaN/Inf propagate). */
     double sumOfSquares(Tensor x);
 
+    // ------------------------------------------------------------------ what training asks of a backend
+    // Capabilities, not types: a training loop asks the backend (never checks its class), so that a
+    // decorator such as ProfilingBackend forwards them and keeps the backend's fast paths.
+
+    /**
+     * True when training on this backend needs dynamic loss scaling: its convolutions run in float16
+     * ({@link Precision#F16}), whose small exponent range makes small gradients underflow
+     * ({@code org.arunet.train.LossScaler}). False by default.
+     */
+    default boolean requiresLossScaling() {
+        return false;
+    }
+
+    /**
+     * Multiplies every F32 tensor by {@code factor} in place (when it is not 1) and returns the sum of
+     * squares of each after scaling: the gradient norm and finiteness check of a training step, and the
+     * unscaling of loss-scaled gradients. NaN and infinity propagate into the sums.
+     *
+     * <p>The default runs {@link #scale} (unless {@code factor} is 1) and {@link #sumOfSquares} per
+     * tensor; backends may fuse it (the GPU backend: one batch of kernels and a single synchronization
+     * for all tensors).
+     */
+    default double[] scaleAndSumSquares(java.util.List<Tensor> tensors, float factor) {
+        double[] sums = new double[tensors.size()];
+        for (int i = 0; i < sums.length; i++) {
+            Tensor g = tensors.get(i);
+            if (factor != 1f) {
+                scale(g, factor, g);
+            }
+            sums[i] = sumOfSquares(g);
+        }
+        return sums;
+    }
+
     /** Releases caches and native contexts. Tensors the backend allocated are owned by their callers. */
     @Override
     void close();

@@ -428,6 +428,17 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public boolean requiresLossScaling() {
+        return inner.requiresLossScaling();
+    }
+
+    /** The inner backend's own (possibly fused) gradient reduction, timed as one op. */
+    @Override
+    public double[] scaleAndSumSquares(List<Tensor> tensors, float factor) {
+        return timed("scaleAndSumSquares", () -> inner.scaleAndSumSquares(tensors, factor));
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

@@ -3,7 +3,6 @@ package org.arunet.train;
 import java.util.List;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Precision;
-import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.nn.Parameter;
 import org.arunet.tensor.Tensor;
 
@@ -63,9 +62,12 @@ public final class LossScaler {
         this.growthInterval = growthInterval;
     }
 
-    /** A scaler with PyTorch's defaults when {@code backend} runs its convolutions in float16, else null. */
+    /**
+     * A scaler with PyTorch's defaults when {@code backend} runs its convolutions in float16 (it says so:
+     * {@link Backend#requiresLossScaling()}), else null.
+     */
     public static LossScaler forBackend(Backend backend) {
-        if (backend instanceof CudaBackend cuda && cuda.precision() == Precision.F16) {
+        if (backend.requiresLossScaling()) {
             return new LossScaler(backend, INITIAL_SCALE, GROWTH_FACTOR, BACKOFF_FACTOR, GROWTH_INTERVAL);
         }
         return null;

@@ -138,6 +138,12 @@ public final class CudaBackend implements Backend {
         return precision;
     }
 
+    /** True in {@link Precision#F16}: float16 convolutions need dynamic loss scaling in training. */
+    @Override
+    public boolean requiresLossScaling() {
+        return precision == Precision.F16;
+    }
+
     /** Whether float32 convolutions and matrix products may use TF32 tensor cores. */
     public boolean tf32() {
         return tf32;
@@ -1019,6 +1025,7 @@ public final class CudaBackend implements Backend {
      * check of a training step, and the unscaling of loss-scaled gradients. NaN and infinity propagate
      * into the sums.
      */
+    @Override
     public double[] scaleAndSumSquares(List<Tensor> tensors, float factor) {
         String op = "scaleAndSumSquares";
         for (int i = 0; i < tensors.size(); i++) {
