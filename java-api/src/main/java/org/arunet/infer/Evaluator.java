@@ -1,4 +1,4 @@
-package org.arunet.eval;
+package org.arunet.infer;
 
 import java.util.List;
 import java.util.Objects;
@@ -6,8 +6,8 @@ import org.arunet.data.dataset.Sample;
 import org.arunet.data.io.DataException;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.io.Raster;
-import org.arunet.infer.Segmentation;
-import org.arunet.infer.Segmenter;
+import org.arunet.eval.Evaluation;
+import org.arunet.eval.ImageScore;
 
 /**
  * Evaluates a {@link Segmenter} on image/mask samples at each image's own resolution (the prediction
