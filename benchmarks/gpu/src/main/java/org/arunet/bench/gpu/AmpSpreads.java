@@ -9,8 +9,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.arunet.backend.Precision;
-import org.arunet.backend.cuda.parity.AmpGradientCriterion;
-import org.arunet.backend.cuda.parity.AmpGradientCriterion.Spread;
+import org.arunet.testkit.AmpGradientCriterion;
+import org.arunet.testkit.AmpGradientCriterion.Spread;
 
 /**
  * PyTorch AMP's gradient spread per half precision, the reference of the mixed-precision gradient check:

@@ -21,9 +21,9 @@ import org.arunet.backend.Backend;
 import org.arunet.backend.cuda.Cuda;
 import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.backend.Precision;
-import org.arunet.backend.cuda.parity.AmpGradientCriterion;
-import org.arunet.backend.cuda.parity.Comparison;
-import org.arunet.backend.cuda.parity.OpCases;
+import org.arunet.testkit.AmpGradientCriterion;
+import org.arunet.testkit.Comparison;
+import org.arunet.testkit.OpCases;
 import org.arunet.backend.reference.ReferenceBackend;
 
 /**
