@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.arunet.backend.Activation;
 import org.arunet.backend.ArunetException;
@@ -12,13 +13,13 @@ import org.arunet.backend.Backend;
 import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
+import org.arunet.backend.ConvEpilogue;
 import org.arunet.backend.OpChecks;
 import org.arunet.backend.Precision;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Device;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
-import org.bytedeco.cuda.global.cublas;
 
 /**
  * The GPU backend: convolutions through cuDNN (legacy API, NHWC activations and OHWI filters, the
@@ -49,6 +50,16 @@ import org.bytedeco.cuda.global.cublas;
  * deterministic ones). With {@code -Darunet.cuda.sync=true} every op waits for the GPU and checks for
  * errors, to pin a failing kernel to its op.
  *
+ * <h2>Layout of the code</h2>
+ * Like {@code CpuBackend}, every op here is its argument checks ({@link OpChecks}, shared with the other
+ * backends) and then one call inside {@link #run}: a single kernel ({@link Kernels}, one method per
+ * kernel of {@code native/src/main/cuda/*.cu}) or, where an op takes several launches, the launch
+ * sequence of its family, mirroring the CPU's {@code native/src/main/cpp/cpu/<family>.h}:
+ * {@link CudaConv2dOp} and {@link CudaEpilogue} (convolution, cuDNN), {@link CudaBatchNorm},
+ * {@link CudaPool}, {@link CudaElementwise} (broadcasting products, sums of squares),
+ * {@link CudaLinear} (cuBLAS), {@link CudaLoss}. Device memory, streams and handles are
+ * {@link CudaContext}'s; graph capture is {@link CudaGraph}'s.
+ *
  * <p>Like every backend, it is used by one thread at a time; any thread may be that thread.
  */
 public final class CudaBackend implements Backend {
@@ -59,11 +70,12 @@ public final class CudaBackend implements Backend {
     private final CudaContext ctx;
     private final Kernels k;
     private final Set<CudaConv2dOp> convs = Collections.newSetFromMap(new IdentityHashMap<>());
-    private final Ptr.F fa = new Ptr.F();
-    private final Ptr.F fb = new Ptr.F();
-    private final Ptr.F fc = new Ptr.F();
-    private long segmentTable;
-    private long[] segmentKey = new long[0];
+    // the op families with more than one launch per op (see "Layout of the code")
+    private final CudaBatchNorm norm;
+    private final CudaPool pool;
+    private final CudaElementwise elementwise;
+    private final CudaLinear linear;
+    private final CudaLoss losses;
     private boolean closed;
 
     /** A float32 backend on GPU 0. */
@@ -98,6 +110,11 @@ public final class CudaBackend implements Backend {
         this.tf32 = tf32;
         this.ctx = new CudaContext(0);
         this.k = ctx.kernels;
+        this.norm = new CudaBatchNorm(ctx);
+        this.pool = new CudaPool(ctx);
+        this.elementwise = new CudaElementwise(ctx);
+        this.linear = new CudaLinear(ctx);
+        this.losses = new CudaLoss(ctx);
         if (tf32) {
             try {
                 ctx.allowTf32();
@@ -219,46 +236,7 @@ public final class CudaBackend implements Backend {
      */
     public CudaGraph capture(Runnable work) {
         enter();
-        if (ctx.syncEachOp) {
-            throw new IllegalStateException("capture: not possible with -Darunet.cuda.sync=true (it waits after every op)");
-        }
-        ctx.sync("capture");
-        // relaxed mode: the pool may call cudaMalloc while recording (blocks are then held by the graph)
-        // half-precision copies made earlier must not be reused by the graph: it must record the casts
-        ctx.clearHalfCache();
-        ctx.pool.deferFrees(true);
-        RuntimeException failure = null;
-        CudaCheck.runtime(org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture(ctx.stream,
-                org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-        try {
-            work.run();
-        } catch (RuntimeException e) {
-            failure = e;
-        }
-        org.bytedeco.cuda.cudart.CUgraph_st graph = new org.bytedeco.cuda.cudart.CUgraph_st();
-        int end = org.bytedeco.cuda.global.cudart.cudaStreamEndCapture(ctx.stream, graph);
-        // copies made during the capture belong to the graph: drop them from the cache (their memory is held)
-        ctx.clearHalfCache();
-        List<Long> held = ctx.pool.deferFrees(false);
-        if (failure != null || end != org.bytedeco.cuda.global.cudart.cudaSuccess) {
-            if (!graph.isNull()) {
-                org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
-            }
-            org.bytedeco.cuda.global.cudart.cudaGetLastError();
-            ctx.pool.releaseDeferred(held);
-            String why = end != org.bytedeco.cuda.global.cudart.cudaSuccess
-                    ? "cudaStreamEndCapture: " + CudaCheck.runtimeError(end) : "";
-            throw new ArunetException("capture failed" + (failure != null ? ": " + failure.getMessage() : "")
-                    + (why.isEmpty() ? "" : " (" + why + ")"), failure);
-        }
-        org.bytedeco.cuda.cudart.CUgraphExec_st exec = new org.bytedeco.cuda.cudart.CUgraphExec_st();
-        int inst = org.bytedeco.cuda.global.cudart.cudaGraphInstantiate(exec, graph, 0L);
-        if (inst != org.bytedeco.cuda.global.cudart.cudaSuccess) {
-            org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
-            ctx.pool.releaseDeferred(held);
-            throw new ArunetException("cudaGraphInstantiate failed: " + CudaCheck.runtimeError(inst));
-        }
-        return new CudaGraph(ctx, graph, exec, held);
+        return CudaGraph.capture(ctx, work);
     }
 
     /** Kernel launches so far (diagnostics). */
@@ -319,12 +297,12 @@ public final class CudaBackend implements Backend {
         ctx.enter();
     }
 
-    private static long addr(Tensor t) {
+    static long addr(Tensor t) {
         return t == null ? 0L : t.address();
     }
 
     /** The pixels (N H W) of an NHWC tensor. */
-    private static long pixels(Tensor t) {
+    static long pixels(Tensor t) {
         return (long) t.dim(0) * t.dim(1) * t.dim(2);
     }
 
@@ -443,7 +421,7 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
-            org.arunet.backend.ConvEpilogue epilogue) {
+            ConvEpilogue epilogue) {
         String name = "convForwardFused";
         if (op == null || epilogue == null) {
             throw new IllegalArgumentException(name + ": op and epilogue are required");
@@ -464,24 +442,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         conv.checkFused(name, source, x, x2, w, b, y);
-        int cout = y.dim(3);
-        for (org.arunet.backend.ConvEpilogue.Step st : epilogue.steps()) {
-            switch (st.kind()) {
-                case BATCH_NORM -> {
-                    org.arunet.backend.ConvEpilogue.BatchNorm bn = st.bn();
-                    Checks.shape(name, "batch norm gamma", bn.gamma(), DEVICE, cout);
-                    Checks.shape(name, "batch norm beta", bn.beta(), DEVICE, cout);
-                    Checks.shape(name, "batch norm running mean", bn.mean(), DEVICE, cout);
-                    Checks.shape(name, "batch norm running var", bn.var(), DEVICE, cout);
-                }
-                case MUL, ADD -> {
-                    Checks.like(name, st.kind() + " operand", st.tensor(), DEVICE, "y", y);
-                    Checks.noAlias(name, "y", y, st.kind() + " operand", st.tensor());
-                }
-                default -> {
-                }
-            }
-        }
+        CudaEpilogue.check(name, epilogue, y, y.dim(3));
         CudaEpilogue.Program program = CudaEpilogue.compile(epilogue);
         if (program == null) {
             composedFusions++;
@@ -492,26 +453,8 @@ public final class CudaBackend implements Backend {
         enter();
         CudaConv2dOp c = conv;
         CudaConv2dOp.Source src = source;
-        run(name + " " + conv.spec() + " " + epilogue, of(x, w, y), () -> {
-            long[] coefs = new long[CudaEpilogue.MAX_OPERANDS];
-            try {
-                for (int i = 0; i < coefs.length; i++) {
-                    org.arunet.backend.ConvEpilogue.BatchNorm bn = program.norms()[i];
-                    if (bn != null) {
-                        coefs[i] = ctx.temp(3L * cout * 4L, "batch norm coefficients");
-                        k.bnEvalCoef(coefs[i], bn.gamma().address(), bn.mean().address(), bn.var().address(), cout,
-                                bn.eps());
-                    }
-                }
-                c.forwardFused(src, x, x2, w, b, y, program.prog(), program.operands(coefs), program.readsY());
-            } finally {
-                for (long t : coefs) {
-                    if (t != 0) {
-                        ctx.free(t);
-                    }
-                }
-            }
-        });
+        run(name + " " + conv.spec() + " " + epilogue, of(x, w, y),
+                () -> CudaEpilogue.run(ctx, c, src, x, x2, w, b, y, program));
     }
 
     /** How many {@link #convForwardFused} calls ran the composed default (diagnostics, tests). */
@@ -549,30 +492,14 @@ public final class CudaBackend implements Backend {
         String op = "batchNormForward";
         OpChecks.batchNormForward(DEVICE, x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, training,
                 momentum, eps, act);
-        int ch = x.dim(3);
-        long m = pixels(x);
         boolean relu = act == Activation.RELU;
         enter();
         if (training) {
-            run(op + " (training)", of(x), () -> {
-                long partial = ctx.temp(Kernels.chunks(m) * ch * 16L, "batch-norm partial sums");
-                long coef = ctx.temp(3L * ch * 4, "batch-norm coefficients");
-                k.bnStatsPartial(partial, x.address(), m, ch);
-                k.bnTrainFinalize(saveMean.address(), saveInvStd.address(), runningMean.address(),
-                        runningVar.address(), coef, x.address(), gamma.address(), partial, m, ch, momentum, eps);
-                k.bnApply(y.address(), x.address(), coef, beta.address(), m, ch, relu);
-                ctx.free(partial);
-                ctx.free(coef);
-                ctx.wrote(y, saveMean, saveInvStd, runningMean, runningVar);
-            });
+            run(op + " (training)", of(x), () -> norm.forwardTraining(x, gamma, beta, runningMean, runningVar, saveMean,
+                    saveInvStd, y, momentum, eps, relu));
         } else {
-            run(op + " (inference)", of(x), () -> {
-                long coef = ctx.temp(3L * ch * 4, "batch-norm coefficients");
-                k.bnEvalCoef(coef, gamma.address(), runningMean.address(), runningVar.address(), ch, eps);
-                k.bnApply(y.address(), x.address(), coef, beta.address(), m, ch, relu);
-                ctx.free(coef);
-                ctx.wrote(y);
-            });
+            run(op + " (inference)", of(x),
+                    () -> norm.forwardInference(x, gamma, beta, runningMean, runningVar, y, eps, relu));
         }
     }
 
@@ -581,22 +508,9 @@ public final class CudaBackend implements Backend {
             Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
         String op = "batchNormBackward";
         OpChecks.batchNormBackward(DEVICE, dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, act);
-        int ch = x.dim(3);
         boolean relu = act == Activation.RELU;
-        long m = pixels(x);
-        long yAddr = relu ? y.address() : 0L;
         enter();
-        run(op, of(x), () -> {
-            long partial = ctx.temp(Kernels.chunks(m) * ch * 16L, "batch-norm partial sums");
-            long coef = ctx.temp(3L * ch * 4, "batch-norm coefficients");
-            k.bnBackwardPartial(partial, dy.address(), x.address(), yAddr, saveMean.address(), m, ch, relu);
-            k.bnBackwardFinalize(dGamma.address(), dBeta.address(), coef, gamma.address(), saveInvStd.address(), partial,
-                    m, ch);
-            k.bnBackwardApply(dx.address(), dy.address(), x.address(), yAddr, saveMean.address(), coef, m, ch, relu);
-            ctx.free(partial);
-            ctx.free(coef);
-            ctx.wrote(dx, dGamma, dBeta);
-        });
+        run(op, of(x), () -> norm.backward(dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, relu));
     }
 
     // ------------------------------------------------------------------ activations
@@ -635,11 +549,7 @@ public final class CudaBackend implements Backend {
         String op = "maxPoolForward";
         int[] out = OpChecks.maxPoolForward(DEVICE, x, y, kernel, stride, pad);
         enter();
-        run(op, of(x, y), () -> {
-            k.maxPoolForward(y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel,
-                    stride, pad);
-            ctx.wrote(y);
-        });
+        run(op, of(x, y), () -> pool.maxPoolForward(x, y, out, kernel, stride, pad));
     }
 
     @Override
@@ -647,16 +557,7 @@ public final class CudaBackend implements Backend {
         String op = "maxPoolBackward";
         int[] out = OpChecks.maxPoolBackward(DEVICE, x, dy, dx, kernel, stride, pad);
         enter();
-        run(op, of(x, dy), () -> {
-            long outCount = (long) out[0] * out[1] * out[2] * out[3];
-            long arg = ctx.temp(4L * outCount, "max-pool argmax " + java.util.Arrays.toString(out));
-            k.maxPoolArgmax(arg, x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride,
-                    pad);
-            k.maxPoolBackward(dx.address(), dy.address(), arg, x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2],
-                    kernel, stride, pad);
-            ctx.free(arg);
-            ctx.wrote(dx);
-        });
+        run(op, of(x, dy), () -> pool.maxPoolBackward(x, dy, dx, out, kernel, stride, pad));
     }
 
     @Override
@@ -666,45 +567,16 @@ public final class CudaBackend implements Backend {
         if (max == null && avg == null) {
             return;
         }
-        long n = x.dim(0);
-        long hw = (long) x.dim(1) * x.dim(2);
-        long c = x.dim(3);
         enter();
-        run(op, of(x), () -> {
-            long partial = ctx.temp(Kernels.chunks(hw) * n * c * 16L, "global-pool partials");
-            k.globalPoolPartial(partial, x.address(), n, hw, c);
-            k.globalPoolFinal(addr(max), addr(avg), partial, n, c, hw);
-            ctx.free(partial);
-            ctx.wrote(max, avg);
-        });
+        run(op, of(x), () -> pool.globalPoolForward(x, max, avg));
     }
 
     @Override
     public void globalPoolBackward(Tensor x, Tensor max, Tensor dMax, Tensor dAvg, Tensor dx) {
         String op = "globalPoolBackward";
         OpChecks.globalPoolBackward(DEVICE, x, max, dMax, dAvg, dx);
-        long n = x.dim(0);
-        long hw = (long) x.dim(1) * x.dim(2);
-        long c = x.dim(3);
-        boolean withMax = dMax != null;
         enter();
-        run(op, of(x), () -> {
-            long ties = 0;
-            if (withMax) {
-                ties = ctx.temp(Kernels.chunks(hw) * n * c * 8L, "global-pool tie counts");
-                k.globalPoolTiesPartial(ties, x.address(), max.address(), n, hw, c);
-            }
-            long coef = ctx.temp(2L * n * c * 4, "global-pool coefficients");
-            long gmax = coef;
-            long gavg = coef + 4L * n * c;
-            k.globalPoolCoef(gmax, gavg, ties, addr(dMax), addr(dAvg), n, c, hw);
-            k.globalPoolBackward(dx.address(), x.address(), withMax ? max.address() : 0L, gmax, gavg, n, hw, c, withMax);
-            if (ties != 0) {
-                ctx.free(ties);
-            }
-            ctx.free(coef);
-            ctx.wrote(dx);
-        });
+        run(op, of(x), () -> pool.globalPoolBackward(x, max, dMax, dAvg, dx));
     }
 
     @Override
@@ -775,15 +647,6 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------ broadcasting products
 
-    /** y = x * w broadcast by mode (also dx = dy * w). */
-    private void mulBy(int mode, long y, long x, long w, Tensor shapeOf) {
-        switch (mode) {
-            case 0 -> k.mul(y, x, w, shapeOf.numel());
-            case 1 -> k.mulPixel(y, x, w, pixels(shapeOf), shapeOf.dim(3));
-            default -> k.mulChannel(y, x, w, shapeOf.dim(0), (long) shapeOf.dim(1) * shapeOf.dim(2), shapeOf.dim(3));
-        }
-    }
-
     @Override
     public void mulForward(Tensor x, Tensor w, Tensor y) {
         String op = "mulForward";
@@ -792,10 +655,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         enter();
-        run(op, of(x, w), () -> {
-            mulBy(mode, y.address(), x.address(), w.address(), x);
-            ctx.wrote(y);
-        });
+        run(op, of(x, w), () -> elementwise.mulForward(mode, x, w, y));
     }
 
     @Override
@@ -806,37 +666,10 @@ public final class CudaBackend implements Backend {
             return;
         }
         enter();
-        run(op, of(x, w), () -> {
-            if (dx != null) {
-                mulBy(mode, dx.address(), dy.address(), w.address(), x);
-            }
-            if (dw != null) {
-                switch (mode) {
-                    case 0 -> k.mul(dw.address(), dy.address(), x.address(), x.numel());
-                    case 1 -> k.rowDot(dw.address(), dy.address(), x.address(), pixels(x), x.dim(3));
-                    default -> {
-                        long n = x.dim(0);
-                        long hw = (long) x.dim(1) * x.dim(2);
-                        long c = x.dim(3);
-                        long partial = ctx.temp(Kernels.chunks(hw) * n * c * 8L, "mulBackward partial sums");
-                        k.colDotPartial(partial, dy.address(), x.address(), n, hw, c);
-                        k.colSumFinal(dw.address(), partial, n * c, hw);
-                        ctx.free(partial);
-                    }
-                }
-            }
-            ctx.wrote(dx, dw);
-        });
+        run(op, of(x, w), () -> elementwise.mulBackward(mode, dy, x, w, dx, dw));
     }
 
-    // ------------------------------------------------------------------ linear (cuBLAS, row-major via the transposes)
-
-    /** Column-major C (m x n) = op(A) op(B), alpha 1, beta 0. */
-    private void sgemm(String what, int transA, int transB, int m, int n, int kk, long a, int lda, long b, int ldb, long c,
-            int ldc) {
-        CudaCheck.cublas(cublas.cublasSgemm_v2(ctx.blas, transA, transB, m, n, kk, ctx.one, fa.at(a), lda, fb.at(b),
-                ldb, ctx.zero, fc.at(c), ldc), "cublasSgemm (" + what + ", m=" + m + " n=" + n + " k=" + kk + ")");
-    }
+    // ------------------------------------------------------------------ linear (cuBLAS: CudaLinear)
 
     @Override
     public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
@@ -846,15 +679,7 @@ public final class CudaBackend implements Backend {
         int in = nio[1];
         int out = nio[2];
         enter();
-        run(op, of(x, w), () -> {
-            // y^T (out x N) = w (out x in) x^T (in x N): w row-major is column-major w^T (in x out), transposed
-            sgemm("y = x w^T", cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, out, n, in, w.address(), in, x.address(), in,
-                    y.address(), out);
-            if (b != null) {
-                k.biasAdd(y.address(), b.address(), n, out);
-            }
-            ctx.wrote(y);
-        });
+        run(op, of(x, w), () -> linear.forward(x, w, b, y, n, in, out));
     }
 
     @Override
@@ -865,23 +690,7 @@ public final class CudaBackend implements Backend {
         int in = nio[1];
         int out = nio[2];
         enter();
-        run(op, of(x, w), () -> {
-            if (dx != null) {
-                // dx^T (in x N) = w^T (in x out) dy^T (out x N)
-                sgemm("dx = dy w", cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, in, n, out, w.address(), in, dy.address(),
-                        out, dx.address(), in);
-            }
-            // dw^T (in x out) = x^T (in x N) dy (N x out)
-            sgemm("dw = dy^T x", cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_T, in, out, n, x.address(), in, dy.address(), out,
-                    dw.address(), in);
-            if (db != null) {
-                long partial = ctx.temp(Kernels.chunks(n) * out * 8L, "linear bias-gradient partial sums");
-                k.colSumPartial(partial, dy.address(), 1, n, out);
-                k.colSumFinal(db.address(), partial, out, n);
-                ctx.free(partial);
-            }
-            ctx.wrote(dx, dw, db);
-        });
+        run(op, of(x, w), () -> linear.backward(dy, x, w, dx, dw, db, n, in, out));
     }
 
     // ------------------------------------------------------------------ losses and probabilities
@@ -920,59 +729,16 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * The device passes shared by the losses (cuda/loss.cu): softmax and CE per pixel, class sums, then
-     * on the host the loss and gradient coefficients, then (with dLogits) the gradient pass. A target
-     * outside [0, K) throws {@link IllegalArgumentException} naming the first such pixel (dLogits then
-     * holds intermediate values).
+     * The device passes shared by the losses ({@link CudaLoss#passes}). A target outside [0, K) throws
+     * {@link IllegalArgumentException} naming the first such pixel (dLogits then holds intermediate values).
      */
     private double loss(String op, Tensor logits, Tensor target, Tensor dLogits,
-            java.util.function.Function<double[], LossMath.Coefficients> host) {
-        int kk = logits.dim(3);
-        long p = pixels(logits);
+            Function<double[], LossMath.Coefficients> host) {
         enter();
         long[] badIndex = {-1};
-        double value = call(op, of(logits), () -> {
-            long probs = dLogits != null ? dLogits.address() : ctx.temp(4L * p * kk, "softmax probabilities");
-            long ce = ctx.temp(8L * p, "per-pixel cross-entropy");
-            long sums = ctx.temp(8L * (2 + 3L * kk), "loss sums");
-            long partial = ctx.temp(Kernels.chunks(p) * kk * 32L, "loss partial sums");
-            long bad = sums + 8L * (1 + 3L * kk);
-            ctx.memset(bad, 0xff, 8);
-            k.softmaxCe(probs, ce, bad, logits.address(), target.address(), p, kk);
-            k.lossPartial(partial, probs, target.address(), ce, p, kk);
-            k.lossFinal(sums, partial, p, kk);
-            double[] all = ctx.downloadDoubles(sums, 2 + 3 * kk);
-            long firstBad = Double.doubleToRawLongBits(all[1 + 3 * kk]);
-            double result = Double.NaN;
-            if (firstBad != -1L) {
-                badIndex[0] = firstBad;
-            } else {
-                LossMath.Coefficients c = host.apply(all);
-                result = c.loss();
-                if (dLogits != null) {
-                    long coef = ctx.temp(16L * kk, "loss gradient coefficients");
-                    double[] both = new double[2 * kk];
-                    System.arraycopy(c.c0(), 0, both, 0, kk);
-                    System.arraycopy(c.c1(), 0, both, kk, kk);
-                    ctx.uploadDoubles(coef, both);
-                    k.lossGrad(dLogits.address(), target.address(), coef, coef + 8L * kk, p, kk, c.ceScale());
-                    ctx.free(coef);
-                }
-            }
-            if (dLogits == null) {
-                ctx.free(probs);
-            }
-            ctx.free(ce);
-            ctx.free(sums);
-            ctx.free(partial);
-            ctx.wrote(dLogits);
-            return result;
-        });
+        double value = call(op, of(logits), () -> losses.passes(logits, target, dLogits, host, badIndex));
         if (badIndex[0] >= 0) {
-            int[] v = new int[1];
-            target.memory().read(target.address() - target.memory().address() + 4L * badIndex[0], v, 0, 1);
-            throw new IllegalArgumentException(op + ": target value " + v[0] + " at flat index " + badIndex[0]
-                    + " is outside [0, " + kk + ") (target " + target.describe() + ", logits " + logits.describe() + ")");
+            throw CudaLoss.targetOutOfRange(op, logits, target, badIndex[0]);
         }
         return value;
     }
@@ -1006,17 +772,7 @@ public final class CudaBackend implements Backend {
             return 0.0;
         }
         enter();
-        return call("sumOfSquares", of(x), () -> {
-            long chunks = Kernels.sumChunks(x.numel());
-            long partial = ctx.temp(8L * chunks, "sum-of-squares partials");
-            long out = ctx.temp(8L, "sum of squares");
-            k.sumSquaresPartial(partial, x.address(), 1f, false, x.numel());
-            k.sumFinal(out, partial, chunks);
-            double s = ctx.downloadDoubles(out, 1)[0];
-            ctx.free(partial);
-            ctx.free(out);
-            return s;
-        });
+        return call("sumOfSquares", of(x), () -> elementwise.sumOfSquares(x));
     }
 
     /**
@@ -1036,44 +792,7 @@ public final class CudaBackend implements Backend {
             return new double[0];
         }
         enter();
-        return call(op, NONE, () -> {
-            long[] offsets = new long[t + 1];
-            for (int i = 0; i < t; i++) {
-                long n = tensors.get(i).numel();
-                offsets[i + 1] = offsets[i] + (n == 0 ? 0 : Kernels.sumChunks(n));
-            }
-            long partial = ctx.temp(8L * Math.max(1, offsets[t]), "sum-of-squares partials");
-            long out = ctx.temp(8L * t, "sums of squares");
-            long table = segmentTable(offsets);
-            boolean scaling = factor != 1f;
-            for (int i = 0; i < t; i++) {
-                Tensor x = tensors.get(i);
-                if (x.numel() > 0) {
-                    k.sumSquaresPartial(partial + 8L * offsets[i], x.address(), factor, scaling, x.numel());
-                }
-            }
-            k.sumSegments(out, partial, table, t);
-            double[] sums = ctx.downloadDoubles(out, t);
-            ctx.free(partial);
-            ctx.free(out);
-            if (scaling) {
-                ctx.wrote(tensors.toArray(new Tensor[0]));
-            }
-            return sums;
-        });
-    }
-
-    /** The segment offsets on the device, uploaded once per distinct table (a training loop reuses one). */
-    private long segmentTable(long[] offsets) {
-        if (segmentTable == 0 || !java.util.Arrays.equals(offsets, segmentKey)) {
-            if (segmentTable != 0) {
-                ctx.free(segmentTable);
-            }
-            segmentTable = ctx.temp(8L * offsets.length, "segment table");
-            ctx.uploadTable(segmentTable, offsets);
-            segmentKey = offsets.clone();
-        }
-        return segmentTable;
+        return call(op, NONE, () -> elementwise.scaleAndSumSquares(tensors, factor));
     }
 
     // ------------------------------------------------------------------ lifecycle

@@ -1,6 +1,7 @@
 package org.arunet.backend.cuda;
 
 import java.util.Arrays;
+import org.arunet.backend.Checks;
 import org.arunet.backend.ConvEpilogue;
 import org.arunet.tensor.Tensor;
 
@@ -10,6 +11,7 @@ import org.arunet.tensor.Tensor;
  * operand slots in the order the steps read them. A batch norm step takes two slots, its coefficient
  * rows (computed on the device by {@code k_bn_eval_coef} just before the kernel) and beta; MUL and ADD
  * one slot each, their tensor. The step codes must equal convert.cu's {@code kEpi*} (a test reads them).
+ * Also the fused convolution's launch sequence ({@link #run}) for {@link CudaBackend#convForwardFused}.
  */
 final class CudaEpilogue {
     static final int AFFINE = 1;
@@ -96,5 +98,54 @@ final class CudaEpilogue {
             prog |= code << (4 * steps++);
         }
         return new Program(prog, norms, tensors, readsY);
+    }
+
+    /** The epilogue's tensors against y's {@code cout} channels (batch norm vectors, MUL / ADD operands). */
+    static void check(String name, ConvEpilogue epilogue, Tensor y, int cout) {
+        for (ConvEpilogue.Step st : epilogue.steps()) {
+            switch (st.kind()) {
+                case BATCH_NORM -> {
+                    ConvEpilogue.BatchNorm bn = st.bn();
+                    Checks.shape(name, "batch norm gamma", bn.gamma(), CudaBackend.DEVICE, cout);
+                    Checks.shape(name, "batch norm beta", bn.beta(), CudaBackend.DEVICE, cout);
+                    Checks.shape(name, "batch norm running mean", bn.mean(), CudaBackend.DEVICE, cout);
+                    Checks.shape(name, "batch norm running var", bn.var(), CudaBackend.DEVICE, cout);
+                }
+                case MUL, ADD -> {
+                    Checks.like(name, st.kind() + " operand", st.tensor(), CudaBackend.DEVICE, "y", y);
+                    Checks.noAlias(name, "y", y, st.kind() + " operand", st.tensor());
+                }
+                default -> {
+                }
+            }
+        }
+    }
+
+    /**
+     * The fused convolution: each batch norm step's coefficient rows computed on the device by
+     * {@code k_bn_eval_coef} (as the unfused eval batch norm computes them, so fused and unfused results
+     * agree bit for bit), then cuDNN and the epilogue kernel ({@link CudaConv2dOp#forwardFused}).
+     */
+    static void run(CudaContext ctx, CudaConv2dOp conv, CudaConv2dOp.Source source, Tensor x, Tensor x2, Tensor w,
+            Tensor b, Tensor y, Program program) {
+        int cout = y.dim(3);
+        long[] coefs = new long[MAX_OPERANDS];
+        try {
+            for (int i = 0; i < coefs.length; i++) {
+                ConvEpilogue.BatchNorm bn = program.norms()[i];
+                if (bn != null) {
+                    coefs[i] = ctx.temp(3L * cout * 4L, "batch norm coefficients");
+                    ctx.kernels.bnEvalCoef(coefs[i], bn.gamma().address(), bn.mean().address(), bn.var().address(),
+                            cout, bn.eps());
+                }
+            }
+            conv.forwardFused(source, x, x2, w, b, y, program.prog(), program.operands(coefs), program.readsY());
+        } finally {
+            for (long t : coefs) {
+                if (t != 0) {
+                    ctx.free(t);
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,8 @@ import org.bytedeco.cuda.cudart.CUgraph_st;
 import org.bytedeco.cuda.global.cudart;
 
 /**
- * A fixed sequence of GPU work recorded once ({@link CudaBackend#capture}) and replayed with one launch:
+ * A fixed sequence of GPU work recorded once ({@link CudaBackend#capture}, {@link #capture}) and replayed
+ * with one launch:
  * the CPU cost of hundreds of kernel launches and library calls disappears, which is what batch-1
  * inference latency is made of.
  *
@@ -29,6 +30,52 @@ public final class CudaGraph implements AutoCloseable {
         this.graph = graph;
         this.exec = exec;
         this.held = held;
+    }
+
+    /**
+     * Records the GPU work that {@code work} queues on {@code ctx}'s stream into a graph instead of running
+     * it (the context is current: {@link CudaBackend#capture} entered it).
+     */
+    static CudaGraph capture(CudaContext ctx, Runnable work) {
+        if (ctx.syncEachOp) {
+            throw new IllegalStateException("capture: not possible with -Darunet.cuda.sync=true (it waits after every op)");
+        }
+        ctx.sync("capture");
+        // relaxed mode: the pool may call cudaMalloc while recording (blocks are then held by the graph)
+        // half-precision copies made earlier must not be reused by the graph: it must record the casts
+        ctx.clearHalfCache();
+        ctx.pool.deferFrees(true);
+        RuntimeException failure = null;
+        CudaCheck.runtime(cudart.cudaStreamBeginCapture(ctx.stream, cudart.cudaStreamCaptureModeRelaxed),
+                "cudaStreamBeginCapture");
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        CUgraph_st graph = new CUgraph_st();
+        int end = cudart.cudaStreamEndCapture(ctx.stream, graph);
+        // copies made during the capture belong to the graph: drop them from the cache (their memory is held)
+        ctx.clearHalfCache();
+        List<Long> held = ctx.pool.deferFrees(false);
+        if (failure != null || end != cudart.cudaSuccess) {
+            if (!graph.isNull()) {
+                cudart.cudaGraphDestroy(graph);
+            }
+            cudart.cudaGetLastError();
+            ctx.pool.releaseDeferred(held);
+            String why = end != cudart.cudaSuccess ? "cudaStreamEndCapture: " + CudaCheck.runtimeError(end) : "";
+            throw new ArunetException("capture failed" + (failure != null ? ": " + failure.getMessage() : "")
+                    + (why.isEmpty() ? "" : " (" + why + ")"), failure);
+        }
+        CUgraphExec_st exec = new CUgraphExec_st();
+        int inst = cudart.cudaGraphInstantiate(exec, graph, 0L);
+        if (inst != cudart.cudaSuccess) {
+            cudart.cudaGraphDestroy(graph);
+            ctx.pool.releaseDeferred(held);
+            throw new ArunetException("cudaGraphInstantiate failed: " + CudaCheck.runtimeError(inst));
+        }
+        return new CudaGraph(ctx, graph, exec, held);
     }
 
     /** Queues one replay on the backend's stream (asynchronous, like every op). */
