@@ -3,11 +3,10 @@ package org.arunet.train;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
 import org.arunet.backend.ProfilingBackend;
+import org.arunet.testing.TestBackends;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,17 +20,7 @@ class LossScalerCapabilityTest {
         try (Backend cpu = Backends.cpu(1)) {
             assertNull(LossScaler.forBackend(cpu));
             assertNull(LossScaler.forBackend(new ProfilingBackend(cpu)));
-            Backend fp16 = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                    new Class<?>[] {Backend.class}, (proxy, method, args) -> {
-                        if (method.getName().equals("requiresLossScaling")) {
-                            return true;
-                        }
-                        try {
-                            return method.invoke(cpu, args);
-                        } catch (InvocationTargetException e) {
-                            throw e.getCause();
-                        }
-                    });
+            Backend fp16 = TestBackends.needingLossScaling(cpu);
             assertNotNull(LossScaler.forBackend(fp16));
             assertNotNull(LossScaler.forBackend(new ProfilingBackend(fp16)));
         }

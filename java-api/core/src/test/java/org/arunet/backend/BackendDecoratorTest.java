@@ -5,15 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 import org.arunet.backend.reference.ReferenceBackend;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
+import org.arunet.testing.TestBackends;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,26 +36,11 @@ class BackendDecoratorTest {
         assertTrue(inherited.isEmpty(), "ProfilingBackend does not forward " + inherited);
     }
 
-    /** A reference backend that says it needs loss scaling, as a float16 GPU backend does. */
-    private static Backend needingLossScaling(Backend inner) {
-        return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
-                (proxy, method, args) -> {
-                    if (method.getName().equals("requiresLossScaling")) {
-                        return true;
-                    }
-                    try {
-                        return method.invoke(inner, args);
-                    } catch (InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
-    }
-
     @Test
     void capabilitiesAreForwarded() {
         try (ReferenceBackend ref = new ReferenceBackend()) {
             assertFalse(new ProfilingBackend(ref).requiresLossScaling());
-            assertTrue(new ProfilingBackend(needingLossScaling(ref)).requiresLossScaling());
+            assertTrue(new ProfilingBackend(TestBackends.needingLossScaling(ref)).requiresLossScaling());
         }
     }
 
