@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch definitions of arunet's baselines (U-Net, Attention U-Net), mirroring
-java-api/src/main/java/org/arunet/model/UNet.java, to check the Java models independently.
+java-api/core/src/main/java/org/arunet/model/UNet.java, to check the Java models independently.
 
     apt-get install -y python3-torch
     /usr/bin/python3 make_baseline_fixtures.py OUT_DIR

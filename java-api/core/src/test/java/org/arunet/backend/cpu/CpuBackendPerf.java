@@ -15,15 +15,15 @@ import org.arunet.tensor.Tensor;
 
 /**
  * Performance sanity harness for the CPU backend (not a test: it asserts nothing). Run from the
- * worktree root after {@code mvn -o -pl native,java-api test-compile}:
+ * worktree root after {@code mvn -o -pl native,java-api/core test-compile}:
  *
  * <pre>
- *   CP=native/target/classes:java-api/target/classes:java-api/target/test-classes:$(cat /tmp/cp.txt)
+ *   CP=native/target/classes:java-api/core/target/classes:java-api/core/target/test-classes:$(cat /tmp/cp.txt)
  *   java -cp $CP org.arunet.backend.cpu.CpuBackendPerf [impl|conv|memory|all] [threads]
  *   java -Dperf.cpuTime=true -cp $CP org.arunet.backend.cpu.CpuBackendPerf memory 1
  * </pre>
  *
- * ({@code /tmp/cp.txt} from {@code mvn -o -q -pl java-api dependency:build-classpath
+ * ({@code /tmp/cp.txt} from {@code mvn -o -q -pl java-api/core dependency:build-classpath
  * -Dmdep.outputFile=/tmp/cp.txt}). {@code impl} lists oneDNN's implementation of every pass of
  * ARU-Net's convolutions (512x512 input, batch 2); {@code conv} times a 64->64 3x3 convolution on
  * 1x128x128 NHWC; {@code memory} times the bandwidth-bound kernels at ARU-Net sizes.
