@@ -36,7 +36,8 @@ final class ArchitectureRules {
     static final String CUDA = "org.arunet.backend.cuda..";
     static final String DATA = "org.arunet.data..";
     /** The packages of arunet-java-api (java-api). */
-    static final String[] API = {"org.arunet.train..", "org.arunet.infer..", "org.arunet.eval..", "org.arunet.report.."};
+    static final String[] API = {"org.arunet.train..", "org.arunet.infer..", "org.arunet.eval..", "org.arunet.report..",
+        "org.arunet.pretrained.."};
     static final String ONNX = "org.arunet.onnx..";
     static final String TESTKIT = "org.arunet.testkit..";
     static final String CLI = "org.arunet.cli..";
@@ -59,6 +60,7 @@ final class ArchitectureRules {
             new String[] {"org.arunet.infer.", "java-api", "arunet-java-api"},
             new String[] {"org.arunet.eval.", "java-api", "arunet-java-api"},
             new String[] {"org.arunet.report.", "java-api", "arunet-java-api"},
+            new String[] {"org.arunet.pretrained.", "java-api", "arunet-java-api"},
             new String[] {"org.arunet.onnx.", "java-api/onnx", "arunet-onnx"},
             new String[] {"org.arunet.testkit.", "java-api/testkit", "arunet-testkit"},
             new String[] {"org.arunet.cli.", "cli", "arunet-cli"},
