@@ -13,7 +13,7 @@ With --json FILE it also writes every parameter's error, the median and the wors
 the precisions it could not measure with the reason (a precision autocast does not support on this
 device: float16 on the CPU in older PyTorch), rewritten after each precision.
 
-    python3 benchmarks/gpu/amp_gradient_spread.py java-api/src/test/resources/fixtures/model_tiny.safetensors \
+    python3 benchmarks/gpu/amp_gradient_spread.py java-api/core/src/test/resources/fixtures/model_tiny.safetensors \
         [--json FILE] [--precisions fp32,fp16,bf16] [--device cuda|cpu]
 """
 import argparse

@@ -29,7 +29,7 @@ mkdir -p "$bundle" "$work/stage"
 step() { printf '\n== %s\n' "$*"; }
 
 # ------------------------------------------------------------------------------------------------ build
-step "building native (with the CUDA kernels), datasets, java-api and the GPU harness (tests skipped)"
+step "building native (with the CUDA kernels), java-api/{core,cuda,testkit}, datasets, java-api and the GPU harness (tests skipped)"
 # one invocation: the reactor resolves arunet's own modules to the jars it just built
 mvn -B -o -q -DskipTests package dependency:build-classpath -pl benchmarks/gpu -am \
     -Dmdep.outputFile="$work/deps.txt"
@@ -41,6 +41,17 @@ step "thin jar"
 stage="$work/stage"
 cp -r "$root/benchmarks/gpu/target/classes/." "$stage/"
 unpack() { (cd "$stage" && unzip -q -o "$@"); }
+# ServiceLoader registrations of different jars share a file name (arunet-core registers the cpu and
+# reference backends, arunet-cuda the cuda one): collect them all instead of letting the last unzip win.
+mkdir -p "$work/services"
+keep_services() {
+    rm -rf "$work/svc" && mkdir -p "$work/svc"
+    (cd "$work/svc" && unzip -q -o "$1" 'META-INF/services/*' 2>/dev/null) || return 0
+    for f in "$work/svc"/META-INF/services/*; do
+        [[ -f "$f" ]] && { cat "$f"; echo; } >> "$work/services/$(basename "$f")"
+    done
+    return 0
+}
 strip_signatures=(-x 'META-INF/*.SF' 'META-INF/*.DSA' 'META-INF/*.RSA' 'META-INF/MANIFEST.MF' 'module-info.class')
 while read -r jar; do
     base=$(basename "$jar")
@@ -49,7 +60,8 @@ while read -r jar; do
             # the CPU backend's JNI library links oneDNN: it stays home; the fatbins and bindings go
             unpack "$jar" "${strip_signatures[@]}" 'org/arunet/jni/linux-x86_64/*' ;;
         arunet-*.jar|javacpp-*.jar|slf4j-api-*.jar|slf4j-simple-*.jar|jackson-*.jar)
-            unpack "$jar" "${strip_signatures[@]}" ;;
+            unpack "$jar" "${strip_signatures[@]}"
+            keep_services "$jar" ;;
         cuda-*-linux-x86_64.jar)
             # only the JNI libraries arunet uses: cudart (runtime and driver API), cudnn, cublas
             unpack "$jar" 'org/bytedeco/cuda/linux-x86_64/libjnicudart.so' \
@@ -63,6 +75,10 @@ while read -r jar; do
         *) ;;  # oneDNN, OpenCL, OpenCV, OpenBLAS, commons-math, xchart, JUnit: not needed on the GPU side
     esac
 done < "$work/deps.lines"
+if compgen -G "$work/services/*" >/dev/null; then
+    mkdir -p "$stage/META-INF/services"
+    for f in "$work/services"/*; do grep -v '^[[:space:]]*$' "$f" | sort -u > "$stage/META-INF/services/$(basename "$f")"; done
+fi
 # JavaCPP reads the presets' versions from META-INF/maven/org.bytedeco/*/pom.properties: keep those
 find "$stage/META-INF/maven" -mindepth 1 -maxdepth 1 ! -name org.bytedeco -exec rm -rf {} + 2>/dev/null || true
 rm -rf "$stage/META-INF/native-image"

@@ -250,7 +250,7 @@ amp_json="$tmp/amp-spread.json"
 if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
     if [[ -n "$py" ]]; then
         run_phase amp-spread "$AMP_BUDGET" "$out/parity.log" env NVIDIA_TF32_OVERRIDE=0 PYTHONDONTWRITEBYTECODE=1 "$py" \
-            "$root/benchmarks/gpu/amp_gradient_spread.py" "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
+            "$root/benchmarks/gpu/amp_gradient_spread.py" "$root/java-api/core/src/test/resources/fixtures/model_tiny.safetensors" \
             --json "$amp_json" --device "$torch_device" --precisions fp16,bf16,fp32
     else
         echo "amp-spread: no python3 with torch: the fp16/bf16 gradient check falls back to the H200 calibration"
@@ -270,7 +270,7 @@ if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
         run_phase "$name" "$left" "$tmp/parity-stdout.log" env NVIDIA_TF32_OVERRIDE=0 ARUNET_CUDA_SYNC=1 \
             "$java_bin" "${jopts[@]}" org.arunet.bench.gpu.GpuHarness parity --backend "$backend" \
             --expected "$bundle/parity-expected.safetensors" \
-            --fixture "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors" \
+            --fixture "$root/java-api/core/src/test/resources/fixtures/model_tiny.safetensors" \
             --json "$json" --detail "$out/parity.log" --progress "$tmp/progress.txt" --exclude-file "$tmp/exclude.txt" \
             --amp-spread "$amp_json"
         case $last_status in
@@ -304,7 +304,7 @@ fi
 # ------------------------------------------------------------------------------------------------ 3. torch
 if [[ ",$PHASES," == *",torch,"* && -n "$py" ]]; then
     run_phase torch-check 40 "$out/bench-torch.log" "$py" "$root/benchmarks/gpu/aru_net_torch.py" check \
-        --names "$bundle/java-param-names.txt" --fixture "$root/java-api/src/test/resources/fixtures/model_tiny.safetensors"
+        --names "$bundle/java-param-names.txt" --fixture "$root/java-api/core/src/test/resources/fixtures/model_tiny.safetensors"
     run_phase torch "$TORCH_BUDGET" "$out/bench-torch.log" "$py" "$root/benchmarks/gpu/aru_net_torch.py" bench \
         --device "$torch_device" --json "$out/bench-torch.json" --configs "$CONFIGS" --size "$SIZE" \
         --width "$WIDTH" --min-seconds "$MIN_SECONDS" --max-seconds "$MAX_SECONDS" --deadline $(( TORCH_BUDGET - 35 ))

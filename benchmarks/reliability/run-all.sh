@@ -43,7 +43,7 @@ done
 mkdir -p "$out"
 summary="$out/summary.txt"
 if [ "$fuzz_only" = 1 ]; then summary="$out/summary-fuzz.txt"; fi
-modules=native,datasets,java-api,cli
+modules=native,java-api/core,java-api/cuda,datasets,java-api,java-api/onnx,cli
 started=$(date +%s)
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$summary"; }
 : > "$summary"
@@ -68,7 +68,7 @@ if ! mvn -B -o -fae test -pl "$modules" -Dtest="$tests" -Dsurefire.failIfNoSpeci
 fi
 # The load test in a JVM of its own, so that its memory curve starts from nothing but itself.
 log "tests: SegmenterLoadTest (own JVM)"
-if ! mvn -B -o test -pl native,datasets,java-api -Dtest=SegmenterLoadTest -Dsurefire.failIfNoSpecifiedTests=false \
+if ! mvn -B -o test -pl native,java-api/core,datasets,java-api -Dtest=SegmenterLoadTest -Dsurefire.failIfNoSpecifiedTests=false \
     -Dreliability.report="$out" -Dreliability.inferences="$inferences" \
     -Dreliability.concurrentSeconds="$concurrent_seconds" > "$out/load-test.log" 2>&1; then
   tests_ok=0

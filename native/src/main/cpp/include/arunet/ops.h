@@ -9,7 +9,9 @@
 // aliasing before the call. Errors never print, exit or abort: JavaCPP turns a C++ exception into a
 // java.lang.RuntimeException carrying what(), which CpuBackend wraps in ArunetException.
 //
-// The kernels themselves live in ../../cpu/<family>.h (header-only, one translation unit):
+// The kernels themselves live in ../../cpu/<family>.h (header-only, compiled with the generated JNI file),
+// except the convolution, declared in cpu/conv2d.h and defined in cpu/conv_core.cpp and cpu/conv2d.cpp
+// (translation units of their own, listed in native/pom.xml):
 #pragma once
 
 #include <cstdint>

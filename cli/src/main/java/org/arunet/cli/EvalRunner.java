@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import org.arunet.data.dataset.Sample;
 import org.arunet.eval.Evaluation;
-import org.arunet.eval.Evaluator;
+import org.arunet.infer.Evaluator;
 import org.arunet.infer.Segmenter;
 import org.arunet.report.Overlays;
 

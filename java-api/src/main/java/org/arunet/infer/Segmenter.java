@@ -20,6 +20,7 @@ import org.arunet.data.io.ColorMode;
 import org.arunet.data.io.ImageFormat;
 import org.arunet.data.io.ImageLimits;
 import org.arunet.data.io.ImageReader;
+import org.arunet.data.io.OpenCv;
 import org.arunet.data.io.Raster;
 import org.arunet.data.loader.Normalization;
 import org.arunet.data.loader.Preprocessing;
@@ -30,11 +31,6 @@ import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 import org.arunet.train.Checkpoint;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.opencv.global.opencv_core;
-import org.bytedeco.opencv.global.opencv_imgproc;
-import org.bytedeco.opencv.opencv_core.Mat;
-import org.bytedeco.opencv.opencv_core.Size;
 
 /**
  * Segments images with a trained checkpoint.
@@ -46,7 +42,8 @@ import org.bytedeco.opencv.opencv_core.Size;
  * }
  * }</pre>
  *
- * <p>An image (file, OpenCV {@code Mat}, {@code BufferedImage}, float array or {@link Raster}) is read
+ * <p>An image (file, {@code BufferedImage}, float array or {@link Raster}; an OpenCV {@code Mat} as
+ * {@code segment(ImageReader.fromMat(mat, segmenter.preprocessing().colorMode()))}) is read
  * and preprocessed exactly as in training (the checkpoint records it: channels, size, normalisation),
  * the model predicts class probabilities at the training size, and these are resized (bilinear) to
  * the image's size before taking the most probable class per pixel. Options: horizontal-flip
@@ -178,11 +175,6 @@ public final class Segmenter implements AutoCloseable {
     /** Reads an image file (PNG, JPEG, BMP, TIFF; 8/16-bit, grey or colour) and segments it. */
     public Segmentation segment(Path image) {
         return segment(reader.readImage(image, prep.colorMode()), image.toString());
-    }
-
-    /** Segments an OpenCV image (8/16-bit, grey, BGR or BGRA, as {@code imread} returns). */
-    public Segmentation segment(Mat image) {
-        return segment(ImageReader.fromMat(image, prep.colorMode()), "Mat");
     }
 
     /** Segments a Java image (grey, 16-bit grey or any colour type). */
@@ -318,12 +310,7 @@ public final class Segmenter implements AutoCloseable {
         if (w == s && h == s) {
             full = probs;
         } else {
-            full = new float[w * h * k];
-            try (Mat src = new Mat(s, s, opencv_core.CV_32FC(k)); Mat dst = new Mat(); Size size = new Size(w, h)) {
-                new FloatPointer(src.data()).put(probs);
-                opencv_imgproc.resize(src, dst, size, 0, 0, opencv_imgproc.INTER_LINEAR);
-                new FloatPointer(dst.data()).get(full);
-            }
+            full = OpenCv.resizeLinear(probs, s, s, k, w, h);
         }
         byte[] mask = new byte[w * h];
         float[] lesion = new float[w * h];

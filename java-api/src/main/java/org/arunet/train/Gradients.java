@@ -3,14 +3,13 @@ package org.arunet.train;
 import java.util.ArrayList;
 import java.util.List;
 import org.arunet.backend.Backend;
-import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.nn.Parameter;
 import org.arunet.tensor.Tensor;
 
 /**
- * Gradient-wide reductions of a training step. On the GPU backend they run as one batch of kernels
- * with a single synchronization ({@link CudaBackend#scaleAndSumSquares}) instead of one per parameter;
- * elsewhere they use {@link Backend#scale} and {@link Backend#sumOfSquares} per tensor.
+ * Gradient-wide reductions of a training step, through {@link Backend#scaleAndSumSquares}: on the GPU
+ * backend one batch of kernels with a single synchronization instead of one per parameter; elsewhere
+ * {@link Backend#scale} and {@link Backend#sumOfSquares} per tensor.
  */
 public final class Gradients {
     private Gradients() {}
@@ -27,17 +26,8 @@ public final class Gradients {
             grads.add(p.grad());
         }
         double total = 0;
-        if (backend instanceof CudaBackend cuda) {
-            for (double s : cuda.scaleAndSumSquares(grads, factor)) {
-                total += s;
-            }
-            return total;
-        }
-        for (Tensor g : grads) {
-            if (factor != 1f) {
-                backend.scale(g, factor, g);
-            }
-            total += backend.sumOfSquares(g);
+        for (double s : backend.scaleAndSumSquares(grads, factor)) {
+            total += s;
         }
         return total;
     }

@@ -2,8 +2,7 @@ package org.arunet.train;
 
 import java.util.List;
 import org.arunet.backend.Backend;
-import org.arunet.backend.cuda.CudaBackend;
-import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.Precision;
 import org.arunet.nn.Parameter;
 import org.arunet.tensor.Tensor;
 
@@ -25,7 +24,7 @@ import org.arunet.tensor.Tensor;
  * }</pre>
  *
  * <p>Parameters, gradients and optimizer state stay float32 (master weights): only the convolution
- * operands are half precision ({@link Precision#FP16}). bfloat16 has float32's exponent range and
+ * operands are half precision ({@link Precision#F16}). bfloat16 has float32's exponent range and
  * needs no scaling ({@link #forBackend} returns null for it).
  *
  * <p>The scaler's {@link #state() state} (scale, finite steps since the last change, skipped steps,
@@ -63,9 +62,12 @@ public final class LossScaler {
         this.growthInterval = growthInterval;
     }
 
-    /** A scaler with PyTorch's defaults when {@code backend} runs its convolutions in float16, else null. */
+    /**
+     * A scaler with PyTorch's defaults when {@code backend} runs its convolutions in float16 (it says so:
+     * {@link Backend#requiresLossScaling()}), else null.
+     */
     public static LossScaler forBackend(Backend backend) {
-        if (backend instanceof CudaBackend cuda && cuda.precision() == Precision.FP16) {
+        if (backend.requiresLossScaling()) {
             return new LossScaler(backend, INITIAL_SCALE, GROWTH_FACTOR, BACKOFF_FACTOR, GROWTH_INTERVAL);
         }
         return null;

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import javax.imageio.ImageIO;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
+import org.arunet.data.io.ImageReader;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.nn.Init;
@@ -112,7 +113,7 @@ class SegmenterLoadTest {
                 return s.segment(f);
             case 1:
                 try (Mat m = opencv_imgcodecs.imread(f.toString(), opencv_imgcodecs.IMREAD_UNCHANGED)) {
-                    return s.segment(m);
+                    return s.segment(ImageReader.fromMat(m, s.preprocessing().colorMode()));
                 }
             default:
                 return s.segment(ImageIO.read(f.toFile()));

@@ -19,6 +19,8 @@ import javax.imageio.ImageIO;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
 import org.arunet.data.io.DataException;
+import org.arunet.data.io.ImageReader;
+import org.arunet.data.io.Raster;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.nn.Init;
@@ -84,7 +86,8 @@ class SegmenterTest {
             assertTrue(fromFile.lesionPixels() > 0, "the disc is found");
             assertArrayEquals(fromFile.mask(), s.segment(bi).mask(), "BufferedImage");
             try (Mat m = opencv_imgcodecs.imread(f.toString(), opencv_imgcodecs.IMREAD_UNCHANGED)) {
-                assertArrayEquals(fromFile.mask(), s.segment(m).mask(), "Mat");
+                Raster fromMat = ImageReader.fromMat(m, s.preprocessing().colorMode());
+                assertArrayEquals(fromFile.mask(), s.segment(fromMat).mask(), "Mat");
             }
             float[] px = new float[bi.getWidth() * bi.getHeight()];
             for (int y = 0; y < bi.getHeight(); y++) {

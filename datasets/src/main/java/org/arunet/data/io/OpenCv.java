@@ -7,7 +7,9 @@ import static org.bytedeco.opencv.global.opencv_imgproc.INTER_AREA;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_LINEAR;
 import static org.bytedeco.opencv.global.opencv_imgproc.INTER_NEAREST;
 
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.opencv.global.opencv_core;
 import org.bytedeco.opencv.global.opencv_imgproc;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.opencv.opencv_core.Size;
@@ -81,6 +83,27 @@ public final class OpenCv {
             opencv_imgproc.resize(in, out, new Size(width, height), 0, 0, flag);
             return toRaster(out);
         }
+    }
+
+    /**
+     * Bilinear resize ({@code INTER_LINEAR}) of a float image of {@code channels} interleaved channels
+     * (row-major {@code height x width x channels}) to {@code newWidth x newHeight}: probability maps
+     * going back to an image's own size. Returns a new array.
+     */
+    public static float[] resizeLinear(float[] src, int width, int height, int channels, int newWidth,
+            int newHeight) {
+        if (src.length != (long) width * height * channels) {
+            throw new IllegalArgumentException("resizeLinear: " + src.length + " values for " + width + "x" + height
+                    + "x" + channels);
+        }
+        float[] out = new float[newWidth * newHeight * channels];
+        try (Mat in = new Mat(height, width, opencv_core.CV_32FC(channels)); Mat dst = new Mat();
+                Size size = new Size(newWidth, newHeight)) {
+            new FloatPointer(in.data()).put(src);
+            opencv_imgproc.resize(in, dst, size, 0, 0, INTER_LINEAR);
+            new FloatPointer(dst.data()).get(out);
+        }
+        return out;
     }
 
     /** How {@link #resize} interpolates. */

@@ -8,9 +8,9 @@ import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.arunet.backend.cuda.Precision;
-import org.arunet.backend.cuda.parity.AmpGradientCriterion;
-import org.arunet.backend.cuda.parity.AmpGradientCriterion.Spread;
+import org.arunet.backend.Precision;
+import org.arunet.testkit.AmpGradientCriterion;
+import org.arunet.testkit.AmpGradientCriterion.Spread;
 
 /**
  * PyTorch AMP's gradient spread per half precision, the reference of the mixed-precision gradient check:
@@ -51,7 +51,7 @@ final class AmpSpreads {
             where = String.format("measured in this run: PyTorch %s autocast on %s (%s)", s.origin.get("torch"),
                     s.origin.get("device"), s.origin.get("gpu"));
         }
-        for (Precision p : new Precision[] {Precision.FP16, Precision.BF16}) {
+        for (Precision p : new Precision[] {Precision.F16, Precision.BF16}) {
             if (doc == null) {
                 s.notMeasured.put(p, why);
                 continue;
@@ -102,7 +102,7 @@ final class AmpSpreads {
     /** For the parity JSON: per precision the reference used, with every parameter's error when measured. */
     Map<String, Object> document() {
         Map<String, Object> d = new LinkedHashMap<>(origin);
-        for (Precision p : new Precision[] {Precision.FP16, Precision.BF16}) {
+        for (Precision p : new Precision[] {Precision.F16, Precision.BF16}) {
             Spread s = spread(p);
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("measured", isMeasured(p));

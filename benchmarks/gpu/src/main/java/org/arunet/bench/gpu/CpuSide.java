@@ -9,7 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.arunet.backend.cpu.CpuBackend;
-import org.arunet.backend.cuda.parity.OpCases;
+import org.arunet.testkit.OpCases;
 import org.arunet.backend.reference.ReferenceBackend;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;

@@ -20,10 +20,10 @@ import java.util.function.Function;
 import org.arunet.backend.Backend;
 import org.arunet.backend.cuda.Cuda;
 import org.arunet.backend.cuda.CudaBackend;
-import org.arunet.backend.cuda.Precision;
-import org.arunet.backend.cuda.parity.AmpGradientCriterion;
-import org.arunet.backend.cuda.parity.Comparison;
-import org.arunet.backend.cuda.parity.OpCases;
+import org.arunet.backend.Precision;
+import org.arunet.testkit.AmpGradientCriterion;
+import org.arunet.testkit.Comparison;
+import org.arunet.testkit.OpCases;
 import org.arunet.backend.reference.ReferenceBackend;
 
 /**
@@ -217,12 +217,12 @@ public final class GpuHarness {
             if (!only.isEmpty() && only1.isEmpty() && !fixtureHere) {
                 continue;
             }
-            run.run(p, p == Precision.FP32 ? groups : halfGroups, only1, fixtureHere);
+            run.run(p, p == Precision.F32 ? groups : halfGroups, only1, fixtureHere);
             if (run.contextLost) {
                 // every later precision is left for fresh processes too
                 for (Precision q : precisions.subList(precisions.indexOf(p) + 1, precisions.size())) {
                     for (var c : OpCases.all()) {
-                        if (q == Precision.FP32 ? groups.isEmpty() || groups.contains(c.group())
+                        if (q == Precision.F32 ? groups.isEmpty() || groups.contains(c.group())
                                 : halfGroups.contains(c.group())) {
                             run.notRun.add(q + " " + c.name());
                         }
@@ -369,7 +369,7 @@ public final class GpuHarness {
     /** Backends by configuration: tf32 is the CUDA backend in fp32 with TF32 tensor cores (a rehearsal's reference backend has no such mode). */
     static Function<Throughput.Config, Backend> byConfig(String backend) {
         Function<Precision, Backend> byPrecision = backends(backend);
-        return c -> c.tf32() && backend.equals("cuda") ? new CudaBackend(Precision.FP32, true)
+        return c -> c.tf32() && backend.equals("cuda") ? new CudaBackend(Precision.F32, true)
                 : byPrecision.apply(c.precision());
     }
 

@@ -12,13 +12,13 @@ import java.util.Set;
 import java.util.function.Function;
 import org.arunet.backend.Backend;
 import org.arunet.backend.cuda.CudaBackend;
-import org.arunet.backend.cuda.Precision;
-import org.arunet.backend.cuda.parity.AmpGradientCriterion;
-import org.arunet.backend.cuda.parity.Comparison;
-import org.arunet.backend.cuda.parity.HostTensor;
-import org.arunet.backend.cuda.parity.OpCase;
-import org.arunet.backend.cuda.parity.OpCases;
-import org.arunet.backend.cuda.parity.Tolerance;
+import org.arunet.backend.Precision;
+import org.arunet.testkit.AmpGradientCriterion;
+import org.arunet.testkit.Comparison;
+import org.arunet.testkit.HostTensor;
+import org.arunet.testkit.OpCase;
+import org.arunet.testkit.OpCases;
+import org.arunet.testkit.Tolerance;
 import org.arunet.io.SafeTensors;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
@@ -253,7 +253,7 @@ final class ParityRun {
         long t0 = System.nanoTime();
         List<Comparison.Result> results = new ArrayList<>();
         String error = null;
-        boolean half = p != Precision.FP32;
+        boolean half = p != Precision.F32;
         String name = "fixture/tiny ARU-Net vs PyTorch (model_tiny.safetensors)";
         try (SafeTensors.Reader f = SafeTensors.open(fixture);
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 1)) {
@@ -282,10 +282,10 @@ final class ParityRun {
                 net.train(true);
                 Tensor logits = net.forward(x);
                 results.add(cmp("logits", nchw(logits), f.readFloats("logits"),
-                        half ? Tolerance.normwise(p == Precision.FP16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
+                        half ? Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
                 double loss = be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
                 results.add(cmp("loss", new float[] {(float) loss}, f.readFloats("loss"),
-                        Tolerance.elementwise(0, half ? (p == Precision.FP16 ? 1e-2 : 5e-2) : 1e-5)));
+                        Tolerance.elementwise(0, half ? (p == Precision.F16 ? 1e-2 : 5e-2) : 1e-5)));
                 be.scale(dLogits, OpCases.GRAD_SCALE, dLogits); // loss scaling (see OpCases.model)
                 net.backward(dLogits);
                 double largest = 0;
@@ -307,7 +307,7 @@ final class ParityRun {
                 judgeGradients(p, "fixture", name, results);
                 net.eval();
                 results.add(cmp("eval_logits", nchw(net.forward(x)), f.readFloats("eval_logits"),
-                        half ? Tolerance.normwise(p == Precision.FP16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
+                        half ? Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
             }
         } catch (Throwable e) {
             error = e.getClass().getSimpleName() + ": " + e.getMessage();
@@ -331,7 +331,7 @@ final class ParityRun {
                 .run((s, in, out) -> {}).tolerance(tol).build();
         Map<String, HostTensor> a = Map.of(name, HostTensor.f32(Layout.PLAIN, new int[] {got.length}, got));
         Map<String, HostTensor> b = Map.of(name, HostTensor.f32(Layout.PLAIN, new int[] {want.length}, want));
-        return Comparison.compare(dummy, a, b, Precision.FP32).get(0);
+        return Comparison.compare(dummy, a, b, Precision.F32).get(0);
     }
 
     /** Writes the cases not run (one per line, "precision name") for a rerun in fresh processes. */

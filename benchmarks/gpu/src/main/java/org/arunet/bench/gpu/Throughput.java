@@ -12,7 +12,7 @@ import java.util.function.Function;
 import org.arunet.backend.Backend;
 import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.backend.cuda.CudaGraph;
-import org.arunet.backend.cuda.Precision;
+import org.arunet.backend.Precision;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.nn.Init;
@@ -55,7 +55,7 @@ final class Throughput {
                         + ":batch");
             }
             boolean tf32 = p[0].equalsIgnoreCase("tf32");
-            return new Config(tf32 ? Precision.FP32 : Precision.parse(p[0]), tf32, p[1], Integer.parseInt(p[2]));
+            return new Config(tf32 ? Precision.F32 : Precision.parse(p[0]), tf32, p[1], Integer.parseInt(p[2]));
         }
 
         /** fp32, fp16, bf16 or tf32. */

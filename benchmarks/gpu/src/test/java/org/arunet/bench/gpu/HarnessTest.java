@@ -15,9 +15,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.arunet.backend.cpu.CpuBackend;
-import org.arunet.backend.cuda.Precision;
-import org.arunet.backend.cuda.parity.OpCase;
-import org.arunet.backend.cuda.parity.OpCases;
+import org.arunet.backend.Precision;
+import org.arunet.testkit.OpCase;
+import org.arunet.testkit.OpCases;
 import org.arunet.backend.reference.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,7 +46,7 @@ class HarnessTest {
             ExpectedResults.write(file, someCases(), cpu, log);
         }
         ParityRun run = new ParityRun(file, null, p -> new ReferenceBackend(), log);
-        run.run(Precision.FP32, Set.of("basics", "linear", "loss", "adam", "conv2d"), Set.of(), false);
+        run.run(Precision.F32, Set.of("basics", "linear", "loss", "adam", "conv2d"), Set.of(), false);
         List<ParityRun.CaseOutcome> ran = run.outcomes;
         // conv2d cases not in the file are reported as failures, the others pass
         long missing = ran.stream().filter(o -> !o.pass()).filter(o -> o.error() != null
@@ -67,7 +67,7 @@ class HarnessTest {
         ParityRun run = new ParityRun(file, null, p -> {
             throw new IllegalStateException("no GPU here");
         }, log);
-        run.run(Precision.FP16, Set.of("basics"), Set.of(), false);
+        run.run(Precision.F16, Set.of("basics"), Set.of(), false);
         assertFalse(run.outcomes.isEmpty());
         assertTrue(run.outcomes.stream().noneMatch(ParityRun.CaseOutcome::pass));
         assertTrue(run.outcomes.get(0).error().contains("no GPU here"));
@@ -91,16 +91,16 @@ class HarnessTest {
         assertEquals("c", s.spread(Precision.BF16).worstParameter());
         assertTrue(s.describe(Precision.BF16).contains("measured in this run: PyTorch 2.11.0 autocast on cuda"),
                 s.describe(Precision.BF16));
-        assertFalse(s.isMeasured(Precision.FP16));
-        assertEquals(0.179, s.spread(Precision.FP16).median(), 1e-12);
-        String fp16 = s.describe(Precision.FP16);
+        assertFalse(s.isMeasured(Precision.F16));
+        assertEquals(0.179, s.spread(Precision.F16).median(), 1e-12);
+        String fp16 = s.describe(Precision.F16);
         assertTrue(fp16.contains("FALLBACK to the H200 calibration") && fp16.contains("no fp16 autocast here"), fp16);
 
         AmpSpreads none = AmpSpreads.read(dir.resolve("missing.json"));
         assertFalse(none.isMeasured(Precision.BF16));
         assertTrue(none.describe(Precision.BF16).contains("missing.json not found"), none.describe(Precision.BF16));
         Files.writeString(dir.resolve("bad.json"), "{\"precisions\": ");
-        assertTrue(AmpSpreads.read(dir.resolve("bad.json")).describe(Precision.FP16).contains("cannot read"));
+        assertTrue(AmpSpreads.read(dir.resolve("bad.json")).describe(Precision.F16).contains("cannot read"));
         assertTrue(AmpSpreads.read(null).describe(Precision.BF16).contains("no --amp-spread file given"));
     }
 
@@ -120,7 +120,7 @@ class HarnessTest {
         ParityRun run = new ParityRun(file, null, p -> new ReferenceBackend(), log);
         run.ampSpreads = AmpSpreads.read(spread);
         run.run(Precision.BF16, Set.of("model"), Set.of(), false);
-        run.run(Precision.FP16, Set.of("model"), Set.of(), false);
+        run.run(Precision.F16, Set.of("model"), Set.of(), false);
         String out = buf.toString(StandardCharsets.UTF_8);
         assertEquals(2, run.outcomes.size(), out);
         assertTrue(run.outcomes.stream().allMatch(ParityRun.CaseOutcome::pass), out);
@@ -179,8 +179,8 @@ class HarnessTest {
     void optionsAndConfigs() {
         assertEquals(Map.of("a", "1", "b", "x"), GpuHarness.options(new String[] {"--a", "1", "--b", "x"}));
         assertThrows(IllegalArgumentException.class, () -> GpuHarness.options(new String[] {"--a"}));
-        assertEquals(List.of(new Throughput.Config(Precision.FP16, false, "train", 8),
-                new Throughput.Config(Precision.FP32, true, "fused", 1)),
+        assertEquals(List.of(new Throughput.Config(Precision.F16, false, "train", 8),
+                new Throughput.Config(Precision.F32, true, "fused", 1)),
                 Throughput.parseConfigs("fp16:train:8,tf32:fused:1"));
         assertEquals("tf32:fusedgraph:2", Throughput.Config.parse("TF32:fusedgraph:2").toString());
         assertThrows(IllegalArgumentException.class, () -> Throughput.parseConfigs("fp16:fly:8"));
