@@ -34,7 +34,7 @@ final class DataOptions {
 
     SegmentationDataset scan() {
         BaseCommand.requireExists("--data", data);
-        return Datasets.scan(data, ScanOptions.builder().optIncludeNormal(includeNormal).build());
+        return Datasets.scan(data, ScanOptions.builder().includeNormal(includeNormal).build());
     }
 
     double[] fractions() {

@@ -161,11 +161,11 @@ final class TrainCommand extends BaseCommand {
         TrainerConfig tc = recipe.trainerConfig().withEpochs(epochs).withBatchSize(batchSize).withLearningRate(lr)
                 .withMinLearningRate(Math.min(minLr, lr)).withWarmupEpochs(warmup).withLoss(loss)
                 .withTversky(tverskyAlpha, tverskyBeta, tverskyGamma).withPatience(patience);
-        LoaderConfig base = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
-                .optClasses(data.classes).optSeed(seed).optThreads(loaderThreads).build();
-        LoaderConfig trainCfg = LoaderConfig.builder().setImageSize(imageSize).optChannels(channels)
-                .optClasses(data.classes).optSeed(seed).optThreads(loaderThreads)
-                .optAugmentation(augmentation()).build();
+        LoaderConfig base = LoaderConfig.builder().imageSize(imageSize).channels(channels)
+                .classes(data.classes).seed(seed).threads(loaderThreads).build();
+        LoaderConfig trainCfg = LoaderConfig.builder().imageSize(imageSize).channels(channels)
+                .classes(data.classes).seed(seed).threads(loaderThreads)
+                .augmentation(augmentation()).build();
         TrainingResult result;
         try (SegmentationBatchSource train = SegmentationBatchSource.open(parts.train(), trainCfg);
                 SegmentationBatchSource val = parts.val().isEmpty() ? null : SegmentationBatchSource.open(parts.val(),

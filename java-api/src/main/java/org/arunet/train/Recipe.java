@@ -13,7 +13,7 @@ import org.arunet.nn.Init;
  * <pre>{@code
  * Recipe r = Recipe.STANDARD;
  * ArUNet net = new ArUNet(backend, config, r.init(), seed);
- * LoaderConfig train = LoaderConfig.builder().setImageSize(256).optAugmentation(r.augmentation()).build();
+ * LoaderConfig train = LoaderConfig.builder().imageSize(256).augmentation(r.augmentation()).build();
  * Trainer.on(net).config(r.trainerConfig().withEpochs(100))...
  * }</pre>
  */

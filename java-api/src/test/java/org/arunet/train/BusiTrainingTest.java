@@ -39,11 +39,11 @@ class BusiTrainingTest {
         Split.Parts parts = split.select(ds);
         List<Sample> train = parts.train().subList(0, 160);
         List<Sample> val = parts.val().subList(0, 40);
-        LoaderConfig.Builder lc = LoaderConfig.builder().setImageSize(128).optSeed(7).optThreads(2);
+        LoaderConfig.Builder lc = LoaderConfig.builder().imageSize(128).seed(7).threads(2);
         try (SegmentationBatchSource tr = SegmentationBatchSource.open(train,
-                lc.optAugmentation(Augmentation.paper()).build());
+                lc.augmentation(Augmentation.paper()).build());
                 SegmentationBatchSource va = SegmentationBatchSource.open(val,
-                        LoaderConfig.builder().setImageSize(128).optSeed(7).optThreads(2).build());
+                        LoaderConfig.builder().imageSize(128).seed(7).threads(2).build());
                 Backend be = Backends.cpu(2);
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(16), Init.Scheme.AUTHORS, 1)) {
             TrainingResult r = Trainer.on(net).config(TrainerConfig.paper().withEpochs(6).withBatchSize(4)

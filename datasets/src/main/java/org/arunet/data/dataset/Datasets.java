@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>{@code
  * SegmentationDataset busi = Datasets.scan(Path.of("data/busi"));                 // benign + malignant
- * SegmentationDataset all  = Datasets.scan(root, ScanOptions.builder().optIncludeNormal(true).build());
+ * SegmentationDataset all  = Datasets.scan(root, ScanOptions.builder().includeNormal(true).build());
  * SegmentationDataset mine = Datasets.scan(Path.of("data/manifest.csv"));        // CSV manifest
  * }</pre>
  *

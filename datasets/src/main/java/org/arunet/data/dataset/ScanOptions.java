@@ -60,29 +60,29 @@ public record ScanOptions(Layout layout, ClassSource classSource, Set<String> cl
         private Builder() {}
 
         /** Read this layout instead of detecting one. */
-        public Builder optLayout(Layout layout) {
+        public Builder layout(Layout layout) {
             this.layout = layout;
             return this;
         }
 
-        public Builder optClassSource(ClassSource classSource) {
+        public Builder classSource(ClassSource classSource) {
             this.classSource = classSource;
             return this;
         }
 
         /** Keep only these classes (e.g. {@code "benign", "malignant"}). */
-        public Builder optClasses(String... classes) {
+        public Builder classes(String... classes) {
             this.classes = new TreeSet<>(Arrays.asList(classes));
             return this;
         }
 
         /** Keep BUSI's {@code normal} images (empty masks); the paper leaves them out. */
-        public Builder optIncludeNormal(boolean includeNormal) {
+        public Builder includeNormal(boolean includeNormal) {
             this.includeNormal = includeNormal;
             return this;
         }
 
-        public Builder optOnBadItem(BadItemPolicy onBadItem) {
+        public Builder onBadItem(BadItemPolicy onBadItem) {
             this.onBadItem = onBadItem;
             return this;
         }

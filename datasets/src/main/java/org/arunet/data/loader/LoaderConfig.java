@@ -6,14 +6,14 @@ import org.arunet.data.io.ImageLimits;
 
 /**
  * Settings of a {@link SegmentationBatchSource}. Build with {@link #builder()}:
- * {@code LoaderConfig.builder().setImageSize(512).optSeed(42).build()}.
+ * {@code LoaderConfig.builder().imageSize(512).seed(42).build()}.
  *
  * @param imageSize side S of the square batches; images are resized to S x S (area averaging when
  *     shrinking, bilinear when enlarging; masks nearest)
  * @param channels 3 (grey replicated to RGB, or true RGB) or 1 (grey; colour converted)
  * @param classes mask classes: 2 = background/lesion (any mask value above 0 is lesion), more =
  *     class-index masks
- * @param augmentation applied to training epochs ({@code train = true}); default the paper's
+ * @param augmentation applied to training epochs ({@code train = true}); default {@link Augmentation#standard()}
  * @param normalization pixel normalisation; default mean 0.5 std 0.5 ([-1, 1])
  * @param seed seed of shuffling and augmentation
  * @param threads background loader threads
@@ -55,12 +55,12 @@ public record LoaderConfig(int imageSize, int channels, int classes, Augmentatio
         return new Builder();
     }
 
-    /** Builder of {@link LoaderConfig}: {@code setImageSize} is required, everything else has a default. */
+    /** Builder of {@link LoaderConfig}: {@code imageSize} is required, everything else has a default. */
     public static final class Builder {
         private int imageSize;
         private int channels = 3;
         private int classes = 2;
-        private Augmentation augmentation = Augmentation.paper();
+        private Augmentation augmentation = Augmentation.standard();
         private Normalization normalization = Normalization.symmetric();
         private long seed;
         private int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
@@ -72,67 +72,67 @@ public record LoaderConfig(int imageSize, int channels, int classes, Augmentatio
         private Builder() {}
 
         /** Side S of the square batches (ARU-Net: a multiple of 16; the paper uses 512). */
-        public Builder setImageSize(int imageSize) {
+        public Builder imageSize(int imageSize) {
             this.imageSize = imageSize;
             return this;
         }
 
         /** 3 (default) or 1. */
-        public Builder optChannels(int channels) {
+        public Builder channels(int channels) {
             this.channels = channels;
             return this;
         }
 
         /** 2 (default, binary) or the number of classes of class-index masks. */
-        public Builder optClasses(int classes) {
+        public Builder classes(int classes) {
             this.classes = classes;
             return this;
         }
 
-        /** Default {@link Augmentation#paper()}; applies only to epochs requested with {@code train = true}. */
-        public Builder optAugmentation(Augmentation augmentation) {
+        /** Default {@link Augmentation#standard()}; applies only to epochs requested with {@code train = true}. */
+        public Builder augmentation(Augmentation augmentation) {
             this.augmentation = augmentation;
             return this;
         }
 
         /** Default {@link Normalization#symmetric()}. */
-        public Builder optNormalization(Normalization normalization) {
+        public Builder normalization(Normalization normalization) {
             this.normalization = normalization;
             return this;
         }
 
         /** Default 0. */
-        public Builder optSeed(long seed) {
+        public Builder seed(long seed) {
             this.seed = seed;
             return this;
         }
 
         /** Default half the available processors, at least 1. */
-        public Builder optThreads(int threads) {
+        public Builder threads(int threads) {
             this.threads = threads;
             return this;
         }
 
         /** Default twice the threads, at least 2. */
-        public Builder optPrefetch(int prefetch) {
+        public Builder prefetch(int prefetch) {
             this.prefetch = prefetch;
             return this;
         }
 
         /** Default a quarter of the maximum heap; 0 decodes every item every epoch. */
-        public Builder optCacheBytes(long cacheBytes) {
+        public Builder cacheBytes(long cacheBytes) {
             this.cacheBytes = cacheBytes;
             return this;
         }
 
         /** Default {@link BadItemPolicy#FAIL}. */
-        public Builder optOnBadItem(BadItemPolicy onBadItem) {
+        public Builder onBadItem(BadItemPolicy onBadItem) {
             this.onBadItem = onBadItem;
             return this;
         }
 
         /** Default {@link ImageLimits#DEFAULT}. */
-        public Builder optLimits(ImageLimits limits) {
+        public Builder limits(ImageLimits limits) {
             this.limits = limits;
             return this;
         }

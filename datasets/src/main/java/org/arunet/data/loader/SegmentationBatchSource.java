@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * batches with int class masks, loaded and augmented in background threads.
  *
  * <pre>{@code
- * LoaderConfig cfg = LoaderConfig.builder().setImageSize(512).optSeed(42).build();
+ * LoaderConfig cfg = LoaderConfig.builder().imageSize(512).seed(42).build();
  * try (SegmentationBatchSource train = SegmentationBatchSource.open(parts.train(), cfg)) {
  *     for (int epoch = 0; epoch < 150; epoch++) {
  *         Iterator<Batch> it = train.epoch(epoch, 2, true);

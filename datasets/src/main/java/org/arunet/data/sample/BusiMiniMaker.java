@@ -63,7 +63,7 @@ public final class BusiMiniMaker {
 
     /** Writes the sample into {@code out} (its images/ and masks/ are replaced); returns the files written. */
     public static List<String> make(Path busiRoot, Path out) {
-        SegmentationDataset all = Datasets.scan(busiRoot, ScanOptions.builder().optIncludeNormal(true).build());
+        SegmentationDataset all = Datasets.scan(busiRoot, ScanOptions.builder().includeNormal(true).build());
         ImageReader reader = new ImageReader();
         DuplicateGroups groups = Duplicates.find(all.samples(), Deduplication.defaults(), reader,
                 Runtime.getRuntime().availableProcessors());

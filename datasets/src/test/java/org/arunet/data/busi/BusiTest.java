@@ -50,7 +50,7 @@ class BusiTest {
         assertEquals(Layout.PAIRED_FOLDERS, paper.layout());
         assertEquals(Map.of("benign", 437, "malignant", 210), paper.countByLabel());
         assertEquals(Map.of("normal", 133), paper.report().excludedByClass());
-        SegmentationDataset all = Datasets.scan(busi, ScanOptions.builder().optIncludeNormal(true).build());
+        SegmentationDataset all = Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
         assertEquals(Map.of("benign", 437, "malignant", 210, "normal", 133), all.countByLabel());
         assertEquals(780, all.size());
         assertEquals(0, all.report().warnings().size(), all.report().warnings().toString());
@@ -66,7 +66,7 @@ class BusiTest {
             String[] f = line.split(",");
             expected.put("images/" + f[0], Double.parseDouble(f[f.length - 1]));
         }
-        SegmentationDataset all = Datasets.scan(busi, ScanOptions.builder().optIncludeNormal(true).build());
+        SegmentationDataset all = Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
         ImageReader reader = new ImageReader();
         Map<String, Double> found = new ConcurrentHashMap<>();
         all.samples().parallelStream().forEach(s -> {
@@ -126,7 +126,7 @@ class BusiTest {
         List<Sample> some = ds.select(List.of("images/benign_004.png", "images/benign_006.png",
                 "images/benign_013.png", "images/malignant_065.png", "images/malignant_001.png",
                 "images/benign_433.png"));
-        LoaderConfig cfg = LoaderConfig.builder().setImageSize(128).optThreads(2).optSeed(1).build();
+        LoaderConfig cfg = LoaderConfig.builder().imageSize(128).threads(2).seed(1).build();
         try (SegmentationBatchSource src = SegmentationBatchSource.open(some, cfg)) {
             assertEquals(6, src.report().usable());
             var it = src.epoch(0, 3, true);

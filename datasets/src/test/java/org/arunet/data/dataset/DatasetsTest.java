@@ -40,11 +40,11 @@ class DatasetsTest {
         assertEquals(List.of("images/benign_001.png", "images/benign_002.png", "images/malignant_001.jpg"),
                 ds.samples().stream().map(Sample::id).toList());
         assertEquals(root.resolve("masks/malignant_001.png"), ds.byId("images/malignant_001.jpg").masks().get(0));
-        SegmentationDataset all = Datasets.scan(root, ScanOptions.builder().optIncludeNormal(true).build());
+        SegmentationDataset all = Datasets.scan(root, ScanOptions.builder().includeNormal(true).build());
         assertEquals(4, all.size());
-        SegmentationDataset onlyBenign = Datasets.scan(root, ScanOptions.builder().optClasses("benign").build());
+        SegmentationDataset onlyBenign = Datasets.scan(root, ScanOptions.builder().classes("benign").build());
         assertEquals(2, onlyBenign.size());
-        SegmentationDataset noClass = Datasets.scan(root, ScanOptions.builder().optClassSource(ClassSource.NONE)
+        SegmentationDataset noClass = Datasets.scan(root, ScanOptions.builder().classSource(ClassSource.NONE)
                 .build());
         assertEquals(Map.of("", 4), noClass.countByLabel(), "no labels: nothing is filtered");
     }
@@ -70,7 +70,7 @@ class DatasetsTest {
         assertEquals(root.resolve("images/benign_002.png"), e.file());
         assertTrue(e.getMessage().contains("no mask: expected a file masks/benign_002.<png|jpg|bmp|tif>"),
                 e.getMessage());
-        SegmentationDataset ds = Datasets.scan(root, ScanOptions.builder().optOnBadItem(BadItemPolicy.SKIP).build());
+        SegmentationDataset ds = Datasets.scan(root, ScanOptions.builder().onBadItem(BadItemPolicy.SKIP).build());
         assertEquals(1, ds.size());
         assertEquals(1, ds.report().skipped().size());
         assertEquals(root.resolve("images/benign_002.png"), ds.report().skipped().get(0).file());
@@ -112,7 +112,7 @@ class DatasetsTest {
         Raster merged = new ImageReader().readMask(s.masks(), 2);
         assertEquals(1, merged.sample(5));
         assertEquals(1, merged.sample(77));
-        SegmentationDataset withNormal = Datasets.scan(busi, ScanOptions.builder().optIncludeNormal(true).build());
+        SegmentationDataset withNormal = Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
         assertEquals(Map.of("benign", 2, "malignant", 1, "normal", 1), withNormal.countByLabel());
     }
 
@@ -144,7 +144,7 @@ class DatasetsTest {
             assertEquals("", ds.byId("data/c, with comma.png").group());
             assertEquals(2, ds.byId("data/b.png").masks().size());
         }
-        SegmentationDataset byFolder = Datasets.scan(root, ScanOptions.builder().optClassSource(ClassSource.FOLDER)
+        SegmentationDataset byFolder = Datasets.scan(root, ScanOptions.builder().classSource(ClassSource.FOLDER)
                 .build());
         assertEquals(Map.of("data", 3), byFolder.countByLabel());
     }

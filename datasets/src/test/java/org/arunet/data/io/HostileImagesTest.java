@@ -250,7 +250,7 @@ class HostileImagesTest {
         DataException missing = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
                 () -> Datasets.scan(root));
         assertEquals(root.resolve("images/benign_2.png"), missing.file());
-        SegmentationDataset skipped = Datasets.scan(root, ScanOptions.builder().optOnBadItem(BadItemPolicy.SKIP)
+        SegmentationDataset skipped = Datasets.scan(root, ScanOptions.builder().onBadItem(BadItemPolicy.SKIP)
                 .build());
         assertEquals(1, skipped.size());
         record("image without a mask", missing.file(), "scan refused: " + missing.problem()

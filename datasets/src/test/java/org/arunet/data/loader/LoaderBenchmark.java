@@ -30,10 +30,10 @@ public final class LoaderBenchmark {
         int[] steps = args.length > 3 ? java.util.Arrays.stream(args, 3, args.length).mapToInt(Integer::parseInt)
                 .toArray() : new int[] {0, 25, 50, 100};
         SegmentationDataset ds = Datasets.scan(busi);
-        LoaderConfig.Builder builder = LoaderConfig.builder().setImageSize(size).optThreads(threads).optSeed(1);
+        LoaderConfig.Builder builder = LoaderConfig.builder().imageSize(size).threads(threads).seed(1);
         String cache = System.getProperty("arunet.cacheBytes");
         if (cache != null) {
-            builder.optCacheBytes(Long.parseLong(cache)); // 0: decode every item every epoch
+            builder.cacheBytes(Long.parseLong(cache)); // 0: decode every item every epoch
         }
         LoaderConfig cfg = builder.build();
         System.out.printf(Locale.ROOT, "BUSI %d pairs, %dx%dx3, batch %d, %d loader threads, prefetch %d, %d cores%n",

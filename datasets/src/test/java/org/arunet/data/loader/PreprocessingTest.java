@@ -31,7 +31,7 @@ class PreprocessingTest {
             samples.add(new Sample("img" + i + ".png", ip, mp, "x"));
         }
         for (int channels : new int[] {1, 3}) {
-            LoaderConfig cfg = LoaderConfig.builder().setImageSize(32).optChannels(channels).optThreads(1).build();
+            LoaderConfig cfg = LoaderConfig.builder().imageSize(32).channels(channels).threads(1).build();
             Preprocessing prep = Preprocessing.of(cfg);
             try (SegmentationBatchSource src = SegmentationBatchSource.open(samples, cfg)) {
                 Iterator<Batch> it = src.epoch(0, 1, false);

@@ -62,7 +62,7 @@ class SegmentationBatchSourceTest {
     }
 
     private static LoaderConfig.Builder cfg(int size) {
-        return LoaderConfig.builder().setImageSize(size).optSeed(11).optThreads(2);
+        return LoaderConfig.builder().imageSize(size).seed(11).threads(2);
     }
 
     /** All images and masks of an epoch, concatenated, with ids. */
@@ -128,7 +128,7 @@ class SegmentationBatchSourceTest {
         TestImages.write(root.resolve("images/x.png"), img);
         TestImages.write(root.resolve("masks/x.png"), Raster.zeros8(16, 16, 1));
         SegmentationDataset ds = Datasets.scan(root);
-        LoaderConfig.Builder b = cfg(16).optAugmentation(Augmentation.none());
+        LoaderConfig.Builder b = cfg(16).augmentation(Augmentation.none());
         try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, b.build())) {
             float[] v = run(src, 0, 1, false).images();
             for (int i = 0; i < 256; i++) {
@@ -140,18 +140,18 @@ class SegmentationBatchSourceTest {
             assertEquals(-1f, v[0]);
             assertEquals(1f, v[3 * 255], 1e-6);
         }
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, b.optChannels(1)
-                .optNormalization(Normalization.unit()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, b.channels(1)
+                .normalization(Normalization.unit()).build())) {
             float[] v = run(src, 0, 1, false).images();
             assertEquals(256, v.length);
             assertEquals(100 / 255f, v[100], 1e-6);
         }
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, b.optChannels(3)
-                .optNormalization(Normalization.imagenet()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, b.channels(3)
+                .normalization(Normalization.imagenet()).build())) {
             float[] v = run(src, 0, 1, false).images();
             assertEquals((float) ((200 / 255.0 - 0.456) / 0.224), v[3 * 200 + 1], 1e-6);
         }
-        assertThrows(IllegalArgumentException.class, () -> cfg(16).optChannels(1).optNormalization(
+        assertThrows(IllegalArgumentException.class, () -> cfg(16).channels(1).normalization(
                 Normalization.imagenet()).build());
     }
 
@@ -162,8 +162,8 @@ class SegmentationBatchSourceTest {
         img.setSample(1, 32768);
         TestImages.write(root.resolve("images/x.png"), img);
         TestImages.write(root.resolve("masks/x.png"), Raster.zeros8(8, 8, 1));
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(Datasets.scan(root), cfg(8).optChannels(1)
-                .optNormalization(Normalization.unit()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(Datasets.scan(root), cfg(8).channels(1)
+                .normalization(Normalization.unit()).build())) {
             float[] v = run(src, 0, 1, false).images();
             assertEquals(1f, v[0], 1e-6);
             assertEquals(32768 / 65535f, v[1], 1e-6);
@@ -175,14 +175,14 @@ class SegmentationBatchSourceTest {
     void resultsDoNotDependOnThreadsPrefetchCacheOrHistory() {
         SegmentationDataset ds = discs(9);
         Epoch[] reference = new Epoch[3];
-        try (SegmentationBatchSource one = SegmentationBatchSource.open(ds, cfg(48).optThreads(1).optPrefetch(1)
+        try (SegmentationBatchSource one = SegmentationBatchSource.open(ds, cfg(48).threads(1).prefetch(1)
                 .build())) {
             for (int e = 0; e < 3; e++) {
                 reference[e] = run(one, e, 2, true);
             }
         }
-        try (SegmentationBatchSource many = SegmentationBatchSource.open(ds, cfg(48).optThreads(3).optPrefetch(5)
-                .optCacheBytes(0).build())) {
+        try (SegmentationBatchSource many = SegmentationBatchSource.open(ds, cfg(48).threads(3).prefetch(5)
+                .cacheBytes(0).build())) {
             assertEquals(0, many.report().cachedItems());
             // Resume at epoch 2 without running 0 and 1, and with another batch size.
             Epoch resumed = run(many, 2, 4, true);
@@ -201,8 +201,8 @@ class SegmentationBatchSourceTest {
     @Test
     void augmentationKeepsImageAndMaskAlignedAndOnlyTrains() {
         SegmentationDataset ds = discs(6);
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(64).optChannels(1)
-                .optNormalization(Normalization.unit()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(64).channels(1)
+                .normalization(Normalization.unit()).build())) {
             Epoch eval = run(src, 0, 6, false);
             Epoch eval3 = run(src, 3, 6, false);
             assertArrayEquals(eval.images(), eval3.images(), "evaluation is never augmented");
@@ -228,7 +228,7 @@ class SegmentationBatchSourceTest {
     @Test
     void batchArraysAreReused() {
         SegmentationDataset ds = discs(8);
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(32).optPrefetch(2).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(32).prefetch(2).build())) {
             for (int e = 0; e < 6; e++) {
                 run(src, e, 3, true); // batches of 3, 3, 2: two array lengths
             }
@@ -246,7 +246,7 @@ class SegmentationBatchSourceTest {
     @Test
     void consumerDoesNotWaitInSteadyState() throws Exception {
         SegmentationDataset ds = discs(12);
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(128).optPrefetch(4).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(128).prefetch(4).build())) {
             for (int e = 0; e < 3; e++) {
                 Iterator<Batch> it = src.epoch(e, 2, true);
                 while (it.hasNext()) {
@@ -272,7 +272,7 @@ class SegmentationBatchSourceTest {
         DataException e = assertThrows(DataException.class, () -> SegmentationBatchSource.open(ds, cfg(32).build()));
         assertEquals(corrupt, e.file());
         assertTrue(e.getMessage().contains("truncated PNG"), e.getMessage());
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(32).optOnBadItem(BadItemPolicy.SKIP)
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(32).onBadItem(BadItemPolicy.SKIP)
                 .build())) {
             assertEquals(4, src.size());
             assertEquals(1, src.report().skipped().size());
@@ -294,7 +294,7 @@ class SegmentationBatchSourceTest {
         classes.setSample(10, 7);
         TestImages.write(mask, classes);
         DataException range = assertThrows(DataException.class, () -> SegmentationBatchSource.open(ds, cfg(32)
-                .optClasses(3).build()));
+                .classes(3).build()));
         assertEquals(mask, range.file());
         assertTrue(range.getMessage().contains("mask value 7"), range.getMessage());
         assertTrue(assertThrows(DataException.class, () -> SegmentationBatchSource.open(List.of(), cfg(32).build()))

@@ -37,7 +37,7 @@ class BusiMiniTest {
     @Test
     void extractsFromTheClasspathAndScans() throws Exception {
         Path dir = BusiMini.extractTo(tmp.resolve("mini"));
-        SegmentationDataset all = Datasets.scan(dir, ScanOptions.builder().optIncludeNormal(true).build());
+        SegmentationDataset all = Datasets.scan(dir, ScanOptions.builder().includeNormal(true).build());
         assertEquals(Map.of("benign", 18, "malignant", 18, "normal", 4), all.countByLabel());
         assertEquals(36, Datasets.scan(dir).size(), "normal images are left out by default");
         long bytes;
@@ -78,7 +78,7 @@ class BusiMiniTest {
     @Test
     void trainsThroughTheLoader() {
         Path dir = BusiMini.extractTo(tmp.resolve("mini"));
-        LoaderConfig cfg = LoaderConfig.builder().setImageSize(64).optSeed(3).optThreads(2).build();
+        LoaderConfig cfg = LoaderConfig.builder().imageSize(64).seed(3).threads(2).build();
         try (SegmentationBatchSource src = SegmentationBatchSource.open(Datasets.scan(dir), cfg)) {
             var it = src.epoch(0, 4, true);
             int batches = 0;
