@@ -5,7 +5,9 @@
 #
 # Usage: benchmarks/pytorch/parity.sh BUSI_DIR OUT_DIR [extra arunet train options]
 # Environment: SEEDS (default "1 2 3"), THREADS (default 2), PYTHON (default /usr/bin/python3: Debian's
-# python3-torch and python3-opencv), ARUNET (default ./arunet).
+# python3-torch and python3-opencv), ARUNET (default ./arunet), ONLY (arunet or pytorch: run one
+# trainer's runs, e.g. both at once with THREADS=1 each; the PyTorch runs need one arunet checkpoint of
+# the same architecture as a metadata template, TEMPLATE, default the first arunet seed's).
 # Runs whose results exist are skipped, so an interrupted study resumes where it stopped. Takes about
 # 10 (arunet) + 20 (PyTorch) minutes per seed on 2 cores at the default settings.
 set -euo pipefail
@@ -25,7 +27,9 @@ split="$out/split.json"
 
 # The settings of both trainers (arunet's standard recipe; the PyTorch script's defaults are the same).
 size=128 width=16 batch=8 epochs=30 lr=1e-3
+only=${ONLY:-}
 for s in $seeds; do
+    [[ -z "$only" || "$only" == arunet ]] || break
     run="$out/arunet-s$s"
     if [[ ! -f "$run/test/report.json" ]]; then
         "$arunet" train --data "$busi" --split "$split" --out "$run" --force --recipe standard \
@@ -34,8 +38,9 @@ for s in $seeds; do
             --threads "$threads" --seed "$s" --overlays 0 "$@" > "$run.log" 2>&1
     fi
 done
-template="$out/arunet-s${seeds%% *}/checkpoints/best.safetensors"
+template=${TEMPLATE:-"$out/arunet-s${seeds%% *}/checkpoints/best.safetensors"}
 for s in $seeds; do
+    [[ -z "$only" || "$only" == pytorch ]] || break
     run="$out/pytorch-s$s"
     if [[ ! -f "$run/result.json" ]]; then
         "$py" "$root/benchmarks/pytorch/train_busi.py" --data "$busi" --split "$split" --template "$template" \
