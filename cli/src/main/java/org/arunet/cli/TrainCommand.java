@@ -18,7 +18,6 @@ import org.arunet.data.split.Split;
 import org.arunet.eval.Evaluation;
 import org.arunet.infer.Segmenter;
 import org.arunet.model.SegmentationModel;
-import org.arunet.report.Charts;
 import org.arunet.train.EpochSummary;
 import org.arunet.train.LossKind;
 import org.arunet.train.Recipe;

@@ -1,5 +1,5 @@
 /**
- * Pictures: training curves ({@link org.arunet.report.Charts}) and contour overlays
- * ({@link org.arunet.report.Overlays}).
+ * Pictures: contour overlays of predictions and ground truth ({@link org.arunet.report.Overlays}).
+ * (Training curves are drawn by the command-line tool, which holds the plotting library.)
  */
 package org.arunet.report;

@@ -1,4 +1,4 @@
-package org.arunet.report;
+package org.arunet.cli;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,12 +12,16 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
-/** Training curves as PNG (XChart): loss (training and validation) and validation Dice per epoch. */
-public final class Charts {
+/**
+ * Training curves as PNG (XChart): loss (training and validation) and validation Dice per epoch. In the
+ * CLI, where the curves are drawn: the library does not depend on a plotting library ({@code
+ * TrainingResult.history()} holds the numbers).
+ */
+final class Charts {
     private Charts() {}
 
     /** Writes {@code loss.png} and {@code dice.png} into {@code dir}; returns their paths. */
-    public static List<Path> writeCurves(List<EpochSummary> history, Path dir) throws IOException {
+    static List<Path> writeCurves(List<EpochSummary> history, Path dir) throws IOException {
         Files.createDirectories(dir);
         Path loss = dir.resolve("loss.png");
         Path dice = dir.resolve("dice.png");
