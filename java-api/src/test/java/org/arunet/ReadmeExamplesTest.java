@@ -20,11 +20,12 @@ import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Every {@code ```java} block of the README compiles against the library. */
+/** Every {@code ```java} block of the README and of the user guide compiles against the library. */
 class ReadmeExamplesTest {
     @Test
     void readmeJavaExamplesCompile(@TempDir Path out) throws IOException {
-        String readme = Files.readString(Path.of("..", "README.md"));
+        String readme = Files.readString(Path.of("..", "README.md")) + "\n"
+                + Files.readString(Path.of("..", "docs", "GUIDE.md"));
         Matcher m = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(readme);
         List<JavaFileObject> sources = new ArrayList<>();
         while (m.find()) {
