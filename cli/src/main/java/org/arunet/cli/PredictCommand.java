@@ -28,8 +28,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "predict", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Segment images with a checkpoint: one mask PNG per image (0 = background, 255 = lesion) in"
-                + " --out, at the image's own size.",
+        description = {"Segment images with a shipped model (--model busi-compact) or a checkpoint: one mask PNG per"
+                + " image (0 = background, 255 = lesion) in --out, at the image's own size, and an overlay per image in"
+                + " --out/overlays.",
             "Inputs are files, folders (their images, not recursive) or quoted globs like 'scans/*.png'."})
 final class PredictCommand extends BaseCommand {
     @Parameters(paramLabel = "INPUT", arity = "1..*", description = "Image files, folders or globs.")
