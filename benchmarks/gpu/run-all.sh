@@ -5,7 +5,7 @@
 #   1. the PyTorch side of the training-parity study (docs/TRAINING-PARITY.md): train_busi.py, seeds 1-3,
 #      on the GPU, in the background, on BUSI pre-resized to 128x128 by preresize.py (identical arrays to
 #      what train_busi.py makes from the originals) in $PARITY_DATA (default .gpu-data: busi128/,
-#      split.json, template.safetensors; carried, git-ignored); the kept weights come back as F16
+#      split.json, template.safetensors, or all three in gpu-data.tar; carried, git-ignored); the kept weights come back as F16
 #      checkpoints that `arunet eval` scores here, as it scores arunet's own runs
 #   2. run-on-gpu.sh: facts, parity (its correctness phase runs beside the training), then — once the
 #      training has finished (WAIT_FOR) — arunet's and PyTorch's throughput and the op profile
@@ -21,6 +21,16 @@ data=${PARITY_DATA:-$root/.gpu-data}
 work="${TMPDIR:-/tmp}/arunet-run-all"
 rm -rf "$work"
 mkdir -p "$out" "$work/train"
+
+# What travels is limited (64 MiB): the data may come as one tar (no per-file overhead), the bundle's
+# expected parity results gzipped (prepare.sh's output, gzip -9 here before the call).
+if [[ -f "$data/gpu-data.tar" ]]; then
+    mkdir -p "$work/data" && tar -xf "$data/gpu-data.tar" -C "$work/data" && data="$work/data"
+fi
+bundle=${BUNDLE:-$root/target/gpu-bundle}
+if [[ -f "$bundle/parity-expected.safetensors.gz" && ! -f "$bundle/parity-expected.safetensors" ]]; then
+    gunzip -k "$bundle/parity-expected.safetensors.gz"
+fi
 
 py=""
 for c in "${PYTHON:-}" python3 /usr/bin/python3; do
