@@ -256,6 +256,11 @@ if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
     else
         echo "amp-spread: no python3 with torch: the fp16/bf16 gradient check falls back to the H200 calibration"
     fi
+    # PyTorch AMP's errors on the well-conditioned case (ParityRun.conditioned judges ours against them)
+    if [[ -n "$py" ]]; then
+        run_phase amp-conditioned 60 "$out/parity.log" env PYTHONDONTWRITEBYTECODE=1 "$py" \
+            "$root/benchmarks/gpu/amp_conditioned.py" --json "$tmp/amp-conditioned.json" --device "$torch_device"
+    fi
     parity_start=$(date +%s)
     : > "$tmp/progress.txt"
     attempt=0
@@ -273,7 +278,7 @@ if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
             --expected "$bundle/parity-expected.safetensors" \
             --fixture "$root/java-api/core/src/test/resources/fixtures/model_tiny.safetensors" \
             --json "$json" --detail "$out/parity.log" --progress "$tmp/progress.txt" --exclude-file "$tmp/exclude.txt" \
-            --amp-spread "$amp_json"
+            --amp-spread "$amp_json" --amp-conditioned "$tmp/amp-conditioned.json"
         case $last_status in
             0|1|124|137) break ;;
         esac

@@ -181,6 +181,9 @@ public final class GpuHarness {
         ParityRun run = new ParityRun(Path.of(require(opt, "expected")), fixture ? Path.of(opt.get("fixture")) : null,
                 backends(backend), out, detail);
         run.ampSpreads = AmpSpreads.read(opt.containsKey("amp-spread") ? Path.of(opt.get("amp-spread")) : null);
+        if (opt.containsKey("amp-conditioned")) {
+            run.conditionedSpreads = AmpSpreads.read(Path.of(opt.get("amp-conditioned")));
+        }
         if (opt.containsKey("exclude-file")) {
             Set<String> ex = new LinkedHashSet<>();
             for (String line : Files.readAllLines(Path.of(opt.get("exclude-file")))) {

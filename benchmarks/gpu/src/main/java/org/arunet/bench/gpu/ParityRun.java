@@ -55,6 +55,11 @@ final class ParityRun {
     final List<CaseOutcome> outcomes = new ArrayList<>();
     final List<String> notRun = new ArrayList<>();
     final List<AmpCheck> ampChecks = new ArrayList<>();
+    /**
+     * PyTorch AMP's gradient spread on the conditioned case (GpuHarness --amp-conditioned, from
+     * amp_conditioned.py in the same run), or null: then the case is judged by the fixed 1e-2 bound.
+     */
+    AmpSpreads conditionedSpreads;
     /** PyTorch AMP's gradient spread (GpuHarness --amp-spread); without a file, the H200 calibration. */
     AmpSpreads ampSpreads = AmpSpreads.read(null);
     boolean contextLost;
@@ -332,10 +337,15 @@ final class ParityRun {
     /**
      * fp16 and bf16 against float32 on the same device where they should agree: ARU-Net width 16 at 64x64,
      * batch 8, smooth inputs and lesion-like targets, PyTorch's initialisation (the tiny fixture model is
-     * the opposite: batch 2 at 32x32, batch norm over very few values). Each parameter's gradient must be
-     * within {@link #COND_GRAD_RTOL} of float32's norm-wise (floor: 1e-4 of the largest gradient norm); the
-     * logits and the loss are compared with the model tolerances of {@link OpCases}. One case per half
-     * precision; float32 runs once, first, in its own backend.
+     * the opposite: batch 2 at 32x32, batch norm over very few values). The gradients are judged against
+     * PyTorch AMP's own errors on the same kind of case measured in the same run ({@link #conditionedSpreads},
+     * {@link AmpGradientCriterion}: median at most 1.25x PyTorch's, each parameter at most max(2x PyTorch's,
+     * 5x its median)); without that measurement, each parameter's gradient must be within
+     * {@link #COND_GRAD_RTOL} of float32's norm-wise (floor: 1e-4 of the largest gradient norm), a bound
+     * that PyTorch AMP itself misses by far on this case (H200, 2026-12-04: median 0.068 in fp16, 0.24 in
+     * bf16). How many parameters exceed 1e-2 is printed either way. The logits and the loss are compared
+     * with the model tolerances of {@link OpCases}. One case per half precision; float32 runs once, first,
+     * in its own backend.
      */
     void conditioned(List<Precision> halves) {
         if (halves.isEmpty()) {
@@ -408,9 +418,18 @@ final class ParityRun {
                         Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1)));
                 results.add(cmp("loss", new float[] {(float) loss[0]}, new float[] {(float) refLoss},
                         Tolerance.elementwise(0, p == Precision.F16 ? 1e-2 : 5e-2)));
-                Tolerance gt = Tolerance.normwise(COND_GRAD_RTOL).withFloor(1e-4 * largest);
+                boolean relative = conditionedSpreads != null && conditionedSpreads.isMeasured(p);
+                Tolerance gt = (relative ? Tolerance.measured() : Tolerance.normwise(COND_GRAD_RTOL))
+                        .withFloor(1e-4 * largest);
                 for (Map.Entry<String, float[]> e : refGrads.entrySet()) {
                     results.add(cmp("grad." + e.getKey(), g.get(e.getKey()), e.getValue(), gt));
+                }
+                if (relative) {
+                    Map<String, Double> errors = AmpGradientCriterion.gradientErrors(results);
+                    AmpGradientCriterion.Verdict v = AmpGradientCriterion.judge(errors, conditionedSpreads.spread(p));
+                    results.add(AmpGradientCriterion.asResult("conditioned", name, v));
+                    ampChecks.add(new AmpCheck(p.toString(), name, v, true));
+                    log.println("  " + conditionedSpreads.describe(p));
                 }
             } catch (Throwable e) {
                 error = e.getClass().getSimpleName() + ": " + e.getMessage();
@@ -419,12 +438,16 @@ final class ParityRun {
             outputs(p, results);
             double worst = results.stream().filter(r -> r.output().startsWith("grad.")).mapToDouble(Comparison.Result::normRel)
                     .max().orElse(Double.NaN);
-            long failing = results.stream().filter(r -> r.output().startsWith("grad.") && !r.pass()).count();
+            long failing = results.stream().filter(r -> r.output().startsWith("grad.") && r.normRel() > COND_GRAD_RTOL)
+                    .count();
             if (error != null) {
                 log.println("  [" + p + "] FAIL conditioned :: " + error);
             }
-            log.printf("%s [%s] %s: worst parameter gradient error %.3g (bound %.0e), %d of %d over it (%.2f s)%n",
-                    pass ? "PASS" : "FAIL", p, name, worst, COND_GRAD_RTOL, failing, refGrads.size(),
+            boolean relative = conditionedSpreads != null && conditionedSpreads.isMeasured(p);
+            log.printf("%s [%s] %s: worst parameter gradient error %.3g, %d of %d over %.0e (%s) (%.2f s)%n",
+                    pass ? "PASS" : "FAIL", p, name, worst, failing, refGrads.size(), COND_GRAD_RTOL,
+                    relative ? "judged against PyTorch AMP's errors on this case, measured in this run"
+                            : "judged by that bound: no PyTorch measurement of this case in this run",
                     (System.nanoTime() - t1) / 1e9);
             outcomes.add(new CaseOutcome(p.toString(), "conditioned", name, pass, results, error,
                     (System.nanoTime() - t1) / 1e9));
