@@ -2,6 +2,7 @@ package org.arunet.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,6 +17,10 @@ import java.util.Map;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
 import org.arunet.cli.CliTest.Run;
+import org.arunet.data.io.DataException;
+import org.arunet.data.io.PixelSpacing;
+import org.arunet.infer.Segmentation;
+import org.arunet.infer.Segmenter;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.model.SegmentationModel;
@@ -136,6 +141,57 @@ class PredictBatchTest {
         assertFalse(Files.exists(dir.resolve("ff-out").resolve("c.png")), "stopped at b.png");
     }
 
+    @Test
+    void theJavaApiSegmentsDicomWithItsSpacingAndEveryFrame() throws Exception {
+        try (Segmenter s = Segmenter.builder(checkpoint).device("cpu").threads(2).build()) {
+            Segmentation one = s.segment(images.resolve("calibrated.dcm"));
+            assertEquals(40, one.width());
+            assertEquals(new PixelSpacing(0.2, 0.1, PixelSpacing.PIXEL_SPACING), one.spacing());
+            assertEquals(one.lesionPixels() * 0.02, one.lesionAreaMm2().getAsDouble(), 1e-9);
+            assertTrue(s.segment(images.resolve("benign_0.png")).lesionAreaMm2().isEmpty());
+            DataException multi = assertThrows(DataException.class, () -> s.segment(images.resolve("cine.dcm")));
+            assertTrue(multi.getMessage().contains("segmentFrames"), multi.getMessage());
+            List<Segmentation> frames = s.segmentFrames(images.resolve("cine.dcm"));
+            assertEquals(3, frames.size());
+            assertTrue(frames.get(2).source().endsWith("cine.dcm#3"));
+            assertEquals(0.5, s.segment(images.resolve("IM000002")).spacing().rowMm(), 1e-12);
+        }
+    }
+
+    @Test
+    void trainAndEvalTakeDicomImagesLikePngs() throws Exception {
+        Path data = dir.resolve("dicom-data");
+        Path pngs = TinyDataset.write(dir.resolve("png-data"), 10, 40, 9);
+        Files.createDirectories(data.resolve("images"));
+        Files.createDirectories(data.resolve("masks"));
+        try (var list = Files.list(pngs.resolve("images"))) {
+            for (Path png : list.toList()) {
+                String stem = Segmenter.stem(png);
+                java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(png.toFile());
+                byte[] px = new byte[40 * 40];
+                for (int y = 0; y < 40; y++) {
+                    for (int x = 0; x < 40; x++) {
+                        px[y * 40 + x] = (byte) img.getRaster().getSample(x, y, 0);
+                    }
+                }
+                Files.write(data.resolve("images").resolve(stem + ".dcm"), TinyDicom.mono8(40, 40, px, "0.1\\0.1"));
+                Files.copy(pngs.resolve("masks").resolve(stem + ".png"), data.resolve("masks").resolve(stem + ".png"));
+            }
+        }
+        Path run = dir.resolve("dicom-run");
+        Run train = CliTest.run("train", "--data", data.toString(), "--out", run.toString(), "--epochs", "1",
+                "--image-size", "32", "--width", "4", "--batch-size", "2", "--device", "cpu", "--threads", "2",
+                "--channels", "1", "--json");
+        assertEquals(0, train.code(), train.err());
+        assertEquals(10, new ObjectMapper().readTree(run.resolve("split.json").toFile()).toString().split("\\.dcm")
+                .length - 1, "all ten DICOM images are in the split");
+        Run eval = CliTest.run("eval", "--model", run.resolve("checkpoints/last.safetensors").toString(), "--data",
+                data.toString(), "--part", "all", "--out", dir.resolve("dicom-eval").toString(), "--device", "cpu",
+                "--json");
+        assertEquals(0, eval.code(), eval.err());
+        assertTrue(new ObjectMapper().readTree(eval.out()).has("lesion_dice_mean"), eval.out());
+    }
+
     private static String line(List<String> csv, String part) {
         return csv.stream().filter(l -> l.contains(part)).findFirst().orElseThrow(() -> new AssertionError(part
                 + " not in " + csv));
@@ -143,7 +199,16 @@ class PredictBatchTest {
 
     /** Minimal uncompressed DICOM (explicit VR little endian), as the datasets tests' writer makes them. */
     static final class TinyDicom {
+        /** One frame of the given pixels. */
+        static byte[] mono8(int w, int h, byte[] pixels, String pixelSpacing) {
+            return mono8(w, h, 1, pixelSpacing, 0, pixels);
+        }
+
         static byte[] mono8(int w, int h, int frames, String pixelSpacing, double regionCm) {
+            return mono8(w, h, frames, pixelSpacing, regionCm, null);
+        }
+
+        static byte[] mono8(int w, int h, int frames, String pixelSpacing, double regionCm, byte[] pixels) {
             ByteArrayOutputStream o = new ByteArrayOutputStream();
             o.writeBytes(new byte[128]);
             o.writeBytes("DICM".getBytes(StandardCharsets.US_ASCII));
@@ -178,7 +243,10 @@ class PredictBatchTest {
             elem(o, 0x00280101, "US", le(8, 2));
             elem(o, 0x00280103, "US", le(0, 2));
             byte[] px = new byte[w * h * frames + (w * h * frames) % 2];
-            for (int f = 0; f < frames; f++) {
+            if (pixels != null) {
+                System.arraycopy(pixels, 0, px, 0, pixels.length);
+            }
+            for (int f = 0; f < frames && pixels == null; f++) {
                 for (int y = 0; y < h; y++) {
                     for (int x = 0; x < w; x++) {
                         px[f * w * h + y * w + x] = (byte) (Math.hypot(x - 20 - f, y - 15) < 7 ? 200 : 50);
