@@ -33,6 +33,7 @@
 #   / 45), CONFIGS (precision:mode:batch list; precision fp32, fp16, bf16 or tf32, mode infer, graph, fused,
 #   fusedgraph or train), PROFILE_CONFIGS (default fp16:infer:1,fp16:fused:1,fp16:train:2), SIZE (512),
 #   WIDTH (64), MIN_SECONDS (1.5), MAX_SECONDS (6), PYTHON (a python3 with torch),
+#   TORCH_EXTRA_CONFIGS (peer-only rows, e.g. fp16:compiled:1,fp16:compiled:8: torch.compile inference),
 #   QUICK=1 (a second, shorter run, about 4 minutes: fp16 and fp32 at batch 1 and 8 and training at 2 and
 #   8, smaller budgets), REHEARSAL=1 (on a machine without a GPU: the GPU-side Java code runs on the
 #   reference backend, the PyTorch peer on the CPU, at a tiny size, to check paths, class path and scripts).
@@ -291,6 +292,15 @@ if [[ ",$PHASES," == *",parity,"* && -n "$java_bin" ]]; then
     write_phases
 fi
 
+# Another GPU job started beside this script (run-all.sh's training-parity runs) must not share the GPU
+# with the timings: WAIT_FOR names a file that job removes when done; wait for it (at most WAIT_MAX s).
+if [[ -n "${WAIT_FOR:-}" && -e "${WAIT_FOR}" && ",$PHASES," == *",arunet,"* ]]; then
+    say "waiting for the job beside this one to finish ($WAIT_FOR, at most ${WAIT_MAX:-120}s)"
+    waited=0
+    while [[ -e "$WAIT_FOR" ]] && (( waited < ${WAIT_MAX:-120} )); do sleep 2; waited=$((waited + 2)); done
+    [[ -e "$WAIT_FOR" ]] && echo "!!! still running after ${waited}s: the timings below share the GPU with it"
+fi
+
 # ------------------------------------------------------------------------------------------------ 2. arunet
 if [[ ",$PHASES," == *",arunet,"* && -n "$java_bin" ]]; then
     # (no NVIDIA_TF32_OVERRIDE here: fp32 convolutions ask for FMA math themselves; the tf32 rows need TF32)
@@ -306,7 +316,7 @@ if [[ ",$PHASES," == *",torch,"* && -n "$py" ]]; then
     run_phase torch-check 40 "$out/bench-torch.log" "$py" "$root/benchmarks/gpu/aru_net_torch.py" check \
         --names "$bundle/java-param-names.txt" --fixture "$root/java-api/core/src/test/resources/fixtures/model_tiny.safetensors"
     run_phase torch "$TORCH_BUDGET" "$out/bench-torch.log" "$py" "$root/benchmarks/gpu/aru_net_torch.py" bench \
-        --device "$torch_device" --json "$out/bench-torch.json" --configs "$CONFIGS" --size "$SIZE" \
+        --device "$torch_device" --json "$out/bench-torch.json" --configs "$CONFIGS${TORCH_EXTRA_CONFIGS:+,$TORCH_EXTRA_CONFIGS}" --size "$SIZE" \
         --width "$WIDTH" --min-seconds "$MIN_SECONDS" --max-seconds "$MAX_SECONDS" --deadline $(( TORCH_BUDGET - 35 ))
     write_phases
 fi

@@ -31,7 +31,10 @@ Usage (Debian's python3-torch and python3-opencv, e.g. /usr/bin/python3):
   train_busi.py --data BUSI --split split.json --template arunet-best.safetensors --out DIR
                 [--size 128] [--width 16] [--batch 8] [--epochs 30] [--lr 1e-3] [--min-lr 0]
                 [--warmup 0] [--init pytorch] [--crop-scale 0.8,1.0] [--crop-probability 1]
-                [--patience 15] [--seed 1] [--threads 2]
+                [--patience 15] [--seed 1] [--threads 2] [--device cpu|cuda] [--save-dtype f32|f16]
+  --device cuda trains on the GPU in float32 with TF32 off (the GPU machine: data pre-resized to S x S by
+  preresize.py, which changes nothing, as this script resizes to S x S first anyway); --save-dtype f16
+  halves the checkpoint (arunet widens F16 weights on load; the batch-norm statistics stay F32)
   train_busi.py --check-checkpoint CKPT --data BUSI --split split.json
                 loads an arunet checkpoint into the PyTorch model and prints its validation loss and
                 Dice (proves the weight layout both ways)
@@ -169,24 +172,25 @@ def lesion_dice(pred, truth):
     return 1.0 if total == 0 else 2.0 * inter / total
 
 
-def evaluate(model, x, y, batch):
+def evaluate(model, x, y, batch, device="cpu"):
     """Mean loss over images and per-image lesion Dice at S x S, eval mode."""
     model.eval()
     loss_sum = 0.0
     dice = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            xb, yb = x[i:i + batch], y[i:i + batch]
+            xb, yb = x[i:i + batch].to(device), y[i:i + batch].to(device)
             logits = model(xb)
             loss_sum += ce_dice_loss(logits, yb).item() * len(xb)
-            pred = logits.argmax(dim=1).numpy()
-            dice.extend(lesion_dice(pred[k], yb[k].numpy()) for k in range(len(xb)))
+            pred = logits.argmax(dim=1).cpu().numpy()
+            truth = yb.cpu().numpy()
+            dice.extend(lesion_dice(pred[k], truth[k]) for k in range(len(xb)))
     return loss_sum / len(x), float(np.mean(dice)), dice
 
 
 # ------------------------------------------------------------------ arunet checkpoints
 
-def write_checkpoint(path, state, template):
+def write_checkpoint(path, state, template, half=False):
     """state as an arunet checkpoint: model.<name> tensors, metadata of the template (architecture,
     preprocessing, classes) plus this script's provenance. Atomic (temp file, rename)."""
     with open(template, "rb") as f:
@@ -199,7 +203,9 @@ def write_checkpoint(path, state, template):
     off = 0
     for name, t in state.items():
         t = t.detach().contiguous().cpu()
-        dtype = {torch.float32: "F32", torch.int64: "I64"}[t.dtype]
+        if half and t.dtype == torch.float32 and not name.endswith(("running_mean", "running_var")):
+            t = t.to(torch.float16)
+        dtype = {torch.float32: "F32", torch.float16: "F16", torch.int64: "I64"}[t.dtype]
         data = t.numpy().tobytes()
         header["model." + name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
         blobs.append(data)
@@ -243,8 +249,14 @@ def main():
     ap.add_argument("--patience", type=int, default=15)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--save-dtype", choices=["f32", "f16"], default="f32")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     split = json.load(open(args.split))
     t0 = time.time()
     val_x, val_y = to_tensors(*load_part(args.data, split["val"], args.size))
@@ -252,7 +264,8 @@ def main():
     if args.check_checkpoint:
         model = ArUNet(width=args.width)
         load_arunet_checkpoint(model, args.check_checkpoint)
-        loss, dice, _ = evaluate(model, val_x, val_y, args.batch)
+        model.to(device)
+        loss, dice, _ = evaluate(model, val_x, val_y, args.batch, device)
         print(json.dumps({"checkpoint": args.check_checkpoint, "val_loss": loss, "val_dice": dice}))
         return 0
 
@@ -270,6 +283,7 @@ def main():
     model = ArUNet(width=args.width)
     if args.init == "authors":
         authors_init(model, gen)
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
     rng = np.random.default_rng(args.seed)
     steps = len(train_imgs) // args.batch if len(train_imgs) >= args.batch else 1
@@ -291,12 +305,13 @@ def main():
             idx = order[s * args.batch:(s + 1) * args.batch]
             pairs = [augment(train_imgs[i], train_masks[i], rng, crop, args.crop_probability) for i in idx]
             xb, yb = to_tensors(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
+            xb, yb = xb.to(device), yb.to(device)
             loss = ce_dice_loss(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             loss_sum += loss.item() * len(idx)
-        val_loss, val_dice, _ = evaluate(model, val_x, val_y, args.batch)
+        val_loss, val_dice, _ = evaluate(model, val_x, val_y, args.batch, device)
         improved = val_loss < best[0]
         if improved:
             best = (val_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
@@ -310,9 +325,10 @@ def main():
               f"{val_loss:.4f}  val Dice {val_dice:.4f}  {row['seconds']:.1f} s{'  * best' if improved else ''}",
               flush=True)
     model.load_state_dict(best[2])
-    test_loss, test_dice, per_image = evaluate(model, test_x, test_y, args.batch)
-    write_checkpoint(os.path.join(args.out, "best.safetensors"), best[2], args.template)
-    result = {"settings": vars(args), "torch": torch.__version__, "best_epoch": best[1] + 1,
+    test_loss, test_dice, per_image = evaluate(model, test_x, test_y, args.batch, device)
+    write_checkpoint(os.path.join(args.out, "best.safetensors"), best[2], args.template, args.save_dtype == "f16")
+    result = {"settings": vars(args), "torch": torch.__version__,
+              "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", "best_epoch": best[1] + 1,
               "best_val_loss": best[0], "test_loss_at_size": test_loss, "test_dice_at_size": test_dice,
               "test_dice_sd_at_size": float(np.std(per_image, ddof=1)), "seconds": time.time() - t0,
               "history": history}

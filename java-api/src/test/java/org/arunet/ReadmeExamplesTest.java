@@ -20,17 +20,30 @@ import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Every {@code ```java} block of the README compiles against the library. */
+/**
+ * Every {@code ```java} block of the README and of the user guide compiles against the library (each document
+ * on its own: the two may use the same class names).
+ */
 class ReadmeExamplesTest {
     @Test
     void readmeJavaExamplesCompile(@TempDir Path out) throws IOException {
-        String readme = Files.readString(Path.of("..", "README.md"));
+        compileExamples(Path.of("..", "README.md"), out.resolve("readme"));
+    }
+
+    @Test
+    void guideJavaExamplesCompile(@TempDir Path out) throws IOException {
+        compileExamples(Path.of("..", "docs", "GUIDE.md"), out.resolve("guide"));
+    }
+
+    private static void compileExamples(Path doc, Path out) throws IOException {
+        Files.createDirectories(out);
+        String readme = Files.readString(doc);
         Matcher m = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(readme);
         List<JavaFileObject> sources = new ArrayList<>();
         while (m.find()) {
             String code = m.group(1);
             Matcher cls = Pattern.compile("public class (\\w+)").matcher(code);
-            assertTrue(cls.find(), "a README Java example must be a complete public class:\n" + code);
+            assertTrue(cls.find(), doc + ": a Java example must be a complete public class:\n" + code);
             String name = cls.group(1);
             sources.add(new SimpleJavaFileObject(URI.create("string:///" + name + ".java"), JavaFileObject.Kind.SOURCE) {
                 @Override
@@ -39,13 +52,13 @@ class ReadmeExamplesTest {
                 }
             });
         }
-        assertFalse(sources.isEmpty(), "the README has no Java example");
+        assertFalse(sources.isEmpty(), doc + " has no Java example");
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         DiagnosticCollector<JavaFileObject> diag = new DiagnosticCollector<>();
         try (StandardJavaFileManager fm = javac.getStandardFileManager(diag, null, null)) {
             boolean ok = javac.getTask(null, fm, diag, List.of("-classpath", System.getProperty("java.class.path"),
                     "-d", out.toString(), "--release", "17"), null, sources).call();
-            assertTrue(ok, "README examples do not compile: " + diag.getDiagnostics());
+            assertTrue(ok, doc + ": its Java examples do not compile: " + diag.getDiagnostics());
         }
     }
 }

@@ -17,7 +17,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Evaluate a checkpoint on images with masks, at each image's own size.",
+        description = {"Evaluate a model (a shipped one by name, or a checkpoint) on images with masks, at each image's"
+                + " own size.",
             "Reports paper-compatible metrics (one confusion matrix over all pixels: accuracy, mIoU with background,"
                 + " precision, recall, F1) and lesion metrics (Dice and IoU per image, mean ± sd and pooled; HD95)."
                 + " Writes report.json, per_image.csv and overlays/ into --out. With --compare, also paired t-test and"

@@ -35,8 +35,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "predict", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Segment images with a checkpoint: one mask PNG per image (0 = background, 255 = lesion) in"
-                + " --out, at the image's own size.",
+        description = {"Segment images with a shipped model (--model busi-compact) or a checkpoint: one mask PNG per"
+                + " image (0 = background, 255 = lesion) in --out, at the image's own size, and an overlay per image in"
+                + " --out/overlays.",
             "Inputs are files, folders (their images, not recursive; a .dcm or an extension-less DICOM file counts)"
                 + " or quoted globs like 'scans/*.png'. A multi-frame DICOM gets one mask per frame in"
                 + " --out/<name>_frames/frame_0001.png, ...",

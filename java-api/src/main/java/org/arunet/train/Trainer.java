@@ -27,12 +27,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Trains a {@link SegmentationModel} as the paper does: Adam, a per-epoch learning-rate schedule
- * (warm-up, cosine, floor), CE + Dice loss (or focal Tversky), validation after every epoch, early
- * stopping on validation loss keeping the best checkpoint.
+ * Trains a {@link SegmentationModel}: Adam, a per-epoch learning-rate schedule (warm-up, cosine,
+ * floor), CE + Dice loss (or focal Tversky), validation after every epoch, early stopping on
+ * validation loss keeping the best checkpoint. The settings default to the standard recipe
+ * ({@link Recipe#STANDARD}); {@code config(Recipe.PAPER.trainerConfig())} trains as the paper does.
  *
  * <pre>{@code
- * TrainingResult r = Trainer.on(model).data(train, val).epochs(100).batchSize(2)
+ * TrainingResult r = Trainer.on(model).data(train, val).epochs(100)
  *         .checkpointDir(Path.of("runs/busi")).fit();
  * }</pre>
  *
@@ -68,7 +69,7 @@ public final class Trainer {
     public static final String BEST = "best.safetensors";
 
     private final SegmentationModel model;
-    private TrainerConfig config = TrainerConfig.paper();
+    private TrainerConfig config = Recipe.STANDARD.trainerConfig();
     private BatchSource train;
     private BatchSource val;
     private Path checkpointDir;

@@ -340,11 +340,15 @@ public final class ArUNet extends SegmentationModel {
         return "ArUNet" + config.toMap() + ", " + parameterCount() + " parameters";
     }
 
-    /** Fluent construction: {@code ArUNet.builder().width(64).mixerKernel(3).classes(2).build()}. */
+    /**
+     * Fluent construction: {@code ArUNet.builder().width(64).mixerKernel(3).classes(2).build()}. The
+     * initialisation defaults to {@link Init.Scheme#PYTORCH} (the standard training recipe's, which
+     * learns faster on small budgets); {@code init(Init.Scheme.AUTHORS)} is the paper's.
+     */
     public static final class Builder {
         private ArUNetConfig config = ArUNetConfig.paper();
         private Backend backend;
-        private Init.Scheme init = Init.Scheme.AUTHORS;
+        private Init.Scheme init = Init.Scheme.PYTORCH;
         private long seed = 0;
 
         public Builder config(ArUNetConfig c) {

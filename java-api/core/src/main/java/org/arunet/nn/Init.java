@@ -6,10 +6,11 @@ import org.arunet.tensor.Tensor;
 /**
  * Parameter initialisation, deterministic for a seed.
  * <ul>
- *   <li>{@link Scheme#AUTHORS} (default; the authors' training code): convolution weights
+ *   <li>{@link Scheme#AUTHORS} (the paper's recipe; the authors' training code): convolution weights
  *       {@code N(0, 0.02)}, BatchNorm gamma {@code N(1, 0.02)}, beta 0; convolution biases and
  *       linear weights as PyTorch's defaults.
- *   <li>{@link Scheme#PYTORCH}: PyTorch's defaults everywhere: convolution and linear weights
+ *   <li>{@link Scheme#PYTORCH} (the standard recipe's, and {@code ArUNet.builder()}'s default): PyTorch's
+ *       defaults everywhere: convolution and linear weights
  *       {@code U(-1/sqrt(fan_in), 1/sqrt(fan_in))} (kaiming-uniform with a = sqrt 5), biases likewise,
  *       BatchNorm gamma 1, beta 0.
  * </ul>

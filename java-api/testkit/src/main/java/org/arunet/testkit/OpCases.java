@@ -772,7 +772,10 @@ public final class OpCases {
             b.half(logits, Tolerance.normwise(2e-2), Tolerance.normwise(1.5e-1));
         }
         for (int step = 0; step < 3; step++) {
-            b.tolerance("loss after " + step + " Adam steps", Tolerance.elementwise(0, 1e-4));
+            // After two Adam steps, the weights whose gradients are rounding noise have moved by up to 2 lr
+            // in backend-specific directions (see above): cuDNN against oneDNN on an H200 gave 1.03e-4
+            // (2026-12-04), so 1e-3 there; before that, 1e-4 as for every loss.
+            b.tolerance("loss after " + step + " Adam steps", Tolerance.elementwise(0, step < 2 ? 1e-4 : 1e-3));
             b.half("loss after " + step + " Adam steps", Tolerance.elementwise(0, 1e-2), Tolerance.elementwise(0, 5e-2));
         }
         c.add(b.build());

@@ -234,6 +234,9 @@ public final class GpuHarness {
                 break;
             }
         }
+        if (!run.contextLost && !opt.getOrDefault("conditioned", "on").equals("off")) {
+            run.conditioned(precisions.stream().filter(Precision::isHalf).toList());
+        }
         if (opt.containsKey("remaining")) {
             run.writeNotRun(Path.of(opt.get("remaining")));
         }
