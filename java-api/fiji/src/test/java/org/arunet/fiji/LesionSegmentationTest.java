@@ -56,6 +56,11 @@ class LesionSegmentationTest {
      */
     @BeforeAll
     static void tinyModel() throws IOException {
+        checkpoint = tinyModel(dir);
+    }
+
+    /** Writes the tiny model into {@code dir} and returns its checkpoint. */
+    static Path tinyModel(Path dir) throws IOException {
         Map<String, String> pre = Map.of("image_size", "32", "channels", "1", "mean", "0.5", "std", "0.5", "resize",
                 "area when shrinking, bilinear when enlarging");
         Raster probe = LesionSegmentation.toRaster(disc(48, 40, 15, 15, 8));
@@ -69,15 +74,14 @@ class LesionSegmentationTest {
             try (Segmenter s = Segmenter.builder(f).device("cpu").threads(2).build()) {
                 long lesion = s.segment(probe).lesionPixels();
                 if (lesion > 20 && lesion < 48 * 40 - 20) {
-                    checkpoint = f;
-                    return;
+                    return f;
                 }
             }
         }
         throw new AssertionError("no seed gave a mixed mask");
     }
 
-    private static ByteProcessor disc(int w, int h, int cx, int cy, int r) {
+    static ByteProcessor disc(int w, int h, int cx, int cy, int r) {
         ByteProcessor bp = new ByteProcessor(w, h);
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
