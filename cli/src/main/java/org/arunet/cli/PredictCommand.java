@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.LongSupplier;
 import java.util.stream.Stream;
 import org.arunet.data.io.DataException;
 import org.arunet.data.io.ImageFormat;
@@ -255,26 +256,35 @@ final class PredictCommand extends BaseCommand {
     }
 
     /** Progress every 10 s (and at the end) with the rate and the time left. */
-    private static final class BatchProgress {
+    static final class BatchProgress {
         private final PrintStream out;
         private final int total;
-        private final long start = System.nanoTime();
-        private long last = start;
-        private long lastCsv = start;
+        private final LongSupplier nanoClock;
+        private final long start;
+        private long last;
+        private long lastCsv;
         private int done;
         private int skipped;
         private int failed;
 
         BatchProgress(PrintStream out, int total) {
+            this(out, total, System::nanoTime);
+        }
+
+        BatchProgress(PrintStream out, int total, LongSupplier nanoClock) {
             this.out = out;
             this.total = total;
+            this.nanoClock = nanoClock;
+            this.start = nanoClock.getAsLong();
+            this.last = start;
+            this.lastCsv = start;
         }
 
         void step(boolean skip, boolean fail) {
             done++;
             skipped += skip ? 1 : 0;
             failed += fail ? 1 : 0;
-            long now = System.nanoTime();
+            long now = nanoClock.getAsLong();
             if (now - last > 10_000_000_000L || done == total) {
                 int worked = done - skipped;
                 double seconds = (now - start) / 1e9;
@@ -289,7 +299,7 @@ final class PredictCommand extends BaseCommand {
 
         /** Whether the CSV is due to be written again (every 30 s). */
         boolean due() {
-            long now = System.nanoTime();
+            long now = nanoClock.getAsLong();
             if (now - lastCsv > 30_000_000_000L) {
                 lastCsv = now;
                 return true;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -282,5 +283,46 @@ class PredictBatchTest {
             }
             return b;
         }
+    }
+
+    @Test
+    void progressOnLargeFoldersEveryTenSecondsWithRateAndEta() {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        long[] now = {0};
+        PredictCommand.BatchProgress p = new PredictCommand.BatchProgress(new PrintStream(buf, true,
+                StandardCharsets.UTF_8), 40000, () -> now[0]);
+        for (int i = 0; i < 1000; i++) { // 1000 inputs in 5 s: no line yet
+            now[0] += 5_000_000L;
+            p.step(i < 200, i % 400 == 7);
+        }
+        assertEquals("", buf.toString(StandardCharsets.UTF_8));
+        assertFalse(p.due());
+        now[0] += 6_000_000_000L; // 11 s: 801 segmented -> 72.82/s; 38,999 left -> 535.6 s
+        p.step(false, false);
+        assertEquals("1001/40000 inputs (200 skipped, 3 failed), 72.82 images/s, ETA 8m56s\n",
+                buf.toString(StandardCharsets.UTF_8));
+        now[0] += 1_000_000_000L;
+        p.step(false, false);
+        assertEquals(1, buf.toString(StandardCharsets.UTF_8).lines().count(), "at most one line per 10 s");
+        now[0] += 20_000_000_000L;
+        assertTrue(p.due(), "the CSV is rewritten every 30 s");
+        assertFalse(p.due());
+        for (int i = 1002; i < 40000; i++) {
+            p.step(false, false);
+        }
+        List<String> lines = buf.toString(StandardCharsets.UTF_8).lines().toList();
+        assertEquals(3, lines.size(), lines.toString());
+        assertEquals("1003/40000 inputs (200 skipped, 3 failed), 25.09 images/s, ETA 25m54s", lines.get(1));
+        assertTrue(lines.get(2).startsWith("40000/40000 inputs (200 skipped, 3 failed), ") && lines.get(2).endsWith(
+                ", done"), lines.get(2));
+
+        ByteArrayOutputStream resumed = new ByteArrayOutputStream();
+        now[0] = 0;
+        PredictCommand.BatchProgress q = new PredictCommand.BatchProgress(new PrintStream(resumed, true,
+                StandardCharsets.UTF_8), 10, () -> now[0]);
+        now[0] = 11_000_000_000L;
+        q.step(true, false);
+        assertEquals("1/10 inputs (1 skipped, 0 failed), 0.00 images/s, ETA unknown\n",
+                resumed.toString(StandardCharsets.UTF_8));
     }
 }
