@@ -39,6 +39,8 @@ final class ArchitectureRules {
     static final String[] API = {"org.arunet.train..", "org.arunet.infer..", "org.arunet.eval..", "org.arunet.report..",
         "org.arunet.pretrained.."};
     static final String ONNX = "org.arunet.onnx..";
+    /** The Fiji/ImageJ plugin (java-api/fiji): on top of the Java API, used by nothing of ours. */
+    static final String FIJI = "org.arunet.fiji..";
     static final String TESTKIT = "org.arunet.testkit..";
     static final String CLI = "org.arunet.cli..";
     static final String BENCH = "org.arunet.bench..";
@@ -62,6 +64,7 @@ final class ArchitectureRules {
             new String[] {"org.arunet.report.", "java-api", "arunet-java-api"},
             new String[] {"org.arunet.pretrained.", "java-api", "arunet-java-api"},
             new String[] {"org.arunet.onnx.", "java-api/onnx", "arunet-onnx"},
+            new String[] {"org.arunet.fiji.", "java-api/fiji", "arunet-fiji"},
             new String[] {"org.arunet.testkit.", "java-api/testkit", "arunet-testkit"},
             new String[] {"org.arunet.cli.", "cli", "arunet-cli"},
             new String[] {"org.arunet.bench.gpu.", "benchmarks/gpu", "arunet-gpu-harness"},
@@ -82,20 +85,22 @@ final class ArchitectureRules {
             .layer("Data").definedBy(DATA)
             .layer("Api").definedBy(API)
             .layer("Onnx").definedBy(ONNX)
+            .layer("Fiji").definedBy(FIJI)
             .layer("Testkit").definedBy(TESTKIT)
             .layer("Cli").definedBy(CLI)
             .layer("Bench").definedBy(BENCH)
             .whereLayer("Cli").mayNotBeAccessedByAnyLayer()
+            .whereLayer("Fiji").mayNotBeAccessedByAnyLayer()
             .whereLayer("Bench").mayNotBeAccessedByAnyLayer()
             .whereLayer("Testkit").mayOnlyBeAccessedByLayers("Bench")
             .whereLayer("Onnx").mayOnlyBeAccessedByLayers("Cli", "Bench")
-            .whereLayer("Api").mayOnlyBeAccessedByLayers("Onnx", "Testkit", "Cli", "Bench")
-            .whereLayer("Data").mayOnlyBeAccessedByLayers("Api", "Onnx", "Testkit", "Cli", "Bench")
+            .whereLayer("Api").mayOnlyBeAccessedByLayers("Onnx", "Fiji", "Testkit", "Cli", "Bench")
+            .whereLayer("Data").mayOnlyBeAccessedByLayers("Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
             .whereLayer("Cuda").mayOnlyBeAccessedByLayers("Bench")
-            .whereLayer("Core").mayOnlyBeAccessedByLayers("Cuda", "Data", "Api", "Onnx", "Testkit", "Cli", "Bench")
+            .whereLayer("Core").mayOnlyBeAccessedByLayers("Cuda", "Data", "Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
             .whereLayer("Native").mayOnlyBeAccessedByLayers("Core")
             .because("the module graph points one way: native <- core <- {cuda, java-api <- datasets} <- onnx, testkit"
-                    + " <- cli (docs/ARCHITECTURE.md)");
+                    + " <- cli; fiji on the Java API (docs/ARCHITECTURE.md)");
 
     /** No cycle between any two packages (sub-packages count as packages of their own). */
     static final ArchRule NO_PACKAGE_CYCLES = slices().matching("org.arunet.(**)").should().beFreeOfCycles()

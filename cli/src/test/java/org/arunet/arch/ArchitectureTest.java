@@ -15,7 +15,7 @@ import org.junit.jupiter.api.TestFactory;
 /**
  * The architecture rules ({@link ArchitectureRules}, docs/ARCHITECTURE.md) on the main classes of every
  * module the CLI is built from and of the test kit: native, java-api/core, java-api/cuda, datasets,
- * java-api, java-api/onnx, java-api/testkit, cli. (The benchmarks are on top of all of them and use
+ * java-api, java-api/onnx, java-api/fiji (a test dependency of the CLI for this), java-api/testkit, cli. (The benchmarks are on top of all of them and use
  * nothing the rules restrict but the CUDA module and the test kit, which they may.)
  */
 class ArchitectureTest {
@@ -34,7 +34,8 @@ class ArchitectureTest {
     void everyModuleIsImported() {
         for (String c : List.of("org.arunet.jni.ArunetNative", "org.arunet.backend.cpu.CpuBackend",
                 "org.arunet.backend.cuda.CudaBackend", "org.arunet.data.io.ImageReader", "org.arunet.train.Trainer",
-                "org.arunet.onnx.OnnxExporter", "org.arunet.testkit.OpCases", "org.arunet.cli.Main")) {
+                "org.arunet.onnx.OnnxExporter", "org.arunet.testkit.OpCases", "org.arunet.cli.Main",
+                "org.arunet.fiji.SegmentLesion")) {
             assertTrue(MAIN.contain(c), c + " is not among the imported classes");
         }
     }

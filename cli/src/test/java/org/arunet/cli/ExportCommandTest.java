@@ -52,6 +52,31 @@ class ExportCommandTest {
     }
 
     @Test
+    void bioimageioFormatWritesAPackageFromTheBundledSample() throws Exception {
+        Path zip = dir.resolve("tiny.bioimageio.zip");
+        Run r = CliTest.run("export", "--model", checkpoint.toString(), "--format", "bioimageio", "--out",
+                zip.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals(Files.size(zip), j.get("bytes").asLong());
+        assertEquals("[\"rdf.yaml\",\"weights.onnx\",\"test_input.npy\",\"test_output_logits.npy\","
+                + "\"test_output_probabilities.npy\",\"cover.png\",\"README.md\"]", j.get("files").toString());
+        assertEquals("arunet tiny", j.get("rdf").get("name").asText());
+        assertEquals("Apache-2.0", j.get("rdf").get("license").asText());
+        assertEquals(3, j.get("rdf").get("inputs").get(0).get("axes").get(1).get("channel_names").size());
+
+        Run again = CliTest.run("export", "--model", checkpoint.toString(), "--format", "bioimageio", "--out",
+                zip.toString());
+        assertEquals(2, again.code(), "refuses to overwrite without --force");
+        Run noOut = CliTest.run("export", "--model", checkpoint.toString(), "--format", "bioimageio");
+        assertEquals(2, noOut.code());
+        assertTrue(noOut.err().contains("--out FILE is required"), noOut.err());
+        Run noOnnx = CliTest.run("export", "--model", checkpoint.toString());
+        assertEquals(2, noOnnx.code());
+        assertTrue(noOnnx.err().contains("--onnx FILE is required"), noOnnx.err());
+    }
+
+    @Test
     void exportWritesAnOnnxFileThatOnnxRuntimeRunsLikeUs() throws Exception {
         Path onnx = dir.resolve("tiny.onnx");
         Run r = CliTest.run("export", "--model", checkpoint.toString(), "--onnx", onnx.toString(), "--json");
@@ -137,13 +162,13 @@ class ExportCommandTest {
     }
 
     @Test
-    void exportHelpNamesOnlyOnnx() {
+    void exportHelpNamesBothFormats() {
         Run r = CliTest.run("export", "--help");
         assertEquals(0, r.code());
         assertTrue(r.out().contains("Usage: arunet export"), r.out());
         assertTrue(r.out().contains("--onnx=FILE"), r.out());
         assertTrue(r.out().contains("--json"), r.out());
-        assertFalse(r.out().toLowerCase().contains("--format"), r.out());
+        assertTrue(r.out().contains("--format=<format>") && r.out().contains("bioimageio"), r.out());
         assertTrue(CliTest.run("--help").out().contains("export"));
     }
 

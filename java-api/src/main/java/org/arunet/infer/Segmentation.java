@@ -4,7 +4,9 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.OptionalDouble;
 import javax.imageio.ImageIO;
+import org.arunet.data.io.PixelSpacing;
 
 /**
  * One image's segmentation at the image's own size.
@@ -15,9 +17,39 @@ import javax.imageio.ImageIO;
  * @param classes classes of the model (2 = background, lesion)
  * @param mask class index of every pixel, row-major ({@code height x width})
  * @param lesionProbability probability that each pixel is lesion (1 - p(background)), row-major
+ * @param spacing the physical size of a pixel where the image file states one (DICOM Pixel Spacing or
+ *     ultrasound regions), else null: areas and boxes in millimetres are then unknown, never guessed
  */
 public record Segmentation(String source, int width, int height, int classes, byte[] mask,
-        float[] lesionProbability) {
+        float[] lesionProbability, PixelSpacing spacing) {
+
+    /** A segmentation of an image without a known pixel spacing. */
+    public Segmentation(String source, int width, int height, int classes, byte[] mask, float[] lesionProbability) {
+        this(source, width, height, classes, mask, lesionProbability, null);
+    }
+
+    /** This segmentation with the pixel spacing of its image (null: unknown). */
+    public Segmentation withSpacing(PixelSpacing s) {
+        return new Segmentation(source, width, height, classes, mask, lesionProbability, s);
+    }
+
+    /** Lesion area in mm² ({@link #lesionPixels()} times the pixel area); empty when the spacing is unknown. */
+    public OptionalDouble lesionAreaMm2() {
+        return spacing == null ? OptionalDouble.empty() : OptionalDouble.of(lesionPixels() * spacing.pixelAreaMm2());
+    }
+
+    /**
+     * {@link #boundingBox()} in millimetres, {@code {x, y, width, height}} (x and y of the box's top-left
+     * pixel edge from the image's); null when there is no lesion or the spacing is unknown.
+     */
+    public double[] boundingBoxMm() {
+        int[] b = boundingBox();
+        if (b == null || spacing == null) {
+            return null;
+        }
+        return new double[] {b[0] * spacing.columnMm(), b[1] * spacing.rowMm(), b[2] * spacing.columnMm(),
+            b[3] * spacing.rowMm()};
+    }
 
     /** Pixels predicted as lesion (any class above 0). */
     public long lesionPixels() {

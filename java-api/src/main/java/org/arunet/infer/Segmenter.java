@@ -17,7 +17,9 @@ import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
 import org.arunet.backend.Precision;
 import org.arunet.data.io.ColorMode;
+import org.arunet.data.io.DataException;
 import org.arunet.data.io.ImageFormat;
+import org.arunet.data.io.ImageFrames;
 import org.arunet.data.io.ImageLimits;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.io.OpenCv;
@@ -172,9 +174,32 @@ public final class Segmenter implements AutoCloseable {
 
     // ------------------------------------------------------------------ inputs
 
-    /** Reads an image file (PNG, JPEG, BMP, TIFF; 8/16-bit, grey or colour) and segments it. */
+    /**
+     * Reads an image file (PNG, JPEG, BMP, TIFF, single-frame DICOM; 8/16-bit, grey or colour) and
+     * segments it; the result carries the file's pixel spacing where it states one (DICOM). A
+     * multi-frame DICOM object is refused here: use {@link #segmentFrames(Path)}.
+     */
     public Segmentation segment(Path image) {
-        return segment(reader.readImage(image, prep.colorMode()), image.toString());
+        ImageFrames frames = reader.open(image, prep.colorMode());
+        if (frames.count() > 1) {
+            throw new DataException(image, "multi-frame DICOM (" + frames.count() + " frames): segment it with"
+                    + " segmentFrames(path), one result per frame");
+        }
+        return segment(frames.frame(0), image.toString()).withSpacing(frames.spacing().orElse(null));
+    }
+
+    /**
+     * Segments every frame of an image file (one for all formats but multi-frame DICOM), frames decoded
+     * one at a time; each result carries the file's pixel spacing where it states one.
+     */
+    public List<Segmentation> segmentFrames(Path image) {
+        ImageFrames frames = reader.open(image, prep.colorMode());
+        List<Segmentation> out = new ArrayList<>();
+        for (int i = 0; i < frames.count(); i++) {
+            out.add(segment(frames.frame(i), image + (frames.count() > 1 ? "#" + (i + 1) : ""))
+                    .withSpacing(frames.spacing().orElse(null)));
+        }
+        return out;
     }
 
     /** Segments a Java image (grey, 16-bit grey or any colour type). */
@@ -242,7 +267,7 @@ public final class Segmenter implements AutoCloseable {
         List<Path> files;
         try (Stream<Path> s = Files.list(inDir)) {
             files = s.filter(Files::isRegularFile)
-                    .filter(f -> ImageFormat.hasImageExtension(f.getFileName().toString())).sorted().toList();
+                    .filter(ImageFormat::isImageFile).sorted().toList();
         }
         List<Segmentation> out = new ArrayList<>();
         for (Path f : files) {

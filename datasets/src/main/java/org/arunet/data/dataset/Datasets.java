@@ -136,8 +136,8 @@ public final class Datasets {
     private static Map<String, List<Path>> byStemKey(Path dir, Collector col) {
         Map<String, List<Path>> byKey = new TreeMap<>();
         for (Path f : listFiles(dir, true)) {
-            if (!ImageFormat.hasImageExtension(f.getFileName().toString())) {
-                col.warn(f, "not an image file (by extension), ignored");
+            if (!ImageFormat.isImageFile(f)) {
+                col.warn(f, "not an image file (by extension or DICOM preamble), ignored");
                 continue;
             }
             byKey.computeIfAbsent(stemKey(dir, f), k -> new ArrayList<>()).add(f);
@@ -162,8 +162,8 @@ public final class Datasets {
             Map<String, Path> images = new TreeMap<>();
             for (Path f : listFiles(classDir, false)) {
                 String name = f.getFileName().toString();
-                if (!ImageFormat.hasImageExtension(name)) {
-                    col.warn(f, "not an image file (by extension), ignored");
+                if (!ImageFormat.isImageFile(f)) {
+                    col.warn(f, "not an image file (by extension or DICOM preamble), ignored");
                     continue;
                 }
                 Matcher m = BUSI_MASK.matcher(name);

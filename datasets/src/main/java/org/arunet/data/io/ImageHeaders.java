@@ -23,7 +23,11 @@ public final class ImageHeaders {
         }
         ImageFormat format = ImageFormat.sniff(bytes);
         if (format == null) {
-            throw new DataException(file, "not a PNG, JPEG, BMP or TIFF file (starts with " + hexStart(bytes) + ")");
+            throw new DataException(file, "not a PNG, JPEG, BMP, TIFF or DICOM file (starts with " + hexStart(bytes)
+                    + ")");
+        }
+        if (format == ImageFormat.DICOM) {
+            return checkDicom(file, bytes, limits).header();
         }
         Reader r = new Reader(file, bytes, format);
         ImageHeader h = switch (format) {
@@ -31,15 +35,27 @@ public final class ImageHeaders {
             case JPEG -> jpeg(r);
             case BMP -> bmp(r);
             case TIFF -> tiff(r);
+            case DICOM -> throw new AssertionError("handled above");
         };
         checkSize(file, h, limits);
         switch (format) { // only now look for the end of the data: a bomb is reported as a bomb
             case PNG -> pngComplete(r);
             case JPEG -> jpegComplete(r);
             case BMP -> bmpComplete(r, h);
-            case TIFF -> { } // libtiff reports missing strips itself; the IFD was bounds-checked above
+            case TIFF, DICOM -> { } // libtiff reports missing strips itself; the IFD was bounds-checked above
         }
         return h;
+    }
+
+    /**
+     * A DICOM file's header ({@link Dicom}): parsed, its frame size checked against the limits (as any
+     * image's), then its pixel data checked to hold every declared frame.
+     */
+    static Dicom.Info checkDicom(Path file, byte[] bytes, ImageLimits limits) {
+        Dicom.Info info = Dicom.parse(file, bytes, limits);
+        checkSize(file, info.header(), limits);
+        Dicom.checkPixelData(file, bytes, info);
+        return info;
     }
 
     private static void checkSize(Path file, ImageHeader h, ImageLimits limits) {

@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Decodes images and masks from files: PNG (8/16-bit grey, RGB, RGBA, grey+alpha, palette, 1/2/4-bit),
- * JPEG, BMP and TIFF.
+ * JPEG, BMP, TIFF and DICOM (ultrasound single- and multi-frame objects; see below).
  *
  * <p>Each file is read into memory by this class (refusing files beyond {@link ImageLimits#maxFileBytes}),
  * its header is checked by {@link ImageHeaders#check} (format, zero size, declared dimensions against
@@ -38,6 +38,14 @@ import org.slf4j.LoggerFactory;
  * colour. 16-bit samples are kept. Masks: with 2 classes any value above 0 in any colour channel is
  * lesion (1); with more classes the mask must be single-channel (or grey stored as three equal
  * channels) and each value is the class index, which must be below the class count.
+ *
+ * <p>DICOM: a Part 10 file (recognised by its {@code DICM} prefix, whatever its name) in an uncompressed
+ * transfer syntax or JPEG Baseline; MONOCHROME1/2 (8 or 16 bits), RGB, YBR_FULL and YBR_FULL_422 (8
+ * bits). Its header is read by our own parser (no DICOM library) and checked like any other header
+ * before a pixel is decoded, including that Pixel Data holds every declared frame and that there are
+ * at most {@link ImageLimits#maxFrames()} frames; a JPEG frame then goes through the JPEG checks and
+ * decoder. {@link #open} reads a multi-frame object frame by frame and gives its pixel spacing;
+ * {@link #readImage} and the mask readers refuse one (training and evaluation take single frames).
  *
  * <p>Every failure is a {@link DataException} naming the file. Instances are stateless and
  * thread-safe.
@@ -68,16 +76,50 @@ public final class ImageReader {
 
     /** Decodes an image; see the class comment for how channels and alpha are handled. */
     public Raster readImage(Path file, ColorMode mode) {
+        ImageFrames frames = open(file, mode);
+        if (frames.count() > 1) {
+            throw multiFrame(file, frames.count());
+        }
+        return frames.frame(0);
+    }
+
+    /**
+     * Opens an image file as its frames: one for every format but a multi-frame DICOM object, whose
+     * frames are decoded one at a time by {@link ImageFrames#frame(int)} (the file's bytes are held,
+     * never all the decoded frames). Also gives the pixel spacing where the file states one (DICOM).
+     * Header, limits and pixel-data checks are done here, before the first frame is decoded.
+     */
+    public ImageFrames open(Path file, ColorMode mode) {
         byte[] bytes = readBytes(file);
+        if (bytes.length > 0 && ImageFormat.sniff(bytes) == ImageFormat.DICOM) {
+            Dicom.Info info = ImageHeaders.checkDicom(file, bytes, limits);
+            List<List<long[]>> jpeg = info.jpeg() ? Dicom.jpegFrames(file, bytes, info) : null;
+            return new ImageFrames(file, info.header(), info.frames(), info.spacing(), info.spacingNote(),
+                    i -> fromRgb(decodeDicomFrame(file, bytes, info, jpeg, i), mode));
+        }
         ImageHeader h = ImageHeaders.check(file, bytes, limits);
-        Decoded d = decodeOpenCv(file, bytes, h);
-        return toImage(d, mode);
+        Raster r = toImage(decodeOpenCv(file, bytes, h), mode);
+        return new ImageFrames(file, h, 1, null, "a " + h.format() + " file states no pixel spacing", i -> r);
+    }
+
+    private static DataException multiFrame(Path file, int frames) {
+        return new DataException(file, "multi-frame DICOM (" + frames + " frames): training, evaluation and"
+                + " single-image calls take single-frame images; 'arunet predict' and ImageReader.open segment or read"
+                + " every frame");
     }
 
     /** Decodes a mask into class indices below {@code classes} (2 = binary, any value > 0 is lesion). */
     public Raster readMask(Path file, int classes) {
         checkClasses(classes);
         byte[] bytes = readBytes(file);
+        if (bytes.length > 0 && ImageFormat.sniff(bytes) == ImageFormat.DICOM) {
+            Dicom.Info info = ImageHeaders.checkDicom(file, bytes, limits);
+            if (info.frames() > 1) {
+                throw multiFrame(file, info.frames());
+            }
+            Raster r = decodeDicomFrame(file, bytes, info, info.jpeg() ? Dicom.jpegFrames(file, bytes, info) : null, 0);
+            return toMask(file, new Decoded(r.width(), r.height(), r.channels(), r.bitDepth(), r.data()), classes);
+        }
         ImageHeader h = ImageHeaders.check(file, bytes, limits);
         if (h.format() == ImageFormat.JPEG && !warnedJpegMask.getAndSet(true)) {
             LOG.warn("{}: mask is a lossy JPEG (said once per reader); compression noise around edges reads as "
@@ -235,6 +277,123 @@ public final class ImageReader {
             byte[] d = new byte[Math.toIntExact(c.total() * c.elemSize())];
             c.data().get(d);
             return new Decoded(c.cols(), c.rows(), ch, bits, d);
+        }
+    }
+
+    /**
+     * One DICOM frame as grey or RGB samples (before {@link ColorMode}): JPEG frames through the JPEG
+     * header checks and OpenCV; uncompressed ones from the Pixel Data, MONOCHROME1 inverted, samples
+     * of fewer stored than allocated bits scaled to the full range, YBR converted to RGB.
+     */
+    private Raster decodeDicomFrame(Path file, byte[] bytes, Dicom.Info info, List<List<long[]>> jpeg, int frame) {
+        if (frame < 0 || frame >= info.frames()) {
+            throw new IndexOutOfBoundsException("frame " + frame + " of " + info.frames());
+        }
+        if (info.jpeg()) {
+            List<long[]> frags = jpeg.get(frame);
+            long total = 0;
+            for (long[] f : frags) {
+                total += f[1];
+            }
+            byte[] data = new byte[Math.toIntExact(total)]; // at most the file's size, already in memory
+            int at = 0;
+            for (long[] f : frags) {
+                System.arraycopy(bytes, (int) f[0], data, at, (int) f[1]);
+                at += (int) f[1];
+            }
+            ImageHeader jh;
+            try {
+                jh = ImageHeaders.check(file, data, limits);
+            } catch (DataException e) {
+                throw new DataException(file, "DICOM frame " + (frame + 1) + ": " + e.problem(), e);
+            }
+            if (jh.format() != ImageFormat.JPEG || jh.width() != info.columns() || jh.height() != info.rows()) {
+                throw new DataException(file, "DICOM frame " + (frame + 1) + " holds a " + jh.format() + " of "
+                        + jh.width() + "x" + jh.height() + " but the object declares " + info.columns() + "x"
+                        + info.rows());
+            }
+            Raster r = colourOverBlack(decodeOpenCv(file, data, jh));
+            if (info.photometric().equals("MONOCHROME1")) {
+                invert(r);
+            }
+            return r;
+        }
+        int w = info.columns();
+        int h = info.rows();
+        int n = w * h;
+        long base = info.pixelOffset() + info.frameBytes() * frame;
+        String pi = info.photometric();
+        if (pi.startsWith("MONOCHROME")) {
+            int bits = info.bitsAllocated();
+            Raster out = new Raster(w, h, 1, bits, new byte[n * (bits / 8)]);
+            int stored = info.bitsStored();
+            int storedMax = (1 << stored) - 1;
+            int fullMax = out.maxValue();
+            boolean invert = pi.equals("MONOCHROME1");
+            for (int i = 0; i < n; i++) {
+                int v;
+                if (bits == 8) {
+                    v = bytes[(int) (base + i)] & 0xFF;
+                } else {
+                    int at = (int) (base + 2L * i);
+                    int b0 = bytes[at] & 0xFF;
+                    int b1 = bytes[at + 1] & 0xFF;
+                    v = info.bigEndian() ? (b0 << 8) | b1 : (b1 << 8) | b0;
+                }
+                v &= storedMax;
+                if (invert) {
+                    v = storedMax - v;
+                }
+                out.setSample(i, stored == bits ? v : (int) Math.round(v * (double) fullMax / storedMax));
+            }
+            return out;
+        }
+        byte[] rgb = new byte[3 * n];
+        boolean planar = info.planar() == 1;
+        if (pi.equals("YBR_FULL_422")) {
+            for (int p = 0; p < n; p += 2) { // Y1 Y2 Cb Cr for each pair of pixels
+                int at = (int) (base + 2L * p);
+                int cb = bytes[at + 2] & 0xFF;
+                int cr = bytes[at + 3] & 0xFF;
+                ybrToRgb(bytes[at] & 0xFF, cb, cr, rgb, 3 * p);
+                ybrToRgb(bytes[at + 1] & 0xFF, cb, cr, rgb, 3 * (p + 1));
+            }
+        } else {
+            boolean ybr = pi.equals("YBR_FULL");
+            for (int p = 0; p < n; p++) {
+                int c0 = bytes[(int) (planar ? base + p : base + 3L * p)] & 0xFF;
+                int c1 = bytes[(int) (planar ? base + n + p : base + 3L * p + 1)] & 0xFF;
+                int c2 = bytes[(int) (planar ? base + 2L * n + p : base + 3L * p + 2)] & 0xFF;
+                if (ybr) {
+                    ybrToRgb(c0, c1, c2, rgb, 3 * p);
+                } else {
+                    rgb[3 * p] = (byte) c0;
+                    rgb[3 * p + 1] = (byte) c1;
+                    rgb[3 * p + 2] = (byte) c2;
+                }
+            }
+        }
+        return new Raster(w, h, 3, 8, rgb);
+    }
+
+    /** Full-range YCbCr (DICOM YBR_FULL, as JPEG's JFIF) to RGB, rounded and clamped. */
+    private static void ybrToRgb(int y, int cb, int cr, byte[] out, int at) {
+        double r = y + 1.402 * (cr - 128);
+        double g = y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128);
+        double b = y + 1.772 * (cb - 128);
+        out[at] = (byte) clamp255(r);
+        out[at + 1] = (byte) clamp255(g);
+        out[at + 2] = (byte) clamp255(b);
+    }
+
+    private static int clamp255(double v) {
+        return (int) Math.max(0, Math.min(255, Math.round(v)));
+    }
+
+    private static void invert(Raster r) {
+        int max = r.maxValue();
+        for (long i = 0; i < r.samples(); i++) {
+            r.setSample(i, max - r.sample(i));
         }
     }
 

@@ -92,10 +92,10 @@ class HostileImagesTest {
     void zeroByteAndNonImageFiles() throws IOException {
         refused("zero-byte file", file("empty.png", new byte[0]), "file is empty (0 bytes)");
         refused("text named .png", file("notes.png", "just some text\n".getBytes(StandardCharsets.UTF_8)),
-                "not a PNG, JPEG, BMP or TIFF file");
+                "not a PNG, JPEG, BMP, TIFF or DICOM file");
         refused("random bytes named .jpg", file("noise.jpg", new Random(1).ints(200, 0, 256).collect(
                 java.io.ByteArrayOutputStream::new, (o, b) -> o.write(b), (a, b) -> { }).toByteArray()),
-                "not a PNG, JPEG, BMP or TIFF file");
+                "not a PNG, JPEG, BMP, TIFF or DICOM file");
     }
 
     @Test

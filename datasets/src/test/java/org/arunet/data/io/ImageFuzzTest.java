@@ -19,7 +19,7 @@ import java.util.List;
  */
 class ImageFuzzTest {
     /** Small limits so that the fuzzer's decodes stay fast; the checks are the same at any limit. */
-    private static final ImageReader READER = new ImageReader(new ImageLimits(1 << 20, 4096, 1 << 20));
+    private static final ImageReader READER = new ImageReader(new ImageLimits(1 << 20, 4096, 1 << 20, 64));
     private static final Path FILE;
 
     static {
@@ -75,6 +75,37 @@ class ImageFuzzTest {
         }
         try {
             READER.readPair(FILE, List.of(FILE), ColorMode.AUTO, 2);
+        } catch (DataException e) {
+            named(e);
+        }
+    }
+
+    /**
+     * DICOM: the header parser (meta group, data set in four transfer syntaxes, sequences, encapsulated
+     * pixel data) and every frame's decoding through {@link ImageReader#open}. Seeds in
+     * {@code ImageFuzzTestInputs/dicomFrames/}: single- and multi-frame, grey, RGB, YBR_FULL_422, JPEG,
+     * ultrasound regions, written by {@link DicomFiles}.
+     */
+    @FuzzTest(maxDuration = "30s")
+    void dicomFrames(byte[] bytes) throws IOException {
+        byte[] content = bytes;
+        if (bytes.length < 132 || bytes[128] != 'D') { // keep the fuzzer on DICOM: give it the preamble
+            content = new byte[132 + bytes.length];
+            content[128] = 'D';
+            content[129] = 'I';
+            content[130] = 'C';
+            content[131] = 'M';
+            System.arraycopy(bytes, 0, content, 132, bytes.length);
+        }
+        Files.write(FILE, content);
+        try {
+            ImageFrames frames = READER.open(FILE, ColorMode.AUTO);
+            if (frames.count() < 1 || frames.count() > READER.limits().maxFrames()) {
+                throw new AssertionError(frames.count() + " frames");
+            }
+            for (int i = 0; i < Math.min(frames.count(), 8); i++) {
+                sameSize(frames.header(), frames.frame(i));
+            }
         } catch (DataException e) {
             named(e);
         }

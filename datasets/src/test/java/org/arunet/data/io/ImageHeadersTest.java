@@ -104,7 +104,7 @@ class ImageHeadersTest {
                 "file is empty");
         Path text = file("notes.png", "hello, this is text".getBytes());
         assertMessage(assertThrows(DataException.class, () -> reader.readImage(text, ColorMode.GREY)), text,
-                "not a PNG, JPEG, BMP or TIFF file");
+                "not a PNG, JPEG, BMP, TIFF or DICOM file");
         Path missing = dir.resolve("missing.png");
         assertMessage(assertThrows(DataException.class, () -> reader.readImage(missing, ColorMode.GREY)), missing,
                 "does not exist");
