@@ -45,19 +45,32 @@ class ReadmeExamplesTest {
             Matcher cls = Pattern.compile("public class (\\w+)").matcher(code);
             assertTrue(cls.find(), doc + ": a Java example must be a complete public class:\n" + code);
             String name = cls.group(1);
-            sources.add(new SimpleJavaFileObject(URI.create("string:///" + name + ".java"), JavaFileObject.Kind.SOURCE) {
-                @Override
-                public CharSequence getCharContent(boolean ignoreEncodingErrors) {
-                    return code;
-                }
-            });
+            sources.add(
+                    new SimpleJavaFileObject(URI.create("string:///" + name + ".java"), JavaFileObject.Kind.SOURCE) {
+                        @Override
+                        public CharSequence getCharContent(boolean ignoreEncodingErrors) {
+                            return code;
+                        }
+                    });
         }
         assertFalse(sources.isEmpty(), doc + " has no Java example");
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         DiagnosticCollector<JavaFileObject> diag = new DiagnosticCollector<>();
         try (StandardJavaFileManager fm = javac.getStandardFileManager(diag, null, null)) {
-            boolean ok = javac.getTask(null, fm, diag, List.of("-classpath", System.getProperty("java.class.path"),
-                    "-d", out.toString(), "--release", "17"), null, sources).call();
+            boolean ok = javac.getTask(
+                            null,
+                            fm,
+                            diag,
+                            List.of(
+                                    "-classpath",
+                                    System.getProperty("java.class.path"),
+                                    "-d",
+                                    out.toString(),
+                                    "--release",
+                                    "17"),
+                            null,
+                            sources)
+                    .call();
             assertTrue(ok, doc + ": its Java examples do not compile: " + diag.getDiagnostics());
         }
     }

@@ -41,7 +41,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g", "-XX:+UseSerialGC"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xmx4g", "-XX:+UseSerialGC"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 2)
 public class ArUNetBenchmark {

@@ -36,7 +36,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx4g", "-XX:+UseSerialGC"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xmx4g", "-XX:+UseSerialGC"})
 @Warmup(iterations = 2, time = 5)
 @Measurement(iterations = 5, time = 5)
 public class ArUNetTrainBenchmark {

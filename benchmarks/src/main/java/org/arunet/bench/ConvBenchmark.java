@@ -50,7 +50,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx2g", "-XX:+UseSerialGC"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xmx2g", "-XX:+UseSerialGC"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class ConvBenchmark {
@@ -80,41 +82,102 @@ public class ConvBenchmark {
 
     static {
         int[] c = {64, 128, 256, 512, 1024};
-        add("stem.a_3x3_3-64@256", Conv2dSpec.same(3, 64, 3, 1, 1, false), 256, Kind.PLAIN, Activation.RELU, Extra.NONE);
+        add(
+                "stem.a_3x3_3-64@256",
+                Conv2dSpec.same(3, 64, 3, 1, 1, false),
+                256,
+                Kind.PLAIN,
+                Activation.RELU,
+                Extra.NONE);
         add("stem.b_3x3_64@256", Conv2dSpec.same(64, 64, 3, 1, 1, false), 256, Kind.PLAIN, Activation.RELU, Extra.ADD);
         for (int l = 1; l < 5; l++) {
             int s = 256 >> l;
             String e = "enc" + (l + 1);
-            add(e + ".shortcut_1x1_" + c[l - 1] + "-" + c[l] + "@" + s, Conv2dSpec.same(c[l - 1], c[l], 1, 1, 1, false),
-                    s, Kind.PLAIN, Activation.NONE, Extra.NONE);
-            add(e + ".a_3x3_" + c[l - 1] + "-" + c[l] + "@" + s, Conv2dSpec.same(c[l - 1], c[l], 3, 1, 1, false), s,
-                    Kind.PLAIN, Activation.RELU, Extra.SUM);
-            add(e + ".b_3x3_" + c[l] + "@" + s, Conv2dSpec.same(c[l], c[l], 3, 1, 1, false), s, Kind.PLAIN,
-                    Activation.RELU, Extra.ADD);
+            add(
+                    e + ".shortcut_1x1_" + c[l - 1] + "-" + c[l] + "@" + s,
+                    Conv2dSpec.same(c[l - 1], c[l], 1, 1, 1, false),
+                    s,
+                    Kind.PLAIN,
+                    Activation.NONE,
+                    Extra.NONE);
+            add(
+                    e + ".a_3x3_" + c[l - 1] + "-" + c[l] + "@" + s,
+                    Conv2dSpec.same(c[l - 1], c[l], 3, 1, 1, false),
+                    s,
+                    Kind.PLAIN,
+                    Activation.RELU,
+                    Extra.SUM);
+            add(
+                    e + ".b_3x3_" + c[l] + "@" + s,
+                    Conv2dSpec.same(c[l], c[l], 3, 1, 1, false),
+                    s,
+                    Kind.PLAIN,
+                    Activation.RELU,
+                    Extra.ADD);
         }
         add("sa_7x7_2-1@16", Conv2dSpec.same(2, 1, 7, 1, 1, false), 16, Kind.PLAIN, Activation.SIGMOID, Extra.NONE);
-        add("mixer.dw_dw3x3_1024@16", Conv2dSpec.same(1024, 1024, 3, 1, 1024, true), 16, Kind.PLAIN, Activation.GELU,
+        add(
+                "mixer.dw_dw3x3_1024@16",
+                Conv2dSpec.same(1024, 1024, 3, 1, 1024, true),
+                16,
+                Kind.PLAIN,
+                Activation.GELU,
                 Extra.NONE);
-        add("mixer.pw_1x1_1024@16", Conv2dSpec.same(1024, 1024, 1, 1, 1, true), 16, Kind.PLAIN, Activation.GELU,
+        add(
+                "mixer.pw_1x1_1024@16",
+                Conv2dSpec.same(1024, 1024, 1, 1, 1, true),
+                16,
+                Kind.PLAIN,
+                Activation.GELU,
                 Extra.ADD);
         for (int l = 4; l >= 1; l--) {
             int s = 256 >> (l - 1);
             String d = "dec" + l;
-            add(d + ".up_up3x3_" + c[l] + "-" + c[l - 1] + "@" + (s / 2), Conv2dSpec.same(c[l], c[l - 1], 3, 1, 1, true),
-                    s / 2, Kind.UP, Activation.RELU, Extra.NONE);
+            add(
+                    d + ".up_up3x3_" + c[l] + "-" + c[l - 1] + "@" + (s / 2),
+                    Conv2dSpec.same(c[l], c[l - 1], 3, 1, 1, true),
+                    s / 2,
+                    Kind.UP,
+                    Activation.RELU,
+                    Extra.NONE);
             if (l < 4) {
                 int m = c[l - 1];
-                add(d + ".mcsa.p_1x1_" + m + "@" + s, Conv2dSpec.same(m, m, 1, 1, 1, true), s, Kind.PLAIN,
-                        Activation.RELU, Extra.NONE);
-                add(d + ".mcsa.o_3x3_" + m + "@" + s, Conv2dSpec.same(m, m, 3, 1, 1, true), s, Kind.PLAIN,
-                        Activation.RELU, Extra.NONE);
-                add(d + ".mcsa.d_dil2_" + m + "@" + s, Conv2dSpec.same(m, m, 3, 2, 1, true), s, Kind.PLAIN,
-                        Activation.NONE, Extra.MUL_ADD);
-                add(d + ".mcsa.g_split1x1_" + 2 * m + "-" + m + "@" + s, Conv2dSpec.same(2 * m, m, 1, 1, 1, true), s,
-                        Kind.SPLIT, Activation.SIGMOID, Extra.NONE);
+                add(
+                        d + ".mcsa.p_1x1_" + m + "@" + s,
+                        Conv2dSpec.same(m, m, 1, 1, 1, true),
+                        s,
+                        Kind.PLAIN,
+                        Activation.RELU,
+                        Extra.NONE);
+                add(
+                        d + ".mcsa.o_3x3_" + m + "@" + s,
+                        Conv2dSpec.same(m, m, 3, 1, 1, true),
+                        s,
+                        Kind.PLAIN,
+                        Activation.RELU,
+                        Extra.NONE);
+                add(
+                        d + ".mcsa.d_dil2_" + m + "@" + s,
+                        Conv2dSpec.same(m, m, 3, 2, 1, true),
+                        s,
+                        Kind.PLAIN,
+                        Activation.NONE,
+                        Extra.MUL_ADD);
+                add(
+                        d + ".mcsa.g_split1x1_" + 2 * m + "-" + m + "@" + s,
+                        Conv2dSpec.same(2 * m, m, 1, 1, 1, true),
+                        s,
+                        Kind.SPLIT,
+                        Activation.SIGMOID,
+                        Extra.NONE);
             }
-            add(d + ".fuse_split3x3_" + 2 * c[l - 1] + "-" + c[l - 1] + "@" + s,
-                    Conv2dSpec.same(2 * c[l - 1], c[l - 1], 3, 1, 1, true), s, Kind.SPLIT, Activation.RELU, Extra.NONE);
+            add(
+                    d + ".fuse_split3x3_" + 2 * c[l - 1] + "-" + c[l - 1] + "@" + s,
+                    Conv2dSpec.same(2 * c[l - 1], c[l - 1], 3, 1, 1, true),
+                    s,
+                    Kind.SPLIT,
+                    Activation.RELU,
+                    Extra.NONE);
         }
         add("head_1x1_64-2@256", Conv2dSpec.same(64, 2, 1, 1, 1, true), 256, Kind.PLAIN, Activation.NONE, Extra.NONE);
     }
@@ -123,17 +186,46 @@ public class ConvBenchmark {
         LAYERS.put(name, new Layer(spec, size, kind, act, extra));
     }
 
-    @Param({"stem.a_3x3_3-64@256", "stem.b_3x3_64@256", "enc2.shortcut_1x1_64-128@128", "enc2.a_3x3_64-128@128",
-        "enc2.b_3x3_128@128", "enc3.shortcut_1x1_128-256@64", "enc3.a_3x3_128-256@64", "enc3.b_3x3_256@64",
-        "enc4.shortcut_1x1_256-512@32", "enc4.a_3x3_256-512@32", "enc4.b_3x3_512@32", "enc5.shortcut_1x1_512-1024@16",
-        "enc5.a_3x3_512-1024@16", "enc5.b_3x3_1024@16", "sa_7x7_2-1@16", "mixer.dw_dw3x3_1024@16",
-        "mixer.pw_1x1_1024@16", "dec4.up_up3x3_1024-512@16", "dec4.fuse_split3x3_1024-512@32",
-        "dec3.up_up3x3_512-256@32", "dec3.mcsa.p_1x1_256@64", "dec3.mcsa.o_3x3_256@64", "dec3.mcsa.d_dil2_256@64",
-        "dec3.mcsa.g_split1x1_512-256@64", "dec3.fuse_split3x3_512-256@64", "dec2.up_up3x3_256-128@64",
-        "dec2.mcsa.p_1x1_128@128", "dec2.mcsa.o_3x3_128@128", "dec2.mcsa.d_dil2_128@128",
-        "dec2.mcsa.g_split1x1_256-128@128", "dec2.fuse_split3x3_256-128@128", "dec1.up_up3x3_128-64@128",
-        "dec1.mcsa.p_1x1_64@256", "dec1.mcsa.o_3x3_64@256", "dec1.mcsa.d_dil2_64@256",
-        "dec1.mcsa.g_split1x1_128-64@256", "dec1.fuse_split3x3_128-64@256", "head_1x1_64-2@256"})
+    @Param({
+        "stem.a_3x3_3-64@256",
+        "stem.b_3x3_64@256",
+        "enc2.shortcut_1x1_64-128@128",
+        "enc2.a_3x3_64-128@128",
+        "enc2.b_3x3_128@128",
+        "enc3.shortcut_1x1_128-256@64",
+        "enc3.a_3x3_128-256@64",
+        "enc3.b_3x3_256@64",
+        "enc4.shortcut_1x1_256-512@32",
+        "enc4.a_3x3_256-512@32",
+        "enc4.b_3x3_512@32",
+        "enc5.shortcut_1x1_512-1024@16",
+        "enc5.a_3x3_512-1024@16",
+        "enc5.b_3x3_1024@16",
+        "sa_7x7_2-1@16",
+        "mixer.dw_dw3x3_1024@16",
+        "mixer.pw_1x1_1024@16",
+        "dec4.up_up3x3_1024-512@16",
+        "dec4.fuse_split3x3_1024-512@32",
+        "dec3.up_up3x3_512-256@32",
+        "dec3.mcsa.p_1x1_256@64",
+        "dec3.mcsa.o_3x3_256@64",
+        "dec3.mcsa.d_dil2_256@64",
+        "dec3.mcsa.g_split1x1_512-256@64",
+        "dec3.fuse_split3x3_512-256@64",
+        "dec2.up_up3x3_256-128@64",
+        "dec2.mcsa.p_1x1_128@128",
+        "dec2.mcsa.o_3x3_128@128",
+        "dec2.mcsa.d_dil2_128@128",
+        "dec2.mcsa.g_split1x1_256-128@128",
+        "dec2.fuse_split3x3_256-128@128",
+        "dec1.up_up3x3_128-64@128",
+        "dec1.mcsa.p_1x1_64@256",
+        "dec1.mcsa.o_3x3_64@256",
+        "dec1.mcsa.d_dil2_64@256",
+        "dec1.mcsa.g_split1x1_128-64@256",
+        "dec1.fuse_split3x3_128-64@256",
+        "head_1x1_64-2@256"
+    })
     public String layer;
 
     @Param({"inference", "training", "backwardData", "backwardWeights"})
@@ -189,8 +281,12 @@ public class ConvBenchmark {
         dx = backend.allocate(DType.F32, Layout.NHWC, x.shape());
         dw = backend.allocate(DType.F32, Layout.OIHW, s.weightShape());
         db = s.bias() ? backend.allocate(DType.F32, Layout.PLAIN, s.outChannels()) : null;
-        bn = new Tensor[] {tensor(r, Layout.PLAIN, s.outChannels()), tensor(r, Layout.PLAIN, s.outChannels()),
-            tensor(r, Layout.PLAIN, s.outChannels()), backend.allocate(DType.F32, Layout.PLAIN, s.outChannels())};
+        bn = new Tensor[] {
+            tensor(r, Layout.PLAIN, s.outChannels()),
+            tensor(r, Layout.PLAIN, s.outChannels()),
+            tensor(r, Layout.PLAIN, s.outChannels()),
+            backend.allocate(DType.F32, Layout.PLAIN, s.outChannels())
+        };
         backend.fill(bn[3], 1f);
         ConvEpilogue.BatchNorm norm = new ConvEpilogue.BatchNorm(bn[0], bn[1], bn[2], bn[3], 1e-5f);
         ConvEpilogue.Builder e = ConvEpilogue.builder();
@@ -244,7 +340,11 @@ public class ConvBenchmark {
     /** Prints the layer table with multiply-accumulates per image (for GFLOP/s). */
     public static void main(String[] args) {
         for (Map.Entry<String, Layer> e : LAYERS.entrySet()) {
-            System.out.printf(java.util.Locale.ROOT, "%-38s %-48s %8.3f GMAC%n", e.getKey(), e.getValue().spec(),
+            System.out.printf(
+                    java.util.Locale.ROOT,
+                    "%-38s %-48s %8.3f GMAC%n",
+                    e.getKey(),
+                    e.getValue().spec(),
                     e.getValue().macs() / 1e9);
         }
     }

@@ -46,12 +46,27 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx2g", "-XX:+UseSerialGC"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xmx2g", "-XX:+UseSerialGC"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class ModuleBenchmark {
-    @Param({"mcsa256@64", "mcsa128@128", "mcsa64@256", "ca1024@32", "ca512@64", "ca256@128", "ca128@256", "sa1024@16",
-        "mixer1024@16", "residual64-128@128", "residual128-256@64", "residual256-512@32", "residual512-1024@16"})
+    @Param({
+        "mcsa256@64",
+        "mcsa128@128",
+        "mcsa64@256",
+        "ca1024@32",
+        "ca512@64",
+        "ca256@128",
+        "ca128@256",
+        "sa1024@16",
+        "mixer1024@16",
+        "residual64-128@128",
+        "residual128-256@64",
+        "residual256-512@32",
+        "residual512-1024@16"
+    })
     public String module;
 
     @Param({"inference", "training"})
@@ -94,8 +109,12 @@ public class ModuleBenchmark {
             default -> throw new IllegalArgumentException("module " + module);
         }
         x = tensor(r, 1, size, size, xc);
-        dy = tensor(r, 1, size, size, kind.equals("ca") || kind.equals("sa") || kind.equals("mcsa")
-                || kind.equals("mixer") ? cin : c);
+        dy = tensor(
+                r,
+                1,
+                size,
+                size,
+                kind.equals("ca") || kind.equals("sa") || kind.equals("mcsa") || kind.equals("mixer") ? cin : c);
         m.train(pass.equals("training"));
     }
 

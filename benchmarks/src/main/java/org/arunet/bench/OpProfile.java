@@ -61,12 +61,14 @@ public final class OpProfile {
             target.copyFrom(t);
             net.train(train);
             net.setFusedInference(!unfused);
-            Runnable pass = train ? () -> {
-                Tensor logits = net.forward(x);
-                be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
-                net.backward(dLogits);
-                adam.step();
-            } : () -> net.forward(x);
+            Runnable pass = train
+                    ? () -> {
+                        Tensor logits = net.forward(x);
+                        be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
+                        net.backward(dLogits);
+                        adam.step();
+                    }
+                    : () -> net.forward(x);
             be.enable(false);
             for (int i = 0; i < 2; i++) {
                 pass.run();
@@ -84,10 +86,24 @@ public final class OpProfile {
         }
     }
 
-    private static void report(ProfilingBackend be, String mode, int size, int batch, int threads, int iterations,
-            double[] wall, long macs) {
-        System.out.printf(Locale.ROOT, "%s %dx3x%dx%d, %d threads, %d passes; ms per pass%n", mode, batch, size, size,
-                threads, iterations);
+    private static void report(
+            ProfilingBackend be,
+            String mode,
+            int size,
+            int batch,
+            int threads,
+            int iterations,
+            double[] wall,
+            long macs) {
+        System.out.printf(
+                Locale.ROOT,
+                "%s %dx3x%dx%d, %d threads, %d passes; ms per pass%n",
+                mode,
+                batch,
+                size,
+                size,
+                threads,
+                iterations);
         System.out.print(be.table(iterations, wall, macs, mode.equals("train")));
     }
 }

@@ -23,15 +23,21 @@ abstract class BaseCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--json", description = "Print the result as JSON on standard output (progress goes to standard"
-            + " error).")
+    @Option(
+            names = "--json",
+            description = "Print the result as JSON on standard output (progress goes to standard" + " error).")
     boolean json;
 
-    @Option(names = {"-v", "--verbose"}, description = "Log details and show stack traces of failures.")
+    @Option(
+            names = {"-v", "--verbose"},
+            description = "Log details and show stack traces of failures.")
     boolean verbose;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "JSON file of option defaults: {\"epochs\": 50,"
-            + " \"batch-size\": 2, ...}; options on the command line win.")
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            description = "JSON file of option defaults: {\"epochs\": 50,"
+                    + " \"batch-size\": 2, ...}; options on the command line win.")
     Path config;
 
     /** The command's work; returns the exit code. */
@@ -61,7 +67,8 @@ abstract class BaseCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         }
-        List<String> names = spec.options().stream().map(o -> o.longestName().replaceFirst("^-+", ""))
+        List<String> names = spec.options().stream()
+                .map(o -> o.longestName().replaceFirst("^-+", ""))
                 .collect(Collectors.toList());
         for (String k : file.keys()) {
             if (!names.contains(k.toString())) {
@@ -103,8 +110,8 @@ abstract class BaseCommand implements Callable<Integer> {
                 be.setTrainingPrecision(p);
             }
         } catch (IllegalArgumentException e) {
-            throw new Errors.UsageException("--precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ": "
-                    + e.getMessage());
+            throw new Errors.UsageException(
+                    "--precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ": " + e.getMessage());
         }
     }
 
@@ -128,8 +135,13 @@ abstract class BaseCommand implements Callable<Integer> {
         Map<String, Object> m = new LinkedHashMap<>();
         for (CommandLine.Model.OptionSpec o : spec.options()) {
             String name = o.longestName().replaceFirst("^-+", "");
-            if (o.usageHelp() || o.versionHelp() || name.equals("config") || name.equals("json")
-                    || name.equals("verbose") || name.equals("force") || name.equals("resume")) {
+            if (o.usageHelp()
+                    || o.versionHelp()
+                    || name.equals("config")
+                    || name.equals("json")
+                    || name.equals("verbose")
+                    || name.equals("force")
+                    || name.equals("resume")) {
                 continue;
             }
             Object v = o.getValue();

@@ -20,12 +20,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Time the model on random input: inference forward pass and, with --train, a training step"
-                + " (forward, CE + Dice loss, backward, Adam).",
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Time the model on random input: inference forward pass and, with --train, a training step"
+                    + " (forward, CE + Dice loss, backward, Adam).",
             "Reports milliseconds per iteration (median), images/s, GFLOP/s (2 x multiply-accumulates; a training"
-                + " step counts 3 forward passes) and peak memory. For careful measurements use the JMH benchmarks"
-                + " (benchmarks/)."})
+                    + " step counts 3 forward passes) and peak memory. For careful measurements use the JMH benchmarks"
+                    + " (benchmarks/)."
+        })
 final class BenchCommand extends BaseCommand {
     @Mixin
     ModelOptions model = new ModelOptions();
@@ -51,40 +57,49 @@ final class BenchCommand extends BaseCommand {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random input and weights.")
     long seed;
 
-    @Option(names = "--vs", paramLabel = "ENGINE", description = "Compare with another engine on the same model"
-            + " (exported to ONNX), same input and thread count, timed alternately in this process: onnxruntime"
-            + " (ONNX Runtime's CPU provider; not in arunet.jar, the ./arunet launcher adds it for bench). Prints"
-            + " both medians and last 'ratio ours/onnxruntime: X.XX'.")
+    @Option(
+            names = "--vs",
+            paramLabel = "ENGINE",
+            description = "Compare with another engine on the same model"
+                    + " (exported to ONNX), same input and thread count, timed alternately in this process: onnxruntime"
+                    + " (ONNX Runtime's CPU provider; not in arunet.jar, the ./arunet launcher adds it for bench). Prints"
+                    + " both medians and last 'ratio ours/onnxruntime: X.XX'.")
     String vs;
 
-    @Option(names = "--peer-only", description = "With --vs: export the model, release ours, then time only the"
-            + " other engine, so that this process's peak RSS is that engine's own (for memory comparisons).")
+    @Option(
+            names = "--peer-only",
+            description = "With --vs: export the model, release ours, then time only the"
+                    + " other engine, so that this process's peak RSS is that engine's own (for memory comparisons).")
     boolean peerOnly;
 
-    @Option(names = "--unfused", description = "Run the inference pass through the unfused modules (as training"
-            + " does, with running statistics) instead of the fused inference path (ARU-Net only).")
+    @Option(
+            names = "--unfused",
+            description = "Run the inference pass through the unfused modules (as training"
+                    + " does, with running statistics) instead of the fused inference path (ARU-Net only).")
     boolean unfused;
 
     @Override
     int run() throws Exception {
         if (imageSize % 16 != 0 || imageSize < 16 || batchSize < 1 || iterations < 1 || warmup < 0) {
-            throw new Errors.UsageException("--image-size must be a multiple of 16; --batch-size and --iterations >= 1");
+            throw new Errors.UsageException(
+                    "--image-size must be a multiple of 16; --batch-size and --iterations >= 1");
         }
         if (vs != null) {
             if (!vs.equals(OnnxRuntimeBench.ENGINE)) {
-                throw new Errors.UsageException("--vs " + vs + ": unknown engine (known: " + OnnxRuntimeBench.ENGINE
-                        + ")");
+                throw new Errors.UsageException(
+                        "--vs " + vs + ": unknown engine (known: " + OnnxRuntimeBench.ENGINE + ")");
             }
             if (train) {
                 throw new Errors.UsageException("--vs compares inference only; leave out --train");
             }
             if (compute.precision != Precision.F32) {
                 throw new Errors.UsageException("--vs compares fp32 inference (ONNX Runtime runs the exported"
-                        + " model in fp32); leave out --precision " + compute.precision.name().toLowerCase(Locale.ROOT));
+                        + " model in fp32); leave out --precision "
+                        + compute.precision.name().toLowerCase(Locale.ROOT));
             }
             if (!compute.device.equals("cpu") && !compute.device.equals("auto")) {
-                throw new Errors.UsageException("--vs " + vs + " compares CPU inference (ONNX Runtime's CPU provider);"
-                        + " use --device cpu");
+                throw new Errors.UsageException(
+                        "--vs " + vs + " compares CPU inference (ONNX Runtime's CPU provider);" + " use --device cpu");
             }
             return OnnxRuntimeBench.run(this);
         }
@@ -117,9 +132,16 @@ final class BenchCommand extends BaseCommand {
             net.eval();
             double[] t = time(() -> net.forward(x));
             r.put("forward", stats(t, batchSize, 2.0 * macs));
-            info().printf(Locale.ROOT, "forward %dx3x%dx%d: %.1f ms (median of %d), %.2f images/s, %.1f GFLOP/s%n",
-                    batchSize, imageSize, imageSize, median(t) * 1e3, iterations, batchSize / median(t),
-                    2.0 * macs / median(t) / 1e9);
+            info().printf(
+                            Locale.ROOT,
+                            "forward %dx3x%dx%d: %.1f ms (median of %d), %.2f images/s, %.1f GFLOP/s%n",
+                            batchSize,
+                            imageSize,
+                            imageSize,
+                            median(t) * 1e3,
+                            iterations,
+                            batchSize / median(t),
+                            2.0 * macs / median(t) / 1e9);
             if (train) {
                 try (Tensor target = be.allocate(DType.I32, Layout.PLAIN, batchSize, imageSize, imageSize);
                         Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, batchSize, imageSize, imageSize, 2);
@@ -137,8 +159,12 @@ final class BenchCommand extends BaseCommand {
                         adam.step();
                     });
                     r.put("train_step", stats(ts, batchSize, 6.0 * macs));
-                    info().printf(Locale.ROOT, "training step: %.1f ms (median), %.2f images/s, %.1f GFLOP/s"
-                            + " effective%n", median(ts) * 1e3, batchSize / median(ts), 6.0 * macs / median(ts) / 1e9);
+                    info().printf(
+                                    Locale.ROOT,
+                                    "training step: %.1f ms (median), %.2f images/s, %.1f GFLOP/s" + " effective%n",
+                                    median(ts) * 1e3,
+                                    batchSize / median(ts),
+                                    6.0 * macs / median(ts) / 1e9);
                 }
             }
         }
@@ -147,8 +173,8 @@ final class BenchCommand extends BaseCommand {
         if (json) {
             printJson(r);
         } else {
-            System.out.printf(Locale.ROOT, "peak RSS %.0f MB (tensors %.0f MB)%n", r.get("peak_rss_mb"),
-                    r.get("peak_tensor_mb"));
+            System.out.printf(
+                    Locale.ROOT, "peak RSS %.0f MB (tensors %.0f MB)%n", r.get("peak_rss_mb"), r.get("peak_tensor_mb"));
         }
         return 0;
     }

@@ -38,15 +38,24 @@ final class Charts {
     }
 
     private static XYChart chart(String title, String yLabel) {
-        XYChart c = new XYChartBuilder().width(800).height(450).title(title).xAxisTitle("epoch").yAxisTitle(yLabel)
+        XYChart c = new XYChartBuilder()
+                .width(800)
+                .height(450)
+                .title(title)
+                .xAxisTitle("epoch")
+                .yAxisTitle(yLabel)
                 .build();
-        c.getStyler().setMarkerSize(5).setChartBackgroundColor(java.awt.Color.WHITE)
+        c.getStyler()
+                .setMarkerSize(5)
+                .setChartBackgroundColor(java.awt.Color.WHITE)
                 .setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
         return c;
     }
 
     private static void add(XYChart c, String name, List<EpochSummary> h, ToDoubleFunction<EpochSummary> f) {
-        double[] x = h.stream().filter(e -> Double.isFinite(f.applyAsDouble(e))).mapToDouble(e -> e.epoch() + 1)
+        double[] x = h.stream()
+                .filter(e -> Double.isFinite(f.applyAsDouble(e)))
+                .mapToDouble(e -> e.epoch() + 1)
                 .toArray();
         double[] y = h.stream().mapToDouble(f).filter(Double::isFinite).toArray();
         if (x.length == 0) {

@@ -21,7 +21,8 @@ final class EnumConverters {
         }
         StringBuilder known = new StringBuilder();
         for (E e : type.getEnumConstants()) {
-            known.append(known.length() == 0 ? "" : ", ").append(e.name().toLowerCase(Locale.ROOT).replace('_', '-'));
+            known.append(known.length() == 0 ? "" : ", ")
+                    .append(e.name().toLowerCase(Locale.ROOT).replace('_', '-'));
         }
         throw new CommandLine.TypeConversionException("'" + value + "' is not one of " + known);
     }

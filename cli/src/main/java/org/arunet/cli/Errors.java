@@ -17,7 +17,8 @@ final class Errors {
             return 2;
         }
         Throwable t = ex instanceof OutOfMemory ? ex.getCause() : ex;
-        if (t instanceof UncheckedIOException && t.getCause() != null
+        if (t instanceof UncheckedIOException
+                && t.getCause() != null
                 && (t.getMessage() == null || t.getMessage().equals(t.getCause().toString()))) {
             t = t.getCause(); // a bare wrapper: its message would only repeat the cause's class name
         }
@@ -27,8 +28,9 @@ final class Errors {
         }
         if (t instanceof OutOfMemoryError) {
             boolean model = cmd.getCommandSpec().findOption("--width") != null;
-            msg = "out of memory: " + msg + (model ? " (lower --width, --batch-size or --image-size, or give"
-                    : " (give") + " the JVM more memory: ARUNET_JAVA_OPTS=-Xmx...)";
+            msg = "out of memory: " + msg
+                    + (model ? " (lower --width, --batch-size or --image-size, or give" : " (give")
+                    + " the JVM more memory: ARUNET_JAVA_OPTS=-Xmx...)";
         }
         err.println("arunet " + cmd.getCommandName() + ": error: " + msg);
         if (verbose) {
@@ -42,12 +44,17 @@ final class Errors {
 
     /** "path: reason", e.g. "/data/out: permission denied" (the reason from the OS or the exception's kind). */
     static String describe(java.nio.file.FileSystemException f) {
-        String why = f.getReason() != null ? f.getReason()
-                : f instanceof java.nio.file.AccessDeniedException ? "permission denied"
-                : f instanceof java.nio.file.FileAlreadyExistsException ? "a file is in the way"
-                : f instanceof java.nio.file.NoSuchFileException ? "no such file or folder"
-                : f instanceof java.nio.file.NotDirectoryException ? "not a folder"
-                : f.getClass().getSimpleName();
+        String why = f.getReason() != null
+                ? f.getReason()
+                : f instanceof java.nio.file.AccessDeniedException
+                        ? "permission denied"
+                        : f instanceof java.nio.file.FileAlreadyExistsException
+                                ? "a file is in the way"
+                                : f instanceof java.nio.file.NoSuchFileException
+                                        ? "no such file or folder"
+                                        : f instanceof java.nio.file.NotDirectoryException
+                                                ? "not a folder"
+                                                : f.getClass().getSimpleName();
         return (f.getFile() != null ? f.getFile() : "") + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "")
                 + ": " + why;
     }

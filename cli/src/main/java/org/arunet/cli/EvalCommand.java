@@ -16,13 +16,19 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "eval", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Evaluate a model (a shipped one by name, or a checkpoint) on images with masks, at each image's"
-                + " own size.",
+@Command(
+        name = "eval",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Evaluate a model (a shipped one by name, or a checkpoint) on images with masks, at each image's"
+                    + " own size.",
             "Reports paper-compatible metrics (one confusion matrix over all pixels: accuracy, mIoU with background,"
-                + " precision, recall, F1) and lesion metrics (Dice and IoU per image, mean ± sd and pooled; HD95)."
-                + " Writes report.json, per_image.csv and overlays/ into --out. With --compare, also paired t-test and"
-                + " Wilcoxon signed-rank test between the two checkpoints' per-image scores."})
+                    + " precision, recall, F1) and lesion metrics (Dice and IoU per image, mean ± sd and pooled; HD95)."
+                    + " Writes report.json, per_image.csv and overlays/ into --out. With --compare, also paired t-test and"
+                    + " Wilcoxon signed-rank test between the two checkpoints' per-image scores."
+        })
 final class EvalCommand extends BaseCommand {
     @Mixin
     ModelRef model = new ModelRef();
@@ -30,15 +36,19 @@ final class EvalCommand extends BaseCommand {
     @Mixin
     DataOptions data = new DataOptions();
 
-    @Option(names = "--part", defaultValue = "test", description = "Which part of the split: test, val, train, or all"
-            + " (every image of --data, no split).")
+    @Option(
+            names = "--part",
+            defaultValue = "test",
+            description = "Which part of the split: test, val, train, or all" + " (every image of --data, no split).")
     String part;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs/eval", description = "Output folder.")
     Path out;
 
-    @Option(names = "--overlays", defaultValue = "16", description = "Images to draw overlays for (ground truth green,"
-            + " prediction red).")
+    @Option(
+            names = "--overlays",
+            defaultValue = "16",
+            description = "Images to draw overlays for (ground truth green," + " prediction red).")
     int overlays;
 
     @Option(names = "--tta", description = "Average with the prediction of the mirrored image.")
@@ -47,8 +57,11 @@ final class EvalCommand extends BaseCommand {
     @Option(names = "--largest-component", description = "Keep only the largest predicted lesion.")
     boolean largest;
 
-    @Option(names = "--compare", paramLabel = "NAME|FILE", description = "A second model (shipped name or checkpoint) to compare with (paired"
-            + " tests on per-image Dice, IoU, mIoU and accuracy).")
+    @Option(
+            names = "--compare",
+            paramLabel = "NAME|FILE",
+            description = "A second model (shipped name or checkpoint) to compare with (paired"
+                    + " tests on per-image Dice, IoU, mIoU and accuracy).")
     String compare;
 
     @Mixin
@@ -115,20 +128,37 @@ final class EvalCommand extends BaseCommand {
     }
 
     private Segmenter segmenter(Path ckpt) throws java.io.IOException {
-        return Segmenter.builder(ckpt).device(compute.device).threads(compute.threads).precision(compute.precision)
-                .flipTta(tta).largestComponent(largest).build();
+        return Segmenter.builder(ckpt)
+                .device(compute.device)
+                .threads(compute.threads)
+                .precision(compute.precision)
+                .flipTta(tta)
+                .largestComponent(largest)
+                .build();
     }
 
     static Map<String, Object> compareScores(List<ImageScore> a, List<ImageScore> b) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("dice", test(a.stream().mapToDouble(ImageScore::dice).toArray(),
-                b.stream().mapToDouble(ImageScore::dice).toArray()));
-        m.put("iou", test(a.stream().mapToDouble(ImageScore::iou).toArray(),
-                b.stream().mapToDouble(ImageScore::iou).toArray()));
-        m.put("miou", test(a.stream().mapToDouble(ImageScore::meanIoU).toArray(),
-                b.stream().mapToDouble(ImageScore::meanIoU).toArray()));
-        m.put("accuracy", test(a.stream().mapToDouble(ImageScore::pixelAccuracy).toArray(),
-                b.stream().mapToDouble(ImageScore::pixelAccuracy).toArray()));
+        m.put(
+                "dice",
+                test(
+                        a.stream().mapToDouble(ImageScore::dice).toArray(),
+                        b.stream().mapToDouble(ImageScore::dice).toArray()));
+        m.put(
+                "iou",
+                test(
+                        a.stream().mapToDouble(ImageScore::iou).toArray(),
+                        b.stream().mapToDouble(ImageScore::iou).toArray()));
+        m.put(
+                "miou",
+                test(
+                        a.stream().mapToDouble(ImageScore::meanIoU).toArray(),
+                        b.stream().mapToDouble(ImageScore::meanIoU).toArray()));
+        m.put(
+                "accuracy",
+                test(
+                        a.stream().mapToDouble(ImageScore::pixelAccuracy).toArray(),
+                        b.stream().mapToDouble(ImageScore::pixelAccuracy).toArray()));
         m.put("note", "A = --model, B = --compare; one-sided p tests mean(A - B) > 0");
         return m;
     }

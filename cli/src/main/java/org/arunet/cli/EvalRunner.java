@@ -24,7 +24,8 @@ final class EvalRunner {
         Evaluation ev = Evaluator.evaluate(seg, samples, (i, n, s, image, truth, pred, score) -> {
             if (i < overlays) {
                 try {
-                    Overlays.write(image, truth, pred.mask(), out.resolve("overlays").resolve(safeName(s.id()) + ".png"));
+                    Overlays.write(
+                            image, truth, pred.mask(), out.resolve("overlays").resolve(safeName(s.id()) + ".png"));
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
@@ -54,11 +55,23 @@ final class EvalRunner {
     static void printHeadline(Evaluation ev, PrintStream out) {
         var m = ev.summary();
         double[] ci = (double[]) m.get("lesion_dice_ci95");
-        out.printf(Locale.ROOT, "  lesion Dice %.4f ± %.4f (95 %% CI of the mean %.4f-%.4f), lesion IoU %.4f ± %.4f"
-                + " (mean ± sd over %d images)%n", m.get("lesion_dice_mean"), m.get("lesion_dice_sd"), ci[0], ci[1],
-                m.get("lesion_iou_mean"), m.get("lesion_iou_sd"), m.get("images"));
-        out.printf(Locale.ROOT, "  paper-compatible: mIoU %.4f (background included), accuracy %.4f, F1 %.4f%n",
-                m.get("miou_paper"), m.get("accuracy"), m.get("f1"));
+        out.printf(
+                Locale.ROOT,
+                "  lesion Dice %.4f ± %.4f (95 %% CI of the mean %.4f-%.4f), lesion IoU %.4f ± %.4f"
+                        + " (mean ± sd over %d images)%n",
+                m.get("lesion_dice_mean"),
+                m.get("lesion_dice_sd"),
+                ci[0],
+                ci[1],
+                m.get("lesion_iou_mean"),
+                m.get("lesion_iou_sd"),
+                m.get("images"));
+        out.printf(
+                Locale.ROOT,
+                "  paper-compatible: mIoU %.4f (background included), accuracy %.4f, F1 %.4f%n",
+                m.get("miou_paper"),
+                m.get("accuracy"),
+                m.get("f1"));
         out.printf(Locale.ROOT, "  HD95 %.1f px (mean over %d images)%n", m.get("hd95_mean"), m.get("hd95_images"));
     }
 }

@@ -15,16 +15,22 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "export", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Write a checkpoint's model with its weights as ONNX (opset " + OnnxExporter.OPSET + "), for"
-                + " ONNX Runtime or any other ONNX consumer.",
+@Command(
+        name = "export",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Write a checkpoint's model with its weights as ONNX (opset " + OnnxExporter.OPSET + "), for"
+                    + " ONNX Runtime or any other ONNX consumer.",
             "Input 'image': float32 NCHW [N, C, H, W], N, H and W dynamic (H and W multiples of 16), preprocessed"
-                + " as in training (the 'preprocessing' metadata of the file records how). Output 'logits':"
-                + " float32 [N, classes, H, W]; with --probabilities also 'probabilities' (softmax over classes)."
-                + " BatchNorm uses its running statistics. Metadata: arunet version, architecture, preprocessing.",
+                    + " as in training (the 'preprocessing' metadata of the file records how). Output 'logits':"
+                    + " float32 [N, classes, H, W]; with --probabilities also 'probabilities' (softmax over classes)."
+                    + " BatchNorm uses its running statistics. Metadata: arunet version, architecture, preprocessing.",
             "--format bioimageio writes a bioimage.io model package (zip, format " + BioImageIo.FORMAT_VERSION + "):"
-                + " rdf.yaml, the ONNX weights (with probabilities), test input and outputs made by arunet on --sample,"
-                + " a cover overlay and documentation, for deepImageJ, Icy, QuPath and the bioimage.io tools."})
+                    + " rdf.yaml, the ONNX weights (with probabilities), test input and outputs made by arunet on --sample,"
+                    + " a cover overlay and documentation, for deepImageJ, Icy, QuPath and the bioimage.io tools."
+        })
 final class ExportCommand extends BaseCommand {
     enum Format {
         onnx,
@@ -34,26 +40,36 @@ final class ExportCommand extends BaseCommand {
     @Mixin
     ModelRef model = new ModelRef();
 
-    @Option(names = "--format", defaultValue = "onnx", description = "onnx (a .onnx file, --onnx) or bioimageio (a"
-            + " bioimage.io model package, --out).")
+    @Option(
+            names = "--format",
+            defaultValue = "onnx",
+            description = "onnx (a .onnx file, --onnx) or bioimageio (a" + " bioimage.io model package, --out).")
     Format format;
 
     @Option(names = "--onnx", paramLabel = "FILE", description = "ONNX file to write (--format onnx).")
     Path onnx;
 
-    @Option(names = "--out", paramLabel = "FILE", description = "Package to write (--format bioimageio), e.g."
-            + " model.bioimageio.zip.")
+    @Option(
+            names = "--out",
+            paramLabel = "FILE",
+            description = "Package to write (--format bioimageio), e.g." + " model.bioimageio.zip.")
     Path out;
 
-    @Option(names = "--sample", paramLabel = "IMAGE", description = "Image for the package's test tensors and cover"
-            + " (--format bioimageio; default: the first image of the bundled BUSI sample).")
+    @Option(
+            names = "--sample",
+            paramLabel = "IMAGE",
+            description = "Image for the package's test tensors and cover"
+                    + " (--format bioimageio; default: the first image of the bundled BUSI sample).")
     Path sample;
 
     @Option(names = "--name", description = "Model name in the package (5 to 64 characters; default: from --model).")
     String name;
 
-    @Option(names = "--license", defaultValue = "Apache-2.0", description = "SPDX licence of the weights, stated in the"
-            + " package (BUSI-trained shipped models: also cite BUSI, as the package does).")
+    @Option(
+            names = "--license",
+            defaultValue = "Apache-2.0",
+            description = "SPDX licence of the weights, stated in the"
+                    + " package (BUSI-trained shipped models: also cite BUSI, as the package does).")
     String license;
 
     @Option(names = "--probabilities", description = "Also output the softmax over classes ('probabilities').")
@@ -75,8 +91,8 @@ final class ExportCommand extends BaseCommand {
             throw new Errors.UsageException("--onnx " + onnx + " is a folder; give a file name such as model.onnx");
         }
         if (Files.exists(onnx) && !force) {
-            throw new Errors.UsageException("--onnx " + onnx + " already exists; choose another file or add --force"
-                    + " to overwrite");
+            throw new Errors.UsageException(
+                    "--onnx " + onnx + " already exists; choose another file or add --force" + " to overwrite");
         }
         OnnxExporter.Result r = OnnxExporter.exportCheckpoint(checkpoint, onnx, probabilities);
         Map<String, String> meta = r.metadata();
@@ -108,29 +124,44 @@ final class ExportCommand extends BaseCommand {
             }
             printJson(o);
         } else {
-            System.out.printf(Locale.ROOT, "wrote %s (%.1f MB): %s, %,d parameters, %d nodes, ONNX opset %d%n",
-                    r.file(), r.bytes() / 1e6, arch.get("arch"), r.parameters(), r.nodes(), r.opset());
-            System.out.printf(Locale.ROOT, "input   %-13s float32 NCHW [N, %d, H, W], H and W multiples of %s%n",
-                    OnnxExporter.INPUT, channels, meta.get("size_multiple"));
+            System.out.printf(
+                    Locale.ROOT,
+                    "wrote %s (%.1f MB): %s, %,d parameters, %d nodes, ONNX opset %d%n",
+                    r.file(),
+                    r.bytes() / 1e6,
+                    arch.get("arch"),
+                    r.parameters(),
+                    r.nodes(),
+                    r.opset());
+            System.out.printf(
+                    Locale.ROOT,
+                    "input   %-13s float32 NCHW [N, %d, H, W], H and W multiples of %s%n",
+                    OnnxExporter.INPUT,
+                    channels,
+                    meta.get("size_multiple"));
             for (String out : r.outputs()) {
                 System.out.printf(Locale.ROOT, "output  %-13s float32 [N, %d, H, W]%n", out, classes);
             }
-            System.out.println(meta.containsKey("preprocessing") ? "preprocessing " + meta.get("preprocessing")
-                    : "the checkpoint records no preprocessing: inputs must be prepared as in training");
+            System.out.println(
+                    meta.containsKey("preprocessing")
+                            ? "preprocessing " + meta.get("preprocessing")
+                            : "the checkpoint records no preprocessing: inputs must be prepared as in training");
         }
         return 0;
     }
 
     private int bioimageio() throws Exception {
         if (out == null) {
-            throw new Errors.UsageException("--out FILE is required with --format bioimageio (e.g. model.bioimageio.zip)");
+            throw new Errors.UsageException(
+                    "--out FILE is required with --format bioimageio (e.g. model.bioimageio.zip)");
         }
         if (Files.isDirectory(out)) {
-            throw new Errors.UsageException("--out " + out + " is a folder; give a file name such as model.bioimageio.zip");
+            throw new Errors.UsageException(
+                    "--out " + out + " is a folder; give a file name such as model.bioimageio.zip");
         }
         if (Files.exists(out) && !force) {
-            throw new Errors.UsageException("--out " + out + " already exists; choose another file or add --force to"
-                    + " overwrite");
+            throw new Errors.UsageException(
+                    "--out " + out + " already exists; choose another file or add --force to" + " overwrite");
         }
         Path checkpoint = model.checkpoint();
         Path image = sample;
@@ -138,17 +169,30 @@ final class ExportCommand extends BaseCommand {
         if (image == null) {
             extracted = Files.createTempDirectory("arunet-sample");
             BusiMini.extractTo(extracted);
-            image = extracted.resolve(BusiMini.files().stream().filter(f -> f.startsWith("images/")).sorted()
-                    .findFirst().orElseThrow(() -> new IllegalStateException("the bundled sample has no images")));
+            image = extracted.resolve(BusiMini.files().stream()
+                    .filter(f -> f.startsWith("images/"))
+                    .sorted()
+                    .findFirst()
+                    .orElseThrow(() -> new IllegalStateException("the bundled sample has no images")));
         }
         String stem = Segmenter.stem(Path.of(model.toString()));
-        String modelName = name != null ? name : ("arunet " + stem).length() > 64 ? "arunet model"
-                : ("arunet " + stem).length() < 5 ? "arunet model " + stem : "arunet " + stem;
+        String modelName = name != null
+                ? name
+                : ("arunet " + stem).length() > 64
+                        ? "arunet model"
+                        : ("arunet " + stem).length() < 5 ? "arunet model " + stem : "arunet " + stem;
         BioImageIo.Result r;
         try {
-            r = BioImageIo.export(checkpoint, out, new BioImageIo.Options(modelName, "ARU-Net (attention residual U-Net)"
-                    + " lesion segmentation of ultrasound images, trained and exported with arunet (" + stem + ").",
-                    license, image));
+            r = BioImageIo.export(
+                    checkpoint,
+                    out,
+                    new BioImageIo.Options(
+                            modelName,
+                            "ARU-Net (attention residual U-Net)"
+                                    + " lesion segmentation of ultrasound images, trained and exported with arunet ("
+                                    + stem + ").",
+                            license,
+                            image));
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException(e.getMessage());
         } finally {
@@ -170,8 +214,13 @@ final class ExportCommand extends BaseCommand {
             o.put("rdf", r.rdf());
             printJson(o);
         } else {
-            System.out.printf(Locale.ROOT, "wrote %s (%.1f MB): bioimage.io model package, format %s: %s%n", r.zip(),
-                    r.bytes() / 1e6, BioImageIo.FORMAT_VERSION, String.join(", ", r.files()));
+            System.out.printf(
+                    Locale.ROOT,
+                    "wrote %s (%.1f MB): bioimage.io model package, format %s: %s%n",
+                    r.zip(),
+                    r.bytes() / 1e6,
+                    BioImageIo.FORMAT_VERSION,
+                    String.join(", ", r.files()));
         }
         return 0;
     }

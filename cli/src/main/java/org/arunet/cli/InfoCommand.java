@@ -15,11 +15,17 @@ import org.arunet.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "info", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Show what a checkpoint holds: architecture, parameters, input preprocessing, training"
-                + " configuration, progress and validation metrics, provenance.",
+@Command(
+        name = "info",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Show what a checkpoint holds: architecture, parameters, input preprocessing, training"
+                    + " configuration, progress and validation metrics, provenance.",
             "For a shipped model (--model busi-compact), its model card first: data, recipe, test metrics, speed,"
-                + " intended use. --models lists the shipped models."})
+                    + " intended use. --models lists the shipped models."
+        })
 final class InfoCommand extends BaseCommand {
     @Option(names = "--model", paramLabel = "NAME|FILE", description = "A shipped model by name or a checkpoint file.")
     String model;
@@ -56,7 +62,8 @@ final class InfoCommand extends BaseCommand {
             for (SafeTensors.Entry e : rd.entries().values()) {
                 if (e.name().startsWith("model.")) {
                     tensors++;
-                    if (!e.name().endsWith("running_mean") && !e.name().endsWith("running_var")
+                    if (!e.name().endsWith("running_mean")
+                            && !e.name().endsWith("running_var")
                             && !e.name().endsWith("num_batches_tracked")) {
                         params += e.numel();
                     }
@@ -112,8 +119,14 @@ final class InfoCommand extends BaseCommand {
             System.out.println("no shipped models on the class path (they come with org.arunet:arunet-models)");
         } else {
             for (ModelCard c : zoo.list()) {
-                System.out.printf(Locale.ROOT, "%-16s v%-4s %,11d parameters  %5.1f MB  %s%n", c.name(), c.version(),
-                        c.parameters(), c.bytes() / 1e6, c.summary());
+                System.out.printf(
+                        Locale.ROOT,
+                        "%-16s v%-4s %,11d parameters  %5.1f MB  %s%n",
+                        c.name(),
+                        c.version(),
+                        c.parameters(),
+                        c.bytes() / 1e6,
+                        c.summary());
             }
             System.out.println("details: arunet info --model NAME");
         }

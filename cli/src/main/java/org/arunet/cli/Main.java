@@ -12,12 +12,25 @@ import picocli.CommandLine.Command;
  * The {@code arunet} command. Exit codes: 0 success, 2 usage error (with the usage text), 1 failure
  * (one message; the stack trace only with {@code --verbose}).
  */
-@Command(name = "arunet", mixinStandardHelpOptions = true, versionProvider = Main.VersionProvider.class,
+@Command(
+        name = "arunet",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.VersionProvider.class,
         description = "ARU-Net lesion segmentation for ultrasound images: train, evaluate, segment, benchmark.",
-        subcommands = {TrainCommand.class, EvalCommand.class, PredictCommand.class, SplitCommand.class,
-            InfoCommand.class, ExportCommand.class, PackModelCommand.class, BenchCommand.class, DemoCommand.class,
-            CommandLine.HelpCommand.class},
-        usageHelpAutoWidth = true, showDefaultValues = true)
+        subcommands = {
+            TrainCommand.class,
+            EvalCommand.class,
+            PredictCommand.class,
+            SplitCommand.class,
+            InfoCommand.class,
+            ExportCommand.class,
+            PackModelCommand.class,
+            BenchCommand.class,
+            DemoCommand.class,
+            CommandLine.HelpCommand.class
+        },
+        usageHelpAutoWidth = true,
+        showDefaultValues = true)
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -61,8 +74,10 @@ public final class Main implements Runnable {
             CommandLine c = ex.getCommandLine();
             PrintWriter err = c.getErr();
             // A bad value that came from the config file, not the command line: say where it is.
-            boolean fromFile = defaults != null && ex.getArgSpec() instanceof CommandLine.Model.OptionSpec o
-                    && defaults.provides(o) && Arrays.stream(cmdArgs).noneMatch(a -> Arrays.stream(o.names())
+            boolean fromFile = defaults != null
+                    && ex.getArgSpec() instanceof CommandLine.Model.OptionSpec o
+                    && defaults.provides(o)
+                    && Arrays.stream(cmdArgs).noneMatch(a -> Arrays.stream(o.names())
                             .anyMatch(n -> a.equals(n) || a.startsWith(n + "=")));
             err.println("arunet: " + (fromFile ? "--config " + defaults.file() + ": " : "") + ex.getMessage());
             c.usage(err);

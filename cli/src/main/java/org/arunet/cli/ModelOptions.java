@@ -12,64 +12,101 @@ import picocli.CommandLine.Option;
 
 /** Architecture options ({@code train}, {@code bench}): ARU-Net with every variant, or a baseline. */
 final class ModelOptions {
-    enum Arch { ARU_NET, UNET, ATTENTION_UNET }
+    enum Arch {
+        ARU_NET,
+        UNET,
+        ATTENTION_UNET
+    }
 
-    enum Preset { PAPER, AUTHORS_CODE }
+    enum Preset {
+        PAPER,
+        AUTHORS_CODE
+    }
 
-    @Option(names = "--arch", defaultValue = "aru-net", converter = EnumConverters.ArchConverter.class,
+    @Option(
+            names = "--arch",
+            defaultValue = "aru-net",
+            converter = EnumConverters.ArchConverter.class,
             description = "Architecture: aru-net, unet (Ronneberger 2015) or attention-unet (Oktay 2018).")
     Arch arch = Arch.ARU_NET;
 
-    @Option(names = "--preset", defaultValue = "paper", converter = EnumConverters.PresetConverter.class,
+    @Option(
+            names = "--preset",
+            defaultValue = "paper",
+            converter = EnumConverters.PresetConverter.class,
             description = "ARU-Net starting point: paper (the paper's text) or authors-code (what the authors'"
                     + " published code runs: no spatial attention, no SpConvMixer, no channel attention); the"
                     + " options below change it.")
     Preset preset = Preset.PAPER;
 
-    @Option(names = "--width", defaultValue = "64", description = "Base channels; stage widths are 1, 2, 4, 8, 16"
-            + " times this (64 in the paper).")
+    @Option(
+            names = "--width",
+            defaultValue = "64",
+            description = "Base channels; stage widths are 1, 2, 4, 8, 16" + " times this (64 in the paper).")
     int width = 64;
 
-    @Option(names = "--mixer-kernel", description = "SpConvMixer depthwise kernel: 3 (paper text) or 7 (authors'"
-            + " code). Default: from --preset.")
+    @Option(
+            names = "--mixer-kernel",
+            description =
+                    "SpConvMixer depthwise kernel: 3 (paper text) or 7 (authors'" + " code). Default: from --preset.")
     Integer mixerKernel;
 
-    @Option(names = "--mixer-depth", defaultValue = "5", description = "Number of SpConvMixer hybrid-convolution"
-            + " sets.")
+    @Option(
+            names = "--mixer-depth",
+            defaultValue = "5",
+            description = "Number of SpConvMixer hybrid-convolution" + " sets.")
     int mixerDepth = 5;
 
-    @Option(names = "--channel-attention", converter = EnumConverters.CaConverter.class,
+    @Option(
+            names = "--channel-attention",
+            converter = EnumConverters.CaConverter.class,
             description = "Channel attention in the skip fusions: paper, se (authors' code) or none. Default: from"
                     + " --preset.")
     ChannelAttention.Kind channelAttention;
 
-    @Option(names = "--mcsa-stages", paramLabel = "LIST", description = "Decoder stages with MCSA, comma-separated"
-            + " (4 = after Up block 1, ..., 1 = after Up block 4), or none. Default: 3,2,1.")
+    @Option(
+            names = "--mcsa-stages",
+            paramLabel = "LIST",
+            description = "Decoder stages with MCSA, comma-separated"
+                    + " (4 = after Up block 1, ..., 1 = after Up block 4), or none. Default: 3,2,1.")
     String mcsaStages;
 
-    @Option(names = "--spatial-attention", negatable = true, description = "Spatial attention on the bottleneck."
-            + " Default: from --preset.")
+    @Option(
+            names = "--spatial-attention",
+            negatable = true,
+            description = "Spatial attention on the bottleneck." + " Default: from --preset.")
     Boolean spatialAttention;
 
     @Option(names = "--spatial-kernel", description = "Spatial-attention kernel: 7 (paper) or 5 (authors' code).")
     Integer spatialKernel;
 
-    @Option(names = "--mixer", negatable = true, description = "SpConvMixer on the bottleneck. Default: from"
-            + " --preset.")
+    @Option(
+            names = "--mixer",
+            negatable = true,
+            description = "SpConvMixer on the bottleneck. Default: from" + " --preset.")
     Boolean mixer;
 
-    @Option(names = "--residual", negatable = true, defaultValue = "true", fallbackValue = "true",
+    @Option(
+            names = "--residual",
+            negatable = true,
+            defaultValue = "true",
+            fallbackValue = "true",
             description = "Residual shortcuts in the encoder (--no-residual: the paper's ablation).")
     boolean residual = true;
 
-    @Option(names = "--init", converter = EnumConverters.InitConverter.class,
+    @Option(
+            names = "--init",
+            converter = EnumConverters.InitConverter.class,
             description = "Initialisation: pytorch (PyTorch's defaults) or authors (conv N(0, 0.02), BN gamma"
                     + " N(1, 0.02)). Default: from --recipe (standard: pytorch; paper: authors).")
     Init.Scheme init;
 
     ArUNetConfig aruConfig(int inChannels, int classes) {
         ArUNetConfig c = preset == Preset.PAPER ? ArUNetConfig.paper() : ArUNetConfig.authorsCode();
-        c = c.withInChannels(inChannels).withClasses(classes).withWidth(width).withMixerDepth(mixerDepth)
+        c = c.withInChannels(inChannels)
+                .withClasses(classes)
+                .withWidth(width)
+                .withMixerDepth(mixerDepth)
                 .withResidual(residual);
         if (mixerKernel != null) {
             c = c.withMixerKernel(mixerKernel);

@@ -8,8 +8,12 @@ import picocli.CommandLine.Option;
 
 /** {@code --model NAME|FILE}: a shipped model by name, or a checkpoint file. */
 final class ModelRef {
-    @Option(names = "--model", paramLabel = "NAME|FILE", required = true, description = "A shipped model by name"
-            + " (busi-compact; 'arunet info --models' lists them) or a checkpoint file (.safetensors).")
+    @Option(
+            names = "--model",
+            paramLabel = "NAME|FILE",
+            required = true,
+            description = "A shipped model by name"
+                    + " (busi-compact; 'arunet info --models' lists them) or a checkpoint file (.safetensors).")
     String model;
 
     /** Whether --model names a shipped model (and not an existing file). */
@@ -35,9 +39,12 @@ final class ModelRef {
         if (value.contains("/") || value.contains("\\") || value.endsWith(".safetensors")) {
             throw new IllegalArgumentException(option + " " + value + ": no such file");
         }
-        throw new IllegalArgumentException(option + " " + value + ": no such file, and " + zoo.list().stream()
-                .map(c -> c.name()).reduce((a, b) -> a + ", " + b).map(k -> "no shipped model of that name (known: "
-                        + k + ")").orElse("no shipped models are on the class path"));
+        throw new IllegalArgumentException(option + " " + value + ": no such file, and "
+                + zoo.list().stream()
+                        .map(c -> c.name())
+                        .reduce((a, b) -> a + ", " + b)
+                        .map(k -> "no shipped model of that name (known: " + k + ")")
+                        .orElse("no shipped models are on the class path"));
     }
 
     @Override

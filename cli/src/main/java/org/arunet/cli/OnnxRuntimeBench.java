@@ -80,13 +80,26 @@ final class OnnxRuntimeBench {
                 r.put("input", Arrays.asList(n, 3, s, s));
                 r.put("threads", threads);
                 r.put("onnxruntime_version", ort.version());
-                r.put("onnxruntime_options", "CPU provider, intra-op threads " + threads + ", inter-op threads 1,"
-                        + " sequential, graph optimizations all, no spinning");
+                r.put(
+                        "onnxruntime_options",
+                        "CPU provider, intra-op threads " + threads + ", inter-op threads 1,"
+                                + " sequential, graph optimizations all, no spinning");
                 r.put("onnx_bytes", exported.bytes());
-                b.info().printf(Locale.ROOT, "%s, %,d parameters, input %dx3x%dx%d, %d threads; ONNX Runtime %s"
-                        + " (CPU, intra-op %d, inter-op 1, optimizations all, no spinning) on the exported model"
-                        + " (%.1f MB)%n", net.architecture().get("arch"), net.parameterCount(), n, s, s, threads,
-                        ort.version(), threads, exported.bytes() / 1e6);
+                b.info()
+                        .printf(
+                                Locale.ROOT,
+                                "%s, %,d parameters, input %dx3x%dx%d, %d threads; ONNX Runtime %s"
+                                        + " (CPU, intra-op %d, inter-op 1, optimizations all, no spinning) on the exported model"
+                                        + " (%.1f MB)%n",
+                                net.architecture().get("arch"),
+                                net.parameterCount(),
+                                n,
+                                s,
+                                s,
+                                threads,
+                                ort.version(),
+                                threads,
+                                exported.bytes() / 1e6);
 
                 for (int i = 0; i < b.warmup; i++) {
                     net.forward(x);
@@ -103,12 +116,20 @@ final class OnnxRuntimeBench {
                 double rel = maxDiff / Math.max(maxAbs, Float.MIN_NORMAL);
                 r.put("max_abs_diff", maxDiff);
                 r.put("max_rel_diff", rel);
-                b.info().printf(Locale.ROOT, "outputs agree: max |ours - onnxruntime| = %.2g (%.2g of the largest"
-                        + " logit)%n", maxDiff, rel);
+                b.info()
+                        .printf(
+                                Locale.ROOT,
+                                "outputs agree: max |ours - onnxruntime| = %.2g (%.2g of the largest" + " logit)%n",
+                                maxDiff,
+                                rel);
                 if (!(rel <= MAX_DISAGREEMENT)) {
-                    throw new IllegalStateException(String.format(Locale.ROOT, "ONNX Runtime's logits differ from"
-                            + " ours by %.3g of the largest logit (more than %.0e): not comparing the timings of"
-                            + " different computations", rel, MAX_DISAGREEMENT));
+                    throw new IllegalStateException(String.format(
+                            Locale.ROOT,
+                            "ONNX Runtime's logits differ from"
+                                    + " ours by %.3g of the largest logit (more than %.0e): not comparing the timings of"
+                                    + " different computations",
+                            rel,
+                            MAX_DISAGREEMENT));
                 }
 
                 double[] tOurs = new double[b.iterations];
@@ -132,8 +153,8 @@ final class OnnxRuntimeBench {
                 } else {
                     print("ours", tOurs, n, macs);
                     print(ENGINE, tOrt, n, macs);
-                    System.out.printf(Locale.ROOT, "peak RSS %.0f MB (both engines, one process)%n",
-                            r.get("peak_rss_mb"));
+                    System.out.printf(
+                            Locale.ROOT, "peak RSS %.0f MB (both engines, one process)%n", r.get("peak_rss_mb"));
                     System.out.printf(Locale.ROOT, "ratio ours/onnxruntime: %.2f%n", ratio);
                 }
             }
@@ -181,7 +202,10 @@ final class OnnxRuntimeBench {
                 b.printJson(r);
             } else {
                 print(ENGINE, t, n, macs, ", alone");
-                System.out.printf(Locale.ROOT, "peak RSS %.0f MB (ONNX Runtime alone: %s)%n", r.get("peak_rss_mb"),
+                System.out.printf(
+                        Locale.ROOT,
+                        "peak RSS %.0f MB (ONNX Runtime alone: %s)%n",
+                        r.get("peak_rss_mb"),
                         Boolean.TRUE.equals(r.get("peak_rss_reset"))
                                 ? "our model released and the peak reset before it started"
                                 : "our model released before it started; the peak includes the export");
@@ -216,8 +240,15 @@ final class OnnxRuntimeBench {
 
     private static void print(String who, double[] t, int batch, long macs, String how) {
         double med = BenchCommand.median(t);
-        System.out.printf(Locale.ROOT, "%-12s forward %.1f ms (median of %d%s), %.2f images/s, %.1f"
-                + " GFLOP/s%n", who + ":", med * 1e3, t.length, how, batch / med, 2.0 * macs / med / 1e9);
+        System.out.printf(
+                Locale.ROOT,
+                "%-12s forward %.1f ms (median of %d%s), %.2f images/s, %.1f" + " GFLOP/s%n",
+                who + ":",
+                med * 1e3,
+                t.length,
+                how,
+                batch / med,
+                2.0 * macs / med / 1e9);
     }
 
     private static double timeOurs(SegmentationModel net, Tensor x) {

@@ -37,7 +37,9 @@ final class OrtRunner implements AutoCloseable {
             o.addConfigEntry("session.intra_op.allow_spinning", "0");
             session = env.createSession(model.toString(), o);
         }
-        FloatBuffer b = ByteBuffer.allocateDirect(4 * nchw.length).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        FloatBuffer b = ByteBuffer.allocateDirect(4 * nchw.length)
+                .order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
         b.put(nchw).rewind();
         OnnxTensor t;
         try {

@@ -11,20 +11,31 @@ import org.arunet.pretrained.PretrainedModels;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "pack-model", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Turn a trained checkpoint into a model that ships and loads by name: the weights only"
-                + " (float16 by default), metadata without machine paths, and an entry in a model catalog.",
+@Command(
+        name = "pack-model",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Turn a trained checkpoint into a model that ships and loads by name: the weights only"
+                    + " (float16 by default), metadata without machine paths, and an entry in a model catalog.",
             "--out is laid out as a jar's content (META-INF/arunet/models.json, org/arunet/models/NAME.safetensors"
-                + " and NAME.md); 'jar cf my-models.jar -C OUT .' makes a jar whose models Segmenter.pretrained(NAME)"
-                + " and 'arunet predict --model NAME' find when it is on the class path. Entries of other models"
-                + " already in --out are kept."})
+                    + " and NAME.md); 'jar cf my-models.jar -C OUT .' makes a jar whose models Segmenter.pretrained(NAME)"
+                    + " and 'arunet predict --model NAME' find when it is on the class path. Entries of other models"
+                    + " already in --out are kept."
+        })
 final class PackModelCommand extends BaseCommand {
-    @Option(names = "--model", paramLabel = "FILE", required = true, description = "Trained checkpoint"
-            + " (e.g. runs/x/checkpoints/best.safetensors).")
+    @Option(
+            names = "--model",
+            paramLabel = "FILE",
+            required = true,
+            description = "Trained checkpoint" + " (e.g. runs/x/checkpoints/best.safetensors).")
     Path model;
 
-    @Option(names = "--name", required = true, description = "Name to load it by: lower-case letters, digits, '.',"
-            + " '_', '-'.")
+    @Option(
+            names = "--name",
+            required = true,
+            description = "Name to load it by: lower-case letters, digits, '.'," + " '_', '-'.")
     String name;
 
     @Option(names = "--model-version", defaultValue = "1", description = "The model's own version.")
@@ -33,12 +44,17 @@ final class PackModelCommand extends BaseCommand {
     @Option(names = "--summary", required = true, description = "One line: network, input size, data.")
     String summary;
 
-    @Option(names = "--data", paramLabel = "TEXT", required = true, description = "The training data in a few"
-            + " words, with its licence.")
+    @Option(
+            names = "--data",
+            paramLabel = "TEXT",
+            required = true,
+            description = "The training data in a few" + " words, with its licence.")
     String data;
 
-    @Option(names = "--intended-use", defaultValue = "research; not a medical device", description = "What the"
-            + " model may be used for.")
+    @Option(
+            names = "--intended-use",
+            defaultValue = "research; not a medical device",
+            description = "What the" + " model may be used for.")
     String intendedUse;
 
     @Option(names = "--card", paramLabel = "FILE", description = "Model card (Markdown) to copy in as NAME.md.")
@@ -61,8 +77,8 @@ final class PackModelCommand extends BaseCommand {
                     + " (at most 64, starting with a letter or digit)");
         }
         Files.createDirectories(out);
-        ModelCard c = ModelPacker.pack(new ModelPacker.Request(model, name, modelVersion, summary, data, intendedUse,
-                !float32, card), out);
+        ModelCard c = ModelPacker.pack(
+                new ModelPacker.Request(model, name, modelVersion, summary, data, intendedUse, !float32, card), out);
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("name", c.name());
         r.put("version", c.version());
@@ -74,8 +90,15 @@ final class PackModelCommand extends BaseCommand {
         if (json) {
             printJson(r);
         } else {
-            System.out.printf(Locale.ROOT, "packed %s v%s: %s (%.1f MB, %,d parameters, SHA-256 %s); catalog %s%n",
-                    c.name(), c.version(), r.get("weights"), c.bytes() / 1e6, c.parameters(), c.sha256(),
+            System.out.printf(
+                    Locale.ROOT,
+                    "packed %s v%s: %s (%.1f MB, %,d parameters, SHA-256 %s); catalog %s%n",
+                    c.name(),
+                    c.version(),
+                    r.get("weights"),
+                    c.bytes() / 1e6,
+                    c.parameters(),
+                    c.sha256(),
                     r.get("catalog"));
         }
         return 0;

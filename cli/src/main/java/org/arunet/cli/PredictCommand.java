@@ -35,16 +35,22 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "predict", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Segment images with a shipped model (--model busi-compact) or a checkpoint: one mask PNG per"
-                + " image (0 = background, 255 = lesion) in --out, at the image's own size, and an overlay per image in"
-                + " --out/overlays.",
+@Command(
+        name = "predict",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Segment images with a shipped model (--model busi-compact) or a checkpoint: one mask PNG per"
+                    + " image (0 = background, 255 = lesion) in --out, at the image's own size, and an overlay per image in"
+                    + " --out/overlays.",
             "Inputs are files, folders (their images, not recursive; a .dcm or an extension-less DICOM file counts)"
-                + " or quoted globs like 'scans/*.png'. A multi-frame DICOM gets one mask per frame in"
-                + " --out/<name>_frames/frame_0001.png, ...",
+                    + " or quoted globs like 'scans/*.png'. A multi-frame DICOM gets one mask per frame in"
+                    + " --out/<name>_frames/frame_0001.png, ...",
             "A file that cannot be read or segmented is reported on one line and in --out/failures.csv, and the"
-                + " run goes on (exit 1 at the end if any failed); --fail-fast stops at the first. A stopped run"
-                + " resumes: images whose masks exist are skipped unless --force."})
+                    + " run goes on (exit 1 at the end if any failed); --fail-fast stops at the first. A stopped run"
+                    + " resumes: images whose masks exist are skipped unless --force."
+        })
 final class PredictCommand extends BaseCommand {
     /** Columns of predictions.csv. */
     static final String CSV_HEADER = "image,frame,width,height,lesion_pixels,lesion_fraction,bbox_x,bbox_y,bbox_w,"
@@ -62,13 +68,20 @@ final class PredictCommand extends BaseCommand {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "predictions", description = "Output folder.")
     Path out;
 
-    @Option(names = "--overlays", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "Also write overlays (the image with the predicted lesion outlined in red) to --out/overlays.")
+    @Option(
+            names = "--overlays",
+            negatable = true,
+            defaultValue = "true",
+            fallbackValue = "true",
+            description =
+                    "Also write overlays (the image with the predicted lesion outlined in red) to --out/overlays.")
     boolean overlays;
 
-    @Option(names = "--csv", description = "Also write --out/predictions.csv: lesion area, bounding box and mean"
-            + " lesion probability per image (and frame), in pixels and, where the file states its pixel spacing"
-            + " (DICOM), in mm ('unknown' where it does not).")
+    @Option(
+            names = "--csv",
+            description = "Also write --out/predictions.csv: lesion area, bounding box and mean"
+                    + " lesion probability per image (and frame), in pixels and, where the file states its pixel spacing"
+                    + " (DICOM), in mm ('unknown' where it does not).")
     boolean csv;
 
     @Option(names = "--tta", description = "Average with the prediction of the mirrored image.")
@@ -80,8 +93,10 @@ final class PredictCommand extends BaseCommand {
     @Mixin
     ComputeOptions compute = new ComputeOptions();
 
-    @Option(names = "--force", description = "Segment every input again, overwriting existing masks (default: skip"
-            + " inputs whose masks exist, to resume a stopped run).")
+    @Option(
+            names = "--force",
+            description = "Segment every input again, overwriting existing masks (default: skip"
+                    + " inputs whose masks exist, to resume a stopped run).")
     boolean force;
 
     @Option(names = "--fail-fast", description = "Stop at the first file that cannot be read or segmented (exit 1).")
@@ -98,8 +113,8 @@ final class PredictCommand extends BaseCommand {
         for (Path f : files) {
             Path prev = byStem.put(Segmenter.stem(f), f);
             if (prev != null) {
-                throw new IllegalArgumentException("two inputs would write the same mask " + Segmenter.stem(f)
-                        + ".png: " + prev + " and " + f);
+                throw new IllegalArgumentException(
+                        "two inputs would write the same mask " + Segmenter.stem(f) + ".png: " + prev + " and " + f);
             }
         }
         prepareOut(out, null, true);
@@ -114,9 +129,13 @@ final class PredictCommand extends BaseCommand {
         ImageReader reader = new ImageReader();
         int skipped = 0;
         int masks = 0;
-        try (Segmenter seg = Segmenter.builder(checkpoint).device(compute.device).threads(compute.threads)
-                .precision(compute.precision).flipTta(tta)
-                .largestComponent(largest).build()) {
+        try (Segmenter seg = Segmenter.builder(checkpoint)
+                .device(compute.device)
+                .threads(compute.threads)
+                .precision(compute.precision)
+                .flipTta(tta)
+                .largestComponent(largest)
+                .build()) {
             BatchProgress progress = new BatchProgress(info(), files.size());
             for (Path f : files) {
                 String stem = Segmenter.stem(f);
@@ -188,7 +207,10 @@ final class PredictCommand extends BaseCommand {
         if (json) {
             printJson(results);
         } else {
-            System.out.printf("%d masks written to %s%s%s%n", masks, out,
+            System.out.printf(
+                    "%d masks written to %s%s%s%n",
+                    masks,
+                    out,
                     skipped > 0 ? "; " + skipped + " input(s) skipped, their masks exist (--force redoes them)" : "",
                     failures.isEmpty() ? "" : "; " + failures.size() + " failed, listed in " + failuresFile);
         }
@@ -246,8 +268,8 @@ final class PredictCommand extends BaseCommand {
     }
 
     private static void appendFailure(Path file, Path image, String msg, boolean first) throws IOException {
-        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                StandardOpenOption.APPEND)) {
+        try (Writer w = Files.newBufferedWriter(
+                file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
             if (first) {
                 w.write("image,error\n");
             }
@@ -289,10 +311,18 @@ final class PredictCommand extends BaseCommand {
                 int worked = done - skipped;
                 double seconds = (now - start) / 1e9;
                 double rate = worked / Math.max(seconds, 1e-9);
-                String eta = done == total ? "done" : worked == 0 ? "ETA unknown"
-                        : "ETA " + Progress.duration((total - done) / rate);
-                out.printf(Locale.ROOT, "%d/%d inputs (%d skipped, %d failed), %.2f images/s, %s%n", done, total,
-                        skipped, failed, rate, eta);
+                String eta = done == total
+                        ? "done"
+                        : worked == 0 ? "ETA unknown" : "ETA " + Progress.duration((total - done) / rate);
+                out.printf(
+                        Locale.ROOT,
+                        "%d/%d inputs (%d skipped, %d failed), %.2f images/s, %s%n",
+                        done,
+                        total,
+                        skipped,
+                        failed,
+                        rate,
+                        eta);
                 last = now;
             }
         }
@@ -356,9 +386,15 @@ final class PredictCommand extends BaseCommand {
         @SuppressWarnings("unchecked")
         List<Integer> b = (List<Integer>) r.get("bbox");
         Double p = (Double) r.get("mean_lesion_probability");
-        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%s,%s",
-                csvField(r.get("image").toString()), r.get("frame"), r.get("width"), r.get("height"),
-                r.get("lesion_pixels"), r.get("lesion_fraction"),
+        StringBuilder line = new StringBuilder(String.format(
+                Locale.ROOT,
+                "%s,%d,%d,%d,%d,%.6f,%s,%s",
+                csvField(r.get("image").toString()),
+                r.get("frame"),
+                r.get("width"),
+                r.get("height"),
+                r.get("lesion_pixels"),
+                r.get("lesion_fraction"),
                 b == null ? ",,," : b.get(0) + "," + b.get(1) + "," + b.get(2) + "," + b.get(3),
                 p == null || p.isNaN() ? "" : String.format(Locale.ROOT, "%.6f", p)));
         @SuppressWarnings("unchecked")
@@ -367,12 +403,20 @@ final class PredictCommand extends BaseCommand {
             line.append(",,,").append(csvField("none: " + r.get("pixel_spacing_unknown")));
             line.append(("," + UNKNOWN).repeat(5));
         } else {
-            line.append(String.format(Locale.ROOT, ",%.6g,%.6g,%s,%.6f", sp.get("row_mm"), sp.get("col_mm"),
-                    csvField(sp.get("source").toString()), r.get("lesion_area_mm2")));
+            line.append(String.format(
+                    Locale.ROOT,
+                    ",%.6g,%.6g,%s,%.6f",
+                    sp.get("row_mm"),
+                    sp.get("col_mm"),
+                    csvField(sp.get("source").toString()),
+                    r.get("lesion_area_mm2")));
             @SuppressWarnings("unchecked")
             List<Double> mm = (List<Double>) r.get("bbox_mm");
-            line.append(mm == null ? ",,,," : String.format(Locale.ROOT, ",%.4f,%.4f,%.4f,%.4f", mm.get(0), mm.get(1),
-                    mm.get(2), mm.get(3)));
+            line.append(
+                    mm == null
+                            ? ",,,,"
+                            : String.format(
+                                    Locale.ROOT, ",%.4f,%.4f,%.4f,%.4f", mm.get(0), mm.get(1), mm.get(2), mm.get(3)));
         }
         return line.toString();
     }
@@ -454,7 +498,8 @@ final class PredictCommand extends BaseCommand {
             Path p = Path.of(in);
             if (Files.isDirectory(p)) {
                 try (Stream<Path> s = Files.list(p)) {
-                    s.filter(Files::isRegularFile).filter(ImageFormat::isImageFile)
+                    s.filter(Files::isRegularFile)
+                            .filter(ImageFormat::isImageFile)
                             .forEach(out::add);
                 }
             } else if (Files.isRegularFile(p)) {

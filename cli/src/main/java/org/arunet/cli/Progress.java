@@ -37,17 +37,27 @@ final class Progress implements TrainingListener {
     public void onBatch(int epoch, int batch, int batches, double loss, double imagesPerSecond) {
         if (interactive) {
             if (bar == null) {
-                bar = new ProgressBarBuilder().setTaskName(String.format("epoch %d/%d", epoch + 1, epochs))
-                        .setInitialMax(batches).setStyle(ProgressBarStyle.ASCII).setConsumer(
-                                new me.tongfei.progressbar.ConsoleProgressBarConsumer(out)).build();
+                bar = new ProgressBarBuilder()
+                        .setTaskName(String.format("epoch %d/%d", epoch + 1, epochs))
+                        .setInitialMax(batches)
+                        .setStyle(ProgressBarStyle.ASCII)
+                        .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(out))
+                        .build();
             }
             bar.stepTo(batch);
             bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f, %.1f img/s", loss, imagesPerSecond));
         } else {
             long now = System.nanoTime();
             if (now - lastLine > 10_000_000_000L) {
-                out.printf(Locale.ROOT, "epoch %d/%d  step %d/%d  loss %.4f  %.2f img/s%n", epoch + 1, epochs, batch,
-                        batches, loss, imagesPerSecond);
+                out.printf(
+                        Locale.ROOT,
+                        "epoch %d/%d  step %d/%d  loss %.4f  %.2f img/s%n",
+                        epoch + 1,
+                        epochs,
+                        batch,
+                        batches,
+                        loss,
+                        imagesPerSecond);
                 lastLine = now;
             }
         }
@@ -59,10 +69,22 @@ final class Progress implements TrainingListener {
             bar.close();
             bar = null;
         }
-        out.printf(Locale.ROOT, "epoch %3d/%d  lr %.2e  train loss %.4f  val loss %.4f  val Dice %.4f  IoU %.4f"
-                + "  %.1f s (%.2f img/s, waited %.2f s for data)%s  ETA %s%n", s.epoch() + 1, epochs, s.learningRate(),
-                s.trainLoss(), s.valLoss(), s.valDice(), s.valIou(), s.seconds(), s.imagesPerSecond(),
-                s.dataWaitSeconds(), s.improved() ? "  * best" : "", duration(s.etaSeconds()));
+        out.printf(
+                Locale.ROOT,
+                "epoch %3d/%d  lr %.2e  train loss %.4f  val loss %.4f  val Dice %.4f  IoU %.4f"
+                        + "  %.1f s (%.2f img/s, waited %.2f s for data)%s  ETA %s%n",
+                s.epoch() + 1,
+                epochs,
+                s.learningRate(),
+                s.trainLoss(),
+                s.valLoss(),
+                s.valDice(),
+                s.valIou(),
+                s.seconds(),
+                s.imagesPerSecond(),
+                s.dataWaitSeconds(),
+                s.improved() ? "  * best" : "",
+                duration(s.etaSeconds()));
         lastLine = System.nanoTime();
     }
 
@@ -79,7 +101,8 @@ final class Progress implements TrainingListener {
 
     static String duration(double seconds) {
         long s = Math.round(seconds);
-        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s % 3600 / 60)
+        return s >= 3600
+                ? String.format("%dh%02dm", s / 3600, s % 3600 / 60)
                 : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
     }
 }

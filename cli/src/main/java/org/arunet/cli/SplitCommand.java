@@ -6,22 +6,28 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.arunet.data.dataset.SegmentationDataset;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.split.Deduplication;
 import org.arunet.data.split.DuplicateGroups;
 import org.arunet.data.split.Duplicates;
-import org.arunet.data.dataset.SegmentationDataset;
 import org.arunet.data.split.Split;
 import org.arunet.data.split.Splits;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "split", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Make a stratified train/validation/test split (7:1:2 per class by default) and write it as"
-                + " JSON for train and eval to reuse.",
+@Command(
+        name = "split",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Make a stratified train/validation/test split (7:1:2 per class by default) and write it as"
+                    + " JSON for train and eval to reuse.",
             "Exact and near-duplicate images (perceptual hash) are grouped first, so copies never straddle parts;"
-                + " the number of groups is reported."})
+                    + " the number of groups is reported."
+        })
 final class SplitCommand extends BaseCommand {
     @Mixin
     DataOptions data = new DataOptions();
@@ -32,9 +38,12 @@ final class SplitCommand extends BaseCommand {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the split.")
     long seed;
 
-    @Option(names = "--test-include", paramLabel = "FILE", description = "Text file of sample ids (as the split file"
-            + " writes them, e.g. images/benign_028.png; one per line, # comments) that must be in the test part,"
-            + " with their duplicates: images that training must never see.")
+    @Option(
+            names = "--test-include",
+            paramLabel = "FILE",
+            description = "Text file of sample ids (as the split file"
+                    + " writes them, e.g. images/benign_028.png; one per line, # comments) that must be in the test part,"
+                    + " with their duplicates: images that training must never see.")
     Path testInclude;
 
     @Option(names = "--force", description = "Overwrite an existing split file.")
@@ -59,7 +68,10 @@ final class SplitCommand extends BaseCommand {
                     ids.add(t);
                 }
             }
-            DuplicateGroups groups = Duplicates.find(ds.samples(), Deduplication.defaults(), new ImageReader(),
+            DuplicateGroups groups = Duplicates.find(
+                    ds.samples(),
+                    Deduplication.defaults(),
+                    new ImageReader(),
                     Runtime.getRuntime().availableProcessors());
             try {
                 s = Splits.stratified(ds, f[0], f[1], f[2], seed, groups, ids);
@@ -83,9 +95,17 @@ final class SplitCommand extends BaseCommand {
         if (json) {
             printJson(r);
         } else {
-            System.out.printf("%s: %d images %s; train %d, val %d, test %d; %d duplicate groups (%d images) kept"
-                    + " within one part%n", out, ds.size(), ds.countByLabel(), s.train().size(), s.val().size(),
-                    s.test().size(), s.duplicateGroups(), s.samplesInDuplicateGroups());
+            System.out.printf(
+                    "%s: %d images %s; train %d, val %d, test %d; %d duplicate groups (%d images) kept"
+                            + " within one part%n",
+                    out,
+                    ds.size(),
+                    ds.countByLabel(),
+                    s.train().size(),
+                    s.val().size(),
+                    s.test().size(),
+                    s.duplicateGroups(),
+                    s.samplesInDuplicateGroups());
             if (!ds.report().excludedByClass().isEmpty()) {
                 System.out.println("excluded by class filter: " + ds.report().excludedByClass()
                         + " (--include-normal keeps BUSI's normal images)");

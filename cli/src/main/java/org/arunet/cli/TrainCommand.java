@@ -28,13 +28,19 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "train", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpAutoWidth = true,
-        description = {"Train a model on your images and masks (Adam, cosine learning rate, CE + Dice loss, online"
-                + " augmentation, early stopping on validation loss), then evaluate the best checkpoint on the test"
-                + " split. --recipe paper trains exactly as the paper does.",
+@Command(
+        name = "train",
+        mixinStandardHelpOptions = true,
+        showDefaultValues = true,
+        usageHelpAutoWidth = true,
+        description = {
+            "Train a model on your images and masks (Adam, cosine learning rate, CE + Dice loss, online"
+                    + " augmentation, early stopping on validation loss), then evaluate the best checkpoint on the test"
+                    + " split. --recipe paper trains exactly as the paper does.",
             "Writes into --out: config.json, split.json, checkpoints/last.safetensors (every epoch, atomically),"
-                + " checkpoints/best.safetensors, history.csv, loss.png, dice.png and test/ (report.json,"
-                + " per_image.csv, overlays/)."})
+                    + " checkpoints/best.safetensors, history.csv, loss.png, dice.png and test/ (report.json,"
+                    + " per_image.csv, overlays/)."
+        })
 final class TrainCommand extends BaseCommand {
     @Mixin
     DataOptions data = new DataOptions();
@@ -48,7 +54,10 @@ final class TrainCommand extends BaseCommand {
     @Option(names = "--epochs", defaultValue = "150", description = "Maximum epochs (150 in the authors' code).")
     int epochs;
 
-    @Option(names = "--recipe", defaultValue = "standard", converter = EnumConverters.RecipeConverter.class,
+    @Option(
+            names = "--recipe",
+            defaultValue = "standard",
+            converter = EnumConverters.RecipeConverter.class,
             description = "Training recipe, the defaults of the options marked 'from --recipe': standard (arunet's,"
                     + " chosen by measurement: Adam 1e-3, no warm-up, cosine to 0, batch 8, PyTorch initialisation,"
                     + " random crop of 80-100 %%; docs/TRAINING-PARITY.md) or paper (the paper's protocol exactly: Adam"
@@ -59,27 +68,40 @@ final class TrainCommand extends BaseCommand {
     @Option(names = "--batch-size", description = "Images per step. Default: from --recipe (standard: 8; paper: 2).")
     Integer batchSize;
 
-    @Option(names = "--image-size", defaultValue = "256", description = "Network input side (multiple of 16);"
-            + " the paper uses 512, which needs a GPU to train in reasonable time.")
+    @Option(
+            names = "--image-size",
+            defaultValue = "256",
+            description = "Network input side (multiple of 16);"
+                    + " the paper uses 512, which needs a GPU to train in reasonable time.")
     int imageSize;
 
-    @Option(names = "--channels", defaultValue = "3", description = "Input channels: 3 (grey replicated, colour kept)"
-            + " or 1 (grey).")
+    @Option(
+            names = "--channels",
+            defaultValue = "3",
+            description = "Input channels: 3 (grey replicated, colour kept)" + " or 1 (grey).")
     int channels;
 
-    @Option(names = "--lr", description = "Peak learning rate (Adam). Default: from --recipe (standard: 1e-3;"
-            + " paper: 1e-4).")
+    @Option(
+            names = "--lr",
+            description = "Peak learning rate (Adam). Default: from --recipe (standard: 1e-3;" + " paper: 1e-4).")
     Float lr;
 
-    @Option(names = "--min-lr", description = "Final learning rate of the cosine schedule. Default: from --recipe"
-            + " (standard: 0; paper: 1e-6).")
+    @Option(
+            names = "--min-lr",
+            description = "Final learning rate of the cosine schedule. Default: from --recipe"
+                    + " (standard: 0; paper: 1e-6).")
     Float minLr;
 
-    @Option(names = "--warmup-epochs", description = "Quadratic warm-up epochs from 0.1 x lr. Default: from --recipe"
-            + " (standard: 0; paper: 3).")
+    @Option(
+            names = "--warmup-epochs",
+            description =
+                    "Quadratic warm-up epochs from 0.1 x lr. Default: from --recipe" + " (standard: 0; paper: 3).")
     Integer warmup;
 
-    @Option(names = "--loss", defaultValue = "ce-dice", converter = EnumConverters.LossConverter.class,
+    @Option(
+            names = "--loss",
+            defaultValue = "ce-dice",
+            converter = EnumConverters.LossConverter.class,
             description = "Loss: ce-dice (paper) or focal-tversky.")
     LossKind loss;
 
@@ -92,31 +114,45 @@ final class TrainCommand extends BaseCommand {
     @Option(names = "--tversky-gamma", defaultValue = "0.75", description = "Focal Tversky exponent.")
     float tverskyGamma;
 
-    @Option(names = "--patience", defaultValue = "15", description = "Early stopping: epochs without a lower"
-            + " validation loss (0 = off).")
+    @Option(
+            names = "--patience",
+            defaultValue = "15",
+            description = "Early stopping: epochs without a lower" + " validation loss (0 = off).")
     int patience;
 
-    @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
+    @Option(
+            names = "--augment",
+            negatable = true,
+            defaultValue = "true",
+            fallbackValue = "true",
             description = "Online augmentation: horizontal flip, rotation within 10 degrees, random crop resized back.")
     boolean augment;
 
-    @Option(names = "--crop-scale", paramLabel = "MIN,MAX", split = ",", description = "Side of the random crop as a"
-            + " fraction of the image side, uniform in [MIN, MAX]. Default: from --recipe (standard: 0.8,1.0; paper:"
-            + " 0.8,0.8, a fixed 80 %% crop).")
+    @Option(
+            names = "--crop-scale",
+            paramLabel = "MIN,MAX",
+            split = ",",
+            description = "Side of the random crop as a"
+                    + " fraction of the image side, uniform in [MIN, MAX]. Default: from --recipe (standard: 0.8,1.0; paper:"
+                    + " 0.8,0.8, a fixed 80 %% crop).")
     List<Double> cropScale;
 
     @Option(names = "--crop-probability", description = "Probability that an image is cropped. Default: 1.")
     Double cropProbability;
 
-    @Option(names = "--loader-threads", defaultValue = "2", description = "Background threads decoding and"
-            + " augmenting images.")
+    @Option(
+            names = "--loader-threads",
+            defaultValue = "2",
+            description = "Background threads decoding and" + " augmenting images.")
     int loaderThreads;
 
     @Mixin
     ComputeOptions compute = new ComputeOptions();
 
-    @Option(names = "--seed", defaultValue = "42", description = "Seed of the split, initialisation, shuffling and"
-            + " augmentation.")
+    @Option(
+            names = "--seed",
+            defaultValue = "42",
+            description = "Seed of the split, initialisation, shuffling and" + " augmentation.")
     long seed;
 
     @Option(names = "--resume", description = "Continue from checkpoints/last.safetensors in --out.")
@@ -125,7 +161,11 @@ final class TrainCommand extends BaseCommand {
     @Option(names = "--force", description = "Overwrite an earlier run in --out.")
     boolean force;
 
-    @Option(names = "--eval-test", negatable = true, defaultValue = "true", fallbackValue = "true",
+    @Option(
+            names = "--eval-test",
+            negatable = true,
+            defaultValue = "true",
+            fallbackValue = "true",
             description = "Evaluate the best checkpoint on the test split at the end.")
     boolean evalTest;
 
@@ -134,6 +174,7 @@ final class TrainCommand extends BaseCommand {
 
     /** What the last run produced (for {@link DemoCommand}). */
     Map<String, Object> summary;
+
     List<EpochSummary> history;
 
     @Override
@@ -144,41 +185,75 @@ final class TrainCommand extends BaseCommand {
         applyRecipe();
         prepareOut(out, resume ? null : "checkpoints/last.safetensors", force);
         if (resume && !Files.exists(out.resolve("checkpoints").resolve(Trainer.LAST))) {
-            throw new IllegalArgumentException("--resume: no checkpoint at " + out.resolve("checkpoints")
-                    .resolve(Trainer.LAST));
+            throw new IllegalArgumentException(
+                    "--resume: no checkpoint at " + out.resolve("checkpoints").resolve(Trainer.LAST));
         }
         SegmentationDataset ds = data.scan();
         Split split = data.split(ds, out.resolve("split.json"), seed);
         Split.Parts parts = split.select(ds);
-        info().printf("dataset %s: %d images (%s); split %s: train %d, val %d, test %d; %d duplicate groups kept"
-                + " together%n", ds.root(), ds.size(), ds.countByLabel(), split.hash().substring(0, 12),
-                parts.train().size(), parts.val().size(), parts.test().size(), split.duplicateGroups());
+        info().printf(
+                        "dataset %s: %d images (%s); split %s: train %d, val %d, test %d; %d duplicate groups kept"
+                                + " together%n",
+                        ds.root(),
+                        ds.size(),
+                        ds.countByLabel(),
+                        split.hash().substring(0, 12),
+                        parts.train().size(),
+                        parts.val().size(),
+                        parts.test().size(),
+                        split.duplicateGroups());
         if (parts.train().isEmpty()) {
             throw new IllegalArgumentException("the split has no training images");
         }
         writeEffectiveConfig(out);
-        TrainerConfig tc = recipe.trainerConfig().withEpochs(epochs).withBatchSize(batchSize).withLearningRate(lr)
-                .withMinLearningRate(Math.min(minLr, lr)).withWarmupEpochs(warmup).withLoss(loss)
-                .withTversky(tverskyAlpha, tverskyBeta, tverskyGamma).withPatience(patience);
-        LoaderConfig base = LoaderConfig.builder().imageSize(imageSize).channels(channels)
-                .classes(data.classes).seed(seed).threads(loaderThreads).build();
-        LoaderConfig trainCfg = LoaderConfig.builder().imageSize(imageSize).channels(channels)
-                .classes(data.classes).seed(seed).threads(loaderThreads)
-                .augmentation(augmentation()).build();
+        TrainerConfig tc = recipe.trainerConfig()
+                .withEpochs(epochs)
+                .withBatchSize(batchSize)
+                .withLearningRate(lr)
+                .withMinLearningRate(Math.min(minLr, lr))
+                .withWarmupEpochs(warmup)
+                .withLoss(loss)
+                .withTversky(tverskyAlpha, tverskyBeta, tverskyGamma)
+                .withPatience(patience);
+        LoaderConfig base = LoaderConfig.builder()
+                .imageSize(imageSize)
+                .channels(channels)
+                .classes(data.classes)
+                .seed(seed)
+                .threads(loaderThreads)
+                .build();
+        LoaderConfig trainCfg = LoaderConfig.builder()
+                .imageSize(imageSize)
+                .channels(channels)
+                .classes(data.classes)
+                .seed(seed)
+                .threads(loaderThreads)
+                .augmentation(augmentation())
+                .build();
         TrainingResult result;
         try (SegmentationBatchSource train = SegmentationBatchSource.open(parts.train(), trainCfg);
-                SegmentationBatchSource val = parts.val().isEmpty() ? null : SegmentationBatchSource.open(parts.val(),
-                        base);
+                SegmentationBatchSource val =
+                        parts.val().isEmpty() ? null : SegmentationBatchSource.open(parts.val(), base);
                 Backend be = compute.backend(true);
                 SegmentationModel net = model.build(be, channels, data.classes, seed)) {
             if (val == null) {
                 info().println("warning: no validation images: no early stopping, no best checkpoint");
             }
-            info().printf(Locale.ROOT, "model %s, %,d parameters, %.2f GMAC per %dx%d image, backend %s%n",
-                    net.architecture().get("arch"), net.parameterCount(), net.macs(imageSize, imageSize) / 1e9,
-                    imageSize, imageSize, be.name());
-            Trainer trainer = Trainer.on(net).config(tc).data(train, val).checkpointDir(out.resolve("checkpoints"))
-                    .resume(resume).listener(new Progress(info(), json))
+            info().printf(
+                            Locale.ROOT,
+                            "model %s, %,d parameters, %.2f GMAC per %dx%d image, backend %s%n",
+                            net.architecture().get("arch"),
+                            net.parameterCount(),
+                            net.macs(imageSize, imageSize) / 1e9,
+                            imageSize,
+                            imageSize,
+                            be.name());
+            Trainer trainer = Trainer.on(net)
+                    .config(tc)
+                    .data(train, val)
+                    .checkpointDir(out.resolve("checkpoints"))
+                    .resume(resume)
+                    .listener(new Progress(info(), json))
                     .provenance("dataset", ds.root().toAbsolutePath().toString())
                     .provenance("split_hash", split.hash())
                     .provenance("seed", Long.toString(seed))
@@ -196,16 +271,25 @@ final class TrainCommand extends BaseCommand {
         summary.put("stopped_early", result.stoppedEarly());
         summary.put("best_epoch", result.bestEpoch() + 1);
         summary.put("best_val_loss", result.bestValLoss());
-        EpochSummary lastEpoch = result.history().isEmpty() ? null : result.history().get(result.history().size() - 1);
+        EpochSummary lastEpoch = result.history().isEmpty()
+                ? null
+                : result.history().get(result.history().size() - 1);
         summary.put("last_val_dice", lastEpoch == null ? null : lastEpoch.valDice());
-        summary.put("checkpoint_best", result.bestCheckpoint() == null ? null : result.bestCheckpoint().toString());
+        summary.put(
+                "checkpoint_best",
+                result.bestCheckpoint() == null ? null : result.bestCheckpoint().toString());
         summary.put("checkpoint_last", result.lastCheckpoint().toString());
         summary.put("curves", charts.stream().map(Path::toString).toList());
         if (evalTest && !parts.test().isEmpty()) {
             Path ckpt = result.bestCheckpoint() != null ? result.bestCheckpoint() : result.lastCheckpoint();
-            info().printf("evaluating %s on %d test images%n", ckpt, parts.test().size());
-            try (Segmenter seg = Segmenter.builder(ckpt).device(compute.device).threads(compute.threads)
-                    .precision(compute.precision).build()) {
+            info().printf(
+                            "evaluating %s on %d test images%n",
+                            ckpt, parts.test().size());
+            try (Segmenter seg = Segmenter.builder(ckpt)
+                    .device(compute.device)
+                    .threads(compute.threads)
+                    .precision(compute.precision)
+                    .build()) {
                 Evaluation ev = EvalRunner.run(seg, parts.test(), out.resolve("test"), overlays, info());
                 EvalRunner.printHeadline(ev, info());
                 summary.put("test", ev.summary());
@@ -243,7 +327,8 @@ final class TrainCommand extends BaseCommand {
             throw new Errors.UsageException("--crop-scale needs two values MIN,MAX, got " + cropScale);
         }
         try {
-            return recipe.augmentation().withCropScale(cropScale.get(0), cropScale.get(1))
+            return recipe.augmentation()
+                    .withCropScale(cropScale.get(0), cropScale.get(1))
                     .withCropProbability(cropProbability);
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException("--crop-scale/--crop-probability: " + e.getMessage());
@@ -254,9 +339,19 @@ final class TrainCommand extends BaseCommand {
         try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
             w.write("epoch,lr,train_loss,val_loss,val_dice,val_iou,seconds,images_per_second,data_wait_seconds,best\n");
             for (EpochSummary e : h) {
-                w.write(String.format(Locale.ROOT, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.2f,%.3f,%.3f,%s%n", e.epoch() + 1,
-                        e.learningRate(), e.trainLoss(), e.valLoss(), e.valDice(), e.valIou(), e.seconds(),
-                        e.imagesPerSecond(), e.dataWaitSeconds(), e.improved()));
+                w.write(String.format(
+                        Locale.ROOT,
+                        "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.2f,%.3f,%.3f,%s%n",
+                        e.epoch() + 1,
+                        e.learningRate(),
+                        e.trainLoss(),
+                        e.valLoss(),
+                        e.valDice(),
+                        e.valIou(),
+                        e.seconds(),
+                        e.imagesPerSecond(),
+                        e.dataWaitSeconds(),
+                        e.improved()));
             }
         }
     }

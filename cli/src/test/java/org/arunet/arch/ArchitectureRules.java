@@ -31,16 +31,31 @@ final class ArchitectureRules {
 
     static final String NATIVE = "org.arunet.jni..";
     /** The packages of arunet-core (java-api/core). */
-    static final String[] CORE = {"org.arunet.tensor..", "org.arunet.backend", "org.arunet.backend.cpu..",
-        "org.arunet.backend.reference..", "org.arunet.nn..", "org.arunet.model..", "org.arunet.io.."};
+    static final String[] CORE = {
+        "org.arunet.tensor..",
+        "org.arunet.backend",
+        "org.arunet.backend.cpu..",
+        "org.arunet.backend.reference..",
+        "org.arunet.nn..",
+        "org.arunet.model..",
+        "org.arunet.io.."
+    };
+
     static final String CUDA = "org.arunet.backend.cuda..";
     static final String DATA = "org.arunet.data..";
     /** The packages of arunet-java-api (java-api). */
-    static final String[] API = {"org.arunet.train..", "org.arunet.infer..", "org.arunet.eval..", "org.arunet.report..",
-        "org.arunet.pretrained.."};
+    static final String[] API = {
+        "org.arunet.train..",
+        "org.arunet.infer..",
+        "org.arunet.eval..",
+        "org.arunet.report..",
+        "org.arunet.pretrained.."
+    };
+
     static final String ONNX = "org.arunet.onnx..";
     /** The Fiji/ImageJ plugin (java-api/fiji): on top of the Java API, used by nothing of ours. */
     static final String FIJI = "org.arunet.fiji..";
+
     static final String TESTKIT = "org.arunet.testkit..";
     static final String CLI = "org.arunet.cli..";
     static final String BENCH = "org.arunet.bench..";
@@ -77,54 +92,91 @@ final class ArchitectureRules {
      * through the ServiceLoader (no layer may name it; the GPU harness in benchmarks/gpu may); the test
      * kit is for tests and the GPU harness.
      */
-    static final ArchRule LAYERS = layeredArchitecture().consideringOnlyDependenciesInLayers()
+    static final ArchRule LAYERS = layeredArchitecture()
+            .consideringOnlyDependenciesInLayers()
             .withOptionalLayers(true)
-            .layer("Native").definedBy(NATIVE)
-            .layer("Core").definedBy(CORE)
-            .layer("Cuda").definedBy(CUDA)
-            .layer("Data").definedBy(DATA)
-            .layer("Api").definedBy(API)
-            .layer("Onnx").definedBy(ONNX)
-            .layer("Fiji").definedBy(FIJI)
-            .layer("Testkit").definedBy(TESTKIT)
-            .layer("Cli").definedBy(CLI)
-            .layer("Bench").definedBy(BENCH)
-            .whereLayer("Cli").mayNotBeAccessedByAnyLayer()
-            .whereLayer("Fiji").mayNotBeAccessedByAnyLayer()
-            .whereLayer("Bench").mayNotBeAccessedByAnyLayer()
-            .whereLayer("Testkit").mayOnlyBeAccessedByLayers("Bench")
-            .whereLayer("Onnx").mayOnlyBeAccessedByLayers("Cli", "Bench")
-            .whereLayer("Api").mayOnlyBeAccessedByLayers("Onnx", "Fiji", "Testkit", "Cli", "Bench")
-            .whereLayer("Data").mayOnlyBeAccessedByLayers("Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
-            .whereLayer("Cuda").mayOnlyBeAccessedByLayers("Bench")
-            .whereLayer("Core").mayOnlyBeAccessedByLayers("Cuda", "Data", "Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
-            .whereLayer("Native").mayOnlyBeAccessedByLayers("Core")
+            .layer("Native")
+            .definedBy(NATIVE)
+            .layer("Core")
+            .definedBy(CORE)
+            .layer("Cuda")
+            .definedBy(CUDA)
+            .layer("Data")
+            .definedBy(DATA)
+            .layer("Api")
+            .definedBy(API)
+            .layer("Onnx")
+            .definedBy(ONNX)
+            .layer("Fiji")
+            .definedBy(FIJI)
+            .layer("Testkit")
+            .definedBy(TESTKIT)
+            .layer("Cli")
+            .definedBy(CLI)
+            .layer("Bench")
+            .definedBy(BENCH)
+            .whereLayer("Cli")
+            .mayNotBeAccessedByAnyLayer()
+            .whereLayer("Fiji")
+            .mayNotBeAccessedByAnyLayer()
+            .whereLayer("Bench")
+            .mayNotBeAccessedByAnyLayer()
+            .whereLayer("Testkit")
+            .mayOnlyBeAccessedByLayers("Bench")
+            .whereLayer("Onnx")
+            .mayOnlyBeAccessedByLayers("Cli", "Bench")
+            .whereLayer("Api")
+            .mayOnlyBeAccessedByLayers("Onnx", "Fiji", "Testkit", "Cli", "Bench")
+            .whereLayer("Data")
+            .mayOnlyBeAccessedByLayers("Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
+            .whereLayer("Cuda")
+            .mayOnlyBeAccessedByLayers("Bench")
+            .whereLayer("Core")
+            .mayOnlyBeAccessedByLayers("Cuda", "Data", "Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
+            .whereLayer("Native")
+            .mayOnlyBeAccessedByLayers("Core")
             .because("the module graph points one way: native <- core <- {cuda, java-api <- datasets} <- onnx, testkit"
                     + " <- cli; fiji on the Java API (docs/ARCHITECTURE.md)");
 
     /** No cycle between any two packages (sub-packages count as packages of their own). */
-    static final ArchRule NO_PACKAGE_CYCLES = slices().matching("org.arunet.(**)").should().beFreeOfCycles()
+    static final ArchRule NO_PACKAGE_CYCLES = slices().matching("org.arunet.(**)")
+            .should()
+            .beFreeOfCycles()
             .because("a package cycle makes the packages one unit that cannot be split, tested or read alone");
 
     /** CUDA types (ours and JavaCPP's CUDA preset) appear only in the CUDA module. */
-    static final ArchRule CUDA_ONLY_IN_ITS_MODULE = noClasses().that().resideOutsideOfPackages(CUDA, BENCH)
-            .should().dependOnClassesThat().resideInAnyPackage(CUDA, "org.bytedeco.cuda..")
+    static final ArchRule CUDA_ONLY_IN_ITS_MODULE = noClasses()
+            .that()
+            .resideOutsideOfPackages(CUDA, BENCH)
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage(CUDA, "org.bytedeco.cuda..")
             .because("engines are plug-ins: code asks the Backend SPI for capabilities (requiresLossScaling,"
                     + " scaleAndSumSquares) instead of naming the GPU backend, so decorators keep its fast paths");
 
     /** The SPI package names no engine: engines are found through ServiceLoader. */
-    static final ArchRule SPI_NAMES_NO_ENGINE = noClasses().that().resideInAPackage("org.arunet.backend")
-            .should().dependOnClassesThat().resideInAnyPackage("org.arunet.backend.cpu..",
-                    "org.arunet.backend.reference..", CUDA)
+    static final ArchRule SPI_NAMES_NO_ENGINE = noClasses()
+            .that()
+            .resideInAPackage("org.arunet.backend")
+            .should()
+            .dependOnClassesThat()
+            .resideInAnyPackage("org.arunet.backend.cpu..", "org.arunet.backend.reference..", CUDA)
             .because("Backends finds every engine through META-INF/services/org.arunet.backend.BackendProvider");
 
     /** One precision type. */
-    static final ArchRule ONE_PRECISION = classes().that().haveSimpleName("Precision")
-            .should().resideInAPackage("org.arunet.backend")
+    static final ArchRule ONE_PRECISION = classes()
+            .that()
+            .haveSimpleName("Precision")
+            .should()
+            .resideInAPackage("org.arunet.backend")
             .because("the CPU and GPU backends share org.arunet.backend.Precision");
 
     /** No org.bytedeco type in a public or protected signature of a public core class. */
-    static final ArchRule NO_BYTEDECO_IN_PUBLIC_CORE = classes().that().resideInAnyPackage(CORE).and().arePublic()
+    static final ArchRule NO_BYTEDECO_IN_PUBLIC_CORE = classes()
+            .that()
+            .resideInAnyPackage(CORE)
+            .and()
+            .arePublic()
             .should(exposeNoTypeFrom("org.bytedeco"))
             .because("the core's API is plain Java: JavaCPP and OpenCV types stay inside (datasets adapts OpenCV)");
 
@@ -132,14 +184,22 @@ final class ArchitectureRules {
      * Every class lies in the module of its package ({@link #MODULES}): the layout the other rules assume,
      * so that a package rule is also a module rule.
      */
-    static final ArchRule PACKAGES_IN_THEIR_MODULES = classes().that().resideInAPackage("org.arunet..")
+    static final ArchRule PACKAGES_IN_THEIR_MODULES = classes()
+            .that()
+            .resideInAPackage("org.arunet..")
             .should(lieInTheModuleOfTheirPackage())
             .because("docs/ARCHITECTURE.md maps packages to modules; a class elsewhere would make its module"
                     + " depend on what the map says it must not");
 
     static List<ArchRule> all() {
-        return List.of(LAYERS, NO_PACKAGE_CYCLES, CUDA_ONLY_IN_ITS_MODULE, SPI_NAMES_NO_ENGINE, ONE_PRECISION,
-                NO_BYTEDECO_IN_PUBLIC_CORE, PACKAGES_IN_THEIR_MODULES);
+        return List.of(
+                LAYERS,
+                NO_PACKAGE_CYCLES,
+                CUDA_ONLY_IN_ITS_MODULE,
+                SPI_NAMES_NO_ENGINE,
+                ONE_PRECISION,
+                NO_BYTEDECO_IN_PUBLIC_CORE,
+                PACKAGES_IN_THEIR_MODULES);
     }
 
     private static ArchCondition<JavaClass> lieInTheModuleOfTheirPackage() {
@@ -156,10 +216,14 @@ final class ArchitectureRules {
                 if (module == null) {
                     return; // a package outside the map (none in the main code)
                 }
-                String where = c.getSource().map(Source::getUri).map(Object::toString).orElse("?");
+                String where =
+                        c.getSource().map(Source::getUri).map(Object::toString).orElse("?");
                 boolean ok = where.contains("/" + module[1] + "/target/") || where.contains("/" + module[2] + "-");
-                events.add(new SimpleConditionEvent(c, ok, c.getName() + " comes from " + where + ", not from module "
-                        + module[1] + " (" + module[2] + ")"));
+                events.add(new SimpleConditionEvent(
+                        c,
+                        ok,
+                        c.getName() + " comes from " + where + ", not from module " + module[1] + " (" + module[2]
+                                + ")"));
             }
         };
     }

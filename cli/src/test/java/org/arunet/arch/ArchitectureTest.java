@@ -32,9 +32,15 @@ class ArchitectureTest {
     /** The rules see every module (they would pass vacuously on a class path that lacks one). */
     @Test
     void everyModuleIsImported() {
-        for (String c : List.of("org.arunet.jni.ArunetNative", "org.arunet.backend.cpu.CpuBackend",
-                "org.arunet.backend.cuda.CudaBackend", "org.arunet.data.io.ImageReader", "org.arunet.train.Trainer",
-                "org.arunet.onnx.OnnxExporter", "org.arunet.testkit.OpCases", "org.arunet.cli.Main",
+        for (String c : List.of(
+                "org.arunet.jni.ArunetNative",
+                "org.arunet.backend.cpu.CpuBackend",
+                "org.arunet.backend.cuda.CudaBackend",
+                "org.arunet.data.io.ImageReader",
+                "org.arunet.train.Trainer",
+                "org.arunet.onnx.OnnxExporter",
+                "org.arunet.testkit.OpCases",
+                "org.arunet.cli.Main",
                 "org.arunet.fiji.SegmentLesion")) {
             assertTrue(MAIN.contain(c), c + " is not among the imported classes");
         }

@@ -38,9 +38,30 @@ class CheckpointWriteFailureTest {
     }
 
     private static List<String> train(Path out, int epochs, boolean resume) {
-        List<String> a = new ArrayList<>(List.of("train", "--data", data.toString(), "--out", out.toString(),
-                "--epochs", Integer.toString(epochs), "--image-size", "32", "--width", "4", "--batch-size", "2",
-                "--threads", "2", "--loader-threads", "1", "--device", "cpu", "--seed", "3", "--patience", "0",
+        List<String> a = new ArrayList<>(List.of(
+                "train",
+                "--data",
+                data.toString(),
+                "--out",
+                out.toString(),
+                "--epochs",
+                Integer.toString(epochs),
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--batch-size",
+                "2",
+                "--threads",
+                "2",
+                "--loader-threads",
+                "1",
+                "--device",
+                "cpu",
+                "--seed",
+                "3",
+                "--patience",
+                "0",
                 "--no-eval-test"));
         if (resume) {
             a.add("--resume");
@@ -55,21 +76,28 @@ class CheckpointWriteFailureTest {
         if (!Files.exists(f)) {
             Files.writeString(f, "fault,outcome\n");
         }
-        Files.writeString(f, fault + ",\"" + outcome.replace("\"", "'") + "\"\n", StandardCharsets.UTF_8,
+        Files.writeString(
+                f,
+                fault + ",\"" + outcome.replace("\"", "'") + "\"\n",
+                StandardCharsets.UTF_8,
                 java.nio.file.StandardOpenOption.APPEND);
     }
 
     /** The first line the command printed about a failure. */
     private static String errorLine(String stderr) {
-        return stderr.lines().filter(l -> l.startsWith("arunet train: error:")).findFirst().orElse("(none) " + stderr);
+        return stderr.lines()
+                .filter(l -> l.startsWith("arunet train: error:"))
+                .findFirst()
+                .orElse("(none) " + stderr);
     }
 
     @Test
     void fullDiskStopsTrainingAndKeepsThePreviousCheckpoint() throws Exception {
         Path probe = dir.resolve("mount-probe");
         Files.createDirectories(probe);
-        Assumptions.assumeTrue(ChildProcess.works("unshare", "-m", "sh", "-c",
-                "mount -t tmpfs -o size=64k tmpfs " + probe), "needs unshare -m and mount (root): not allowed here");
+        Assumptions.assumeTrue(
+                ChildProcess.works("unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs " + probe),
+                "needs unshare -m and mount (root): not allowed here");
         // Sizes of this run's checkpoints, from a one-epoch run on an ordinary disk.
         Path sizing = dir.resolve("sizing");
         ChildProcess s = ChildProcess.start(dir.resolve("sizing-log"), List.of(), JVM, train(sizing, 1, false));
@@ -88,25 +116,30 @@ class CheckpointWriteFailureTest {
                 + "\"$@\"; rc=$?\n"
                 + "cp -a '" + ckpt + "'/. '" + copy + "'/\n"
                 + "exit $rc\n";
-        ChildProcess c = ChildProcess.start(dir.resolve("full-log"), List.of("unshare", "-m", "sh", "-c", script,
-                "sh"), JVM, train(out, 4, false));
+        ChildProcess c = ChildProcess.start(
+                dir.resolve("full-log"), List.of("unshare", "-m", "sh", "-c", script, "sh"), JVM, train(out, 4, false));
         int rc = c.waitFor(600);
         String line = errorLine(c.err());
         assertEquals(1, rc, c.err());
-        assertTrue(line.contains("epoch 2 finished but its checkpoint could not be saved")
-                && line.contains(ckpt.resolve(Trainer.LAST).toString()) && line.contains("No space left on device")
-                && line.contains("is unchanged"), line);
+        assertTrue(
+                line.contains("epoch 2 finished but its checkpoint could not be saved")
+                        && line.contains(ckpt.resolve(Trainer.LAST).toString())
+                        && line.contains("No space left on device")
+                        && line.contains("is unchanged"),
+                line);
         assertEquals(0, TrainingState.loadable(copy.resolve(Trainer.LAST)), "last checkpoint is epoch 1's");
         assertEquals(List.of(), TrainingState.temporaryFiles(copy), "temporary file left on the full disk");
         // Nothing is lost: on a disk with room, --resume continues from epoch 2.
-        for (Path f : List.of(Trainer.LAST, Trainer.BEST).stream().map(copy::resolve).toList()) {
+        for (Path f :
+                List.of(Trainer.LAST, Trainer.BEST).stream().map(copy::resolve).toList()) {
             Files.copy(f, ckpt.resolve(f.getFileName()));
         }
         ChildProcess r = ChildProcess.start(dir.resolve("full-resume-log"), List.of(), JVM, train(out, 4, true));
         assertEquals(0, r.waitFor(600), r.err());
         assertTrue(r.out().contains("resuming at epoch 2 of 4"), r.out());
         assertEquals(3, TrainingState.loadable(ckpt.resolve(Trainer.LAST)));
-        record("full disk (tmpfs of " + size + " bytes; checkpoints " + last + " + " + best + " bytes)",
+        record(
+                "full disk (tmpfs of " + size + " bytes; checkpoints " + last + " + " + best + " bytes)",
                 "exit " + rc + ": " + line + "; last checkpoint = epoch 1, loadable; resumed to epoch 4");
     }
 
@@ -125,8 +158,8 @@ class CheckpointWriteFailureTest {
         }
         String line = errorLine(err.toString(StandardCharsets.UTF_8));
         assertEquals(1, rc, err.toString(StandardCharsets.UTF_8));
-        assertTrue(line.contains(file.toString()) && line.matches(".*: (Not a directory|a file is in the way).*"),
-                line);
+        assertTrue(
+                line.contains(file.toString()) && line.matches(".*: (Not a directory|a file is in the way).*"), line);
         record("--out below a regular file", "exit " + rc + ": " + line);
     }
 
@@ -146,18 +179,23 @@ class CheckpointWriteFailureTest {
         // Stopped between epochs or in the middle of writing the next checkpoint; either way the file
         // that exists now is complete (it was renamed into place) and must survive.
         int before = TrainingState.of(ckpt.resolve(Trainer.LAST)).epoch();
-        assertTrue(ChildProcess.works("prlimit", "--pid", Long.toString(c.pid()), "--fsize=65536:65536"),
+        assertTrue(
+                ChildProcess.works("prlimit", "--pid", Long.toString(c.pid()), "--fsize=65536:65536"),
                 "prlimit --pid failed");
         c.signal("CONT");
         int rc = c.waitFor(600);
         String line = errorLine(c.err());
         assertEquals(1, rc, c.err());
-        assertTrue(line.contains("finished but its checkpoint could not be saved")
-                && line.contains(ckpt.toString()) && line.contains("File too large") && line.contains("is unchanged"),
+        assertTrue(
+                line.contains("finished but its checkpoint could not be saved")
+                        && line.contains(ckpt.toString())
+                        && line.contains("File too large")
+                        && line.contains("is unchanged"),
                 line);
         assertEquals(before, TrainingState.loadable(ckpt.resolve(Trainer.LAST)), "last checkpoint changed");
         assertEquals(List.of(), TrainingState.temporaryFiles(ckpt), "temporary file left behind");
-        record("file-size limit 64 KiB set with prlimit on the running process after epoch " + (before + 1),
+        record(
+                "file-size limit 64 KiB set with prlimit on the running process after epoch " + (before + 1),
                 String.format(Locale.ROOT, "exit %d: %s; last checkpoint = epoch %d, loadable", rc, line, before + 1));
     }
 }

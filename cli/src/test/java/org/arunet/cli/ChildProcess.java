@@ -86,7 +86,10 @@ final class ChildProcess {
 
     /** Sends a signal by name ("STOP", "CONT") with kill(1). */
     void signal(String name) throws IOException, InterruptedException {
-        int rc = new ProcessBuilder("kill", "-" + name, Long.toString(pid())).inheritIO().start().waitFor();
+        int rc = new ProcessBuilder("kill", "-" + name, Long.toString(pid()))
+                .inheritIO()
+                .start()
+                .waitFor();
         if (rc != 0) {
             throw new IOException("kill -" + name + " " + pid() + " failed with " + rc);
         }
@@ -103,8 +106,10 @@ final class ChildProcess {
     /** True when {@code command} runs and exits 0 (used to see what this machine allows). */
     static boolean works(String... command) {
         try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Process p = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
             return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
         } catch (IOException e) {
             return false;

@@ -62,8 +62,8 @@ class CliTest {
             for (int y = 0; y < 40; y++) {
                 for (int x = 0; x < 40; x++) {
                     boolean in = Math.hypot(x - cx, y - cy) < 8;
-                    img.getRaster().setSample(x, y, 0, (int) Math.max(0, Math.min(255,
-                            (in ? 200 : 60) + 30 * r.nextGaussian())));
+                    img.getRaster().setSample(x, y, 0, (int)
+                            Math.max(0, Math.min(255, (in ? 200 : 60) + 30 * r.nextGaussian())));
                     mask.getRaster().setSample(x, y, 0, in ? 255 : 0);
                 }
             }
@@ -76,9 +76,27 @@ class CliTest {
     @Test
     void trainInfoEvalPredictEndToEnd() throws IOException {
         Path out = dir.resolve("run");
-        Run train = run("train", "--data", data.toString(), "--out", out.toString(), "--epochs", "1",
-                "--image-size", "32", "--width", "4", "--batch-size", "2", "--device", "cpu", "--threads", "2",
-                "--overlays", "2", "--json");
+        Run train = run(
+                "train",
+                "--data",
+                data.toString(),
+                "--out",
+                out.toString(),
+                "--epochs",
+                "1",
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--batch-size",
+                "2",
+                "--device",
+                "cpu",
+                "--threads",
+                "2",
+                "--overlays",
+                "2",
+                "--json");
         assertEquals(0, train.code(), train.err());
         JsonNode summary = new ObjectMapper().readTree(train.out());
         assertEquals(1, summary.get("epochs_run").asInt());
@@ -86,8 +104,9 @@ class CliTest {
         Path last = out.resolve("checkpoints").resolve("last.safetensors");
         assertTrue(Files.exists(last));
         assertTrue(Files.exists(out.resolve("checkpoints").resolve("best.safetensors")));
-        for (String f : new String[] {"config.json", "split.json", "history.csv", "loss.png", "dice.png",
-                "test/report.json", "test/per_image.csv"}) {
+        for (String f : new String[] {
+            "config.json", "split.json", "history.csv", "loss.png", "dice.png", "test/report.json", "test/per_image.csv"
+        }) {
             assertTrue(Files.exists(out.resolve(f)), f);
         }
         try (var s = Files.list(out.resolve("test").resolve("overlays"))) {
@@ -100,7 +119,13 @@ class CliTest {
         assertEquals(2, again.code(), "refuses to overwrite without --force");
         assertTrue(again.err().contains("--force"), again.err());
 
-        Run resumed = run("train", "--config", out.resolve("config.json").toString(), "--epochs", "2", "--resume",
+        Run resumed = run(
+                "train",
+                "--config",
+                out.resolve("config.json").toString(),
+                "--epochs",
+                "2",
+                "--resume",
                 "--no-eval-test");
         assertEquals(0, resumed.code(), resumed.err());
         assertTrue(resumed.out().contains("resuming at epoch 2"), resumed.out());
@@ -115,25 +140,54 @@ class CliTest {
         assertFalse(i.has("loss_scaler"), "fp32 training keeps no loss scale");
         assertEquals("f32", i.get("provenance").get("precision").asText());
 
-        Run eval = run("eval", "--model", last.toString(), "--data", data.toString(), "--split",
-                out.resolve("split.json").toString(), "--out", dir.resolve("eval").toString(), "--device", "cpu",
+        Run eval = run(
+                "eval",
+                "--model",
+                last.toString(),
+                "--data",
+                data.toString(),
+                "--split",
+                out.resolve("split.json").toString(),
+                "--out",
+                dir.resolve("eval").toString(),
+                "--device",
+                "cpu",
                 "--json");
         assertEquals(0, eval.code(), eval.err());
         JsonNode e = new ObjectMapper().readTree(eval.out());
-        for (String k : new String[] {"lesion_dice_mean", "lesion_iou_mean", "miou_paper", "accuracy", "precision",
-                "recall", "f1", "hd95_mean"}) {
+        for (String k : new String[] {
+            "lesion_dice_mean", "lesion_iou_mean", "miou_paper", "accuracy", "precision", "recall", "f1", "hd95_mean"
+        }) {
             assertTrue(e.has(k), "eval --json lacks " + k);
         }
 
-        Run cmp = run("eval", "--model", last.toString(), "--compare", out.resolve("checkpoints").resolve(
-                "best.safetensors").toString(), "--data", data.toString(), "--part", "all", "--out",
-                dir.resolve("eval2").toString(), "--json");
+        Run cmp = run(
+                "eval",
+                "--model",
+                last.toString(),
+                "--compare",
+                out.resolve("checkpoints").resolve("best.safetensors").toString(),
+                "--data",
+                data.toString(),
+                "--part",
+                "all",
+                "--out",
+                dir.resolve("eval2").toString(),
+                "--json");
         assertEquals(0, cmp.code(), cmp.err());
         assertTrue(new ObjectMapper().readTree(cmp.out()).get("comparison").has("dice"), cmp.out());
 
         Path pred = dir.resolve("pred");
-        Run p = run("predict", "--model", last.toString(), "--out", pred.toString(), "--csv", "--overlays",
-                data.resolve("images").toString(), "--json");
+        Run p = run(
+                "predict",
+                "--model",
+                last.toString(),
+                "--out",
+                pred.toString(),
+                "--csv",
+                "--overlays",
+                data.resolve("images").toString(),
+                "--json");
         assertEquals(0, p.code(), p.err());
         assertEquals(12, new ObjectMapper().readTree(p.out()).size());
         assertTrue(Files.exists(pred.resolve("benign_0.png")));
@@ -142,12 +196,24 @@ class CliTest {
         BufferedImage m = ImageIO.read(pred.resolve("benign_0.png").toFile());
         assertEquals(40, m.getWidth());
 
-        Run p2 = run("predict", "--model", last.toString(), "--out", pred.toString(),
+        Run p2 = run(
+                "predict",
+                "--model",
+                last.toString(),
+                "--out",
+                pred.toString(),
                 data.resolve("images").resolve("benign_0.png").toString());
         assertEquals(0, p2.code(), "an existing mask is skipped (resume), not overwritten, without --force");
         assertTrue(p2.out().contains("0 masks written") && p2.out().contains("1 input(s) skipped"), p2.out());
-        Run glob = run("predict", "--model", last.toString(), "--out", pred.toString(), "--force",
-                data.resolve("images") + "/malignant_*.png", "--json");
+        Run glob = run(
+                "predict",
+                "--model",
+                last.toString(),
+                "--out",
+                pred.toString(),
+                "--force",
+                data.resolve("images") + "/malignant_*.png",
+                "--json");
         assertEquals(0, glob.code(), glob.err());
         assertEquals(6, new ObjectMapper().readTree(glob.out()).size());
     }
@@ -159,17 +225,41 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(12, j.get("images").asInt());
-        assertEquals(12, j.get("train").asInt() + j.get("val").asInt() + j.get("test").asInt());
+        assertEquals(
+                12,
+                j.get("train").asInt() + j.get("val").asInt() + j.get("test").asInt());
         assertTrue(j.has("duplicate_groups"));
-        assertEquals(2, run("split", "--data", data.toString(), "--out", f.toString()).code(), "no overwrite");
+        assertEquals(
+                2,
+                run("split", "--data", data.toString(), "--out", f.toString()).code(),
+                "no overwrite");
     }
 
     @Test
     void trainWithBf16ConvolutionsOrAClearRefusal() throws IOException {
         Path out = dir.resolve("run-bf16");
-        Run train = run("train", "--data", data.toString(), "--out", out.toString(), "--epochs", "1",
-                "--image-size", "32", "--width", "4", "--batch-size", "2", "--device", "cpu", "--threads", "2",
-                "--precision", "bf16", "--no-eval-test", "--json");
+        Run train = run(
+                "train",
+                "--data",
+                data.toString(),
+                "--out",
+                out.toString(),
+                "--epochs",
+                "1",
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--batch-size",
+                "2",
+                "--device",
+                "cpu",
+                "--threads",
+                "2",
+                "--precision",
+                "bf16",
+                "--no-eval-test",
+                "--json");
         boolean supported;
         try (org.arunet.backend.cpu.CpuBackend cpu = new org.arunet.backend.cpu.CpuBackend(1)) {
             supported = cpu.supportsBf16Inference();
@@ -182,15 +272,26 @@ class CliTest {
         assertEquals(0, train.code(), train.err());
         JsonNode summary = new ObjectMapper().readTree(train.out());
         assertTrue(Double.isFinite(summary.get("best_val_loss").asDouble()), train.out());
-        Run info = run("info", "--model", out.resolve("checkpoints").resolve("last.safetensors").toString(), "--json");
-        assertEquals("bf16", new ObjectMapper().readTree(info.out()).get("provenance").get("precision").asText());
+        Run info = run(
+                "info",
+                "--model",
+                out.resolve("checkpoints").resolve("last.safetensors").toString(),
+                "--json");
+        assertEquals(
+                "bf16",
+                new ObjectMapper()
+                        .readTree(info.out())
+                        .get("provenance")
+                        .get("precision")
+                        .asText());
     }
 
     @Test
     void infoShowsTheFp16LossScaleOfACheckpoint() throws IOException {
         Path f = dir.resolve("fp16-like.safetensors");
         try (org.arunet.backend.Backend be = org.arunet.backend.Backends.reference();
-                org.arunet.model.ArUNet net = org.arunet.model.ArUNet.builder().backend(be).width(2).build();
+                org.arunet.model.ArUNet net =
+                        org.arunet.model.ArUNet.builder().backend(be).width(2).build();
                 org.arunet.train.Adam adam = org.arunet.train.Adam.of(be, net.namedParameters(), 1e-4f)) {
             org.arunet.train.LossScaler scaler = new org.arunet.train.LossScaler(be, 256f, 2f, 0.5f, 3);
             org.arunet.train.Checkpoint.save(f, net, adam, scaler, java.util.Map.of());
@@ -226,7 +327,8 @@ class CliTest {
     @Test
     void aMissingDataFolderGivesOneClearLine() {
         Path nowhere = dir.resolve("nowhere");
-        Run r = run("train", "--data", nowhere.toString(), "--out", dir.resolve("x").toString());
+        Run r = run(
+                "train", "--data", nowhere.toString(), "--out", dir.resolve("x").toString());
         assertEquals(1, r.code());
         String[] lines = r.err().strip().split("\n");
         assertTrue(lines[0].contains("--data " + nowhere + ": no such file or folder"), r.err());
@@ -244,8 +346,20 @@ class CliTest {
 
     @Test
     void benchPrintsJson() throws IOException {
-        Run r = run("bench", "--image-size", "32", "--width", "4", "--iterations", "2", "--warmup", "1", "--train",
-                "--device", "cpu", "--json");
+        Run r = run(
+                "bench",
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--iterations",
+                "2",
+                "--warmup",
+                "1",
+                "--train",
+                "--device",
+                "cpu",
+                "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertTrue(j.get("forward").get("median_ms").asDouble() > 0);

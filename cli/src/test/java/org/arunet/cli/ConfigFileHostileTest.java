@@ -30,8 +30,14 @@ class ConfigFileHostileTest {
         try {
             System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run("train", "--config", cfg.toString(), "--data", dir.resolve("none").toString(),
-                    "--out", dir.resolve("out").toString());
+            int code = Main.run(
+                    "train",
+                    "--config",
+                    cfg.toString(),
+                    "--data",
+                    dir.resolve("none").toString(),
+                    "--out",
+                    dir.resolve("out").toString());
             return new Run(code, err.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(oldOut);

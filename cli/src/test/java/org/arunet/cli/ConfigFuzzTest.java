@@ -47,8 +47,16 @@ class ConfigFuzzTest {
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = Main.run("train", "--config", FILE.toString(), "--data", MISSING.toString(), "--out",
-                    OUT.toString(), "--device", "cpu");
+            code = Main.run(
+                    "train",
+                    "--config",
+                    FILE.toString(),
+                    "--data",
+                    MISSING.toString(),
+                    "--out",
+                    OUT.toString(),
+                    "--device",
+                    "cpu");
         } finally {
             System.setOut(oldOut);
             System.setErr(oldErr);
@@ -57,14 +65,19 @@ class ConfigFuzzTest {
         String e = err.toString(StandardCharsets.UTF_8);
         // The first line of our own (Jazzer's agent logs to the same stream while it instruments classes).
         String first = e.lines().filter(l -> l.startsWith("arunet")).findFirst().orElse("");
-        boolean ok = switch (code) {
-            case 0 -> o.contains("Usage: arunet") || o.startsWith("arunet ");
-            case 1 -> first.startsWith("arunet train: error: ") && (first.contains("--data " + MISSING)
-                    || first.contains("--resume"));
-            case 2 -> first.startsWith("arunet") && (first.contains("--config " + FILE)
-                    || first.contains("Invalid value for option") || first.contains("must be"));
-            default -> false;
-        };
+        boolean ok =
+                switch (code) {
+                    case 0 -> o.contains("Usage: arunet") || o.startsWith("arunet ");
+                    case 1 ->
+                        first.startsWith("arunet train: error: ")
+                                && (first.contains("--data " + MISSING) || first.contains("--resume"));
+                    case 2 ->
+                        first.startsWith("arunet")
+                                && (first.contains("--config " + FILE)
+                                        || first.contains("Invalid value for option")
+                                        || first.contains("must be"));
+                    default -> false;
+                };
         if (e.lines().anyMatch(l -> l.startsWith("[picocli WARN]"))) {
             ok = false; // a help text that picocli cannot format (picocli's own log line, not the input echoed)
         }

@@ -22,12 +22,29 @@ class CpuCheckTest {
     @Test
     void anOldProcessorGetsAClearErrorNotSigill() throws Exception {
         Path cpuinfo = dir.resolve("cpuinfo");
-        Files.writeString(cpuinfo, "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz\n"
-                + "flags\t\t: fpu vme de pse tsc msr pae sse sse2 ssse3 sse4_1 sse4_2 popcnt avx xsave\n");
+        Files.writeString(
+                cpuinfo,
+                "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz\n"
+                        + "flags\t\t: fpu vme de pse tsc msr pae sse sse2 ssse3 sse4_1 sse4_2 popcnt avx xsave\n");
         Path data = TinyDataset.write(dir.resolve("data"), 6, 32, 1);
-        ChildProcess p = ChildProcess.start(dir.resolve("child"), List.of(), List.of("-Darunet.cpuinfo=" + cpuinfo),
-                List.of("train", "--data", data.toString(), "--out", dir.resolve("run").toString(), "--epochs", "1",
-                        "--image-size", "32", "--width", "4", "--device", "cpu"));
+        ChildProcess p = ChildProcess.start(
+                dir.resolve("child"),
+                List.of(),
+                List.of("-Darunet.cpuinfo=" + cpuinfo),
+                List.of(
+                        "train",
+                        "--data",
+                        data.toString(),
+                        "--out",
+                        dir.resolve("run").toString(),
+                        "--epochs",
+                        "1",
+                        "--image-size",
+                        "32",
+                        "--width",
+                        "4",
+                        "--device",
+                        "cpu"));
         int code = p.waitFor(120);
         String err = Files.readString(p.stderr);
         assertEquals(1, code, err);

@@ -38,15 +38,24 @@ class ExportCommandTest {
 
     static Path checkpoint;
 
-    static final Map<String, String> PRE = Map.of("image_size", "32", "channels", "3", "mean", "0.5", "std", "0.25",
-            "resize", "area when shrinking, bilinear when enlarging");
+    static final Map<String, String> PRE = Map.of(
+            "image_size",
+            "32",
+            "channels",
+            "3",
+            "mean",
+            "0.5",
+            "std",
+            "0.25",
+            "resize",
+            "area when shrinking, bilinear when enlarging");
 
     @BeforeAll
     static void makeCheckpoint() throws Exception {
         checkpoint = dir.resolve("tiny.safetensors");
         try (Backend be = Backends.cpu(2);
-                SegmentationModel m = new ArUNet(be, ArUNetConfig.paper().withWidth(4).withMixerDepth(2),
-                        Init.Scheme.PYTORCH, 3)) {
+                SegmentationModel m =
+                        new ArUNet(be, ArUNetConfig.paper().withWidth(4).withMixerDepth(2), Init.Scheme.PYTORCH, 3)) {
             Checkpoint.save(checkpoint, m, null, Map.of("preprocessing", new ObjectMapper().writeValueAsString(PRE)));
         }
     }
@@ -54,19 +63,36 @@ class ExportCommandTest {
     @Test
     void bioimageioFormatWritesAPackageFromTheBundledSample() throws Exception {
         Path zip = dir.resolve("tiny.bioimageio.zip");
-        Run r = CliTest.run("export", "--model", checkpoint.toString(), "--format", "bioimageio", "--out",
-                zip.toString(), "--json");
+        Run r = CliTest.run(
+                "export",
+                "--model",
+                checkpoint.toString(),
+                "--format",
+                "bioimageio",
+                "--out",
+                zip.toString(),
+                "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(Files.size(zip), j.get("bytes").asLong());
-        assertEquals("[\"rdf.yaml\",\"weights.onnx\",\"test_input.npy\",\"test_output_logits.npy\","
-                + "\"test_output_probabilities.npy\",\"cover.png\",\"README.md\"]", j.get("files").toString());
+        assertEquals(
+                "[\"rdf.yaml\",\"weights.onnx\",\"test_input.npy\",\"test_output_logits.npy\","
+                        + "\"test_output_probabilities.npy\",\"cover.png\",\"README.md\"]",
+                j.get("files").toString());
         assertEquals("arunet tiny", j.get("rdf").get("name").asText());
         assertEquals("Apache-2.0", j.get("rdf").get("license").asText());
-        assertEquals(3, j.get("rdf").get("inputs").get(0).get("axes").get(1).get("channel_names").size());
+        assertEquals(
+                3,
+                j.get("rdf")
+                        .get("inputs")
+                        .get(0)
+                        .get("axes")
+                        .get(1)
+                        .get("channel_names")
+                        .size());
 
-        Run again = CliTest.run("export", "--model", checkpoint.toString(), "--format", "bioimageio", "--out",
-                zip.toString());
+        Run again = CliTest.run(
+                "export", "--model", checkpoint.toString(), "--format", "bioimageio", "--out", zip.toString());
         assertEquals(2, again.code(), "refuses to overwrite without --force");
         Run noOut = CliTest.run("export", "--model", checkpoint.toString(), "--format", "bioimageio");
         assertEquals(2, noOut.code());
@@ -98,7 +124,8 @@ class ExportCommandTest {
             x[i] = (float) rng.nextGaussian();
         }
         float[] ours;
-        try (Backend be = Backends.cpu(2); SegmentationModel m = Checkpoint.loadModel(checkpoint, be);
+        try (Backend be = Backends.cpu(2);
+                SegmentationModel m = Checkpoint.loadModel(checkpoint, be);
                 Tensor t = Tensor.of(Transpose.nchwToNhwc(x, 2, 3, 32, 32), Layout.NHWC, 2, 32, 32, 3)) {
             m.eval();
             ours = Transpose.nhwcToNchw(m.forward(t).toFloatArray(), 2, 32, 32, 2);
@@ -115,19 +142,22 @@ class ExportCommandTest {
             }
             for (int i = 0; i < ours.length; i++) {
                 float v = y.get(i);
-                assertTrue(Math.abs(v - ours[i]) <= 1e-4 * (Math.abs(ours[i]) + 1e-2 * max),
+                assertTrue(
+                        Math.abs(v - ours[i]) <= 1e-4 * (Math.abs(ours[i]) + 1e-2 * max),
                         "logit " + i + ": onnxruntime " + v + " vs ours " + ours[i]);
             }
-            assertEquals(new ObjectMapper().readTree(new ObjectMapper().writeValueAsString(PRE)),
-                    new ObjectMapper().readTree(s.getMetadata().getCustomMetadata().get("preprocessing")));
+            assertEquals(
+                    new ObjectMapper().readTree(new ObjectMapper().writeValueAsString(PRE)),
+                    new ObjectMapper()
+                            .readTree(s.getMetadata().getCustomMetadata().get("preprocessing")));
         }
     }
 
     @Test
     void exportRefusesToOverwriteWithoutForceAndSaysWhatItWrote() throws Exception {
         Path onnx = dir.resolve("twice.onnx");
-        Run first = CliTest.run("export", "--model", checkpoint.toString(), "--onnx", onnx.toString(),
-                "--probabilities");
+        Run first =
+                CliTest.run("export", "--model", checkpoint.toString(), "--onnx", onnx.toString(), "--probabilities");
         assertEquals(0, first.code(), first.err());
         assertTrue(first.out().startsWith("wrote " + onnx), first.out());
         assertTrue(first.out().contains("probabilities"), first.out());
@@ -146,13 +176,22 @@ class ExportCommandTest {
 
     @Test
     void exportFailuresAreOneClearLine() throws Exception {
-        Run missing = CliTest.run("export", "--model", dir.resolve("none.safetensors").toString(), "--onnx",
+        Run missing = CliTest.run(
+                "export",
+                "--model",
+                dir.resolve("none.safetensors").toString(),
+                "--onnx",
                 dir.resolve("x.onnx").toString());
         assertEquals(1, missing.code());
         assertTrue(missing.err().contains("no such file"), missing.err());
         Path notCkpt = dir.resolve("junk.safetensors");
         Files.writeString(notCkpt, "not a checkpoint");
-        Run junk = CliTest.run("export", "--model", notCkpt.toString(), "--onnx", dir.resolve("y.onnx").toString());
+        Run junk = CliTest.run(
+                "export",
+                "--model",
+                notCkpt.toString(),
+                "--onnx",
+                dir.resolve("y.onnx").toString());
         assertEquals(1, junk.code());
         assertFalse(junk.err().contains("\tat "), junk.err());
         assertFalse(Files.exists(dir.resolve("y.onnx")));
@@ -174,8 +213,20 @@ class ExportCommandTest {
 
     @Test
     void benchVsOnnxRuntimeEndsWithTheRatio() {
-        Run r = CliTest.run("bench", "--vs", "onnxruntime", "--image-size", "32", "--width", "4", "--iterations",
-                "3", "--warmup", "1", "--threads", "2");
+        Run r = CliTest.run(
+                "bench",
+                "--vs",
+                "onnxruntime",
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--iterations",
+                "3",
+                "--warmup",
+                "1",
+                "--threads",
+                "2");
         assertEquals(0, r.code(), r.err());
         String[] lines = r.out().strip().split("\n");
         assertTrue(lines[lines.length - 1].matches("ratio ours/onnxruntime: \\d+\\.\\d\\d"), r.out());
@@ -186,8 +237,25 @@ class ExportCommandTest {
 
     @Test
     void benchVsOnnxRuntimeJson() throws Exception {
-        Run r = CliTest.run("bench", "--vs", "onnxruntime", "--image-size", "32", "--batch-size", "2", "--arch",
-                "unet", "--width", "4", "--iterations", "2", "--warmup", "0", "--threads", "1", "--json");
+        Run r = CliTest.run(
+                "bench",
+                "--vs",
+                "onnxruntime",
+                "--image-size",
+                "32",
+                "--batch-size",
+                "2",
+                "--arch",
+                "unet",
+                "--width",
+                "4",
+                "--iterations",
+                "2",
+                "--warmup",
+                "0",
+                "--threads",
+                "1",
+                "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         double ours = j.get("ours").get("median_ms").asDouble();

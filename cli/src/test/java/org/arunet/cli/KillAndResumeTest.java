@@ -44,16 +44,42 @@ class KillAndResumeTest {
     private static final String TRAINING_STARTS = "parameters,";
     /** An epoch line's duration: "epoch   3/6  lr ...  IoU 0.1234  0.8 s (...". */
     private static final Pattern EPOCH_SECONDS = Pattern.compile("(?m)^epoch +\\d+/\\d+ .*? ([0-9.]+) s \\(");
+
     private static final Pattern EPOCH_LINE = Pattern.compile("(?m)^epoch +(\\d+)/" + EPOCHS + " +lr");
 
     @TempDir
     Path dir;
 
     private static List<String> train(Path data, Path out, boolean resume) {
-        List<String> a = new ArrayList<>(List.of("train", "--data", data.toString(), "--out", out.toString(),
-                "--epochs", Integer.toString(EPOCHS), "--image-size", "48", "--width", "4", "--batch-size", "2",
-                "--lr", "2e-3", "--warmup-epochs", "1", "--patience", "0", "--threads", "2", "--loader-threads", "1",
-                "--device", "cpu", "--seed", "3", "--no-eval-test"));
+        List<String> a = new ArrayList<>(List.of(
+                "train",
+                "--data",
+                data.toString(),
+                "--out",
+                out.toString(),
+                "--epochs",
+                Integer.toString(EPOCHS),
+                "--image-size",
+                "48",
+                "--width",
+                "4",
+                "--batch-size",
+                "2",
+                "--lr",
+                "2e-3",
+                "--warmup-epochs",
+                "1",
+                "--patience",
+                "0",
+                "--threads",
+                "2",
+                "--loader-threads",
+                "1",
+                "--device",
+                "cpu",
+                "--seed",
+                "3",
+                "--no-eval-test"));
         if (resume) {
             a.add("--resume");
         }
@@ -73,7 +99,10 @@ class KillAndResumeTest {
     }
 
     /** Kills at a random moment, or the moment a new checkpoint write has started (attempts 1, 4, 7, ...). */
-    private enum When { RANDOM, DURING_A_CHECKPOINT_WRITE }
+    private enum When {
+        RANDOM,
+        DURING_A_CHECKPOINT_WRITE
+    }
 
     @Test
     void killedTrainingResumesToExactlyTheUninterruptedResult() throws Exception {
@@ -113,15 +142,15 @@ class KillAndResumeTest {
                 When when = attempt % 3 == 1 ? When.DURING_A_CHECKPOINT_WRITE : When.RANDOM;
                 boolean resume = Files.exists(ckpt.resolve(Trainer.LAST));
                 List<Path> staleTemps = TrainingState.temporaryFiles(ckpt); // the resumed run removes these
-                ChildProcess c = ChildProcess.start(dir.resolve("run" + run + "-" + attempt), List.of(), JVM,
-                        train(data, out, resume));
+                ChildProcess c = ChildProcess.start(
+                        dir.resolve("run" + run + "-" + attempt), List.of(), JVM, train(data, out, resume));
                 // A random epoch among those left (the last one only when it is all that is left, so that
                 // later attempts have something to kill), and a random moment within it: once the epoch
                 // before it is printed (or training starts), wait up to 90 % of the reference's shortest epoch.
                 int done = lastEpoch + 1;
                 int target = done + rnd.nextInt(Math.max(1, EPOCHS - done - 1));
-                String marker = target == done ? TRAINING_STARTS
-                        : String.format(Locale.ROOT, "epoch %3d/%d", target, EPOCHS);
+                String marker =
+                        target == done ? TRAINING_STARTS : String.format(Locale.ROOT, "epoch %3d/%d", target, EPOCHS);
                 long delay = (long) (shortestEpoch * 1000 * 0.9 * rnd.nextDouble());
                 boolean killed = when == When.RANDOM
                         ? c.awaitOutput(marker, 600) && killAfter(c, delay)
@@ -146,10 +175,14 @@ class KillAndResumeTest {
                 int epoch = -1;
                 if (Files.exists(ckpt.resolve(Trainer.LAST))) {
                     epoch = TrainingState.loadable(ckpt.resolve(Trainer.LAST));
-                    assertTrue(epoch + 1 >= reported, "run " + run + ": the process reported epoch " + reported
-                            + " finished but the last checkpoint holds epoch " + (epoch + 1));
-                    assertTrue(epoch >= lastEpoch, "run " + run + ": checkpoint went back from epoch "
-                            + (lastEpoch + 1) + " to " + (epoch + 1));
+                    assertTrue(
+                            epoch + 1 >= reported,
+                            "run " + run + ": the process reported epoch " + reported
+                                    + " finished but the last checkpoint holds epoch " + (epoch + 1));
+                    assertTrue(
+                            epoch >= lastEpoch,
+                            "run " + run + ": checkpoint went back from epoch " + (lastEpoch + 1) + " to "
+                                    + (epoch + 1));
                     lastEpoch = epoch;
                 } else {
                     assertEquals(0, reported, "an epoch was reported but no checkpoint exists");
@@ -157,26 +190,46 @@ class KillAndResumeTest {
                 if (Files.exists(ckpt.resolve(Trainer.BEST))) {
                     TrainingState.loadable(ckpt.resolve(Trainer.BEST));
                 }
-                csv.add(String.format(Locale.ROOT, "%d,%d,%s,%s,%s,%s,%d,%d,%d", run, attempt, resume,
-                        when.name().toLowerCase(Locale.ROOT), when == When.RANDOM ? "epoch " + (target + 1) + " + "
-                                + delay + " ms" : "",
-                        outcome, reported, epoch + 1, temps.size()));
+                csv.add(String.format(
+                        Locale.ROOT,
+                        "%d,%d,%s,%s,%s,%s,%d,%d,%d",
+                        run,
+                        attempt,
+                        resume,
+                        when.name().toLowerCase(Locale.ROOT),
+                        when == When.RANDOM ? "epoch " + (target + 1) + " + " + delay + " ms" : "",
+                        outcome,
+                        reported,
+                        epoch + 1,
+                        temps.size()));
             }
             if (!finished) {
                 boolean resume = Files.exists(ckpt.resolve(Trainer.LAST));
-                ChildProcess c = ChildProcess.start(dir.resolve("run" + run + "-final"), List.of(), JVM,
-                        train(data, out, resume));
+                ChildProcess c = ChildProcess.start(
+                        dir.resolve("run" + run + "-final"), List.of(), JVM, train(data, out, resume));
                 assertEquals(0, c.waitFor(600), c.err());
-                csv.add(String.format(Locale.ROOT, "%d,final,%s,,,completed,%d,%d,%d", run, resume,
-                        lastReportedEpoch(c.out()), EPOCHS, TrainingState.temporaryFiles(ckpt).size()));
+                csv.add(String.format(
+                        Locale.ROOT,
+                        "%d,final,%s,,,completed,%d,%d,%d",
+                        run,
+                        resume,
+                        lastReportedEpoch(c.out()),
+                        EPOCHS,
+                        TrainingState.temporaryFiles(ckpt).size()));
             }
             TrainingState.of(ckpt.resolve(Trainer.LAST)).assertSameAs(expectedLast, "run " + run + " last");
             TrainingState.of(ckpt.resolve(Trainer.BEST)).assertSameAs(expectedBest, "run " + run + " best");
             assertEquals(List.of(), TrainingState.temporaryFiles(ckpt), "unfinished writes left behind");
         }
-        csv.add(String.format(Locale.ROOT, "# %d runs, %d kills (%d in the middle of a checkpoint write), "
-                + "uninterrupted training %.1f s, seed %d: every final checkpoint equal to the uninterrupted run's",
-                RUNS, kills, killsInWrite, refSeconds, SEED));
+        csv.add(String.format(
+                Locale.ROOT,
+                "# %d runs, %d kills (%d in the middle of a checkpoint write), "
+                        + "uninterrupted training %.1f s, seed %d: every final checkpoint equal to the uninterrupted run's",
+                RUNS,
+                kills,
+                killsInWrite,
+                refSeconds,
+                SEED));
         Files.write(reportDir.resolve("kill-resume.csv"), csv, StandardCharsets.UTF_8);
         assertTrue(kills >= Math.min(1, RUNS * KILLS), "no kill happened; see " + reportDir.resolve("kill-resume.csv"));
         assertTrue(killsInWrite >= Math.min(1, RUNS * KILLS), "no kill landed in a checkpoint write");

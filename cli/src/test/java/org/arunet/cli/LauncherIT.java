@@ -22,11 +22,15 @@ class LauncherIT {
     record Result(int code, String output) {}
 
     static Result launch(Path workDir, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new java.util.ArrayList<>(List.of("bash", ROOT.resolve("arunet").toString()));
+        List<String> cmd =
+                new java.util.ArrayList<>(List.of("bash", ROOT.resolve("arunet").toString()));
         cmd.addAll(List.of(args));
         Path log = Files.createTempFile("launcher", ".log");
-        Process p = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(cmd)
+                .directory(workDir.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         if (!p.waitFor(5, TimeUnit.MINUTES)) {
             p.destroyForcibly();
             throw new AssertionError("launcher did not finish: " + Files.readString(log));
@@ -52,7 +56,13 @@ class LauncherIT {
 
         // A real command through the launcher: split the bundled sample after extracting it via the demo's code.
         Path data = org.arunet.data.sample.BusiMini.extractTo(dir.resolve("data"));
-        Result split = launch(dir, "split", "--data", data.toString(), "--out", dir.resolve("s.json").toString(),
+        Result split = launch(
+                dir,
+                "split",
+                "--data",
+                data.toString(),
+                "--out",
+                dir.resolve("s.json").toString(),
                 "--json");
         assertEquals(0, split.code(), split.output());
         assertTrue(split.output().contains("\"duplicate_groups\""), split.output());

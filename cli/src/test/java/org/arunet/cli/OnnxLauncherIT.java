@@ -32,7 +32,8 @@ class OnnxLauncherIT {
     @Test
     void theShippedJarHasNoOnnxRuntimeButPackageCopiesItAside() throws Exception {
         try (JarFile jar = new JarFile(TARGET.resolve("arunet.jar").toFile())) {
-            assertFalse(jar.stream().anyMatch(e -> e.getName().startsWith("ai/onnxruntime/")),
+            assertFalse(
+                    jar.stream().anyMatch(e -> e.getName().startsWith("ai/onnxruntime/")),
                     "arunet.jar must not contain ONNX Runtime");
             assertTrue(jar.getEntry("onnx/Onnx$ModelProto.class") != null, "the generated ONNX protobuf classes");
         }
@@ -45,9 +46,20 @@ class OnnxLauncherIT {
     void plainJavaJarRefusesTheComparisonWithDirections(@TempDir Path dir) throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Path log = dir.resolve("out.log");
-        Process p = new ProcessBuilder(List.of(java.toString(), "-jar", TARGET.resolve("arunet.jar").toString(),
-                "bench", "--vs", "onnxruntime", "--image-size", "32", "--width", "4")).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(List.of(
+                        java.toString(),
+                        "-jar",
+                        TARGET.resolve("arunet.jar").toString(),
+                        "bench",
+                        "--vs",
+                        "onnxruntime",
+                        "--image-size",
+                        "32",
+                        "--width",
+                        "4"))
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         assertTrue(p.waitFor(2, TimeUnit.MINUTES), "finished");
         String out = Files.readString(log, StandardCharsets.UTF_8);
         assertEquals(1, p.exitValue(), out);
@@ -57,21 +69,48 @@ class OnnxLauncherIT {
 
     @Test
     void launcherRunsTheComparisonAndTheExport(@TempDir Path dir) throws Exception {
-        LauncherIT.Result bench = LauncherIT.launch(dir, "bench", "--vs", "onnxruntime", "--image-size", "32",
-                "--width", "4", "--iterations", "2", "--warmup", "1", "--threads", "1");
+        LauncherIT.Result bench = LauncherIT.launch(
+                dir,
+                "bench",
+                "--vs",
+                "onnxruntime",
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--iterations",
+                "2",
+                "--warmup",
+                "1",
+                "--threads",
+                "1");
         assertEquals(0, bench.code(), bench.output());
         String[] lines = bench.output().strip().split("\n");
         assertTrue(lines[lines.length - 1].matches("ratio ours/onnxruntime: \\d+\\.\\d\\d"), bench.output());
 
-        LauncherIT.Result alone = LauncherIT.launch(dir, "bench", "--vs", "onnxruntime", "--peer-only",
-                "--image-size", "32", "--width", "4", "--iterations", "2", "--warmup", "1", "--threads", "1");
+        LauncherIT.Result alone = LauncherIT.launch(
+                dir,
+                "bench",
+                "--vs",
+                "onnxruntime",
+                "--peer-only",
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--iterations",
+                "2",
+                "--warmup",
+                "1",
+                "--threads",
+                "1");
         assertEquals(0, alone.code(), alone.output());
         assertTrue(alone.output().contains("onnxruntime: forward"), alone.output());
         assertTrue(alone.output().contains("(ONNX Runtime alone:"), alone.output());
         assertFalse(alone.output().contains("ours:"), alone.output());
 
-        LauncherIT.Result bf16 = LauncherIT.launch(dir, "bench", "--vs", "onnxruntime", "--precision", "bf16",
-                "--image-size", "32", "--width", "4");
+        LauncherIT.Result bf16 = LauncherIT.launch(
+                dir, "bench", "--vs", "onnxruntime", "--precision", "bf16", "--image-size", "32", "--width", "4");
         assertEquals(2, bf16.code(), bf16.output());
         assertTrue(bf16.output().contains("--vs compares fp32 inference"), bf16.output());
         LauncherIT.Result orphan = LauncherIT.launch(dir, "bench", "--peer-only", "--image-size", "32");
@@ -79,11 +118,16 @@ class OnnxLauncherIT {
         assertTrue(orphan.output().contains("--peer-only needs --vs onnxruntime"), orphan.output());
 
         Path ckpt = dir.resolve("u.safetensors");
-        try (Backend be = Backends.reference(); SegmentationModel m = new UNet(be, 1, 2, 4, false,
-                Init.Scheme.PYTORCH, 1)) {
+        try (Backend be = Backends.reference();
+                SegmentationModel m = new UNet(be, 1, 2, 4, false, Init.Scheme.PYTORCH, 1)) {
             Checkpoint.save(ckpt, m, null, Map.of());
         }
-        LauncherIT.Result export = LauncherIT.launch(dir, "export", "--model", ckpt.toString(), "--onnx",
+        LauncherIT.Result export = LauncherIT.launch(
+                dir,
+                "export",
+                "--model",
+                ckpt.toString(),
+                "--onnx",
                 dir.resolve("u.onnx").toString());
         assertEquals(0, export.code(), export.output());
         assertTrue(Files.size(dir.resolve("u.onnx")) > 10_000, export.output());

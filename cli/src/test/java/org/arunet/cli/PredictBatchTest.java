@@ -46,11 +46,23 @@ class PredictBatchTest {
     @BeforeAll
     static void setUp() throws Exception {
         checkpoint = dir.resolve("tiny.safetensors");
-        Map<String, String> pre = Map.of("image_size", "32", "channels", "1", "mean", "0.5", "std", "0.5",
-                "resize", "area when shrinking, bilinear when enlarging");
+        Map<String, String> pre = Map.of(
+                "image_size",
+                "32",
+                "channels",
+                "1",
+                "mean",
+                "0.5",
+                "std",
+                "0.5",
+                "resize",
+                "area when shrinking, bilinear when enlarging");
         try (Backend be = Backends.cpu(2);
-                SegmentationModel m = new ArUNet(be, ArUNetConfig.paper().withWidth(4).withMixerDepth(2)
-                        .withInChannels(1), Init.Scheme.PYTORCH, 3)) {
+                SegmentationModel m = new ArUNet(
+                        be,
+                        ArUNetConfig.paper().withWidth(4).withMixerDepth(2).withInChannels(1),
+                        Init.Scheme.PYTORCH,
+                        3)) {
             Checkpoint.save(checkpoint, m, null, Map.of("preprocessing", new ObjectMapper().writeValueAsString(pre)));
         }
         images = TinyDataset.write(dir.resolve("data"), 4, 40, 3).resolve("images");
@@ -64,8 +76,18 @@ class PredictBatchTest {
     @Test
     void goesOnPastBadFilesListsThemExitsOneAndResumes() throws Exception {
         Path out = dir.resolve("pred");
-        Run r = CliTest.run("predict", "--model", checkpoint.toString(), "--device", "cpu", "--threads", "2", "--out",
-                out.toString(), "--csv", images.toString());
+        Run r = CliTest.run(
+                "predict",
+                "--model",
+                checkpoint.toString(),
+                "--device",
+                "cpu",
+                "--threads",
+                "2",
+                "--out",
+                out.toString(),
+                "--csv",
+                images.toString());
         assertEquals(1, r.code(), r.out() + r.err());
         assertTrue(r.err().contains("FAILED " + images.resolve("broken.png")), r.err());
         assertTrue(r.err().contains("FAILED " + images.resolve("notes.jpg")), r.err());
@@ -77,8 +99,15 @@ class PredictBatchTest {
         assertTrue(failures.get(1).startsWith(images.resolve("broken.png") + ","), failures.get(1));
 
         // 4 PNGs + 2 single-frame DICOM + 3 frames of the cine: 9 masks.
-        for (String m : new String[] {"benign_0.png", "malignant_3.png", "calibrated.png", "IM000002.png",
-            "cine_frames/frame_0001.png", "cine_frames/frame_0003.png", "overlays/cine_frames/frame_0002.png"}) {
+        for (String m : new String[] {
+            "benign_0.png",
+            "malignant_3.png",
+            "calibrated.png",
+            "IM000002.png",
+            "cine_frames/frame_0001.png",
+            "cine_frames/frame_0003.png",
+            "overlays/cine_frames/frame_0002.png"
+        }) {
             assertTrue(Files.exists(out.resolve(m)), m);
         }
         List<String> csv = Files.readAllLines(out.resolve("predictions.csv"));
@@ -94,8 +123,8 @@ class PredictBatchTest {
         String regions = line(csv, "IM000002");
         assertTrue(regions.contains(",Ultrasound Regions,"), regions);
         String png = line(csv, "benign_0.png");
-        assertTrue(png.endsWith(",none: a PNG file states no pixel spacing,unknown,unknown,unknown,unknown,unknown"),
-                png);
+        assertTrue(
+                png.endsWith(",none: a PNG file states no pixel spacing,unknown,unknown,unknown,unknown,unknown"), png);
         String cine = line(csv, "cine.dcm,2");
         assertTrue(cine.contains("none: the file has no Pixel Spacing and no ultrasound region calibration"), cine);
 
@@ -103,26 +132,53 @@ class PredictBatchTest {
         FileTime before = Files.getLastModifiedTime(out.resolve("benign_0.png"));
         Files.delete(out.resolve("malignant_1.png")); // as if the run had stopped before it
         Files.delete(images.resolve("broken.png"));
-        Run again = CliTest.run("predict", "--model", checkpoint.toString(), "--device", "cpu", "--out",
-                out.toString(), "--csv", images.toString(), "--json");
+        Run again = CliTest.run(
+                "predict",
+                "--model",
+                checkpoint.toString(),
+                "--device",
+                "cpu",
+                "--out",
+                out.toString(),
+                "--csv",
+                images.toString(),
+                "--json");
         assertEquals(1, again.code(), again.err());
         JsonNode done = new ObjectMapper().readTree(again.out());
         assertEquals(1, done.size(), "only the missing mask was made: " + again.out());
-        assertEquals(images.resolve("malignant_1.png").toString(), done.get(0).get("image").asText());
+        assertEquals(
+                images.resolve("malignant_1.png").toString(),
+                done.get(0).get("image").asText());
         assertTrue(again.err().contains("8/8 inputs (6 skipped, 1 failed)"), again.err());
         assertEquals(before, Files.getLastModifiedTime(out.resolve("benign_0.png")));
         assertEquals(1 + 9, Files.readAllLines(out.resolve("predictions.csv")).size());
         assertEquals(2, Files.readAllLines(out.resolve("failures.csv")).size(), "this run's failures only");
 
         Files.delete(images.resolve("notes.jpg"));
-        Run clean = CliTest.run("predict", "--model", checkpoint.toString(), "--device", "cpu", "--out",
-                out.toString(), "--csv", images.toString());
+        Run clean = CliTest.run(
+                "predict",
+                "--model",
+                checkpoint.toString(),
+                "--device",
+                "cpu",
+                "--out",
+                out.toString(),
+                "--csv",
+                images.toString());
         assertEquals(0, clean.code(), clean.err());
         assertFalse(Files.exists(out.resolve("failures.csv")));
         assertTrue(clean.out().contains("0 masks written") && clean.out().contains("7 input(s) skipped"), clean.out());
 
-        Run forced = CliTest.run("predict", "--model", checkpoint.toString(), "--device", "cpu", "--out",
-                out.toString(), images.resolve("benign_0.png").toString(), "--force");
+        Run forced = CliTest.run(
+                "predict",
+                "--model",
+                checkpoint.toString(),
+                "--device",
+                "cpu",
+                "--out",
+                out.toString(),
+                images.resolve("benign_0.png").toString(),
+                "--force");
         assertEquals(0, forced.code(), forced.err());
         assertTrue(forced.out().contains("1 masks written"), forced.out());
     }
@@ -134,8 +190,16 @@ class PredictBatchTest {
         Files.copy(images.resolve("benign_0.png"), bad.resolve("a.png"));
         Files.write(bad.resolve("b.png"), new byte[] {1, 2, 3});
         Files.copy(images.resolve("benign_2.png"), bad.resolve("c.png"));
-        Run r = CliTest.run("predict", "--model", checkpoint.toString(), "--device", "cpu", "--out",
-                dir.resolve("ff-out").toString(), "--fail-fast", bad.toString());
+        Run r = CliTest.run(
+                "predict",
+                "--model",
+                checkpoint.toString(),
+                "--device",
+                "cpu",
+                "--out",
+                dir.resolve("ff-out").toString(),
+                "--fail-fast",
+                bad.toString());
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains(bad.resolve("b.png").toString()), r.err());
         assertTrue(Files.exists(dir.resolve("ff-out").resolve("a.png")));
@@ -144,7 +208,8 @@ class PredictBatchTest {
 
     @Test
     void theJavaApiSegmentsDicomWithItsSpacingAndEveryFrame() throws Exception {
-        try (Segmenter s = Segmenter.builder(checkpoint).device("cpu").threads(2).build()) {
+        try (Segmenter s =
+                Segmenter.builder(checkpoint).device("cpu").threads(2).build()) {
             Segmentation one = s.segment(images.resolve("calibrated.dcm"));
             assertEquals(40, one.width());
             assertEquals(new PixelSpacing(0.2, 0.1, PixelSpacing.PIXEL_SPACING), one.spacing());
@@ -176,26 +241,65 @@ class PredictBatchTest {
                     }
                 }
                 Files.write(data.resolve("images").resolve(stem + ".dcm"), TinyDicom.mono8(40, 40, px, "0.1\\0.1"));
-                Files.copy(pngs.resolve("masks").resolve(stem + ".png"), data.resolve("masks").resolve(stem + ".png"));
+                Files.copy(
+                        pngs.resolve("masks").resolve(stem + ".png"),
+                        data.resolve("masks").resolve(stem + ".png"));
             }
         }
         Path run = dir.resolve("dicom-run");
-        Run train = CliTest.run("train", "--data", data.toString(), "--out", run.toString(), "--epochs", "1",
-                "--image-size", "32", "--width", "4", "--batch-size", "2", "--device", "cpu", "--threads", "2",
-                "--channels", "1", "--json");
+        Run train = CliTest.run(
+                "train",
+                "--data",
+                data.toString(),
+                "--out",
+                run.toString(),
+                "--epochs",
+                "1",
+                "--image-size",
+                "32",
+                "--width",
+                "4",
+                "--batch-size",
+                "2",
+                "--device",
+                "cpu",
+                "--threads",
+                "2",
+                "--channels",
+                "1",
+                "--json");
         assertEquals(0, train.code(), train.err());
-        assertEquals(10, new ObjectMapper().readTree(run.resolve("split.json").toFile()).toString().split("\\.dcm")
-                .length - 1, "all ten DICOM images are in the split");
-        Run eval = CliTest.run("eval", "--model", run.resolve("checkpoints/last.safetensors").toString(), "--data",
-                data.toString(), "--part", "all", "--out", dir.resolve("dicom-eval").toString(), "--device", "cpu",
+        assertEquals(
+                10,
+                new ObjectMapper()
+                                .readTree(run.resolve("split.json").toFile())
+                                .toString()
+                                .split("\\.dcm")
+                                .length
+                        - 1,
+                "all ten DICOM images are in the split");
+        Run eval = CliTest.run(
+                "eval",
+                "--model",
+                run.resolve("checkpoints/last.safetensors").toString(),
+                "--data",
+                data.toString(),
+                "--part",
+                "all",
+                "--out",
+                dir.resolve("dicom-eval").toString(),
+                "--device",
+                "cpu",
                 "--json");
         assertEquals(0, eval.code(), eval.err());
         assertTrue(new ObjectMapper().readTree(eval.out()).has("lesion_dice_mean"), eval.out());
     }
 
     private static String line(List<String> csv, String part) {
-        return csv.stream().filter(l -> l.contains(part)).findFirst().orElseThrow(() -> new AssertionError(part
-                + " not in " + csv));
+        return csv.stream()
+                .filter(l -> l.contains(part))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(part + " not in " + csv));
     }
 
     /** Minimal uncompressed DICOM (explicit VR little endian), as the datasets tests' writer makes them. */
@@ -259,7 +363,8 @@ class PredictBatchTest {
         }
 
         private static void str(ByteArrayOutputStream o, int tag, String vr, String v) {
-            byte[] b = (v.length() % 2 == 0 ? v : v + (vr.equals("UI") ? "\0" : " ")).getBytes(StandardCharsets.US_ASCII);
+            byte[] b =
+                    (v.length() % 2 == 0 ? v : v + (vr.equals("UI") ? "\0" : " ")).getBytes(StandardCharsets.US_ASCII);
             elem(o, tag, vr, b);
         }
 
@@ -289,8 +394,8 @@ class PredictBatchTest {
     void progressOnLargeFoldersEveryTenSecondsWithRateAndEta() {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         long[] now = {0};
-        PredictCommand.BatchProgress p = new PredictCommand.BatchProgress(new PrintStream(buf, true,
-                StandardCharsets.UTF_8), 40000, () -> now[0]);
+        PredictCommand.BatchProgress p = new PredictCommand.BatchProgress(
+                new PrintStream(buf, true, StandardCharsets.UTF_8), 40000, () -> now[0]);
         for (int i = 0; i < 1000; i++) { // 1000 inputs in 5 s: no line yet
             now[0] += 5_000_000L;
             p.step(i < 200, i % 400 == 7);
@@ -299,7 +404,8 @@ class PredictBatchTest {
         assertFalse(p.due());
         now[0] += 6_000_000_000L; // 11 s: 801 segmented -> 72.82/s; 38,999 left -> 535.6 s
         p.step(false, false);
-        assertEquals("1001/40000 inputs (200 skipped, 3 failed), 72.82 images/s, ETA 8m56s\n",
+        assertEquals(
+                "1001/40000 inputs (200 skipped, 3 failed), 72.82 images/s, ETA 8m56s\n",
                 buf.toString(StandardCharsets.UTF_8));
         now[0] += 1_000_000_000L;
         p.step(false, false);
@@ -313,16 +419,19 @@ class PredictBatchTest {
         List<String> lines = buf.toString(StandardCharsets.UTF_8).lines().toList();
         assertEquals(3, lines.size(), lines.toString());
         assertEquals("1003/40000 inputs (200 skipped, 3 failed), 25.09 images/s, ETA 25m54s", lines.get(1));
-        assertTrue(lines.get(2).startsWith("40000/40000 inputs (200 skipped, 3 failed), ") && lines.get(2).endsWith(
-                ", done"), lines.get(2));
+        assertTrue(
+                lines.get(2).startsWith("40000/40000 inputs (200 skipped, 3 failed), ")
+                        && lines.get(2).endsWith(", done"),
+                lines.get(2));
 
         ByteArrayOutputStream resumed = new ByteArrayOutputStream();
         now[0] = 0;
-        PredictCommand.BatchProgress q = new PredictCommand.BatchProgress(new PrintStream(resumed, true,
-                StandardCharsets.UTF_8), 10, () -> now[0]);
+        PredictCommand.BatchProgress q = new PredictCommand.BatchProgress(
+                new PrintStream(resumed, true, StandardCharsets.UTF_8), 10, () -> now[0]);
         now[0] = 11_000_000_000L;
         q.step(true, false);
-        assertEquals("1/10 inputs (1 skipped, 0 failed), 0.00 images/s, ETA unknown\n",
+        assertEquals(
+                "1/10 inputs (1 skipped, 0 failed), 0.00 images/s, ETA unknown\n",
                 resumed.toString(StandardCharsets.UTF_8));
     }
 }

@@ -33,8 +33,25 @@ class RecipeAndModelsCliTest {
     }
 
     private static CliTest.Run train(Path out, String... extra) {
-        String[] base = {"train", "--data", data.toString(), "--out", out.toString(), "--epochs", "1", "--image-size",
-            "32", "--width", "4", "--device", "cpu", "--threads", "2", "--no-eval-test", "--force"};
+        String[] base = {
+            "train",
+            "--data",
+            data.toString(),
+            "--out",
+            out.toString(),
+            "--epochs",
+            "1",
+            "--image-size",
+            "32",
+            "--width",
+            "4",
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+            "--no-eval-test",
+            "--force"
+        };
         String[] args = new String[base.length + extra.length];
         System.arraycopy(base, 0, args, 0, base.length);
         System.arraycopy(extra, 0, args, base.length, extra.length);
@@ -66,15 +83,20 @@ class RecipeAndModelsCliTest {
         assertEquals(2, c.get("batch-size").asInt());
         assertEquals("authors", c.get("init").asText());
         assertEquals(0.8, c.get("crop-scale").get(1).asDouble(), "the paper's fixed 80 % crop");
-        CliTest.Run info = CliTest.run("info", "--model", paper.resolve("checkpoints/last.safetensors").toString(),
-                "--json");
+        CliTest.Run info = CliTest.run(
+                "info", "--model", paper.resolve("checkpoints/last.safetensors").toString(), "--json");
         JsonNode prov = new ObjectMapper().readTree(info.out()).get("provenance");
         assertEquals("paper", prov.get("recipe").asText());
         assertTrue(prov.get("augmentation").asText().contains("crop_scale=0.8,0.8"), prov.toString());
 
         // The recorded config repeats the run.
-        r = CliTest.run("train", "--config", paper.resolve("config.json").toString(), "--out",
-                dir.resolve("paper2").toString(), "--no-eval-test");
+        r = CliTest.run(
+                "train",
+                "--config",
+                paper.resolve("config.json").toString(),
+                "--out",
+                dir.resolve("paper2").toString(),
+                "--no-eval-test");
         assertEquals(0, r.code(), r.err());
         assertEquals(config(paper).get("lr"), config(dir.resolve("paper2")).get("lr"));
     }
@@ -98,9 +120,21 @@ class RecipeAndModelsCliTest {
         Path out = dir.resolve("packed");
         Path card = dir.resolve("card.md");
         Files.writeString(card, "# tiny\n");
-        CliTest.Run r = CliTest.run("pack-model", "--model", run.resolve("checkpoints/best.safetensors").toString(),
-                "--name", "tiny-test", "--summary", "a tiny test model", "--data", "synthetic discs", "--card",
-                card.toString(), "--out", out.toString(), "--json");
+        CliTest.Run r = CliTest.run(
+                "pack-model",
+                "--model",
+                run.resolve("checkpoints/best.safetensors").toString(),
+                "--name",
+                "tiny-test",
+                "--summary",
+                "a tiny test model",
+                "--data",
+                "synthetic discs",
+                "--card",
+                card.toString(),
+                "--out",
+                out.toString(),
+                "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         Path weights = Path.of(j.get("weights").asText());
@@ -109,28 +143,51 @@ class RecipeAndModelsCliTest {
         assertEquals("# tiny\n", Files.readString(out.resolve("org/arunet/models/tiny-test.md")));
         try (SafeTensors.Reader rd = SafeTensors.open(weights)) {
             assertEquals(DType.F16, rd.entry("model.head.weight").dtype());
-            assertFalse(rd.metadata().get("provenance").contains(dir.toString()), "no machine paths: "
-                    + rd.metadata().get("provenance"));
+            assertFalse(
+                    rd.metadata().get("provenance").contains(dir.toString()),
+                    "no machine paths: " + rd.metadata().get("provenance"));
         }
         // The packed file is an ordinary checkpoint too.
         CliTest.Run info = CliTest.run("info", "--model", weights.toString(), "--json");
         assertEquals(0, info.code(), info.err());
-        assertEquals("4", new ObjectMapper().readTree(info.out()).get("architecture").get("width").asText());
+        assertEquals(
+                "4",
+                new ObjectMapper()
+                        .readTree(info.out())
+                        .get("architecture")
+                        .get("width")
+                        .asText());
 
-        CliTest.Run bad = CliTest.run("pack-model", "--model", weights.toString(), "--name", "Tiny Test",
-                "--summary", "x", "--data", "x", "--out", out.toString());
+        CliTest.Run bad = CliTest.run(
+                "pack-model",
+                "--model",
+                weights.toString(),
+                "--name",
+                "Tiny Test",
+                "--summary",
+                "x",
+                "--data",
+                "x",
+                "--out",
+                out.toString());
         assertEquals(2, bad.code(), bad.err());
         assertTrue(bad.err().contains("--name 'Tiny Test'"), bad.err());
     }
 
     @Test
     void unknownModelNamesAndMissingFilesAreOneLineErrors() {
-        CliTest.Run r = CliTest.run("predict", "--model", "busi-huge", data.resolve("images").toString(), "--out",
+        CliTest.Run r = CliTest.run(
+                "predict",
+                "--model",
+                "busi-huge",
+                data.resolve("images").toString(),
+                "--out",
                 dir.resolve("p").toString());
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains("--model busi-huge: no such file, and"), r.err());
-        assertTrue(r.err().strip().lines().count() <= 2 && !r.err().contains("\tat "), "one error line, no stack"
-                + " trace: " + r.err());
+        assertTrue(
+                r.err().strip().lines().count() <= 2 && !r.err().contains("\tat "),
+                "one error line, no stack" + " trace: " + r.err());
         if (PretrainedModels.onClassPath().contains("busi-compact")) {
             assertTrue(r.err().contains("known: busi-compact"), r.err());
         }

@@ -41,7 +41,8 @@ class ShippedModelTest {
         ModelCard c = zoo.card("busi-compact");
         assertEquals("16", c.architecture().get("width"));
         assertEquals(256, c.imageSize());
-        assertTrue(zoo.cardText("busi-compact").startsWith("# busi-compact"), "the card is docs/models/busi-compact.md");
+        assertTrue(
+                zoo.cardText("busi-compact").startsWith("# busi-compact"), "the card is docs/models/busi-compact.md");
         CliTest.Run info = CliTest.run("info", "--model", "busi-compact");
         assertEquals(0, info.code(), info.err());
         assertTrue(info.out().contains("Intended use"), info.out());
@@ -52,11 +53,14 @@ class ShippedModelTest {
     @Test
     void predictByNameWritesAMaskAndAnOverlayThatFindTheLesions() throws IOException {
         Path out = dir.resolve("pred");
-        List<String> args = new ArrayList<>(List.of("predict", "--model", "busi-compact", "--out", out.toString(),
-                "--csv", "--json"));
+        List<String> args = new ArrayList<>(
+                List.of("predict", "--model", "busi-compact", "--out", out.toString(), "--csv", "--json"));
         List<String> names = new ArrayList<>();
         try (var s = Files.list(SAMPLE.resolve("images"))) {
-            s.map(p -> p.getFileName().toString()).filter(n -> !n.startsWith("normal")).sorted().forEach(names::add);
+            s.map(p -> p.getFileName().toString())
+                    .filter(n -> !n.startsWith("normal"))
+                    .sorted()
+                    .forEach(names::add);
         }
         names.forEach(n -> args.add(SAMPLE.resolve("images").resolve(n).toString()));
         CliTest.Run r = CliTest.run(args.toArray(new String[0]));
@@ -71,8 +75,9 @@ class ShippedModelTest {
         dice /= names.size();
         // The model card reports the mean lesion Dice on these images; a broken model, wrong weights or a
         // wrong preprocessing gives far less.
-        assertTrue(dice > 0.6, "mean lesion Dice of the shipped model on the sample's " + names.size()
-                + " lesion images: " + dice);
+        assertTrue(
+                dice > 0.6,
+                "mean lesion Dice of the shipped model on the sample's " + names.size() + " lesion images: " + dice);
     }
 
     @Test
@@ -86,24 +91,39 @@ class ShippedModelTest {
         Path classes = dir.resolve("classes");
         Files.createDirectories(classes);
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        int rc = javac.run(null, null, null, "-d", classes.toString(), "-cp", System.getProperty("java.class.path"),
+        int rc = javac.run(
+                null,
+                null,
+                null,
+                "-d",
+                classes.toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
                 EXAMPLE.toString());
         assertEquals(0, rc, "the example compiles against the library");
 
         Path image = SAMPLE.resolve("images/benign_028.png");
         Path work = dir.resolve("work");
         Files.createDirectories(work);
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dorg.bytedeco.javacpp.cachedir=" + System.getProperty("org.bytedeco.javacpp.cachedir",
-                        dir.resolve("javacpp").toString()),
-                "-cp", classes + java.io.File.pathSeparator + System.getProperty("java.class.path"),
-                "org.arunet.examples.SegmentScan", image.toString()).directory(work.toFile()).redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-Dorg.bytedeco.javacpp.cachedir="
+                                + System.getProperty(
+                                        "org.bytedeco.javacpp.cachedir",
+                                        dir.resolve("javacpp").toString()),
+                        "-cp",
+                        classes + java.io.File.pathSeparator + System.getProperty("java.class.path"),
+                        "org.arunet.examples.SegmentScan",
+                        image.toString())
+                .directory(work.toFile())
+                .redirectErrorStream(true);
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.waitFor(), out);
         assertTrue(out.matches("(?s).*lesion area: \\d+ pixels \\(\\d+\\.\\d % of the image\\)\\s*"), out);
-        assertTrue(dice(work.resolve("mask.png"), SAMPLE.resolve("masks/benign_028.png")) > 0.5, "the mask it"
-                + " wrote finds the lesion");
+        assertTrue(
+                dice(work.resolve("mask.png"), SAMPLE.resolve("masks/benign_028.png")) > 0.5,
+                "the mask it" + " wrote finds the lesion");
     }
 
     /** Lesion Dice of two 0/255 mask PNGs of one size. */

@@ -24,8 +24,8 @@ final class TinyDataset {
             for (int y = 0; y < side; y++) {
                 for (int x = 0; x < side; x++) {
                     boolean in = Math.hypot(x - cx, y - cy) < rad;
-                    img.getRaster().setSample(x, y, 0, (int) Math.max(0, Math.min(255,
-                            (in ? 200 : 60) + 30 * r.nextGaussian())));
+                    img.getRaster().setSample(x, y, 0, (int)
+                            Math.max(0, Math.min(255, (in ? 200 : 60) + 30 * r.nextGaussian())));
                     mask.getRaster().setSample(x, y, 0, in ? 255 : 0);
                 }
             }

@@ -29,8 +29,17 @@ import org.arunet.train.Checkpoint;
 record TrainingState(Map<String, byte[]> tensors, Map<String, String> state, List<Map<String, Object>> history) {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Metadata that must match exactly. */
-    private static final List<String> STATE_KEYS = List.of("format", "format_version", "architecture", "epoch",
-            "optimizer_steps", "best_val_loss", "best_epoch", "epochs_without_improvement", "trainer", "classes",
+    private static final List<String> STATE_KEYS = List.of(
+            "format",
+            "format_version",
+            "architecture",
+            "epoch",
+            "optimizer_steps",
+            "best_val_loss",
+            "best_epoch",
+            "epochs_without_improvement",
+            "trainer",
+            "classes",
             "preprocessing");
     /** History fields that measure time, not training. */
     private static final List<String> TIMING = List.of("seconds", "imagesPerSecond", "dataWaitSeconds", "etaSeconds");
@@ -48,8 +57,8 @@ record TrainingState(Map<String, byte[]> tensors, Map<String, String> state, Lis
             for (String k : STATE_KEYS) {
                 state.put(k, r.metadata().get(k));
             }
-            history = JSON.readValue(r.metadata().getOrDefault("history", "[]"),
-                    new TypeReference<List<Map<String, Object>>>() {});
+            history = JSON.readValue(
+                    r.metadata().getOrDefault("history", "[]"), new TypeReference<List<Map<String, Object>>>() {});
         }
         for (Map<String, Object> e : history) {
             TIMING.forEach(e::remove);
@@ -75,7 +84,8 @@ record TrainingState(Map<String, byte[]> tensors, Map<String, String> state, Lis
      * every model value is finite; returns its epoch.
      */
     static int loadable(Path checkpoint) throws IOException {
-        try (Backend be = Backends.reference(); SegmentationModel m = Checkpoint.loadModel(checkpoint, be)) {
+        try (Backend be = Backends.reference();
+                SegmentationModel m = Checkpoint.loadModel(checkpoint, be)) {
             for (Map.Entry<String, Tensor> e : m.stateDict().entrySet()) {
                 if (e.getValue().dtype() == org.arunet.tensor.DType.F32) {
                     for (float v : e.getValue().toFloatArray()) {
@@ -95,7 +105,9 @@ record TrainingState(Map<String, byte[]> tensors, Map<String, String> state, Lis
             return List.of();
         }
         try (Stream<Path> s = Files.list(dir)) {
-            return new ArrayList<>(s.filter(p -> p.getFileName().toString().endsWith(".tmp")).sorted().toList());
+            return new ArrayList<>(s.filter(p -> p.getFileName().toString().endsWith(".tmp"))
+                    .sorted()
+                    .toList());
         }
     }
 }

@@ -34,8 +34,8 @@ public final class ConfusionMatrix {
             int t = truth[i];
             int p = pred[i];
             if (t < 0 || t >= k || p < 0 || p >= k) {
-                throw new IllegalArgumentException("class index out of [0, " + k + ") at pixel " + i + ": truth " + t
-                        + ", prediction " + p);
+                throw new IllegalArgumentException(
+                        "class index out of [0, " + k + ") at pixel " + i + ": truth " + t + ", prediction " + p);
             }
             counts[t * k + p]++;
         }

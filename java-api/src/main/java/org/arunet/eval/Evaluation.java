@@ -85,7 +85,10 @@ public final class Evaluation {
         // Headline keys (stable names for scripts).
         double[] dice = images.stream().mapToDouble(ImageScore::dice).toArray();
         double[] iou = images.stream().mapToDouble(ImageScore::iou).toArray();
-        double[] hd = images.stream().mapToDouble(ImageScore::hd95).filter(d -> !Double.isNaN(d)).toArray();
+        double[] hd = images.stream()
+                .mapToDouble(ImageScore::hd95)
+                .filter(d -> !Double.isNaN(d))
+                .toArray();
         m.put("lesion_dice_mean", mean(dice));
         m.put("lesion_dice_sd", sd(dice));
         m.put("lesion_dice_ci95", bootstrapCi(dice));
@@ -112,16 +115,25 @@ public final class Evaluation {
             perClass[c] = confusion.iou(c);
         }
         m.put("iou_per_class", perClass);
-        m.put("empty_truth_images", images.stream().filter(s -> s.truthPixels() == 0).count());
+        m.put(
+                "empty_truth_images",
+                images.stream().filter(s -> s.truthPixels() == 0).count());
         if (!labels.isEmpty()) {
             Map<String, Object> byLabel = new LinkedHashMap<>();
             for (String label : new java.util.TreeSet<>(labels.values())) {
-                double[] d = images.stream().filter(s -> label.equals(labels.get(s.id()))).mapToDouble(ImageScore::dice)
+                double[] d = images.stream()
+                        .filter(s -> label.equals(labels.get(s.id())))
+                        .mapToDouble(ImageScore::dice)
                         .toArray();
-                double[] u = images.stream().filter(s -> label.equals(labels.get(s.id()))).mapToDouble(ImageScore::iou)
+                double[] u = images.stream()
+                        .filter(s -> label.equals(labels.get(s.id())))
+                        .mapToDouble(ImageScore::iou)
                         .toArray();
-                double[] h = images.stream().filter(s -> label.equals(labels.get(s.id())))
-                        .mapToDouble(ImageScore::hd95).filter(x -> !Double.isNaN(x)).toArray();
+                double[] h = images.stream()
+                        .filter(s -> label.equals(labels.get(s.id())))
+                        .mapToDouble(ImageScore::hd95)
+                        .filter(x -> !Double.isNaN(x))
+                        .toArray();
                 Map<String, Object> l = new LinkedHashMap<>();
                 l.put("images", d.length);
                 l.put("lesion_dice_mean", mean(d));
@@ -134,15 +146,18 @@ public final class Evaluation {
             }
             m.put("by_label", byLabel);
         }
-        m.put("notes", List.of(
-                "miou_paper, accuracy, precision, recall, f1: paper-compatible, from one confusion matrix over all"
-                        + " test pixels; mIoU, precision and recall are means over classes with background included",
-                "lesion_*: foreground (class > 0) only; *_mean and *_sd are over images, *_pooled over all pixels;"
-                        + " *_ci95: 95 % percentile bootstrap interval of the mean over images (" + BOOTSTRAP_RESAMPLES
-                        + " resamples, fixed seed)",
-                "empty masks: both empty -> Dice = IoU = 1; truth empty, prediction not -> 0; HD95 (pixels) is"
-                        + " undefined when the truth is empty and is the image diagonal when the prediction is empty;"
-                        + " hd95_* are over the hd95_images images where it is defined"));
+        m.put(
+                "notes",
+                List.of(
+                        "miou_paper, accuracy, precision, recall, f1: paper-compatible, from one confusion matrix over all"
+                                + " test pixels; mIoU, precision and recall are means over classes with background included",
+                        "lesion_*: foreground (class > 0) only; *_mean and *_sd are over images, *_pooled over all pixels;"
+                                + " *_ci95: 95 % percentile bootstrap interval of the mean over images ("
+                                + BOOTSTRAP_RESAMPLES
+                                + " resamples, fixed seed)",
+                        "empty masks: both empty -> Dice = IoU = 1; truth empty, prediction not -> 0; HD95 (pixels) is"
+                                + " undefined when the truth is empty and is the image diagonal when the prediction is empty;"
+                                + " hd95_* are over the hd95_images images where it is defined"));
         return m;
     }
 
@@ -184,9 +199,17 @@ public final class Evaluation {
         try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
             w.write("image,dice,iou,hd95_px,truth_px,pred_px,accuracy,miou\n");
             for (ImageScore s : images) {
-                w.write(String.format(Locale.ROOT, "%s,%.6f,%.6f,%s,%d,%d,%.6f,%.6f%n", csv(s.id()), s.dice(), s.iou(),
-                        Double.isNaN(s.hd95()) ? "" : String.format(Locale.ROOT, "%.3f", s.hd95()), s.truthPixels(),
-                        s.predPixels(), s.pixelAccuracy(), s.meanIoU()));
+                w.write(String.format(
+                        Locale.ROOT,
+                        "%s,%.6f,%.6f,%s,%d,%d,%.6f,%.6f%n",
+                        csv(s.id()),
+                        s.dice(),
+                        s.iou(),
+                        Double.isNaN(s.hd95()) ? "" : String.format(Locale.ROOT, "%.3f", s.hd95()),
+                        s.truthPixels(),
+                        s.predPixels(),
+                        s.pixelAccuracy(),
+                        s.meanIoU()));
             }
         }
     }

@@ -21,8 +21,15 @@ package org.arunet.eval;
  * @param pixelAccuracy correct pixels / all pixels (all classes)
  * @param meanIoU mean IoU over the classes present in truth or prediction, background included
  */
-public record ImageScore(String id, double dice, double iou, double hd95, long truthPixels, long predPixels,
-        double pixelAccuracy, double meanIoU) {
+public record ImageScore(
+        String id,
+        double dice,
+        double iou,
+        double hd95,
+        long truthPixels,
+        long predPixels,
+        double pixelAccuracy,
+        double meanIoU) {
 
     /** Scores one image from class-index maps of {@code h x w} pixels. */
     public static ImageScore of(String id, int[] truth, int[] pred, int h, int w, int classes) {

@@ -16,12 +16,18 @@ import org.apache.commons.math3.stat.inference.WilcoxonSignedRankTest;
  * @param tTestOneSidedP one-sided p-value for mean(A - B) > 0
  * @param wilcoxonP two-sided p-value of the Wilcoxon signed-rank test
  */
-public record PairedComparison(int n, double meanDifference, double tStatistic, double tTestTwoSidedP,
-        double tTestOneSidedP, double wilcoxonP) {
+public record PairedComparison(
+        int n,
+        double meanDifference,
+        double tStatistic,
+        double tTestTwoSidedP,
+        double tTestOneSidedP,
+        double wilcoxonP) {
 
     public static PairedComparison of(double[] a, double[] b) {
         if (a.length != b.length) {
-            throw new IllegalArgumentException("paired scores need equal lengths, got " + a.length + " and " + b.length);
+            throw new IllegalArgumentException(
+                    "paired scores need equal lengths, got " + a.length + " and " + b.length);
         }
         if (a.length < 2) {
             throw new IllegalArgumentException("paired tests need at least 2 pairs, got " + a.length);

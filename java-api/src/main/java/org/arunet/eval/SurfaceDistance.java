@@ -40,7 +40,13 @@ public final class SurfaceDistance {
                 if (!m[i]) {
                     continue;
                 }
-                boolean edge = y == 0 || x == 0 || y == h - 1 || x == w - 1 || !m[i - w] || !m[i + w] || !m[i - 1]
+                boolean edge = y == 0
+                        || x == 0
+                        || y == h - 1
+                        || x == w - 1
+                        || !m[i - w]
+                        || !m[i + w]
+                        || !m[i - 1]
                         || !m[i + 1];
                 out[i] = edge;
             }

@@ -16,7 +16,13 @@ import org.arunet.eval.ImageScore;
 public final class Evaluator {
     /** Called after each image, e.g. to draw overlays or report progress. */
     public interface Listener {
-        void onImage(int index, int total, Sample sample, Raster image, byte[] truth, Segmentation prediction,
+        void onImage(
+                int index,
+                int total,
+                Sample sample,
+                Raster image,
+                byte[] truth,
+                Segmentation prediction,
                 ImageScore score);
     }
 
@@ -38,8 +44,10 @@ public final class Evaluator {
             Raster image = reader.readImage(s.image(), segmenter.preprocessing().colorMode());
             Raster mask = reader.readMask(s.masks(), classes);
             if (mask.width() != image.width() || mask.height() != image.height()) {
-                throw new DataException(s.masks().get(0), "mask is " + mask.width() + "x" + mask.height()
-                        + " but image " + s.image() + " is " + image.width() + "x" + image.height());
+                throw new DataException(
+                        s.masks().get(0),
+                        "mask is " + mask.width() + "x" + mask.height() + " but image " + s.image() + " is "
+                                + image.width() + "x" + image.height());
             }
             Segmentation pred = segmenter.segment(image);
             byte[] truth = mask.data();

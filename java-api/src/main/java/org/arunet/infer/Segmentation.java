@@ -20,8 +20,14 @@ import org.arunet.data.io.PixelSpacing;
  * @param spacing the physical size of a pixel where the image file states one (DICOM Pixel Spacing or
  *     ultrasound regions), else null: areas and boxes in millimetres are then unknown, never guessed
  */
-public record Segmentation(String source, int width, int height, int classes, byte[] mask,
-        float[] lesionProbability, PixelSpacing spacing) {
+public record Segmentation(
+        String source,
+        int width,
+        int height,
+        int classes,
+        byte[] mask,
+        float[] lesionProbability,
+        PixelSpacing spacing) {
 
     /** A segmentation of an image without a known pixel spacing. */
     public Segmentation(String source, int width, int height, int classes, byte[] mask, float[] lesionProbability) {
@@ -47,8 +53,9 @@ public record Segmentation(String source, int width, int height, int classes, by
         if (b == null || spacing == null) {
             return null;
         }
-        return new double[] {b[0] * spacing.columnMm(), b[1] * spacing.rowMm(), b[2] * spacing.columnMm(),
-            b[3] * spacing.rowMm()};
+        return new double[] {
+            b[0] * spacing.columnMm(), b[1] * spacing.rowMm(), b[2] * spacing.columnMm(), b[3] * spacing.rowMm()
+        };
     }
 
     /** Pixels predicted as lesion (any class above 0). */

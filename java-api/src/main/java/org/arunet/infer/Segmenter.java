@@ -16,7 +16,6 @@ import java.util.stream.Stream;
 import org.arunet.backend.Backend;
 import org.arunet.backend.Backends;
 import org.arunet.backend.Precision;
-import org.arunet.data.io.ColorMode;
 import org.arunet.data.io.DataException;
 import org.arunet.data.io.ImageFormat;
 import org.arunet.data.io.ImageFrames;
@@ -182,10 +181,13 @@ public final class Segmenter implements AutoCloseable {
     public Segmentation segment(Path image) {
         ImageFrames frames = reader.open(image, prep.colorMode());
         if (frames.count() > 1) {
-            throw new DataException(image, "multi-frame DICOM (" + frames.count() + " frames): segment it with"
-                    + " segmentFrames(path), one result per frame");
+            throw new DataException(
+                    image,
+                    "multi-frame DICOM (" + frames.count() + " frames): segment it with"
+                            + " segmentFrames(path), one result per frame");
         }
-        return segment(frames.frame(0), image.toString()).withSpacing(frames.spacing().orElse(null));
+        return segment(frames.frame(0), image.toString())
+                .withSpacing(frames.spacing().orElse(null));
     }
 
     /**
@@ -238,7 +240,9 @@ public final class Segmenter implements AutoCloseable {
      * (channels 1 = grey or 3 = RGB).
      */
     public Segmentation segment(float[] pixels, int width, int height, int channels) {
-        if (width < 1 || height < 1 || (channels != 1 && channels != 3)
+        if (width < 1
+                || height < 1
+                || (channels != 1 && channels != 3)
                 || pixels.length != (long) width * height * channels) {
             throw new IllegalArgumentException("float image: " + pixels.length + " values for " + width + "x" + height
                     + "x" + channels + " (channels must be 1 or 3)");
@@ -267,7 +271,9 @@ public final class Segmenter implements AutoCloseable {
         List<Path> files;
         try (Stream<Path> s = Files.list(inDir)) {
             files = s.filter(Files::isRegularFile)
-                    .filter(ImageFormat::isImageFile).sorted().toList();
+                    .filter(ImageFormat::isImageFile)
+                    .sorted()
+                    .toList();
         }
         List<Segmentation> out = new ArrayList<>();
         for (Path f : files) {

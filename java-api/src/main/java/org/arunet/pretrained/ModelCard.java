@@ -19,8 +19,18 @@ import java.util.Map;
  * @param data the training data in a few words, with its licence
  * @param intendedUse what it may be used for (research; not a medical device)
  */
-public record ModelCard(String name, String version, String summary, String resource, String sha256, long bytes,
-        long parameters, Map<String, String> architecture, Map<String, String> preprocessing, String card, String data,
+public record ModelCard(
+        String name,
+        String version,
+        String summary,
+        String resource,
+        String sha256,
+        long bytes,
+        long parameters,
+        Map<String, String> architecture,
+        Map<String, String> preprocessing,
+        String card,
+        String data,
         String intendedUse) {
     public ModelCard {
         architecture = Map.copyOf(architecture);

@@ -45,8 +45,15 @@ public final class ModelPacker {
     private ModelPacker() {}
 
     /** What to pack and how to describe it. */
-    public record Request(Path checkpoint, String name, String version, String summary, String data,
-            String intendedUse, boolean float16, Path card) {}
+    public record Request(
+            Path checkpoint,
+            String name,
+            String version,
+            String summary,
+            String data,
+            String intendedUse,
+            boolean float16,
+            Path card) {}
 
     /**
      * Packs {@code r.checkpoint()} under {@code out}; returns the catalog entry written.
@@ -64,10 +71,14 @@ public final class ModelPacker {
             architecture = new TreeMap<>(Checkpoint.architecture(in));
             String pre = in.metadata().get("preprocessing");
             if (pre == null) {
-                throw new IOException(r.checkpoint() + ": the checkpoint records no preprocessing; a shipped model needs"
-                        + " it (train with arunet train or Trainer)");
+                throw new IOException(
+                        r.checkpoint() + ": the checkpoint records no preprocessing; a shipped model needs"
+                                + " it (train with arunet train or Trainer)");
             }
-            JSON.readTree(pre).fields().forEachRemaining(e -> preprocessing.put(e.getKey(), e.getValue().asText()));
+            JSON.readTree(pre)
+                    .fields()
+                    .forEachRemaining(
+                            e -> preprocessing.put(e.getKey(), e.getValue().asText()));
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("format", Checkpoint.FORMAT);
             meta.put("format_version", Checkpoint.VERSION);
@@ -97,16 +108,27 @@ public final class ModelPacker {
                 tensors.values().forEach(Tensor::close);
             }
         }
-        try (Backend ref = Backends.reference(); SegmentationModel m = Checkpoint.loadModel(weights, ref)) {
+        try (Backend ref = Backends.reference();
+                SegmentationModel m = Checkpoint.loadModel(weights, ref)) {
             parameters = m.parameterCount();
         }
         String cardResource = resourceDir + r.name() + ".md";
         if (r.card() != null) {
             Files.copy(r.card(), out.resolve(cardResource), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
-        ModelCard card = new ModelCard(r.name(), r.version(), r.summary(), resourceDir + r.name() + ".safetensors",
-                PretrainedModels.sha256(weights), Files.size(weights), parameters, architecture, preprocessing,
-                cardResource, r.data(), r.intendedUse());
+        ModelCard card = new ModelCard(
+                r.name(),
+                r.version(),
+                r.summary(),
+                resourceDir + r.name() + ".safetensors",
+                PretrainedModels.sha256(weights),
+                Files.size(weights),
+                parameters,
+                architecture,
+                preprocessing,
+                cardResource,
+                r.data(),
+                r.intendedUse());
         writeCatalogEntry(out.resolve(PretrainedModels.CATALOG), card);
         PretrainedModels.checkAgainstCard(card, weights);
         return card;

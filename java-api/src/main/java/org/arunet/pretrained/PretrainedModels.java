@@ -156,7 +156,8 @@ public final class PretrainedModels {
     private void extract(ModelCard c, Path dir, Path file) throws IOException {
         URL url = loader.getResource(c.resource());
         if (url == null) {
-            throw new IOException("model " + c.name() + ": its checkpoint " + c.resource() + " is not on the class path");
+            throw new IOException(
+                    "model " + c.name() + ": its checkpoint " + c.resource() + " is not on the class path");
         }
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, c.name() + ".", ".part");
@@ -192,7 +193,10 @@ public final class PretrainedModels {
             Map<String, String> recorded = new TreeMap<>();
             if (pre != null) {
                 try {
-                    JSON.readTree(pre).fields().forEachRemaining(e -> recorded.put(e.getKey(), e.getValue().asText()));
+                    JSON.readTree(pre)
+                            .fields()
+                            .forEachRemaining(
+                                    e -> recorded.put(e.getKey(), e.getValue().asText()));
                 } catch (JsonProcessingException e) {
                     throw new IOException("model " + c.name() + ": unreadable preprocessing in " + file);
                 }
@@ -223,7 +227,8 @@ public final class PretrainedModels {
     public static String sha256(Path file) throws IOException {
         try (InputStream in = new DigestInputStream(Files.newInputStream(file), sha256Digest())) {
             in.transferTo(OutputStream.nullOutputStream());
-            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+            return HexFormat.of()
+                    .formatHex(((DigestInputStream) in).getMessageDigest().digest());
         }
     }
 
@@ -247,8 +252,8 @@ public final class PretrainedModels {
                 for (ModelCard c : parse(u)) {
                     URL first = from.putIfAbsent(c.name(), u);
                     if (first != null) {
-                        throw new IllegalStateException("model " + c.name() + " is defined twice: in " + first
-                                + " and in " + u);
+                        throw new IllegalStateException(
+                                "model " + c.name() + " is defined twice: in " + first + " and in " + u);
                     }
                     out.put(c.name(), c);
                 }
@@ -267,9 +272,11 @@ public final class PretrainedModels {
         } catch (JsonProcessingException e) {
             throw new IOException(url + ": not a model catalog (malformed JSON: " + e.getOriginalMessage() + ")");
         }
-        if (root == null || !FORMAT.equals(root.path("format").asText()) || !root.path("models").isArray()) {
-            throw new IOException(url + ": not a model catalog (expected {\"format\": \"" + FORMAT
-                    + "\", \"models\": [...]})");
+        if (root == null
+                || !FORMAT.equals(root.path("format").asText())
+                || !root.path("models").isArray()) {
+            throw new IOException(
+                    url + ": not a model catalog (expected {\"format\": \"" + FORMAT + "\", \"models\": [...]})");
         }
         List<ModelCard> out = new ArrayList<>();
         for (JsonNode m : root.get("models")) {
@@ -289,10 +296,19 @@ public final class PretrainedModels {
             if (!HEX.matcher(sha).matches()) {
                 throw new IOException(url + ": model " + name + ": sha256 must be 64 lower-case hex digits");
             }
-            out.add(new ModelCard(name, text(url, m, "version", name), text(url, m, "summary", name), resource, sha,
-                    number(url, m, "bytes", name), number(url, m, "parameters", name),
-                    strings(url, m, "architecture", name), strings(url, m, "preprocessing", name), card,
-                    text(url, m, "data", name), text(url, m, "intended_use", name)));
+            out.add(new ModelCard(
+                    name,
+                    text(url, m, "version", name),
+                    text(url, m, "summary", name),
+                    resource,
+                    sha,
+                    number(url, m, "bytes", name),
+                    number(url, m, "parameters", name),
+                    strings(url, m, "architecture", name),
+                    strings(url, m, "preprocessing", name),
+                    card,
+                    text(url, m, "data", name),
+                    text(url, m, "intended_use", name)));
         }
         return out;
     }
@@ -329,7 +345,8 @@ public final class PretrainedModels {
 
         UnknownModelException(String name, java.util.Collection<String> known) {
             super("no model named '" + name + "'; "
-                    + (known.isEmpty() ? "no shipped models are on the class path (add org.arunet:arunet-models)"
+                    + (known.isEmpty()
+                            ? "no shipped models are on the class path (add org.arunet:arunet-models)"
                             : "known models: " + String.join(", ", known)));
         }
     }

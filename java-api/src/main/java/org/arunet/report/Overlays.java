@@ -73,8 +73,14 @@ public final class Overlays {
                 if (m[i] == 0) {
                     continue;
                 }
-                edge[i] = x == 0 || y == 0 || x == w - 1 || y == h - 1 || m[i - 1] == 0 || m[i + 1] == 0
-                        || m[i - w] == 0 || m[i + w] == 0;
+                edge[i] = x == 0
+                        || y == 0
+                        || x == w - 1
+                        || y == h - 1
+                        || m[i - 1] == 0
+                        || m[i + 1] == 0
+                        || m[i - w] == 0
+                        || m[i + w] == 0;
             }
         }
         if (t <= 1) {

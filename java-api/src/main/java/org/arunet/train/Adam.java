@@ -25,9 +25,19 @@ public final class Adam implements AutoCloseable {
     private final float weightDecay;
     private long step;
 
-    public Adam(Backend backend, Map<String, Parameter> params, float lr, float beta1, float beta2, float eps,
+    public Adam(
+            Backend backend,
+            Map<String, Parameter> params,
+            float lr,
+            float beta1,
+            float beta2,
+            float eps,
             float weightDecay) {
-        if (!(lr >= 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || !(weightDecay >= 0)) {
+        if (!(lr >= 0)
+                || !(beta1 >= 0 && beta1 < 1)
+                || !(beta2 >= 0 && beta2 < 1)
+                || !(eps > 0)
+                || !(weightDecay >= 0)) {
             throw new IllegalArgumentException("Adam: invalid hyper-parameters lr=" + lr + " betas=(" + beta1 + ", "
                     + beta2 + ") eps=" + eps + " weight_decay=" + weightDecay);
         }
@@ -71,8 +81,17 @@ public final class Adam implements AutoCloseable {
         step++;
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             Parameter p = e.getValue();
-            backend.adamStep(p.value(), p.grad(), m.get(e.getKey()), v.get(e.getKey()), lr, beta1, beta2, eps,
-                    weightDecay, step);
+            backend.adamStep(
+                    p.value(),
+                    p.grad(),
+                    m.get(e.getKey()),
+                    v.get(e.getKey()),
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weightDecay,
+                    step);
         }
     }
 

@@ -45,6 +45,7 @@ public final class Checkpoint {
     public static final String VERSION = "1";
     /** Metadata key of the loss scaler's state. */
     public static final String LOSS_SCALER = "loss_scaler";
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private Checkpoint() {}
@@ -59,8 +60,9 @@ public final class Checkpoint {
      * Writes model, optimizer and loss scaler (either may be null) with metadata; atomic. The scaler's
      * state goes to {@link #LOSS_SCALER}.
      */
-    public static void save(Path file, SegmentationModel model, Adam optimizer, LossScaler scaler,
-            Map<String, String> metadata) throws IOException {
+    public static void save(
+            Path file, SegmentationModel model, Adam optimizer, LossScaler scaler, Map<String, String> metadata)
+            throws IOException {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         model.stateDict().forEach((k, v) -> tensors.put("model." + k, v));
         if (optimizer != null) {
@@ -93,8 +95,8 @@ public final class Checkpoint {
         String v = r.metadata().get("format_version");
         if (!VERSION.equals(v)) {
             r.close();
-            throw new IOException(file + ": checkpoint format version " + v + " is not supported (expected "
-                    + VERSION + ")");
+            throw new IOException(
+                    file + ": checkpoint format version " + v + " is not supported (expected " + VERSION + ")");
         }
         return r;
     }
@@ -143,12 +145,11 @@ public final class Checkpoint {
             throw new IOException(r.file() + ": malformed " + LOSS_SCALER + " in checkpoint metadata: null");
         }
         int interval = intField(r, m, "growth_interval", 1, Integer.MAX_VALUE);
-        float scale = field(r, m, "scale", Float::parseFloat, v -> v > 0 && v <= Float.MAX_VALUE,
-                "a finite number > 0");
-        float growth = field(r, m, "growth_factor", Float::parseFloat, v -> v > 1 && v <= Float.MAX_VALUE,
-                "a finite number > 1");
-        float backoff = field(r, m, "backoff_factor", Float::parseFloat, v -> v > 0 && v < 1,
-                "a number > 0 and < 1");
+        float scale =
+                field(r, m, "scale", Float::parseFloat, v -> v > 0 && v <= Float.MAX_VALUE, "a finite number > 0");
+        float growth = field(
+                r, m, "growth_factor", Float::parseFloat, v -> v > 1 && v <= Float.MAX_VALUE, "a finite number > 1");
+        float backoff = field(r, m, "backoff_factor", Float::parseFloat, v -> v > 0 && v < 1, "a number > 0 and < 1");
         int good = intField(r, m, "good_steps", 0, interval - 1);
         long skipped = field(r, m, "skipped_steps", Long::parseLong, v -> v >= 0, "an integer >= 0");
         return new LossScaler.State(scale, good, skipped, growth, backoff, interval);
@@ -156,12 +157,18 @@ public final class Checkpoint {
 
     private static int intField(SafeTensors.Reader r, Map<String, String> m, String name, int min, int max)
             throws IOException {
-        return field(r, m, name, Integer::parseInt, v -> v >= min && v <= max,
-                "an integer in [" + min + ", " + max + "]");
+        return field(
+                r, m, name, Integer::parseInt, v -> v >= min && v <= max, "an integer in [" + min + ", " + max + "]");
     }
 
-    private static <T> T field(SafeTensors.Reader r, Map<String, String> m, String name, Function<String, T> parse,
-            Predicate<T> valid, String expected) throws IOException {
+    private static <T> T field(
+            SafeTensors.Reader r,
+            Map<String, String> m,
+            String name,
+            Function<String, T> parse,
+            Predicate<T> valid,
+            String expected)
+            throws IOException {
         String v = m.get(name);
         if (v == null) {
             throw new IOException(r.file() + ": malformed " + LOSS_SCALER + " in checkpoint metadata: " + LOSS_SCALER
@@ -205,9 +212,14 @@ public final class Checkpoint {
             // Parameters and buffers are all stored, so a genuine file holds at least the F32 bytes
             // the model allocates for them, gradients aside (parameterBytes counts values only).
             if (needed > stored) {
-                throw new IOException(String.format(Locale.ROOT, "%s: the recorded architecture %s needs %,d bytes "
-                        + "of parameters but the file holds %,d bytes of model tensors; refused before allocating",
-                        file, arch, needed, stored));
+                throw new IOException(String.format(
+                        Locale.ROOT,
+                        "%s: the recorded architecture %s needs %,d bytes "
+                                + "of parameters but the file holds %,d bytes of model tensors; refused before allocating",
+                        file,
+                        arch,
+                        needed,
+                        stored));
             }
             SegmentationModel m;
             try {
@@ -271,9 +283,10 @@ public final class Checkpoint {
      * @throws IllegalArgumentException for an unknown or invalid architecture
      */
     public static long parameterBytes(Map<String, String> architecture) {
-        try (Backend ref = Backends.reference(); SizingBackend sizing = new SizingBackend(ref)) {
-            Backend probe = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                    new Class<?>[] {Backend.class}, sizing);
+        try (Backend ref = Backends.reference();
+                SizingBackend sizing = new SizingBackend(ref)) {
+            Backend probe = (Backend)
+                    Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, sizing);
             try (SegmentationModel m = Models.create(architecture, probe, Init.Scheme.PYTORCH, 0)) {
                 long bytes = 0; // parameter values and buffers: what a checkpoint stores (gradients are not)
                 for (Tensor t : m.stateDict().values()) {

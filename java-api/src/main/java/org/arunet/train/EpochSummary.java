@@ -15,6 +15,15 @@ package org.arunet.train;
  * @param improved whether validation loss improved (the best checkpoint was written)
  * @param etaSeconds estimated time for the remaining epochs
  */
-public record EpochSummary(int epoch, float learningRate, double trainLoss, double valLoss, double valDice,
-        double valIou, double seconds, double imagesPerSecond, double dataWaitSeconds, boolean improved,
+public record EpochSummary(
+        int epoch,
+        float learningRate,
+        double trainLoss,
+        double valLoss,
+        double valDice,
+        double valIou,
+        double seconds,
+        double imagesPerSecond,
+        double dataWaitSeconds,
+        boolean improved,
         double etaSeconds) {}

@@ -35,6 +35,7 @@ import org.arunet.tensor.Tensor;
 public final class LossScaler {
     /** PyTorch's defaults. */
     public static final float INITIAL_SCALE = 65536f;
+
     public static final float GROWTH_FACTOR = 2f;
     public static final float BACKOFF_FACTOR = 0.5f;
     public static final int GROWTH_INTERVAL = 2000;
@@ -47,10 +48,14 @@ public final class LossScaler {
     private int goodSteps;
     private long skipped;
 
-    public LossScaler(Backend backend, float initialScale, float growthFactor, float backoffFactor,
-            int growthInterval) {
-        if (!(initialScale > 0) || !Float.isFinite(initialScale) || !(growthFactor > 1) || !(backoffFactor > 0)
-                || !(backoffFactor < 1) || growthInterval < 1) {
+    public LossScaler(
+            Backend backend, float initialScale, float growthFactor, float backoffFactor, int growthInterval) {
+        if (!(initialScale > 0)
+                || !Float.isFinite(initialScale)
+                || !(growthFactor > 1)
+                || !(backoffFactor > 0)
+                || !(backoffFactor < 1)
+                || growthInterval < 1) {
             throw new IllegalArgumentException("LossScaler: need initialScale > 0, growthFactor > 1, 0 < backoffFactor"
                     + " < 1 and growthInterval >= 1, got " + initialScale + ", " + growthFactor + ", " + backoffFactor
                     + ", " + growthInterval);
@@ -78,7 +83,12 @@ public final class LossScaler {
      * scale last changed ({@code 0 <= goodSteps < growthInterval}), the settings, and the count of
      * skipped steps (a statistic).
      */
-    public record State(float scale, int goodSteps, long skippedSteps, float growthFactor, float backoffFactor,
+    public record State(
+            float scale,
+            int goodSteps,
+            long skippedSteps,
+            float growthFactor,
+            float backoffFactor,
             int growthInterval) {}
 
     /** A snapshot of this scaler, for checkpoints. */
@@ -94,11 +104,11 @@ public final class LossScaler {
      *     constructor, {@code goodSteps} outside {@code [0, growthInterval)}, negative skip count)
      */
     public static LossScaler restore(Backend backend, State state) {
-        LossScaler s = new LossScaler(backend, state.scale(), state.growthFactor(), state.backoffFactor(),
-                state.growthInterval());
+        LossScaler s = new LossScaler(
+                backend, state.scale(), state.growthFactor(), state.backoffFactor(), state.growthInterval());
         if (state.goodSteps() < 0 || state.goodSteps() >= state.growthInterval() || state.skippedSteps() < 0) {
-            throw new IllegalArgumentException("LossScaler: need 0 <= goodSteps < growthInterval and skippedSteps >= 0,"
-                    + " got " + state);
+            throw new IllegalArgumentException(
+                    "LossScaler: need 0 <= goodSteps < growthInterval and skippedSteps >= 0," + " got " + state);
         }
         s.goodSteps = state.goodSteps();
         s.skipped = state.skippedSteps();

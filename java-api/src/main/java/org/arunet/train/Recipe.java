@@ -33,8 +33,12 @@ public enum Recipe {
     /** The optimisation settings (epochs 150 and patience 15 in both). */
     public TrainerConfig trainerConfig() {
         TrainerConfig paper = TrainerConfig.paper();
-        return this == PAPER ? paper
-                : paper.withBatchSize(8).withLearningRate(1e-3f).withMinLearningRate(0f).withWarmupEpochs(0);
+        return this == PAPER
+                ? paper
+                : paper.withBatchSize(8)
+                        .withLearningRate(1e-3f)
+                        .withMinLearningRate(0f)
+                        .withWarmupEpochs(0);
     }
 
     /** The parameter initialisation. */

@@ -164,6 +164,7 @@ public final class Trainer {
     private final List<EpochSummary> history = new ArrayList<>();
     /** Loss scaling of float16 mixed-precision training (null otherwise); see {@link LossScaler}. */
     private LossScaler scaler;
+
     private double bestValLoss = Double.POSITIVE_INFINITY;
     private int bestEpoch = -1;
     private int sinceImprovement;
@@ -185,8 +186,14 @@ public final class Trainer {
         int k = model.classes();
         Path last = checkpointDir == null ? null : checkpointDir.resolve(LAST);
         Path best = checkpointDir == null ? null : checkpointDir.resolve(BEST);
-        try (Adam adam = new Adam(be, model.namedParameters(), config.learningRate(), config.beta1(), config.beta2(),
-                config.adamEps(), config.weightDecay());
+        try (Adam adam = new Adam(
+                        be,
+                        model.namedParameters(),
+                        config.learningRate(),
+                        config.beta1(),
+                        config.beta2(),
+                        config.adamEps(),
+                        config.weightDecay());
                 Buffers full = new Buffers(be, b, s, c, k)) {
             int start = 0;
             if (resume && last != null && Files.exists(last)) {
@@ -197,7 +204,9 @@ public final class Trainer {
                 Files.createDirectories(checkpointDir);
                 int stale = SafeTensors.removeUnfinishedWrites(last) + SafeTensors.removeUnfinishedWrites(best);
                 if (stale > 0) {
-                    LOG.info("removed {} unfinished checkpoint write(s) left in {} by an interrupted run", stale,
+                    LOG.info(
+                            "removed {} unfinished checkpoint write(s) left in {} by an interrupted run",
+                            stale,
                             checkpointDir);
                 }
             }
@@ -223,13 +232,20 @@ public final class Trainer {
                     l.onEpoch(sum);
                 }
                 if (config.patience() > 0 && val != null && sinceImprovement >= config.patience()) {
-                    LOG.info("early stopping after epoch {}: validation loss has not improved for {} epochs",
-                            epoch + 1, sinceImprovement);
+                    LOG.info(
+                            "early stopping after epoch {}: validation loss has not improved for {} epochs",
+                            epoch + 1,
+                            sinceImprovement);
                     stopped = true;
                     break;
                 }
             }
-            TrainingResult result = new TrainingResult(List.copyOf(history), bestEpoch, bestValLoss, stopped, last,
+            TrainingResult result = new TrainingResult(
+                    List.copyOf(history),
+                    bestEpoch,
+                    bestValLoss,
+                    stopped,
+                    last,
                     best != null && Files.exists(best) ? best : null);
             for (TrainingListener l : listeners) {
                 l.onFinish(result);
@@ -246,23 +262,25 @@ public final class Trainer {
             // The scaler's state goes with the optimizer's: both are what resuming needs.
             Checkpoint.save(file, model, withOptimizer, withOptimizer != null ? scaler : null, metadata(epoch, adam));
         } catch (IOException e) {
-            throw new UncheckedIOException("training stopped: epoch " + (epoch + 1) + " finished but its checkpoint "
-                    + "could not be saved: " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                    "training stopped: epoch " + (epoch + 1) + " finished but its checkpoint " + "could not be saved: "
+                            + e.getMessage(),
+                    e);
         }
     }
 
     private void checkCompatible(BatchSource src, String what) {
         if (src.channels() != model.inChannels()) {
-            throw new IllegalArgumentException(what + " data has " + src.channels() + " channels, the model expects "
-                    + model.inChannels());
+            throw new IllegalArgumentException(
+                    what + " data has " + src.channels() + " channels, the model expects " + model.inChannels());
         }
         if (src.classes() != model.classes()) {
-            throw new IllegalArgumentException(what + " data has " + src.classes() + " classes, the model predicts "
-                    + model.classes());
+            throw new IllegalArgumentException(
+                    what + " data has " + src.classes() + " classes, the model predicts " + model.classes());
         }
         if (src.imageSize() % model.sizeMultiple() != 0) {
-            throw new IllegalArgumentException(what + " image size " + src.imageSize() + " is not a multiple of "
-                    + model.sizeMultiple());
+            throw new IllegalArgumentException(
+                    what + " image size " + src.imageSize() + " is not a multiple of " + model.sizeMultiple());
         }
         if (src.size() == 0) {
             throw new IllegalArgumentException(what + " data is empty");
@@ -310,8 +328,11 @@ public final class Trainer {
                 if (Double.isFinite(g)) {
                     adam.step();
                 } else {
-                    LOG.debug("fp16 gradients overflowed at epoch {}, step {}: step skipped, loss scale now {}",
-                            epoch + 1, step + 1, scaler.scale());
+                    LOG.debug(
+                            "fp16 gradients overflowed at epoch {}, step {}: step skipped, loss scale now {}",
+                            epoch + 1,
+                            step + 1,
+                            scaler.scale());
                 }
                 lossSum += loss * batch.size();
                 images += batch.size();
@@ -343,8 +364,18 @@ public final class Trainer {
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         double eta = seconds * (config.epochs() - epoch - 1);
-        return new EpochSummary(epoch, lr, images == 0 ? Double.NaN : lossSum / images, valLoss, valDice, valIou,
-                seconds, images / Math.max(trainSeconds, 1e-9), waitNanos / 1e9, improved, eta);
+        return new EpochSummary(
+                epoch,
+                lr,
+                images == 0 ? Double.NaN : lossSum / images,
+                valLoss,
+                valDice,
+                valIou,
+                seconds,
+                images / Math.max(trainSeconds, 1e-9),
+                waitNanos / 1e9,
+                improved,
+                eta);
     }
 
     /** Mean validation loss, mean lesion Dice and IoU over images. */
@@ -367,8 +398,8 @@ public final class Trainer {
                 for (int i = 0; i < batch.size(); i++) {
                     int[] t = java.util.Arrays.copyOfRange(truth, i * hw, (i + 1) * hw);
                     int[] p = java.util.Arrays.copyOfRange(pred, i * hw, (i + 1) * hw);
-                    ImageScore sc = ImageScore.of(batch.ids().get(i), t, p, batch.height(), batch.width(),
-                            model.classes());
+                    ImageScore sc =
+                            ImageScore.of(batch.ids().get(i), t, p, batch.height(), batch.width(), model.classes());
                     diceSum += sc.dice();
                     iouSum += sc.iou();
                 }
@@ -384,8 +415,8 @@ public final class Trainer {
         if (config.loss() == LossKind.CE_DICE) {
             return be.crossEntropyDiceLoss(logits, target, dLogits, config.ceWeight(), config.diceWeight(), 1e-5f);
         }
-        return be.focalTverskyLoss(logits, target, dLogits, config.tverskyAlpha(), config.tverskyBeta(),
-                config.tverskyGamma(), 1e-5f);
+        return be.focalTverskyLoss(
+                logits, target, dLogits, config.tverskyAlpha(), config.tverskyBeta(), config.tverskyGamma(), 1e-5f);
     }
 
     private double gradientSquaredNorm() {
@@ -462,8 +493,8 @@ public final class Trainer {
                 bestEpoch = Integer.parseInt(meta.getOrDefault("best_epoch", "-1"));
                 sinceImprovement = Integer.parseInt(meta.getOrDefault("epochs_without_improvement", "0"));
                 history.clear();
-                history.addAll(JSON.readValue(meta.getOrDefault("history", "[]"),
-                        new TypeReference<List<EpochSummary>>() {}));
+                history.addAll(
+                        JSON.readValue(meta.getOrDefault("history", "[]"), new TypeReference<List<EpochSummary>>() {}));
                 return epoch + 1;
             } catch (RuntimeException e) {
                 throw new IOException(last + ": malformed trainer state in checkpoint metadata: " + e.getMessage(), e);
@@ -479,22 +510,36 @@ public final class Trainer {
         LossScaler.State s = Checkpoint.lossScaler(r);
         if (scaler == null) {
             if (s != null) {
-                LOG.info("{} holds the loss scale of fp16 mixed-precision training ({}); ignored: backend {} trains "
-                        + "without loss scaling", r.file(), s.scale(), model.backend().name());
+                LOG.info(
+                        "{} holds the loss scale of fp16 mixed-precision training ({}); ignored: backend {} trains "
+                                + "without loss scaling",
+                        r.file(),
+                        s.scale(),
+                        model.backend().name());
             }
             return;
         }
         if (s == null) {
-            LOG.info("{} holds no loss scale (fp32 or bf16 training, or a checkpoint from before it was saved): the "
-                    + "loss scale starts again at {}", r.file(), scaler.scale());
+            LOG.info(
+                    "{} holds no loss scale (fp32 or bf16 training, or a checkpoint from before it was saved): the "
+                            + "loss scale starts again at {}",
+                    r.file(),
+                    scaler.scale());
             return;
         }
         LossScaler.State fresh = scaler.state();
-        if (s.growthFactor() != fresh.growthFactor() || s.backoffFactor() != fresh.backoffFactor()
+        if (s.growthFactor() != fresh.growthFactor()
+                || s.backoffFactor() != fresh.backoffFactor()
                 || s.growthInterval() != fresh.growthInterval()) {
-            LOG.info("{}: continuing with the recorded loss-scaler settings (growth x{} every {} finite steps, "
-                    + "backoff x{}), not growth x{} every {} and backoff x{}", r.file(), s.growthFactor(),
-                    s.growthInterval(), s.backoffFactor(), fresh.growthFactor(), fresh.growthInterval(),
+            LOG.info(
+                    "{}: continuing with the recorded loss-scaler settings (growth x{} every {} finite steps, "
+                            + "backoff x{}), not growth x{} every {} and backoff x{}",
+                    r.file(),
+                    s.growthFactor(),
+                    s.growthInterval(),
+                    s.backoffFactor(),
+                    fresh.growthFactor(),
+                    fresh.growthInterval(),
                     fresh.backoffFactor());
         }
         try {
@@ -502,8 +547,12 @@ public final class Trainer {
         } catch (IllegalArgumentException e) {
             throw new IOException(r.file() + ": " + Checkpoint.LOSS_SCALER + ": " + e.getMessage(), e);
         }
-        LOG.info("loss scale restored from {}: {} ({} finite steps since it last changed, {} steps skipped so far)",
-                r.file(), s.scale(), s.goodSteps(), s.skippedSteps());
+        LOG.info(
+                "loss scale restored from {}: {} ({} finite steps since it last changed, {} steps skipped so far)",
+                r.file(),
+                s.scale(),
+                s.goodSteps(),
+                s.skippedSteps());
     }
 
     // ------------------------------------------------------------------ batch tensors

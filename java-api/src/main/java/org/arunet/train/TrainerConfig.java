@@ -27,16 +27,33 @@ import java.util.Map;
  * @param beta2 Adam beta2 (0.999)
  * @param adamEps Adam epsilon (1e-8)
  */
-public record TrainerConfig(int epochs, int batchSize, float learningRate, float minLearningRate, int warmupEpochs,
-        float warmupStartFactor, int finalEpochsAtMin, LossKind loss, float ceWeight, float diceWeight,
-        float tverskyAlpha, float tverskyBeta, float tverskyGamma, int patience, double minDelta, float weightDecay,
-        float beta1, float beta2, float adamEps) {
+public record TrainerConfig(
+        int epochs,
+        int batchSize,
+        float learningRate,
+        float minLearningRate,
+        int warmupEpochs,
+        float warmupStartFactor,
+        int finalEpochsAtMin,
+        LossKind loss,
+        float ceWeight,
+        float diceWeight,
+        float tverskyAlpha,
+        float tverskyBeta,
+        float tverskyGamma,
+        int patience,
+        double minDelta,
+        float weightDecay,
+        float beta1,
+        float beta2,
+        float adamEps) {
 
     public TrainerConfig {
         require(epochs >= 1, "epochs must be >= 1, got " + epochs);
         require(batchSize >= 1, "batch size must be >= 1, got " + batchSize);
         require(learningRate > 0 && Float.isFinite(learningRate), "learning rate must be > 0, got " + learningRate);
-        require(minLearningRate >= 0 && minLearningRate <= learningRate,
+        require(
+                minLearningRate >= 0 && minLearningRate <= learningRate,
                 "min learning rate must be within [0, learning rate], got " + minLearningRate);
         require(warmupEpochs >= 0, "warm-up epochs must be >= 0, got " + warmupEpochs);
         require(warmupStartFactor > 0 && warmupStartFactor <= 1, "warm-up start factor must be in (0, 1]");
@@ -56,8 +73,26 @@ public record TrainerConfig(int epochs, int batchSize, float learningRate, float
 
     /** The paper's protocol (authors' code for details the paper omits). */
     public static TrainerConfig paper() {
-        return new TrainerConfig(150, 2, 1e-4f, 1e-6f, 3, 0.1f, -1, LossKind.CE_DICE, 1f, 1f, 0.7f, 0.3f, 0.75f, 15,
-                0.0, 0f, 0.9f, 0.999f, 1e-8f);
+        return new TrainerConfig(
+                150,
+                2,
+                1e-4f,
+                1e-6f,
+                3,
+                0.1f,
+                -1,
+                LossKind.CE_DICE,
+                1f,
+                1f,
+                0.7f,
+                0.3f,
+                0.75f,
+                15,
+                0.0,
+                0f,
+                0.9f,
+                0.999f,
+                1e-8f);
     }
 
     /** Epochs held at the minimum learning rate at the end. */
@@ -110,57 +145,209 @@ public record TrainerConfig(int epochs, int batchSize, float learningRate, float
     }
 
     public TrainerConfig withEpochs(int v) {
-        return new TrainerConfig(v, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                v,
+                batchSize,
+                learningRate,
+                minLearningRate,
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                patience,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withBatchSize(int v) {
-        return new TrainerConfig(epochs, v, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                v,
+                learningRate,
+                minLearningRate,
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                patience,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withLearningRate(float v) {
-        return new TrainerConfig(epochs, batchSize, v, Math.min(minLearningRate, v), warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                batchSize,
+                v,
+                Math.min(minLearningRate, v),
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                patience,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withMinLearningRate(float v) {
-        return new TrainerConfig(epochs, batchSize, learningRate, v, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                batchSize,
+                learningRate,
+                v,
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                patience,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withWarmupEpochs(int v) {
-        return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, v, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                batchSize,
+                learningRate,
+                minLearningRate,
+                v,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                patience,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withLoss(LossKind v) {
-        return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, v, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience,
-                minDelta, weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                batchSize,
+                learningRate,
+                minLearningRate,
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                v,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                patience,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withTversky(float alpha, float beta, float gamma) {
-        return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, alpha, beta, gamma, patience, minDelta,
-                weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                batchSize,
+                learningRate,
+                minLearningRate,
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                alpha,
+                beta,
+                gamma,
+                patience,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withPatience(int v) {
-        return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, v, minDelta,
-                weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                batchSize,
+                learningRate,
+                minLearningRate,
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                v,
+                minDelta,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
 
     public TrainerConfig withMinDelta(double v) {
-        return new TrainerConfig(epochs, batchSize, learningRate, minLearningRate, warmupEpochs, warmupStartFactor,
-                finalEpochsAtMin, loss, ceWeight, diceWeight, tverskyAlpha, tverskyBeta, tverskyGamma, patience, v,
-                weightDecay, beta1, beta2, adamEps);
+        return new TrainerConfig(
+                epochs,
+                batchSize,
+                learningRate,
+                minLearningRate,
+                warmupEpochs,
+                warmupStartFactor,
+                finalEpochsAtMin,
+                loss,
+                ceWeight,
+                diceWeight,
+                tverskyAlpha,
+                tverskyBeta,
+                tverskyGamma,
+                patience,
+                v,
+                weightDecay,
+                beta1,
+                beta2,
+                adamEps);
     }
-
 }

@@ -13,5 +13,10 @@ import java.util.List;
  * @param lastCheckpoint path of the last checkpoint (null without a checkpoint folder)
  * @param bestCheckpoint path of the best checkpoint (null without one)
  */
-public record TrainingResult(List<EpochSummary> history, int bestEpoch, double bestValLoss, boolean stoppedEarly,
-        Path lastCheckpoint, Path bestCheckpoint) {}
+public record TrainingResult(
+        List<EpochSummary> history,
+        int bestEpoch,
+        double bestValLoss,
+        boolean stoppedEarly,
+        Path lastCheckpoint,
+        Path bestCheckpoint) {}

@@ -44,8 +44,8 @@ class MetricsTest {
         ev.add("b", "benign", truth, new int[] {0, 1, 0, 0}, 2, 2); // Dice 2/3
         ev.add("c", "malignant", truth, new int[] {0, 0, 0, 0}, 2, 2); // Dice 0
         @SuppressWarnings("unchecked")
-        java.util.Map<String, java.util.Map<String, Object>> by =
-                (java.util.Map<String, java.util.Map<String, Object>>) ev.summary().get("by_label");
+        java.util.Map<String, java.util.Map<String, Object>> by = (java.util.Map<String, java.util.Map<String, Object>>)
+                ev.summary().get("by_label");
         assertEquals(java.util.List.of("benign", "malignant"), java.util.List.copyOf(by.keySet()));
         assertEquals(2, by.get("benign").get("images"));
         assertEquals(5.0 / 6, (double) by.get("benign").get("lesion_dice_mean"), 1e-12);
@@ -159,7 +159,8 @@ class MetricsTest {
                 d.add(best);
             }
         }
-        return SurfaceDistance.percentile(d.stream().mapToDouble(Double::doubleValue).toArray(), 95);
+        return SurfaceDistance.percentile(
+                d.stream().mapToDouble(Double::doubleValue).toArray(), 95);
     }
 
     @Test
@@ -168,8 +169,9 @@ class MetricsTest {
         ev.add("img1", new int[] {0, 1, 1, 0}, new int[] {0, 1, 0, 0}, 2, 2);
         ev.add("img,2", new int[] {0, 0, 0, 0}, new int[] {0, 0, 0, 0}, 2, 2);
         JsonNode j = new ObjectMapper().readTree(ev.toJson());
-        for (String k : new String[] {"lesion_dice_mean", "lesion_iou_mean", "miou_paper", "accuracy", "precision",
-                "recall", "f1", "hd95_mean"}) {
+        for (String k : new String[] {
+            "lesion_dice_mean", "lesion_iou_mean", "miou_paper", "accuracy", "precision", "recall", "f1", "hd95_mean"
+        }) {
             assertTrue(j.has(k), "missing " + k);
         }
         assertEquals((2.0 / 3 + 1) / 2, j.get("lesion_dice_mean").asDouble(), 1e-12);

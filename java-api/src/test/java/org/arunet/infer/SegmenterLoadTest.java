@@ -67,8 +67,16 @@ class SegmenterLoadTest {
         try (Backend be = Backends.cpu(2);
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, 3);
                 SyntheticData train = new SyntheticData(8, 32, 3, 21)) {
-            Trainer.on(net).config(TrainerConfig.paper().withEpochs(3).withBatchSize(4).withLearningRate(3e-3f)
-                    .withWarmupEpochs(1).withPatience(0)).data(train, null).checkpointDir(dir.resolve("ckpt")).fit();
+            Trainer.on(net)
+                    .config(TrainerConfig.paper()
+                            .withEpochs(3)
+                            .withBatchSize(4)
+                            .withLearningRate(3e-3f)
+                            .withWarmupEpochs(1)
+                            .withPatience(0))
+                    .data(train, null)
+                    .checkpointDir(dir.resolve("ckpt"))
+                    .fit();
         }
         checkpoint = dir.resolve("ckpt").resolve(Trainer.LAST);
         // Several sizes and kinds: 8-bit grey PNG, 16-bit grey PNG, colour JPEG, grey BMP.
@@ -79,7 +87,8 @@ class SegmenterLoadTest {
             int w = sizes[i][0];
             int h = sizes[i][1];
             String kind = kinds[i];
-            int type = kind.equals("png16") ? BufferedImage.TYPE_USHORT_GRAY
+            int type = kind.equals("png16")
+                    ? BufferedImage.TYPE_USHORT_GRAY
                     : kind.equals("jpg") ? BufferedImage.TYPE_3BYTE_BGR : BufferedImage.TYPE_BYTE_GRAY;
             BufferedImage img = new BufferedImage(w, h, type);
             double cx = w * (0.3 + 0.4 * r.nextDouble());
@@ -126,7 +135,11 @@ class SegmenterLoadTest {
         for (int i = 0; i < 3; i++) {
             System.gc();
         }
-        return new Sample(n, mem.getHeapMemoryUsage().getUsed(), HostMemory.bytesInUse(), Pointer.totalBytes(),
+        return new Sample(
+                n,
+                mem.getHeapMemoryUsage().getUsed(),
+                HostMemory.bytesInUse(),
+                Pointer.totalBytes(),
                 Pointer.physicalBytes());
     }
 
@@ -135,7 +148,8 @@ class SegmenterLoadTest {
         MemoryMXBean mem = ManagementFactory.getMemoryMXBean();
         List<Sample> samples = new ArrayList<>();
         long t0 = System.nanoTime();
-        try (Segmenter s = builder().threads(2).flipTta(true).largestComponent(true).build()) {
+        try (Segmenter s =
+                builder().threads(2).flipTta(true).largestComponent(true).build()) {
             samples.add(sample(0, mem));
             for (int n = 1; n <= INFERENCES; n++) {
                 Segmentation seg = segmentOnce(s, n - 1);
@@ -152,10 +166,12 @@ class SegmenterLoadTest {
         Sample first = steady.get(0);
         Sample last = steady.get(steady.size() - 1);
         for (Sample x : steady) {
-            assertEquals(first.hostBytes(), x.hostBytes(), "arunet native bytes changed at inference "
-                    + x.inferences());
-            assertEquals(first.javacppBytes(), x.javacppBytes(), "JavaCPP-tracked bytes changed at inference "
-                    + x.inferences());
+            assertEquals(
+                    first.hostBytes(), x.hostBytes(), "arunet native bytes changed at inference " + x.inferences());
+            assertEquals(
+                    first.javacppBytes(),
+                    x.javacppBytes(),
+                    "JavaCPP-tracked bytes changed at inference " + x.inferences());
         }
         long heapMin = steady.stream().mapToLong(Sample::heapAfterGc).min().orElseThrow();
         long heapMax = steady.stream().mapToLong(Sample::heapAfterGc).max().orElseThrow();
@@ -163,8 +179,9 @@ class SegmenterLoadTest {
         // RSS: a leak of even 2 KB per inference would add 20 MB over 10,000; allow allocator noise.
         long inferences = last.inferences() - first.inferences();
         long growth = last.rssBytes() - first.rssBytes();
-        assertTrue(growth < (16L << 20) + 2048L * inferences, "resident set grew by " + growth + " bytes over "
-                + inferences + " inferences");
+        assertTrue(
+                growth < (16L << 20) + 2048L * inferences,
+                "resident set grew by " + growth + " bytes over " + inferences + " inferences");
     }
 
     private static void writeMemoryRecord(List<Sample> samples, double seconds) throws IOException {
@@ -175,20 +192,37 @@ class SegmenterLoadTest {
             lines.add(s.inferences() + "," + s.heapAfterGc() + "," + s.hostBytes() + "," + s.javacppBytes() + ","
                     + s.rssBytes());
         }
-        lines.add(String.format(Locale.ROOT, "# %d inferences in %.1f s (flip TTA, largest component, inputs "
-                + "cycling through file, OpenCV Mat and BufferedImage)", samples.get(samples.size() - 1).inferences(),
+        lines.add(String.format(
+                Locale.ROOT,
+                "# %d inferences in %.1f s (flip TTA, largest component, inputs "
+                        + "cycling through file, OpenCV Mat and BufferedImage)",
+                samples.get(samples.size() - 1).inferences(),
                 seconds));
         Files.write(REPORT.resolve("memory.csv"), lines, StandardCharsets.UTF_8);
-        XYChart c = new XYChartBuilder().width(800).height(450).title("Memory over " + samples.get(samples.size() - 1)
-                .inferences() + " inferences in one process").xAxisTitle("inferences").yAxisTitle("MiB").build();
+        XYChart c = new XYChartBuilder()
+                .width(800)
+                .height(450)
+                .title("Memory over " + samples.get(samples.size() - 1).inferences() + " inferences in one process")
+                .xAxisTitle("inferences")
+                .yAxisTitle("MiB")
+                .build();
         double[] x = samples.stream().mapToDouble(Sample::inferences).toArray();
-        c.addSeries("resident set (RSS)", x, samples.stream().mapToDouble(s -> s.rssBytes() / 1048576.0).toArray());
-        c.addSeries("Java heap after GC", x, samples.stream().mapToDouble(s -> s.heapAfterGc() / 1048576.0)
-                .toArray());
-        c.addSeries("arunet native (HostMemory)", x, samples.stream().mapToDouble(s -> s.hostBytes() / 1048576.0)
-                .toArray());
-        c.addSeries("JavaCPP-tracked native", x, samples.stream().mapToDouble(s -> s.javacppBytes() / 1048576.0)
-                .toArray());
+        c.addSeries(
+                "resident set (RSS)",
+                x,
+                samples.stream().mapToDouble(s -> s.rssBytes() / 1048576.0).toArray());
+        c.addSeries(
+                "Java heap after GC",
+                x,
+                samples.stream().mapToDouble(s -> s.heapAfterGc() / 1048576.0).toArray());
+        c.addSeries(
+                "arunet native (HostMemory)",
+                x,
+                samples.stream().mapToDouble(s -> s.hostBytes() / 1048576.0).toArray());
+        c.addSeries(
+                "JavaCPP-tracked native",
+                x,
+                samples.stream().mapToDouble(s -> s.javacppBytes() / 1048576.0).toArray());
         c.getStyler().setYAxisMin(0.0);
         BitmapEncoder.saveBitmap(c, REPORT.resolve("memory.png").toString(), BitmapEncoder.BitmapFormat.PNG);
     }
@@ -217,8 +251,8 @@ class SegmenterLoadTest {
                             int n = k % kinds;
                             Segmentation got = segmentOnce(s, n);
                             if (!java.util.Arrays.equals(expected.get(n).mask(), got.mask())
-                                    || !java.util.Arrays.equals(expected.get(n).lesionProbability(),
-                                            got.lesionProbability())) {
+                                    || !java.util.Arrays.equals(
+                                            expected.get(n).lesionProbability(), got.lesionProbability())) {
                                 mismatches.incrementAndGet();
                             }
                             done.incrementAndGet();
@@ -234,10 +268,18 @@ class SegmenterLoadTest {
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 Files.createDirectories(REPORT);
-                Files.write(REPORT.resolve("concurrency.csv"), List.of(
-                        "threads,replicas,seconds,inferences,errors,mismatches,per_thread",
-                        String.format(Locale.ROOT, "%d,2,%.1f,%d,0,%d,%s", THREADS, seconds, done.get(),
-                                mismatches.get(), java.util.Arrays.toString(perThread).replace(",", ""))),
+                Files.write(
+                        REPORT.resolve("concurrency.csv"),
+                        List.of(
+                                "threads,replicas,seconds,inferences,errors,mismatches,per_thread",
+                                String.format(
+                                        Locale.ROOT,
+                                        "%d,2,%.1f,%d,0,%d,%s",
+                                        THREADS,
+                                        seconds,
+                                        done.get(),
+                                        mismatches.get(),
+                                        java.util.Arrays.toString(perThread).replace(",", ""))),
                         StandardCharsets.UTF_8);
                 for (long p : perThread) {
                     assertTrue(p > 0, "a thread never got a replica: " + java.util.Arrays.toString(perThread));

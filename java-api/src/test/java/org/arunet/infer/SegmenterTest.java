@@ -46,8 +46,16 @@ class SegmenterTest {
         try (Backend be = Backends.cpu(2);
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(8), Init.Scheme.AUTHORS, 3);
                 SyntheticData train = new SyntheticData(16, 32, 3, 21)) {
-            Trainer.on(net).config(TrainerConfig.paper().withEpochs(8).withBatchSize(4).withLearningRate(3e-3f)
-                    .withWarmupEpochs(1).withPatience(0)).data(train, null).checkpointDir(dir.resolve("ckpt")).fit();
+            Trainer.on(net)
+                    .config(TrainerConfig.paper()
+                            .withEpochs(8)
+                            .withBatchSize(4)
+                            .withLearningRate(3e-3f)
+                            .withWarmupEpochs(1)
+                            .withPatience(0))
+                    .data(train, null)
+                    .checkpointDir(dir.resolve("ckpt"))
+                    .fit();
         }
         checkpoint = dir.resolve("ckpt").resolve(Trainer.LAST);
         // Grey images of other sizes than the network's 32 x 32: a bright disc on a dark, noisy background.
@@ -131,7 +139,8 @@ class SegmenterTest {
             1, 1, 0, 0, 0,
             1, 0, 0, 1, 0,
             0, 0, 0, 0, 1,
-            0, 0, 0, 0, 0};
+            0, 0, 0, 0, 0
+        };
         Segmenter.keepLargestComponent(m, 5, 4);
         assertArrayEquals(new byte[] {1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, m);
     }
@@ -154,7 +163,9 @@ class SegmenterTest {
                                 int i = (k + offset) % images.size();
                                 Segmentation got = s.segment(images.get(i));
                                 assertArrayEquals(expected.get(i).mask(), got.mask(), "mask of image " + i);
-                                assertArrayEquals(expected.get(i).lesionProbability(), got.lesionProbability(),
+                                assertArrayEquals(
+                                        expected.get(i).lesionProbability(),
+                                        got.lesionProbability(),
                                         "probabilities of image " + i);
                             }
                         }

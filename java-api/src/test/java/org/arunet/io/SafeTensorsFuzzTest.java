@@ -69,11 +69,22 @@ class SafeTensorsFuzzTest {
             if (in.consumeBoolean()) {
                 ObjectNode arch = JSON.createObjectNode();
                 arch.put("arch", in.pickValue(new String[] {"aru-net", "unet", "attention-unet", "x"}));
-                for (String k : new String[] {"in_channels", "classes", "width", "mixer_kernel", "mixer_depth",
-                    "spatial_kernel", "mcsa_stages", "channel_attention", "mixer", "residual"}) {
+                for (String k : new String[] {
+                    "in_channels",
+                    "classes",
+                    "width",
+                    "mixer_kernel",
+                    "mixer_depth",
+                    "spatial_kernel",
+                    "mcsa_stages",
+                    "channel_attention",
+                    "mixer",
+                    "residual"
+                }) {
                     if (in.consumeBoolean()) {
-                        arch.put(k, in.consumeBoolean() ? Integer.toString(in.consumeInt(-2, 70000))
-                                : in.consumeString(8));
+                        arch.put(
+                                k,
+                                in.consumeBoolean() ? Integer.toString(in.consumeInt(-2, 70000)) : in.consumeString(8));
                     }
                 }
                 meta.put("architecture", in.consumeBoolean() ? arch.toString() : in.consumeString(40));

@@ -37,12 +37,19 @@ class ArUNetInferenceTest {
 
     static Stream<Arguments> configs() {
         ArUNetConfig tiny = ArUNetConfig.paper().withWidth(8);
-        Stream<Named<ArUNetConfig>> cs = Stream.of(Named.of("paper", tiny),
+        Stream<Named<ArUNetConfig>> cs = Stream.of(
+                Named.of("paper", tiny),
                 Named.of("authors' code", ArUNetConfig.authorsCode().withWidth(8)),
-                Named.of("SE attention, mixer 7", tiny.withChannelAttention(ChannelAttention.Kind.SE).withMixerKernel(7)),
+                Named.of(
+                        "SE attention, mixer 7",
+                        tiny.withChannelAttention(ChannelAttention.Kind.SE).withMixerKernel(7)),
                 Named.of("no residual, MCSA 4..1", tiny.withResidual(false).withMcsaStages(4, 3, 2, 1)),
-                Named.of("no CA, no SA, grey, 3 classes", tiny.withChannelAttention(ChannelAttention.Kind.NONE)
-                        .withSpatialAttention(false).withInChannels(1).withClasses(3)));
+                Named.of(
+                        "no CA, no SA, grey, 3 classes",
+                        tiny.withChannelAttention(ChannelAttention.Kind.NONE)
+                                .withSpatialAttention(false)
+                                .withInChannels(1)
+                                .withClasses(3)));
         return cs.flatMap(c -> TestBackends.all().map(b -> Arguments.of(c, b)));
     }
 
@@ -85,7 +92,8 @@ class ArUNetInferenceTest {
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("configs")
     void fusedInferenceEqualsTheUnfusedEvalForward(ArUNetConfig config, Supplier<Backend> backend) {
-        try (Backend be = backend.get(); ArUNet net = new ArUNet(be, config, Init.Scheme.AUTHORS, 3);
+        try (Backend be = backend.get();
+                ArUNet net = new ArUNet(be, config, Init.Scheme.AUTHORS, 3);
                 Tensor x = input(be, 2, 32, 48, config.inChannels(), 5)) {
             randomize(net, 11);
             net.eval();
@@ -100,8 +108,10 @@ class ArUNetInferenceTest {
 
     @Test
     void foldedWeightsFollowTrainingStepsAndModeSwitches() {
-        try (Backend be = new CpuBackend(2); ArUNet net = ArUNet.builder().backend(be).width(8).build();
-                Tensor x = input(be, 2, 32, 32, 3, 7); Tensor target = be.allocate(DType.I32, Layout.PLAIN, 2, 32, 32);
+        try (Backend be = new CpuBackend(2);
+                ArUNet net = ArUNet.builder().backend(be).width(8).build();
+                Tensor x = input(be, 2, 32, 32, 3, 7);
+                Tensor target = be.allocate(DType.I32, Layout.PLAIN, 2, 32, 32);
                 Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, 2, 32, 32, 2);
                 Adam adam = Adam.of(be, net.namedParameters(), 1e-2f)) {
             int[] tv = new int[(int) target.numel()];
@@ -132,7 +142,8 @@ class ArUNetInferenceTest {
 
     @Test
     void theInferencePoolReachesASteadyStateAndShrinksMemory() {
-        try (Backend be = new CpuBackend(2); ArUNet net = ArUNet.builder().backend(be).width(8).build();
+        try (Backend be = new CpuBackend(2);
+                ArUNet net = ArUNet.builder().backend(be).width(8).build();
                 Tensor x = input(be, 1, 64, 64, 3, 9)) {
             net.eval();
             long base = HostMemory.bytesInUse();
@@ -145,7 +156,8 @@ class ArUNetInferenceTest {
             assertEquals(afterFirst, HostMemory.bytesInUse(), "no allocation after the first pass");
             assertEquals(pool, net.inferencePoolBytes());
             // the planned arena holds the live peak (plus 64-byte alignment per tensor), no fragmentation
-            assertTrue(net.inferencePoolBytes() <= net.inferencePoolPeakBytes() + 64 * 200,
+            assertTrue(
+                    net.inferencePoolBytes() <= net.inferencePoolPeakBytes() + 64 * 200,
                     "arena " + net.inferencePoolBytes() + " bytes, live peak " + net.inferencePoolPeakBytes());
             net.releaseActivations();
             assertEquals(0, net.inferencePoolBytes());
@@ -153,25 +165,33 @@ class ArUNetInferenceTest {
             long unfusedBase = HostMemory.bytesInUse();
             net.forward(x);
             long unfused = HostMemory.bytesInUse() - unfusedBase;
-            assertTrue(afterFirst - base < unfused / 3, "pooled activations " + (afterFirst - base)
-                    + " bytes vs the modules' scratch " + unfused + " bytes");
+            assertTrue(
+                    afterFirst - base < unfused / 3,
+                    "pooled activations " + (afterFirst - base) + " bytes vs the modules' scratch " + unfused
+                            + " bytes");
         }
     }
 
     @Test
     void cpuFusedInferenceMatchesTheReferenceUnfused() {
         ArUNetConfig config = ArUNetConfig.paper().withWidth(8);
-        try (Backend cpu = new CpuBackend(3); Backend ref = new ReferenceBackend();
+        try (Backend cpu = new CpuBackend(3);
+                Backend ref = new ReferenceBackend();
                 ArUNet a = new ArUNet(cpu, config, Init.Scheme.AUTHORS, 3);
                 ArUNet b = new ArUNet(ref, config, Init.Scheme.AUTHORS, 3);
-                Tensor xa = input(cpu, 1, 48, 32, 3, 5); Tensor xb = input(ref, 1, 48, 32, 3, 5)) {
+                Tensor xa = input(cpu, 1, 48, 32, 3, 5);
+                Tensor xb = input(ref, 1, 48, 32, 3, 5)) {
             randomize(a, 11);
             randomize(b, 11);
             a.eval();
             b.eval();
             b.setFusedInference(false);
-            assertClose("cpu fused vs reference unfused", a.forward(xa).toFloatArray(), b.forward(xb).toFloatArray(),
-                    ATOL, RTOL);
+            assertClose(
+                    "cpu fused vs reference unfused",
+                    a.forward(xa).toFloatArray(),
+                    b.forward(xb).toFloatArray(),
+                    ATOL,
+                    RTOL);
         }
     }
 }

@@ -36,11 +36,19 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ArUNetTrainingTest {
     static Stream<Named<ArUNetConfig>> configs() {
         ArUNetConfig tiny = ArUNetConfig.paper().withWidth(8);
-        return Stream.of(Named.of("paper", tiny), Named.of("authors' code", ArUNetConfig.authorsCode().withWidth(8)),
-                Named.of("SE attention, mixer 7", tiny.withChannelAttention(ChannelAttention.Kind.SE).withMixerKernel(7)),
+        return Stream.of(
+                Named.of("paper", tiny),
+                Named.of("authors' code", ArUNetConfig.authorsCode().withWidth(8)),
+                Named.of(
+                        "SE attention, mixer 7",
+                        tiny.withChannelAttention(ChannelAttention.Kind.SE).withMixerKernel(7)),
                 Named.of("no residual, MCSA 4..1", tiny.withResidual(false).withMcsaStages(4, 3, 2, 1)),
-                Named.of("no CA, no SA, no mixer, grey", tiny.withChannelAttention(ChannelAttention.Kind.NONE)
-                        .withSpatialAttention(false).withMixer(false).withInChannels(1)),
+                Named.of(
+                        "no CA, no SA, no mixer, grey",
+                        tiny.withChannelAttention(ChannelAttention.Kind.NONE)
+                                .withSpatialAttention(false)
+                                .withMixer(false)
+                                .withInChannels(1)),
                 Named.of("width 16 (128+ channel layers)", ArUNetConfig.paper().withWidth(16)));
     }
 
@@ -62,7 +70,8 @@ class ArUNetTrainingTest {
         int n = 2;
         int h = 32;
         int w = 32;
-        try (Backend cpu = new CpuBackend(3); Backend ref = new ReferenceBackend();
+        try (Backend cpu = new CpuBackend(3);
+                Backend ref = new ReferenceBackend();
                 // PyTorch's init: with the authors' N(0, 0.02) weights the early layers' gradients are
                 // ill-conditioned (2.7e-3 relative between any two float32 implementations, before this
                 // backend's fusions as after)
@@ -70,7 +79,8 @@ class ArUNetTrainingTest {
                 ArUNet b = new ArUNet(ref, config, Init.Scheme.PYTORCH, 4);
                 Tensor xa = ArUNetInferenceTest.input(cpu, n, h, w, config.inChannels(), 6);
                 Tensor xb = ArUNetInferenceTest.input(ref, n, h, w, config.inChannels(), 6);
-                Tensor ta = target(cpu, n, h, w); Tensor tb = target(ref, n, h, w);
+                Tensor ta = target(cpu, n, h, w);
+                Tensor tb = target(ref, n, h, w);
                 Tensor da = cpu.allocate(DType.F32, Layout.NHWC, n, h, w, 2);
                 Tensor db = ref.allocate(DType.F32, Layout.NHWC, n, h, w, 2)) {
             a.train(true);
@@ -93,8 +103,12 @@ class ArUNetTrainingTest {
                     largest = Math.max(largest, Math.sqrt(ref.sumOfSquares(p.grad())));
                 }
                 for (Map.Entry<String, Parameter> e : a.namedParameters().entrySet()) {
-                    assertCloseNorm("grad " + e.getKey() + " step " + step, e.getValue().grad().toFloatArray(),
-                            pb.get(e.getKey()).grad().toFloatArray(), 1e-2, Fixture.GRAD_FLOOR * largest);
+                    assertCloseNorm(
+                            "grad " + e.getKey() + " step " + step,
+                            e.getValue().grad().toFloatArray(),
+                            pb.get(e.getKey()).grad().toFloatArray(),
+                            1e-2,
+                            Fixture.GRAD_FLOOR * largest);
                 }
             }
         }
@@ -102,8 +116,10 @@ class ArUNetTrainingTest {
 
     @Test
     void trainingMemoryReachesASteadyState() {
-        try (Backend be = new CpuBackend(2); ArUNet net = ArUNet.builder().backend(be).width(8).build();
-                Tensor x = ArUNetInferenceTest.input(be, 2, 64, 64, 3, 1); Tensor t = target(be, 2, 64, 64);
+        try (Backend be = new CpuBackend(2);
+                ArUNet net = ArUNet.builder().backend(be).width(8).build();
+                Tensor x = ArUNetInferenceTest.input(be, 2, 64, 64, 3, 1);
+                Tensor t = target(be, 2, 64, 64);
                 Tensor d = be.allocate(DType.F32, Layout.NHWC, 2, 64, 64, 2)) {
             net.train(true);
             long[] held = new long[4];
@@ -115,7 +131,8 @@ class ArUNetTrainingTest {
             }
             assertEquals(held[1], held[3], "no allocation after the first step");
             assertTrue(net.gradientPoolBytes() > 0);
-            assertTrue(net.gradientPoolBytes() < net.activationBytes(),
+            assertTrue(
+                    net.gradientPoolBytes() < net.activationBytes(),
                     "gradients alive at once " + net.gradientPoolBytes() + " bytes, activations "
                             + net.activationBytes());
         }

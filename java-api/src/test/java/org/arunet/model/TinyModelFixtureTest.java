@@ -10,11 +10,11 @@ import java.util.stream.Stream;
 import org.arunet.backend.Backend;
 import org.arunet.nn.Init;
 import org.arunet.nn.Parameter;
-import org.arunet.testing.Fixture;
-import org.arunet.testing.TestBackends;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
+import org.arunet.testing.Fixture;
+import org.arunet.testing.TestBackends;
 import org.arunet.train.Adam;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,13 +35,19 @@ class TinyModelFixtureTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void reproducesReference(Supplier<Backend> backend) {
-        try (Backend be = backend.get(); Fixture f = Fixture.load("model_tiny.safetensors");
+        try (Backend be = backend.get();
+                Fixture f = Fixture.load("model_tiny.safetensors");
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 1);
-                Tensor x = f.nhwcTensor(be, "input"); Tensor target = f.targetTensor(be, "target");
+                Tensor x = f.nhwcTensor(be, "input");
+                Tensor target = f.targetTensor(be, "target");
                 Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, 2, 32, 32, 2)) {
             f.loadInto(net, "param.");
-            assertEquals(f.reader().entries().keySet().stream().filter(k -> k.startsWith("param.")).count(),
-                    net.stateDict().size(), "state_dict size");
+            assertEquals(
+                    f.reader().entries().keySet().stream()
+                            .filter(k -> k.startsWith("param."))
+                            .count(),
+                    net.stateDict().size(),
+                    "state_dict size");
 
             net.train(true);
             Tensor logits = net.forward(x);
@@ -54,11 +60,19 @@ class TinyModelFixtureTest {
             int grads = 0;
             double floor = Fixture.GRAD_FLOOR * f.largestNorm("grad.");
             for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
-                assertCloseNorm("grad." + e.getKey(), e.getValue().grad().toFloatArray(),
-                        f.floats("grad." + e.getKey()), 1e-3, floor);
+                assertCloseNorm(
+                        "grad." + e.getKey(),
+                        e.getValue().grad().toFloatArray(),
+                        f.floats("grad." + e.getKey()),
+                        1e-3,
+                        floor);
                 grads++;
             }
-            assertEquals(f.reader().entries().keySet().stream().filter(k -> k.startsWith("grad.")).count(), grads);
+            assertEquals(
+                    f.reader().entries().keySet().stream()
+                            .filter(k -> k.startsWith("grad."))
+                            .count(),
+                    grads);
 
             for (Map.Entry<String, Tensor> e : net.stateDict().entrySet()) {
                 String k = e.getKey();
@@ -82,8 +96,12 @@ class TinyModelFixtureTest {
             try (Adam adam = Adam.of(be, net.namedParameters(), 1e-4f)) {
                 adam.step();
                 for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
-                    assertClose("adam1." + e.getKey(), e.getValue().value().toFloatArray(),
-                            f.floats("adam1." + e.getKey()), 1e-7, 1e-5);
+                    assertClose(
+                            "adam1." + e.getKey(),
+                            e.getValue().value().toFloatArray(),
+                            f.floats("adam1." + e.getKey()),
+                            1e-7,
+                            1e-5);
                 }
             }
         }

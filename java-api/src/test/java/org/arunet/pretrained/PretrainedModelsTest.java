@@ -38,8 +38,17 @@ class PretrainedModelsTest {
     Path jarRoot;
     Path cache;
 
-    static final Map<String, String> PRE = Map.of("image_size", "32", "channels", "3", "mean", "0.5", "std", "0.5",
-            "resize", "area when shrinking, bilinear when enlarging");
+    static final Map<String, String> PRE = Map.of(
+            "image_size",
+            "32",
+            "channels",
+            "3",
+            "mean",
+            "0.5",
+            "std",
+            "0.5",
+            "resize",
+            "area when shrinking, bilinear when enlarging");
 
     @BeforeEach
     void trainedCheckpoint() throws IOException {
@@ -47,20 +56,30 @@ class PretrainedModelsTest {
         jarRoot = dir.resolve("jar");
         cache = dir.resolve("cache");
         try (Backend ref = Backends.reference();
-                SegmentationModel m = new ArUNet(ref, ArUNetConfig.paper().withWidth(4).withMixerDepth(1),
-                        Init.Scheme.PYTORCH, 5)) {
-            String provenance = new ObjectMapper().writeValueAsString(Map.of("dataset", "/home/someone/data/busi",
-                    "split_hash", "abc", "seed", "7"));
-            Checkpoint.save(trained, m, null, Map.of("preprocessing", new ObjectMapper().writeValueAsString(PRE),
-                    "classes", "2", "provenance", provenance));
+                SegmentationModel m =
+                        new ArUNet(ref, ArUNetConfig.paper().withWidth(4).withMixerDepth(1), Init.Scheme.PYTORCH, 5)) {
+            String provenance = new ObjectMapper()
+                    .writeValueAsString(Map.of("dataset", "/home/someone/data/busi", "split_hash", "abc", "seed", "7"));
+            Checkpoint.save(
+                    trained,
+                    m,
+                    null,
+                    Map.of(
+                            "preprocessing",
+                            new ObjectMapper().writeValueAsString(PRE),
+                            "classes",
+                            "2",
+                            "provenance",
+                            provenance));
         }
     }
 
     private ModelCard pack(boolean fp16) throws IOException {
         Path card = dir.resolve("card.md");
         Files.writeString(card, "# tiny\nA test model.\n");
-        return ModelPacker.pack(new ModelPacker.Request(trained, "tiny", "1", "a tiny test model", "none",
-                "tests only", fp16, card), jarRoot);
+        return ModelPacker.pack(
+                new ModelPacker.Request(trained, "tiny", "1", "a tiny test model", "none", "tests only", fp16, card),
+                jarRoot);
     }
 
     private PretrainedModels registry() throws IOException {
@@ -96,8 +115,11 @@ class PretrainedModelsTest {
                 float[] x = a.get(k).toFloatArray();
                 float[] y = b.get(k).toFloatArray();
                 for (int i = 0; i < x.length; i++) {
-                    assertEquals(Half.toFloat(Half.fromFloat(x[i])), y[i], 0f, k + "[" + i + "] is the float16 of the"
-                            + " trained value");
+                    assertEquals(
+                            Half.toFloat(Half.fromFloat(x[i])),
+                            y[i],
+                            0f,
+                            k + "[" + i + "] is the float16 of the" + " trained value");
                 }
             }
             String prov = r.metadata().get("provenance");
@@ -112,7 +134,8 @@ class PretrainedModelsTest {
     void float32PackingKeepsTheWeightsExactly() throws IOException {
         pack(false);
         Path f = registry().checkpoint("tiny");
-        try (SafeTensors.Reader a = SafeTensors.open(trained); SafeTensors.Reader b = SafeTensors.open(f)) {
+        try (SafeTensors.Reader a = SafeTensors.open(trained);
+                SafeTensors.Reader b = SafeTensors.open(f)) {
             assertArrayEquals(a.readFloats("model.head.weight"), b.readFloats("model.head.weight"));
         }
     }
@@ -120,8 +143,8 @@ class PretrainedModelsTest {
     @Test
     void unknownNameListsTheKnownOnes() throws IOException {
         pack(true);
-        PretrainedModels.UnknownModelException e = assertThrows(PretrainedModels.UnknownModelException.class,
-                () -> registry().checkpoint("busi-huge"));
+        PretrainedModels.UnknownModelException e = assertThrows(
+                PretrainedModels.UnknownModelException.class, () -> registry().checkpoint("busi-huge"));
         assertEquals("no model named 'busi-huge'; known models: tiny", e.getMessage());
         PretrainedModels empty = PretrainedModels.of(new URLClassLoader(new URL[0], null), cache);
         e = assertThrows(PretrainedModels.UnknownModelException.class, () -> empty.card("tiny"));
@@ -158,7 +181,8 @@ class PretrainedModelsTest {
         String json = Files.readString(catalog);
         Files.writeString(catalog, json.replace("\"width\" : \"4\"", "\"width\" : \"16\""));
         IOException e = assertThrows(IOException.class, () -> registry().checkpoint("tiny"));
-        assertEquals("model tiny: its card says architecture width=16 but its weights record width=4; refused",
+        assertEquals(
+                "model tiny: its card says architecture width=16 but its weights record width=4; refused",
                 e.getMessage());
         Files.writeString(catalog, json.replace("\"image_size\" : \"32\"", "\"image_size\" : \"64\""));
         e = assertThrows(IOException.class, () -> registry().checkpoint("tiny"));
@@ -170,8 +194,11 @@ class PretrainedModelsTest {
         pack(true);
         Path catalog = jarRoot.resolve(PretrainedModels.CATALOG);
         String json = Files.readString(catalog);
-        Files.writeString(catalog, json.replace("\"resource\" : \"org/arunet/models/tiny.safetensors\"",
-                "\"resource\" : \"../../etc/passwd\""));
+        Files.writeString(
+                catalog,
+                json.replace(
+                        "\"resource\" : \"org/arunet/models/tiny.safetensors\"",
+                        "\"resource\" : \"../../etc/passwd\""));
         RuntimeException e = assertThrows(RuntimeException.class, this::registry);
         assertTrue(e.getMessage().contains("resource path '../../etc/passwd' is not allowed"), e.getMessage());
         Files.writeString(catalog, json.replace("\"name\" : \"tiny\"", "\"name\" : \"Tiny Model\""));

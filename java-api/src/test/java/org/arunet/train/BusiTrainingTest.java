@@ -40,18 +40,29 @@ class BusiTrainingTest {
         List<Sample> train = parts.train().subList(0, 160);
         List<Sample> val = parts.val().subList(0, 40);
         LoaderConfig.Builder lc = LoaderConfig.builder().imageSize(128).seed(7).threads(2);
-        try (SegmentationBatchSource tr = SegmentationBatchSource.open(train,
-                lc.augmentation(Augmentation.paper()).build());
-                SegmentationBatchSource va = SegmentationBatchSource.open(val,
+        try (SegmentationBatchSource tr = SegmentationBatchSource.open(
+                        train, lc.augmentation(Augmentation.paper()).build());
+                SegmentationBatchSource va = SegmentationBatchSource.open(
+                        val,
                         LoaderConfig.builder().imageSize(128).seed(7).threads(2).build());
                 Backend be = Backends.cpu(2);
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(16), Init.Scheme.AUTHORS, 1)) {
-            TrainingResult r = Trainer.on(net).config(TrainerConfig.paper().withEpochs(6).withBatchSize(4)
-                    .withLearningRate(1e-3f).withWarmupEpochs(1).withPatience(0)).data(tr, va).fit();
+            TrainingResult r = Trainer.on(net)
+                    .config(TrainerConfig.paper()
+                            .withEpochs(6)
+                            .withBatchSize(4)
+                            .withLearningRate(1e-3f)
+                            .withWarmupEpochs(1)
+                            .withPatience(0))
+                    .data(tr, va)
+                    .fit();
             double first = r.history().get(0).valDice();
             double last = r.history().get(r.history().size() - 1).valDice();
-            System.out.printf("BUSI reduced run: validation Dice per epoch %s%n",
-                    r.history().stream().map(e -> String.format("%.3f", e.valDice())).toList());
+            System.out.printf(
+                    "BUSI reduced run: validation Dice per epoch %s%n",
+                    r.history().stream()
+                            .map(e -> String.format("%.3f", e.valDice()))
+                            .toList());
             assertTrue(last > first + 0.15 && last > 0.35, "validation Dice " + first + " -> " + last);
         }
     }

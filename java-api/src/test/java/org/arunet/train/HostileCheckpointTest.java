@@ -39,10 +39,24 @@ class HostileCheckpointTest {
     private static List<SegmentationModel> models(Backend be) {
         return List.of(
                 new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, 1),
-                new ArUNet(be, ArUNetConfig.authorsCode().withWidth(4).withInChannels(1).withClasses(3),
-                        Init.Scheme.AUTHORS, 1),
-                new ArUNet(be, ArUNetConfig.paper().withWidth(2).withMixer(false).withMcsaStages()
-                        .withChannelAttention(ChannelAttention.Kind.SE).withResidual(false), Init.Scheme.AUTHORS, 1),
+                new ArUNet(
+                        be,
+                        ArUNetConfig.authorsCode()
+                                .withWidth(4)
+                                .withInChannels(1)
+                                .withClasses(3),
+                        Init.Scheme.AUTHORS,
+                        1),
+                new ArUNet(
+                        be,
+                        ArUNetConfig.paper()
+                                .withWidth(2)
+                                .withMixer(false)
+                                .withMcsaStages()
+                                .withChannelAttention(ChannelAttention.Kind.SE)
+                                .withResidual(false),
+                        Init.Scheme.AUTHORS,
+                        1),
                 new UNet(be, 3, 2, 2, false, Init.Scheme.PYTORCH, 1),
                 new UNet(be, 1, 4, 3, true, Init.Scheme.PYTORCH, 1));
     }
@@ -62,7 +76,9 @@ class HostileCheckpointTest {
                         f32Buffers += t.dtype() == DType.F32 ? t.bytes() : 0;
                     }
                     f32Buffers -= params;
-                    assertEquals(params + f32Buffers, Checkpoint.parameterBytes(m.architecture()),
+                    assertEquals(
+                            params + f32Buffers,
+                            Checkpoint.parameterBytes(m.architecture()),
                             "F32 parameter and buffer bytes of " + m.architecture());
                     Path f = dir.resolve("m" + i++ + ".safetensors");
                     Checkpoint.save(f, m, null, Map.of());
@@ -95,16 +111,21 @@ class HostileCheckpointTest {
                 long peak = HostMemory.peakBytesInUse();
                 long t0 = System.nanoTime();
                 try (Backend be = Backends.cpu(2)) {
-                    IOException e = assertThrows(IOException.class, () -> Checkpoint.loadModel(f, be).close());
-                    assertTrue(e.getMessage().startsWith(f.toString()) && e.getMessage().contains("refused before "
-                            + "allocating") && e.getMessage().contains("width=" + width), e.getMessage());
+                    IOException e = assertThrows(
+                            IOException.class, () -> Checkpoint.loadModel(f, be).close());
+                    assertTrue(
+                            e.getMessage().startsWith(f.toString())
+                                    && e.getMessage().contains("refused before " + "allocating")
+                                    && e.getMessage().contains("width=" + width),
+                            e.getMessage());
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 assertTrue(seconds < 5, arch + " width " + width + " took " + seconds + " s to refuse");
                 assertEquals(inUse, HostMemory.bytesInUse(), "native memory left behind");
-                assertTrue(HostMemory.peakBytesInUse() <= Math.max(peak, inUse + (1 << 20)),
-                        "refusing " + arch + " width " + width + " touched "
-                                + (HostMemory.peakBytesInUse() - inUse) + " bytes");
+                assertTrue(
+                        HostMemory.peakBytesInUse() <= Math.max(peak, inUse + (1 << 20)),
+                        "refusing " + arch + " width " + width + " touched " + (HostMemory.peakBytesInUse() - inUse)
+                                + " bytes");
             }
         }
     }
@@ -112,27 +133,41 @@ class HostileCheckpointTest {
     @Test
     void theSegmenterRefusesAnAbsurdInputSizeOrChannelCount() throws IOException {
         Path f = dir.resolve("small.safetensors");
-        try (Backend be = Backends.reference(); UNet net = new UNet(be, 1, 2, 1, false, Init.Scheme.PYTORCH, 1)) {
-            Checkpoint.save(f, net, null, Map.of("preprocessing", Checkpoint.toJson(Map.of("image_size", "100000",
-                    "channels", "1", "mean", "0.5", "std", "0.5"))));
+        try (Backend be = Backends.reference();
+                UNet net = new UNet(be, 1, 2, 1, false, Init.Scheme.PYTORCH, 1)) {
+            Checkpoint.save(
+                    f,
+                    net,
+                    null,
+                    Map.of(
+                            "preprocessing",
+                            Checkpoint.toJson(
+                                    Map.of("image_size", "100000", "channels", "1", "mean", "0.5", "std", "0.5"))));
         }
         long inUse = HostMemory.bytesInUse();
-        IOException e = assertThrows(IOException.class,
-                () -> org.arunet.infer.Segmenter.builder(f).device("cpu").build().close());
-        assertTrue(e.getMessage().startsWith(f.toString()) && e.getMessage().contains("100000x100000"),
-                e.getMessage());
+        IOException e = assertThrows(IOException.class, () -> org.arunet.infer.Segmenter.builder(f)
+                .device("cpu")
+                .build()
+                .close());
+        assertTrue(e.getMessage().startsWith(f.toString()) && e.getMessage().contains("100000x100000"), e.getMessage());
         assertEquals(inUse, HostMemory.bytesInUse(), "native memory left behind");
         // Without recorded preprocessing the channel count comes from the architecture.
         Path g = declaring(Map.of("arch", "unet", "width", "1", "in_channels", "three"));
-        e = assertThrows(IOException.class,
-                () -> org.arunet.infer.Segmenter.builder(g).device("cpu").imageSize(32).build().close());
+        e = assertThrows(IOException.class, () -> org.arunet.infer.Segmenter.builder(g)
+                .device("cpu")
+                .imageSize(32)
+                .build()
+                .close());
         assertTrue(e.getMessage().startsWith(g.toString()) && e.getMessage().contains("three"), e.getMessage());
     }
 
     @Test
     void invalidArchitecturesNameTheFile() throws IOException {
-        for (Map<String, String> arch : List.of(Map.of("arch", "resnet"), Map.of("arch", "aru-net", "width", "-3"),
-                Map.of("arch", "unet", "classes", "many"), Map.of("arch", "aru-net", "mcsa_stages", "[9]"),
+        for (Map<String, String> arch : List.of(
+                Map.of("arch", "resnet"),
+                Map.of("arch", "aru-net", "width", "-3"),
+                Map.of("arch", "unet", "classes", "many"),
+                Map.of("arch", "aru-net", "mcsa_stages", "[9]"),
                 Map.of("arch", "aru-net", "channel_attention", "bogus"),
                 // found by fuzzing: the mixer depth multiplies modules, so measuring took 20 s
                 Map.of("arch", "aru-net", "mixer_depth", "68652"),
@@ -140,7 +175,8 @@ class HostileCheckpointTest {
             Path f = declaring(arch);
             long t0 = System.nanoTime();
             try (Backend be = Backends.reference()) {
-                IOException e = assertThrows(IOException.class, () -> Checkpoint.loadModel(f, be).close());
+                IOException e = assertThrows(
+                        IOException.class, () -> Checkpoint.loadModel(f, be).close());
                 assertTrue(e.getMessage().startsWith(f.toString()), e.getMessage());
             }
             double seconds = (System.nanoTime() - t0) / 1e9;

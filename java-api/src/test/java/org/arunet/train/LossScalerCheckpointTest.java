@@ -85,8 +85,8 @@ class LossScalerCheckpointTest {
 
     @Test
     void theStateRoundTripsThroughACheckpointAndTheRestoredScalerGoesOnIdentically() throws IOException {
-        try (Backend be = Backends.cpu(1); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                Init.Scheme.PYTORCH, 3)) {
+        try (Backend be = Backends.cpu(1);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.PYTORCH, 3)) {
             List<Parameter> params = net.parameters();
             LossScaler scaler = new LossScaler(be, 1024f, 2f, 0.5f, 3);
             drive(scaler, params, "x...x..x..");
@@ -97,9 +97,11 @@ class LossScalerCheckpointTest {
             Checkpoint.save(f, net, null, scaler, Map.of());
             LossScaler.State read;
             try (SafeTensors.Reader r = Checkpoint.open(f)) {
-                assertEquals("{\"scale\":\"256.0\",\"good_steps\":\"2\",\"skipped_steps\":\"3\",\"growth_factor\":"
-                        + "\"2.0\",\"backoff_factor\":\"0.5\",\"growth_interval\":\"3\"}",
-                        r.metadata().get(Checkpoint.LOSS_SCALER), "the recorded form");
+                assertEquals(
+                        "{\"scale\":\"256.0\",\"good_steps\":\"2\",\"skipped_steps\":\"3\",\"growth_factor\":"
+                                + "\"2.0\",\"backoff_factor\":\"0.5\",\"growth_interval\":\"3\"}",
+                        r.metadata().get(Checkpoint.LOSS_SCALER),
+                        "the recorded form");
                 read = Checkpoint.lossScaler(r);
             }
             assertEquals(before, read);
@@ -123,11 +125,11 @@ class LossScalerCheckpointTest {
 
     @Test
     void scalesThatAreNotPowersOfTwoAreRecordedExactly() throws IOException {
-        try (Backend be = Backends.reference(); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(2),
-                Init.Scheme.PYTORCH, 1)) {
+        try (Backend be = Backends.reference();
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(2), Init.Scheme.PYTORCH, 1)) {
             for (float scale : new float[] {0.1f, Math.nextUp(65536f), Float.MIN_VALUE, Float.MAX_VALUE, 3e-7f}) {
-                LossScaler.State s = new LossScaler.State(scale, 1999, Long.MAX_VALUE, Math.nextUp(1f),
-                        Math.nextDown(1f), 2000);
+                LossScaler.State s =
+                        new LossScaler.State(scale, 1999, Long.MAX_VALUE, Math.nextUp(1f), Math.nextDown(1f), 2000);
                 Path f = dir.resolve("exact.safetensors");
                 Checkpoint.save(f, net, null, LossScaler.restore(be, s), Map.of());
                 try (SafeTensors.Reader r = Checkpoint.open(f)) {
@@ -139,8 +141,8 @@ class LossScalerCheckpointTest {
 
     @Test
     void aCheckpointWithoutScalerStateIsStillValid() throws IOException {
-        try (Backend be = Backends.reference(); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(2),
-                Init.Scheme.PYTORCH, 1)) {
+        try (Backend be = Backends.reference();
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(2), Init.Scheme.PYTORCH, 1)) {
             Path f = dir.resolve("old.safetensors");
             Checkpoint.save(f, net, null, Map.of("epoch", "0"));
             try (SafeTensors.Reader r = Checkpoint.open(f)) {
@@ -196,8 +198,8 @@ class LossScalerCheckpointTest {
 
     @Test
     void aMalformedRecordIsRefusedNamingTheFileAndTheField() throws IOException {
-        try (Backend be = Backends.reference(); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(2),
-                Init.Scheme.PYTORCH, 1)) {
+        try (Backend be = Backends.reference();
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(2), Init.Scheme.PYTORCH, 1)) {
             Path f = dir.resolve("bad.safetensors");
             Checkpoint.save(f, net, null, Map.of(Checkpoint.LOSS_SCALER, record("good_steps", "1999")));
             try (SafeTensors.Reader r = Checkpoint.open(f)) {
@@ -207,7 +209,9 @@ class LossScalerCheckpointTest {
                 Checkpoint.save(f, net, null, Map.of(Checkpoint.LOSS_SCALER, c[0]));
                 try (SafeTensors.Reader r = Checkpoint.open(f)) {
                     IOException e = assertThrows(IOException.class, () -> Checkpoint.lossScaler(r), c[0]);
-                    assertTrue(e.getMessage().startsWith(f.toString()) && e.getMessage().contains(c[1]),
+                    assertTrue(
+                            e.getMessage().startsWith(f.toString())
+                                    && e.getMessage().contains(c[1]),
                             c[0] + ": " + e.getMessage());
                 }
             }
@@ -274,8 +278,9 @@ class LossScalerCheckpointTest {
 
     /** The training runs of these tests: the synthetic set of TrainerTest, 3 steps an epoch, 2 threads. */
     private static void withModel(long seed, Consumer<HalfRangeGradients> body) {
-        try (Backend be = Backends.cpu(2); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                Init.Scheme.AUTHORS, seed); HalfRangeGradients m = new HalfRangeGradients(be, net)) {
+        try (Backend be = Backends.cpu(2);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, seed);
+                HalfRangeGradients m = new HalfRangeGradients(be, net)) {
             body.accept(m);
         }
     }
@@ -291,27 +296,36 @@ class LossScalerCheckpointTest {
         List<Map<String, byte[]>> uninterrupted = new ArrayList<>();
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                Trainer.on(m).config(config(3)).data(d, null).checkpointDir(dir.resolve("a"))
-                        .lossScaling(be -> scaler(be, made)).listener(new TrainingListener() {
+                Trainer.on(m)
+                        .config(config(3))
+                        .data(d, null)
+                        .checkpointDir(dir.resolve("a"))
+                        .lossScaling(be -> scaler(be, made))
+                        .listener(new TrainingListener() {
                             @Override
                             public void onBatch(int epoch, int batch, int batches, double loss, double ips) {
                                 skippedAfterEachStep.add(made.get(0).skippedSteps());
                             }
-                        }).fit();
+                        })
+                        .fit();
             }
             uninterrupted.add(snapshot(m));
         });
         LossScaler.State full = recorded(dir.resolve("a").resolve(Trainer.LAST));
         assertEquals(made.get(0).state(), full, "the last checkpoint holds the scaler's final state");
         assertEquals(9, skippedAfterEachStep.size());
-        assertTrue(skippedAfterEachStep.get(2) > 0 && full.skippedSteps() > skippedAfterEachStep.get(2),
+        assertTrue(
+                skippedAfterEachStep.get(2) > 0 && full.skippedSteps() > skippedAfterEachStep.get(2),
                 "steps were skipped both before and after the end of epoch 1: " + skippedAfterEachStep);
 
         // Run B dies in the middle of its second epoch.
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                RuntimeException crash = assertThrows(RuntimeException.class, () -> Trainer.on(m).config(config(3))
-                        .data(d, null).checkpointDir(dir.resolve("b")).lossScaling(be -> scaler(be, new ArrayList<>()))
+                RuntimeException crash = assertThrows(RuntimeException.class, () -> Trainer.on(m)
+                        .config(config(3))
+                        .data(d, null)
+                        .checkpointDir(dir.resolve("b"))
+                        .lossScaling(be -> scaler(be, new ArrayList<>()))
                         .listener(new TrainingListener() {
                             @Override
                             public void onBatch(int epoch, int batch, int batches, double loss, double ips) {
@@ -319,20 +333,27 @@ class LossScalerCheckpointTest {
                                     throw new IllegalStateException("simulated crash");
                                 }
                             }
-                        }).fit());
+                        })
+                        .fit());
                 assertEquals("simulated crash", crash.getMessage());
             }
         });
         Path last = dir.resolve("b").resolve(Trainer.LAST);
         LossScaler.State atCrash = recorded(last);
-        assertNotEquals(new LossScaler(Backends.reference(), 1 << 18, 2f, 0.5f, 3).state(), atCrash,
+        assertNotEquals(
+                new LossScaler(Backends.reference(), 1 << 18, 2f, 0.5f, 3).state(),
+                atCrash,
                 "the checkpoint's scaler state differs from a fresh one (else this test could not fail)");
 
         // A fresh process (other initial weights even) resumes: same parameters, same scaler state.
         withModel(999, m -> {
             try (SyntheticData d = train()) {
-                String log = stderrOf(() -> Trainer.on(m).config(config(3)).data(d, null)
-                        .checkpointDir(dir.resolve("b")).resume(true).lossScaling(be -> scaler(be, new ArrayList<>()))
+                String log = stderrOf(() -> Trainer.on(m)
+                        .config(config(3))
+                        .data(d, null)
+                        .checkpointDir(dir.resolve("b"))
+                        .resume(true)
+                        .lossScaling(be -> scaler(be, new ArrayList<>()))
                         .fit());
                 assertTrue(log.contains("loss scale restored from " + last + ": " + atCrash.scale()), log);
             }
@@ -346,14 +367,20 @@ class LossScalerCheckpointTest {
         Path fp16 = dir.resolve("fp16");
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                Trainer.on(m).config(config(1)).data(d, null).checkpointDir(fp16)
-                        .lossScaling(be -> scaler(be, new ArrayList<>())).fit();
+                Trainer.on(m)
+                        .config(config(1))
+                        .data(d, null)
+                        .checkpointDir(fp16)
+                        .lossScaling(be -> scaler(be, new ArrayList<>()))
+                        .fit();
             }
         });
         LossScaler.State s = recorded(fp16.resolve(Trainer.LAST));
         assertTrue(s != null && s.skippedSteps() > 0, "the fp16 run skipped steps: " + s);
         Path stripped = dir.resolve("stripped");
-        rewriteMetadata(fp16.resolve(Trainer.LAST), stripped.resolve(Trainer.LAST),
+        rewriteMetadata(
+                fp16.resolve(Trainer.LAST),
+                stripped.resolve(Trainer.LAST),
                 meta -> meta.remove(Checkpoint.LOSS_SCALER));
 
         // The CPU trains in fp32 (no scaler): it resumes the fp16 checkpoint exactly as the same
@@ -362,10 +389,17 @@ class LossScalerCheckpointTest {
         for (Path folder : List.of(fp16, stripped)) {
             withModel(999, m -> {
                 try (SyntheticData d = train()) {
-                    String log = stderrOf(() -> Trainer.on(m).config(config(2)).data(d, null).checkpointDir(folder)
-                            .resume(true).fit());
-                    assertEquals(folder == fp16, log.contains(folder.resolve(Trainer.LAST)
-                            + " holds the loss scale of fp16 mixed-precision training (" + s.scale() + "); ignored"),
+                    String log = stderrOf(() -> Trainer.on(m)
+                            .config(config(2))
+                            .data(d, null)
+                            .checkpointDir(folder)
+                            .resume(true)
+                            .fit());
+                    assertEquals(
+                            folder == fp16,
+                            log.contains(folder.resolve(Trainer.LAST)
+                                    + " holds the loss scale of fp16 mixed-precision training (" + s.scale()
+                                    + "); ignored"),
                             log);
                 }
                 results.add(snapshot(m));
@@ -376,14 +410,22 @@ class LossScalerCheckpointTest {
 
         // A malformed record is refused even though the CPU would not use it: the file is damaged.
         Path bad = dir.resolve("bad");
-        rewriteMetadata(stripped.resolve(Trainer.LAST), bad.resolve(Trainer.LAST),
+        rewriteMetadata(
+                stripped.resolve(Trainer.LAST),
+                bad.resolve(Trainer.LAST),
                 meta -> meta.put(Checkpoint.LOSS_SCALER, record("scale", "-1")));
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                UncheckedIOException e = assertThrows(UncheckedIOException.class,
-                        () -> Trainer.on(m).config(config(2)).data(d, null).checkpointDir(bad).resume(true).fit());
-                assertTrue(e.getMessage().contains(bad.resolve(Trainer.LAST).toString())
-                        && e.getMessage().contains("loss_scaler.scale"), e.getMessage());
+                UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> Trainer.on(m)
+                        .config(config(2))
+                        .data(d, null)
+                        .checkpointDir(bad)
+                        .resume(true)
+                        .fit());
+                assertTrue(
+                        e.getMessage().contains(bad.resolve(Trainer.LAST).toString())
+                                && e.getMessage().contains("loss_scaler.scale"),
+                        e.getMessage());
             }
         });
     }
@@ -400,10 +442,17 @@ class LossScalerCheckpointTest {
         List<LossScaler> made = new ArrayList<>();
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                String log = stderrOf(() -> Trainer.on(m).config(config(2)).data(d, null).checkpointDir(old)
-                        .resume(true).lossScaling(be -> scaler(be, made)).fit());
-                assertTrue(log.contains(old.resolve(Trainer.LAST) + " holds no loss scale")
-                        && log.contains("the loss scale starts again at " + (float) (1 << 18)), log);
+                String log = stderrOf(() -> Trainer.on(m)
+                        .config(config(2))
+                        .data(d, null)
+                        .checkpointDir(old)
+                        .resume(true)
+                        .lossScaling(be -> scaler(be, made))
+                        .fit());
+                assertTrue(
+                        log.contains(old.resolve(Trainer.LAST) + " holds no loss scale")
+                                && log.contains("the loss scale starts again at " + (float) (1 << 18)),
+                        log);
             }
         });
         assertEquals(1, made.size());
@@ -413,14 +462,23 @@ class LossScalerCheckpointTest {
 
         // A malformed record is refused with the file and the field named.
         Path bad = dir.resolve("bad");
-        rewriteMetadata(old.resolve(Trainer.LAST), bad.resolve(Trainer.LAST),
+        rewriteMetadata(
+                old.resolve(Trainer.LAST),
+                bad.resolve(Trainer.LAST),
                 meta -> meta.put(Checkpoint.LOSS_SCALER, record("good_steps", "2000")));
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> Trainer.on(m).config(config(3))
-                        .data(d, null).checkpointDir(bad).resume(true).lossScaling(be -> scaler(be, made)).fit());
-                assertTrue(e.getMessage().contains(bad.resolve(Trainer.LAST).toString())
-                        && e.getMessage().contains("loss_scaler.good_steps is '2000'"), e.getMessage());
+                UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> Trainer.on(m)
+                        .config(config(3))
+                        .data(d, null)
+                        .checkpointDir(bad)
+                        .resume(true)
+                        .lossScaling(be -> scaler(be, made))
+                        .fit());
+                assertTrue(
+                        e.getMessage().contains(bad.resolve(Trainer.LAST).toString())
+                                && e.getMessage().contains("loss_scaler.good_steps is '2000'"),
+                        e.getMessage());
             }
         });
     }
@@ -430,18 +488,29 @@ class LossScalerCheckpointTest {
         Path run = dir.resolve("run");
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                Trainer.on(m).config(config(1)).data(d, null).checkpointDir(run)
-                        .lossScaling(be -> scaler(be, new ArrayList<>())).fit();
+                Trainer.on(m)
+                        .config(config(1))
+                        .data(d, null)
+                        .checkpointDir(run)
+                        .lossScaling(be -> scaler(be, new ArrayList<>()))
+                        .fit();
             }
         });
         assertEquals(3, recorded(run.resolve(Trainer.LAST)).growthInterval());
         // This trainer's scaler would grow every 2000 steps; the run it continues grew every 3.
         withModel(1, m -> {
             try (SyntheticData d = train()) {
-                String log = stderrOf(() -> Trainer.on(m).config(config(2)).data(d, null).checkpointDir(run)
-                        .resume(true).lossScaling(be -> new LossScaler(be, 1 << 18, 2f, 0.5f, 2000)).fit());
-                assertTrue(log.contains("continuing with the recorded loss-scaler settings (growth x2.0 every 3 finite "
-                        + "steps, backoff x0.5), not growth x2.0 every 2000"), log);
+                String log = stderrOf(() -> Trainer.on(m)
+                        .config(config(2))
+                        .data(d, null)
+                        .checkpointDir(run)
+                        .resume(true)
+                        .lossScaling(be -> new LossScaler(be, 1 << 18, 2f, 0.5f, 2000))
+                        .fit());
+                assertTrue(
+                        log.contains("continuing with the recorded loss-scaler settings (growth x2.0 every 3 finite "
+                                + "steps, backoff x0.5), not growth x2.0 every 2000"),
+                        log);
             }
         });
         assertEquals(3, recorded(run.resolve(Trainer.LAST)).growthInterval());

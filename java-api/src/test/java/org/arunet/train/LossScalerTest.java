@@ -26,8 +26,8 @@ class LossScalerTest {
 
     @Test
     void unscalesFiniteGradientsAndSkipsOverflowingStepsLoweringTheScale() {
-        try (Backend be = Backends.cpu(1); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                Init.Scheme.PYTORCH, 3)) {
+        try (Backend be = Backends.cpu(1);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.PYTORCH, 3)) {
             List<Parameter> params = net.parameters();
             LossScaler scaler = new LossScaler(be, 1024f, 2f, 0.5f, 3);
             SplittableRandom rng = new SplittableRandom(5);
@@ -83,8 +83,8 @@ class LossScalerTest {
     void theScaleNeverGrowsToInfinity() {
         // Without the check (PyTorch has it too) 2^127 doubled is +Inf, and from then on every step is
         // skipped for good: +Inf halved stays +Inf.
-        try (Backend be = Backends.cpu(1); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                Init.Scheme.PYTORCH, 3)) {
+        try (Backend be = Backends.cpu(1);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.PYTORCH, 3)) {
             float top = Math.scalb(1f, 127);
             LossScaler scaler = new LossScaler(be, top, 2f, 0.5f, 1);
             for (int i = 0; i < 3; i++) {
@@ -106,7 +106,8 @@ class LossScalerTest {
             assertThrows(IllegalArgumentException.class, () -> new LossScaler(be, 0f, 2f, 0.5f, 1));
             assertThrows(IllegalArgumentException.class, () -> new LossScaler(be, 1f, 1f, 0.5f, 1));
             assertThrows(IllegalArgumentException.class, () -> new LossScaler(be, 1f, 2f, 1f, 1));
-            assertThrows(IllegalArgumentException.class, () -> new LossScaler(be, Float.POSITIVE_INFINITY, 2f, 0.5f, 1));
+            assertThrows(
+                    IllegalArgumentException.class, () -> new LossScaler(be, Float.POSITIVE_INFINITY, 2f, 0.5f, 1));
         }
     }
 }

@@ -14,7 +14,11 @@ final class TrainTestSupport {
 
     /** Batch 2, lr 2e-3, one warm-up epoch, no early stopping. */
     static TrainerConfig config(int epochs) {
-        return TrainerConfig.paper().withEpochs(epochs).withBatchSize(2).withLearningRate(2e-3f).withWarmupEpochs(1)
+        return TrainerConfig.paper()
+                .withEpochs(epochs)
+                .withBatchSize(2)
+                .withLearningRate(2e-3f)
+                .withWarmupEpochs(1)
                 .withPatience(0);
     }
 

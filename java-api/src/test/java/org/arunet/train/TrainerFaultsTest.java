@@ -60,15 +60,21 @@ class TrainerFaultsTest {
     @Test
     void infiniteGradientWithFiniteLossStopsAtOnceAndKeepsTheLastGoodCheckpoint() throws IOException {
         try (Backend be = Backends.cpu(2);
-                PoisonedGradient m = new PoisonedGradient(be, new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                        Init.Scheme.AUTHORS, 1), "enc2.block.a.conv.weight");
+                PoisonedGradient m = new PoisonedGradient(
+                        be,
+                        new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, 1),
+                        "enc2.block.a.conv.weight");
                 SyntheticData train = new SyntheticData(4, 32, 3, 1)) {
-            assertTrue(m.namedParameters().containsKey("enc2.block.a.conv.weight"),
+            assertTrue(
+                    m.namedParameters().containsKey("enc2.block.a.conv.weight"),
                     m.namedParameters().keySet().toString());
             m.fromEpoch = 1;
             int[] steps = new int[1];
-            NonFiniteLossException e = assertThrows(NonFiniteLossException.class, () -> Trainer.on(m).config(config(3))
-                    .data(train, null).checkpointDir(dir).listener(new TrainingListener() {
+            NonFiniteLossException e = assertThrows(NonFiniteLossException.class, () -> Trainer.on(m)
+                    .config(config(3))
+                    .data(train, null)
+                    .checkpointDir(dir)
+                    .listener(new TrainingListener() {
                         @Override
                         public void onBatch(int epoch, int batch, int batches, double loss, double ips) {
                             steps[0]++;
@@ -78,8 +84,10 @@ class TrainerFaultsTest {
                         public void onEpoch(EpochSummary s) {
                             m.epoch = s.epoch() + 1;
                         }
-                    }).fit());
-            assertTrue(e.getMessage().startsWith("gradient norm is Infinity at epoch 2, step 1 (images [synthetic_"),
+                    })
+                    .fit());
+            assertTrue(
+                    e.getMessage().startsWith("gradient norm is Infinity at epoch 2, step 1 (images [synthetic_"),
                     e.getMessage());
             assertEquals(2, steps[0], "the poisoned step was not applied (2 steps of epoch 1 ran)");
             try (SafeTensors.Reader last = Checkpoint.open(dir.resolve(Trainer.LAST))) {
@@ -94,7 +102,8 @@ class TrainerFaultsTest {
                 }
             }
             // The model in memory was not updated with the infinite gradient either.
-            for (float v : m.namedParameters().get("enc2.block.a.conv.weight").value().toFloatArray()) {
+            for (float v :
+                    m.namedParameters().get("enc2.block.a.conv.weight").value().toFloatArray()) {
                 assertTrue(Float.isFinite(v));
             }
         }
@@ -102,10 +111,14 @@ class TrainerFaultsTest {
 
     @Test
     void infiniteInputIsCaughtAtTheFirstStep() {
-        try (Backend be = Backends.cpu(2); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                Init.Scheme.AUTHORS, 1); SyntheticData train = new SyntheticData(4, 32, 3, 1).infFromEpoch(0)) {
-            NonFiniteLossException e = assertThrows(NonFiniteLossException.class,
-                    () -> Trainer.on(net).config(config(2)).data(train, null).checkpointDir(dir).fit());
+        try (Backend be = Backends.cpu(2);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, 1);
+                SyntheticData train = new SyntheticData(4, 32, 3, 1).infFromEpoch(0)) {
+            NonFiniteLossException e = assertThrows(NonFiniteLossException.class, () -> Trainer.on(net)
+                    .config(config(2))
+                    .data(train, null)
+                    .checkpointDir(dir)
+                    .fit());
             assertTrue(e.getMessage().contains("at epoch 1, step 1"), e.getMessage());
             assertTrue(!Files.exists(dir.resolve(Trainer.LAST)), "no checkpoint of a poisoned epoch");
         }
@@ -121,12 +134,17 @@ class TrainerFaultsTest {
         Path ckpt = dir.resolve("ckpt");
         Files.createDirectories(ckpt);
         // Root ignores permission bits; an immutable folder refuses new files even to root (EPERM).
-        Assumptions.assumeTrue(run("chattr", "+i", ckpt.toString()) && run("chattr", "-i", ckpt.toString()),
+        Assumptions.assumeTrue(
+                run("chattr", "+i", ckpt.toString()) && run("chattr", "-i", ckpt.toString()),
                 "needs chattr on a file system with the immutable attribute");
-        try (Backend be = Backends.cpu(2); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                Init.Scheme.AUTHORS, 1); SyntheticData train = new SyntheticData(4, 32, 3, 1)) {
-            UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> Trainer.on(net).config(config(3))
-                    .data(train, null).checkpointDir(ckpt).listener(new TrainingListener() {
+        try (Backend be = Backends.cpu(2);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, 1);
+                SyntheticData train = new SyntheticData(4, 32, 3, 1)) {
+            UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> Trainer.on(net)
+                    .config(config(3))
+                    .data(train, null)
+                    .checkpointDir(ckpt)
+                    .listener(new TrainingListener() {
                         @Override
                         public void onEpoch(EpochSummary s) {
                             try {
@@ -135,18 +153,23 @@ class TrainerFaultsTest {
                                 throw new IllegalStateException(ex);
                             }
                         }
-                    }).fit());
-            assertTrue(e.getMessage().startsWith("training stopped: epoch 2 finished but its checkpoint could not be "
-                    + "saved: " + ckpt.resolve(Trainer.LAST) + ": cannot write: Operation not permitted")
-                    && e.getMessage().endsWith("any earlier last.safetensors is unchanged"), e.getMessage());
+                    })
+                    .fit());
+            assertTrue(
+                    e.getMessage()
+                                    .startsWith("training stopped: epoch 2 finished but its checkpoint could not be "
+                                            + "saved: " + ckpt.resolve(Trainer.LAST)
+                                            + ": cannot write: Operation not permitted")
+                            && e.getMessage().endsWith("any earlier last.safetensors is unchanged"),
+                    e.getMessage());
         } finally {
             run("chattr", "-i", ckpt.toString());
         }
         try (SafeTensors.Reader last = Checkpoint.open(ckpt.resolve(Trainer.LAST))) {
             assertEquals("0", last.metadata().get("epoch"));
         }
-        try (Backend be = Backends.reference(); SegmentationModel m = Checkpoint.loadModel(ckpt.resolve(Trainer.LAST),
-                be)) {
+        try (Backend be = Backends.reference();
+                SegmentationModel m = Checkpoint.loadModel(ckpt.resolve(Trainer.LAST), be)) {
             assertEquals("aru-net", m.architecture().get("arch"));
         }
         try (Stream<Path> s = Files.list(ckpt)) {
@@ -163,9 +186,14 @@ class TrainerFaultsTest {
         for (Path p : List.of(stale1, stale2, other)) {
             Files.write(p, new byte[] {1, 2, 3});
         }
-        try (Backend be = Backends.cpu(2); ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4),
-                Init.Scheme.AUTHORS, 1); SyntheticData train = new SyntheticData(4, 32, 3, 1)) {
-            Trainer.on(net).config(config(1)).data(train, null).checkpointDir(dir).fit();
+        try (Backend be = Backends.cpu(2);
+                ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(4), Init.Scheme.AUTHORS, 1);
+                SyntheticData train = new SyntheticData(4, 32, 3, 1)) {
+            Trainer.on(net)
+                    .config(config(1))
+                    .data(train, null)
+                    .checkpointDir(dir)
+                    .fit();
         }
         assertTrue(!Files.exists(stale1) && !Files.exists(stale2), "unfinished checkpoint writes removed");
         assertTrue(Files.exists(other), "files that are not ours are left alone");

@@ -24,7 +24,8 @@ class CpuFeaturesTest {
 
     @Test
     void otherArchitecturesAreRefusedAndUnknownFlagsAreNotGuessed() {
-        assertTrue(CpuFeatures.problem("aarch64", HASWELL).contains("built for Linux x86-64; this JVM runs on aarch64"));
+        assertTrue(
+                CpuFeatures.problem("aarch64", HASWELL).contains("built for Linux x86-64; this JVM runs on aarch64"));
         assertNull(CpuFeatures.problem("amd64", null), "no /proc/cpuinfo: not checked");
         assertNull(CpuFeatures.problem("x86_64", "processor\t: 0\n"), "no flags line: not checked");
     }

@@ -26,19 +26,23 @@ import java.util.SplittableRandom;
  *     integer offsets that keep it inside the image
  * @param cropProbability probability that the crop is taken (otherwise the whole image is kept)
  */
-public record Augmentation(double flipProbability, double maxRotationDegrees, double minCropScale,
-        double maxCropScale, double cropProbability) {
+public record Augmentation(
+        double flipProbability,
+        double maxRotationDegrees,
+        double minCropScale,
+        double maxCropScale,
+        double cropProbability) {
     public Augmentation {
         if (!(flipProbability >= 0 && flipProbability <= 1) || !(cropProbability >= 0 && cropProbability <= 1)) {
-            throw new IllegalArgumentException("probabilities must be in [0, 1], got flip " + flipProbability
-                    + ", crop " + cropProbability);
+            throw new IllegalArgumentException(
+                    "probabilities must be in [0, 1], got flip " + flipProbability + ", crop " + cropProbability);
         }
         if (!(maxRotationDegrees >= 0 && maxRotationDegrees <= 180)) {
             throw new IllegalArgumentException("maxRotationDegrees must be in [0, 180], got " + maxRotationDegrees);
         }
         if (!(minCropScale > 0 && minCropScale <= maxCropScale && maxCropScale <= 1)) {
-            throw new IllegalArgumentException("crop scales must satisfy 0 < min <= max <= 1, got min "
-                    + minCropScale + ", max " + maxCropScale);
+            throw new IllegalArgumentException(
+                    "crop scales must satisfy 0 < min <= max <= 1, got min " + minCropScale + ", max " + maxCropScale);
         }
     }
 

@@ -56,9 +56,16 @@ public final class Augmenter {
      * {@code size x size} output: bilinear, or nearest when {@code nearest} (masks); 0 outside.
      */
     public static void warp(Mat src, Mat dst, Mat matrix, int size, boolean nearest) {
-        try (Scalar zero = new Scalar(0.0); Size sz = new Size(size, size)) {
-            opencv_imgproc.warpAffine(src, dst, matrix, sz, (nearest ? INTER_NEAREST : INTER_LINEAR)
-                    | WARP_INVERSE_MAP, BORDER_CONSTANT, zero);
+        try (Scalar zero = new Scalar(0.0);
+                Size sz = new Size(size, size)) {
+            opencv_imgproc.warpAffine(
+                    src,
+                    dst,
+                    matrix,
+                    sz,
+                    (nearest ? INTER_NEAREST : INTER_LINEAR) | WARP_INVERSE_MAP,
+                    BORDER_CONSTANT,
+                    zero);
         }
     }
 }

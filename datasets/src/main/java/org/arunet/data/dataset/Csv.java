@@ -51,7 +51,7 @@ final class Csv {
                     field.setLength(0);
                     fieldStarted = true;
                 }
-                case '\r' -> { }
+                case '\r' -> {}
                 case '\n' -> {
                     endRow(rows, fields, field, fieldStarted, rowLine);
                     fields = new ArrayList<>();

@@ -65,7 +65,8 @@ public final class Datasets {
     /** The layout of {@code path}; a {@link DataException} naming it when none is recognised. */
     public static Layout detect(Path path) {
         Path p = path.toAbsolutePath().normalize();
-        if (Files.isRegularFile(p) && p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".csv")) {
+        if (Files.isRegularFile(p)
+                && p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".csv")) {
             return Layout.CSV;
         }
         if (!Files.exists(p)) {
@@ -83,8 +84,10 @@ public final class Datasets {
         if (busiRoot(p) != null) {
             return Layout.BUSI_ORIGINAL;
         }
-        throw new DataException(p, "no known dataset layout: expected images/ and masks/ folders, a CSV manifest "
-                + "with image and mask columns, or class folders holding <name>.png with <name>_mask.png (BUSI)");
+        throw new DataException(
+                p,
+                "no known dataset layout: expected images/ and masks/ folders, a CSV manifest "
+                        + "with image and mask columns, or class folders holding <name>.png with <name>_mask.png (BUSI)");
     }
 
     // ---- images/ + masks/
@@ -168,7 +171,9 @@ public final class Datasets {
                 }
                 Matcher m = BUSI_MASK.matcher(name);
                 if (m.matches()) {
-                    masksByStem.computeIfAbsent(m.group(1), k -> new ArrayList<>()).add(f);
+                    masksByStem
+                            .computeIfAbsent(m.group(1), k -> new ArrayList<>())
+                            .add(f);
                 } else {
                     Path prev = images.put(stem(name), f);
                     if (prev != null) {
@@ -206,8 +211,11 @@ public final class Datasets {
             return p;
         }
         List<Path> dirs = listDirs(p);
-        if (dirs.size() == 1 && listFiles(p, false).stream().noneMatch(
-                f -> ImageFormat.hasImageExtension(f.getFileName().toString())) && hasBusiClassFolder(dirs.get(0))) {
+        if (dirs.size() == 1
+                && listFiles(p, false).stream()
+                        .noneMatch(f ->
+                                ImageFormat.hasImageExtension(f.getFileName().toString()))
+                && hasBusiClassFolder(dirs.get(0))) {
             return dirs.get(0);
         }
         return null;
@@ -251,8 +259,10 @@ public final class Datasets {
         Integer ci = cols.get("image");
         Integer cm = cols.get("mask");
         if (ci == null || cm == null) {
-            throw new DataException(file, "CSV header must name the columns image and mask (also optional group, "
-                    + "class), got " + rows.get(0).fields());
+            throw new DataException(
+                    file,
+                    "CSV header must name the columns image and mask (also optional group, " + "class), got "
+                            + rows.get(0).fields());
         }
         Integer cg = cols.get("group");
         Integer cc = cols.containsKey("class") ? cols.get("class") : cols.get("label");
@@ -265,8 +275,10 @@ public final class Datasets {
                 continue;
             }
             if (f.size() != rows.get(0).fields().size()) {
-                throw new DataException(file, "line " + row.line() + ": expected " + rows.get(0).fields().size()
-                        + " fields as in the header, got " + f.size());
+                throw new DataException(
+                        file,
+                        "line " + row.line() + ": expected "
+                                + rows.get(0).fields().size() + " fields as in the header, got " + f.size());
             }
             String imageCell = f.get(ci).trim();
             if (imageCell.isEmpty()) {
@@ -276,8 +288,9 @@ public final class Datasets {
             String id = relativeId(r, image);
             Integer prev = seen.put(id, row.line());
             if (prev != null) {
-                throw new DataException(file, "line " + row.line() + ": image " + imageCell + " is already listed on "
-                        + "line " + prev);
+                throw new DataException(
+                        file,
+                        "line " + row.line() + ": image " + imageCell + " is already listed on " + "line " + prev);
             }
             List<Path> masks = new ArrayList<>();
             for (String m : f.get(cm).split(";")) {
@@ -290,14 +303,17 @@ public final class Datasets {
                 continue;
             }
             if (masks.isEmpty()) {
-                col.bad(image, "no mask: the mask field on line " + row.line() + " of " + file.getFileName()
-                        + " is empty");
+                col.bad(
+                        image,
+                        "no mask: the mask field on line " + row.line() + " of " + file.getFileName() + " is empty");
                 continue;
             }
-            Path missing = masks.stream().filter(m -> !Files.isRegularFile(m)).findFirst().orElse(null);
+            Path missing = masks.stream()
+                    .filter(m -> !Files.isRegularFile(m))
+                    .findFirst()
+                    .orElse(null);
             if (missing != null) {
-                col.bad(missing, "mask listed on line " + row.line() + " of " + file.getFileName()
-                        + " does not exist");
+                col.bad(missing, "mask listed on line " + row.line() + " of " + file.getFileName() + " does not exist");
                 continue;
             }
             String cls = cc == null ? null : f.get(cc).trim();
@@ -361,8 +377,10 @@ public final class Datasets {
         }
         Path resolved = root.resolve(rel).normalize();
         if (rel.isAbsolute() || !resolved.startsWith(root) || resolved.equals(root)) {
-            throw new DataException(reported, where + ": path '" + cell + "' is not inside the dataset root " + root
-                    + " (use paths relative to it, without ..)");
+            throw new DataException(
+                    reported,
+                    where + ": path '" + cell + "' is not inside the dataset root " + root
+                            + " (use paths relative to it, without ..)");
         }
         return resolved;
     }
@@ -392,7 +410,8 @@ public final class Datasets {
         public Builder add(String image, List<String> masks, String label, String group) {
             String where = "sample " + (samples.size() + 1) + " of the builder";
             Path img = inside(root, root, image, where);
-            List<Path> ms = masks.stream().map(m -> inside(root, root, m, where)).toList();
+            List<Path> ms =
+                    masks.stream().map(m -> inside(root, root, m, where)).toList();
             samples.add(new Sample(relativeId(root, img), img, ms, label, group));
             return this;
         }
@@ -464,7 +483,9 @@ public final class Datasets {
 
     private static List<Path> listDirs(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(Files::isDirectory).filter(f -> !f.getFileName().toString().startsWith(".")).sorted()
+            return s.filter(Files::isDirectory)
+                    .filter(f -> !f.getFileName().toString().startsWith("."))
+                    .sorted()
                     .toList();
         } catch (IOException e) {
             throw new DataException(dir, "cannot list folder: " + e, e);
@@ -514,13 +535,21 @@ public final class Datasets {
                 }
             }
             if (!excluded.isEmpty()) {
-                LOG.info("{}: left out by the class filter: {}{}", root, excluded,
-                        excluded.containsKey(ScanOptions.NORMAL) ? " (keep them with --include-normal, or ScanOptions.optIncludeNormal in the API)" : "");
+                LOG.info(
+                        "{}: left out by the class filter: {}{}",
+                        root,
+                        excluded,
+                        excluded.containsKey(ScanOptions.NORMAL)
+                                ? " (keep them with --include-normal, or ScanOptions.optIncludeNormal in the API)"
+                                : "");
             }
             if (kept.isEmpty()) {
-                throw new DataException(root, "empty dataset: no usable image/mask pairs in layout " + layout
-                        + " (found " + found.size() + ", excluded by class " + excluded + ", skipped " + skipped.size()
-                        + ")");
+                throw new DataException(
+                        root,
+                        "empty dataset: no usable image/mask pairs in layout " + layout
+                                + " (found " + found.size() + ", excluded by class " + excluded + ", skipped "
+                                + skipped.size()
+                                + ")");
             }
             kept.sort(Comparator.comparing(Sample::id));
             return new SegmentationDataset(root, layout, kept, new ScanReport(skipped, warnings, excluded));

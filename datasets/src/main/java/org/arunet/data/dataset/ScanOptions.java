@@ -17,8 +17,8 @@ import java.util.TreeSet;
  * @param includeNormal keep samples labelled {@code normal} (case-insensitive)
  * @param onBadItem what to do with a sample whose image or mask is missing
  */
-public record ScanOptions(Layout layout, ClassSource classSource, Set<String> classes, boolean includeNormal,
-        BadItemPolicy onBadItem) {
+public record ScanOptions(
+        Layout layout, ClassSource classSource, Set<String> classes, boolean includeNormal, BadItemPolicy onBadItem) {
     /** The label excluded unless {@link #includeNormal} is set or it is listed in {@link #classes}. */
     public static final String NORMAL = "normal";
 

@@ -77,8 +77,8 @@ final class Dicom {
     /** Physical Units X/Y Direction code for centimetres (PS3.3 C.8.5.5.1.15). */
     private static final int UNITS_CM = 3;
 
-    private static final Set<String> LONG_VRS = Set.of("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN",
-            "UR", "UT", "UV");
+    private static final Set<String> LONG_VRS =
+            Set.of("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV");
 
     private Dicom() {}
 
@@ -89,10 +89,25 @@ final class Dicom {
      *     fragments per frame, as offset/length pairs)
      * @param spacingNote why there is no spacing, when {@code spacing} is null
      */
-    record Info(String transferSyntax, String sopClass, int rows, int columns, int samplesPerPixel,
-            String photometric, int planar, int bitsAllocated, int bitsStored, int frames, boolean bigEndian,
-            boolean jpeg, long pixelOffset, long pixelLength, List<long[]> fragments, long[] offsetTable,
-            PixelSpacing spacing, String spacingNote) {
+    record Info(
+            String transferSyntax,
+            String sopClass,
+            int rows,
+            int columns,
+            int samplesPerPixel,
+            String photometric,
+            int planar,
+            int bitsAllocated,
+            int bitsStored,
+            int frames,
+            boolean bigEndian,
+            boolean jpeg,
+            long pixelOffset,
+            long pixelLength,
+            List<long[]> fragments,
+            long[] offsetTable,
+            PixelSpacing spacing,
+            String spacingNote) {
 
         ImageHeader header() {
             return new ImageHeader(ImageFormat.DICOM, columns, rows, samplesPerPixel, jpeg ? 8 : bitsAllocated, false);
@@ -130,16 +145,18 @@ final class Dicom {
         }
         long[] ts = meta.get(TRANSFER_SYNTAX);
         if (ts == null) {
-            throw new DataException(file, "corrupt DICOM: the file meta information has no Transfer Syntax UID"
-                    + " (0002,0010)");
+            throw new DataException(
+                    file, "corrupt DICOM: the file meta information has no Transfer Syntax UID" + " (0002,0010)");
         }
         String syntax = p.string(ts);
         boolean jpeg = syntax.equals(JPEG_BASELINE);
         if (!jpeg && !syntax.equals(IMPLICIT_LE) && !syntax.equals(EXPLICIT_LE) && !syntax.equals(EXPLICIT_BE)) {
             String name = SYNTAX_NAMES.getOrDefault(syntax, "an unknown transfer syntax");
-            throw new DataException(file, "DICOM transfer syntax " + syntax + " (" + name + ") is not supported;"
-                    + " supported: implicit and explicit VR little endian, explicit VR big endian (uncompressed) and"
-                    + " JPEG Baseline " + JPEG_BASELINE);
+            throw new DataException(
+                    file,
+                    "DICOM transfer syntax " + syntax + " (" + name + ") is not supported;"
+                            + " supported: implicit and explicit VR little endian, explicit VR big endian (uncompressed) and"
+                            + " JPEG Baseline " + JPEG_BASELINE);
         }
         p.explicit = !syntax.equals(IMPLICIT_LE);
         p.bigEndian = syntax.equals(EXPLICIT_BE);
@@ -147,10 +164,11 @@ final class Dicom {
         List<Map<Integer, long[]>> regions = new ArrayList<>();
         long[] pixel = p.elements(b.length, 0, top, regions);
         if (pixel == null) {
-            throw new DataException(file, "DICOM object has no Pixel Data (7FE0,0010): not an image"
-                    + sopClassText(p, top));
+            throw new DataException(
+                    file, "DICOM object has no Pixel Data (7FE0,0010): not an image" + sopClassText(p, top));
         }
-        String photometric = req(p, top, PHOTOMETRIC, "Photometric Interpretation").toUpperCase(Locale.ROOT);
+        String photometric =
+                req(p, top, PHOTOMETRIC, "Photometric Interpretation").toUpperCase(Locale.ROOT);
         int rows = p.us(req(top, ROWS, p, "Rows"));
         int columns = p.us(req(top, COLUMNS, p, "Columns"));
         int spp = top.containsKey(SAMPLES_PER_PIXEL) ? p.us(top.get(SAMPLES_PER_PIXEL)) : 1;
@@ -164,43 +182,51 @@ final class Dicom {
             try {
                 frames = f.isEmpty() ? 1 : Long.parseLong(f);
             } catch (NumberFormatException e) {
-                throw new DataException(file, "corrupt DICOM: Number of Frames (0028,0008) is '" + f + "', not a number");
+                throw new DataException(
+                        file, "corrupt DICOM: Number of Frames (0028,0008) is '" + f + "', not a number");
             }
         }
         if (frames < 1) {
             throw new DataException(file, "corrupt DICOM: Number of Frames (0028,0008) is " + frames);
         }
         if (frames > limits.maxFrames()) {
-            throw new DataException(file, "DICOM declares " + frames + " frames, beyond the limit of "
-                    + limits.maxFrames() + "; refused before decoding (possible frame bomb)");
+            throw new DataException(
+                    file,
+                    "DICOM declares " + frames + " frames, beyond the limit of " + limits.maxFrames()
+                            + "; refused before decoding (possible frame bomb)");
         }
         boolean mono = photometric.equals("MONOCHROME2") || photometric.equals("MONOCHROME1");
-        boolean colour = photometric.equals("RGB") || photometric.equals("YBR_FULL")
-                || photometric.equals("YBR_FULL_422");
+        boolean colour =
+                photometric.equals("RGB") || photometric.equals("YBR_FULL") || photometric.equals("YBR_FULL_422");
         if (!mono && !colour) {
-            throw new DataException(file, "DICOM photometric interpretation '" + photometric + "' is not supported"
-                    + " (MONOCHROME1, MONOCHROME2, RGB, YBR_FULL and YBR_FULL_422 are)");
+            throw new DataException(
+                    file,
+                    "DICOM photometric interpretation '" + photometric + "' is not supported"
+                            + " (MONOCHROME1, MONOCHROME2, RGB, YBR_FULL and YBR_FULL_422 are)");
         }
         if (spp != (mono ? 1 : 3)) {
             throw new DataException(file, "corrupt DICOM: " + photometric + " with " + spp + " samples per pixel");
         }
         if (representation != 0) {
-            throw new DataException(file, "DICOM pixel data is signed (Pixel Representation 1); only unsigned"
-                    + " samples are read");
+            throw new DataException(
+                    file, "DICOM pixel data is signed (Pixel Representation 1); only unsigned" + " samples are read");
         }
         if (jpeg ? bitsAllocated != 8 : !(bitsAllocated == 8 || (bitsAllocated == 16 && mono))) {
-            throw new DataException(file, "DICOM " + photometric + " with " + bitsAllocated + " bits allocated is not"
-                    + " supported (" + (jpeg ? "JPEG Baseline is 8-bit" : "8 or 16 bits for grey, 8 for colour") + ")");
+            throw new DataException(
+                    file,
+                    "DICOM " + photometric + " with " + bitsAllocated + " bits allocated is not" + " supported ("
+                            + (jpeg ? "JPEG Baseline is 8-bit" : "8 or 16 bits for grey, 8 for colour") + ")");
         }
         if (bitsStored < 1 || bitsStored > bitsAllocated) {
-            throw new DataException(file, "corrupt DICOM: Bits Stored " + bitsStored + " with Bits Allocated "
-                    + bitsAllocated);
+            throw new DataException(
+                    file, "corrupt DICOM: Bits Stored " + bitsStored + " with Bits Allocated " + bitsAllocated);
         }
         if (planar != 0 && planar != 1) {
             throw new DataException(file, "corrupt DICOM: Planar Configuration " + planar);
         }
         if (!jpeg && photometric.equals("YBR_FULL_422") && columns % 2 != 0) {
-            throw new DataException(file, "corrupt DICOM: YBR_FULL_422 needs an even number of columns, got " + columns);
+            throw new DataException(
+                    file, "corrupt DICOM: YBR_FULL_422 needs an even number of columns, got " + columns);
         }
         PixelSpacing spacing = null;
         String note;
@@ -221,19 +247,40 @@ final class Dicom {
         long[] offsets = null;
         if (jpeg) {
             if (pixel[1] != UNDEFINED) {
-                throw new DataException(file, "corrupt DICOM: JPEG Baseline pixel data must be encapsulated"
-                        + " (undefined length), but Pixel Data declares " + pixel[1] + " bytes");
+                throw new DataException(
+                        file,
+                        "corrupt DICOM: JPEG Baseline pixel data must be encapsulated"
+                                + " (undefined length), but Pixel Data declares " + pixel[1] + " bytes");
             }
             fragments = new ArrayList<>();
             offsets = p.fragments(fragments, limits.maxFrames() * 64L + 64);
         } else if (pixel[1] == UNDEFINED) {
-            throw new DataException(file, "corrupt DICOM: encapsulated (undefined-length) Pixel Data in the"
-                    + " uncompressed transfer syntax " + syntax);
+            throw new DataException(
+                    file,
+                    "corrupt DICOM: encapsulated (undefined-length) Pixel Data in the"
+                            + " uncompressed transfer syntax " + syntax);
         } else {
             p.need(pixel[2] + pixel[1], "Pixel Data (" + pixel[1] + " bytes declared)");
         }
-        return new Info(syntax, sop, rows, columns, spp, photometric, planar, bitsAllocated, bitsStored, (int) frames,
-                p.bigEndian, jpeg, pixel[2], pixel[1], fragments, offsets, spacing, note);
+        return new Info(
+                syntax,
+                sop,
+                rows,
+                columns,
+                spp,
+                photometric,
+                planar,
+                bitsAllocated,
+                bitsStored,
+                (int) frames,
+                p.bigEndian,
+                jpeg,
+                pixel[2],
+                pixel[1],
+                fragments,
+                offsets,
+                spacing,
+                note);
     }
 
     /** Uncompressed: Pixel Data must hold every declared frame. JPEG: the fragments must form the frames. */
@@ -241,9 +288,13 @@ final class Dicom {
         if (!info.jpeg()) {
             long need = info.frameBytes() * info.frames();
             if (info.pixelLength() < need) {
-                throw new DataException(file, "truncated or corrupt DICOM: " + info.frames() + " frame(s) of "
-                        + info.columns() + "x" + info.rows() + " " + info.photometric() + " at " + info.bitsAllocated()
-                        + " bits need " + need + " bytes of Pixel Data, the element holds " + info.pixelLength());
+                throw new DataException(
+                        file,
+                        "truncated or corrupt DICOM: " + info.frames() + " frame(s) of "
+                                + info.columns() + "x" + info.rows() + " " + info.photometric() + " at "
+                                + info.bitsAllocated()
+                                + " bits need " + need + " bytes of Pixel Data, the element holds "
+                                + info.pixelLength());
             }
             return;
         }
@@ -263,8 +314,9 @@ final class Dicom {
         } else if (info.offsetTable().length > 0) {
             long[] table = info.offsetTable();
             if (table.length != n) {
-                throw new DataException(file, "corrupt DICOM: the Basic Offset Table has " + table.length
-                        + " entries for " + n + " frames");
+                throw new DataException(
+                        file,
+                        "corrupt DICOM: the Basic Offset Table has " + table.length + " entries for " + n + " frames");
             }
             long first = frags.get(0)[0] - 8; // offsets count from the first fragment's item tag
             for (int f = 0; f < n; f++) {
@@ -277,22 +329,27 @@ final class Dicom {
                     }
                 }
                 if (frame.isEmpty()) {
-                    throw new DataException(file, "corrupt DICOM: Basic Offset Table entry " + f + " (" + table[f]
-                            + ") points at no fragment");
+                    throw new DataException(
+                            file,
+                            "corrupt DICOM: Basic Offset Table entry " + f + " (" + table[f]
+                                    + ") points at no fragment");
                 }
                 out.add(frame);
             }
         } else {
             for (long[] fr : frags) { // a new frame starts with a JPEG start-of-image marker
-                if (out.isEmpty() || (fr[1] >= 2 && (b[(int) fr[0]] & 0xFF) == 0xFF && (b[(int) fr[0] + 1] & 0xFF) == 0xD8)) {
+                if (out.isEmpty()
+                        || (fr[1] >= 2 && (b[(int) fr[0]] & 0xFF) == 0xFF && (b[(int) fr[0] + 1] & 0xFF) == 0xD8)) {
                     out.add(new ArrayList<>());
                 }
                 out.get(out.size() - 1).add(fr);
             }
         }
         if (out.size() != n) {
-            throw new DataException(file, "corrupt DICOM: Number of Frames is " + n + " but the encapsulated"
-                    + " Pixel Data holds " + out.size() + " JPEG frame(s)");
+            throw new DataException(
+                    file,
+                    "corrupt DICOM: Number of Frames is " + n + " but the encapsulated" + " Pixel Data holds "
+                            + out.size() + " JPEG frame(s)");
         }
         return out;
     }
@@ -310,8 +367,8 @@ final class Dicom {
         } catch (NumberFormatException e) {
             // refused below
         }
-        throw new DataException(file, "corrupt DICOM: Pixel Spacing (0028,0030) is '" + v + "', not two positive"
-                + " numbers");
+        throw new DataException(
+                file, "corrupt DICOM: Pixel Spacing (0028,0030) is '" + v + "', not two positive" + " numbers");
     }
 
     /**
@@ -324,7 +381,9 @@ final class Dicom {
         }
         Set<List<Double>> distinct = new LinkedHashSet<>();
         for (Map<Integer, long[]> r : regions) {
-            if (!r.containsKey(UNITS_X) || !r.containsKey(UNITS_Y) || !r.containsKey(DELTA_X)
+            if (!r.containsKey(UNITS_X)
+                    || !r.containsKey(UNITS_Y)
+                    || !r.containsKey(DELTA_X)
                     || !r.containsKey(DELTA_Y)) {
                 continue;
             }
@@ -385,8 +444,10 @@ final class Dicom {
 
         void need(long end, String what) {
             if (end > b.length || end < 0) {
-                throw new DataException(file, "truncated DICOM: the file has " + b.length + " bytes, too short for the "
-                        + what + " (needs " + end + ")");
+                throw new DataException(
+                        file,
+                        "truncated DICOM: the file has " + b.length + " bytes, too short for the " + what + " (needs "
+                                + end + ")");
             }
         }
 
@@ -404,16 +465,20 @@ final class Dicom {
 
         int us(long[] e) {
             if (e[1] < 2) {
-                throw new DataException(file, "corrupt DICOM: element " + tagName((int) e[0]) + " is " + e[1]
-                        + " bytes long, too short for an unsigned short");
+                throw new DataException(
+                        file,
+                        "corrupt DICOM: element " + tagName((int) e[0]) + " is " + e[1]
+                                + " bytes long, too short for an unsigned short");
             }
             return u16(e[2]);
         }
 
         double fd(long[] e) {
             if (e[1] < 8) {
-                throw new DataException(file, "corrupt DICOM: element " + tagName((int) e[0]) + " is " + e[1]
-                        + " bytes long, too short for a double");
+                throw new DataException(
+                        file,
+                        "corrupt DICOM: element " + tagName((int) e[0]) + " is " + e[1]
+                                + " bytes long, too short for a double");
             }
             long hi = u32(bigEndian ? e[2] : e[2] + 4);
             long lo = u32(bigEndian ? e[2] + 4 : e[2]);
@@ -422,8 +487,10 @@ final class Dicom {
 
         String string(long[] e) {
             if (e[1] < 0 || e[1] > 1024) {
-                throw new DataException(file, "corrupt DICOM: element " + tagName((int) e[0]) + " declares " + e[1]
-                        + " bytes for a short text value");
+                throw new DataException(
+                        file,
+                        "corrupt DICOM: element " + tagName((int) e[0]) + " declares " + e[1]
+                                + " bytes for a short text value");
             }
             need(e[2] + e[1], "element " + tagName((int) e[0]));
             String s = new String(b, (int) e[2], (int) e[1], StandardCharsets.ISO_8859_1);
@@ -446,8 +513,10 @@ final class Dicom {
             } else if (explicit || (tag >>> 16) == 0x0002) {
                 String vr = new String(b, pos + 4, 2, StandardCharsets.ISO_8859_1);
                 if (!Character.isUpperCase(vr.charAt(0)) || !Character.isUpperCase(vr.charAt(1))) {
-                    throw new DataException(file, "corrupt DICOM: element " + tagName(tag) + " at byte " + pos
-                            + " has no valid value representation (bytes '" + printable(vr) + "')");
+                    throw new DataException(
+                            file,
+                            "corrupt DICOM: element " + tagName(tag) + " at byte " + pos
+                                    + " has no valid value representation (bytes '" + printable(vr) + "')");
                 }
                 if (LONG_VRS.contains(vr)) {
                     need((long) pos + 12, "element header at byte " + pos);
@@ -482,21 +551,26 @@ final class Dicom {
             }
             while (end < 0 || pos < end) {
                 if (end >= 0 && pos + 8 > end) {
-                    throw new DataException(file, "corrupt DICOM: an element header at byte " + pos
-                            + " crosses the end of its item or file (byte " + end + ")");
+                    throw new DataException(
+                            file,
+                            "corrupt DICOM: an element header at byte " + pos
+                                    + " crosses the end of its item or file (byte " + end + ")");
                 }
                 long[] e = element();
                 int tag = (int) e[0];
                 if (tag == ITEM_END) {
                     if (end >= 0) {
-                        throw new DataException(file, "corrupt DICOM: item delimiter in an item of defined length at"
-                                + " byte " + (pos - 8));
+                        throw new DataException(
+                                file,
+                                "corrupt DICOM: item delimiter in an item of defined length at" + " byte " + (pos - 8));
                     }
                     return null;
                 }
                 if (tag == SEQUENCE_END || tag == ITEM) {
-                    throw new DataException(file, "corrupt DICOM: unexpected " + (tag == ITEM ? "item" : "sequence"
-                            + " delimiter") + " at byte " + (pos - 8));
+                    throw new DataException(
+                            file,
+                            "corrupt DICOM: unexpected " + (tag == ITEM ? "item" : "sequence" + " delimiter")
+                                    + " at byte " + (pos - 8));
                 }
                 if (depth == 0 && tag == PIXEL_DATA) {
                     return e;
@@ -516,8 +590,10 @@ final class Dicom {
                     long valueEnd = e[2] + e[1];
                     need(valueEnd, "value of element " + tagName(tag) + " (" + e[1] + " bytes declared)");
                     if (end >= 0 && valueEnd > end) {
-                        throw new DataException(file, "corrupt DICOM: element " + tagName(tag) + " declares " + e[1]
-                                + " bytes, past the end of its item");
+                        throw new DataException(
+                                file,
+                                "corrupt DICOM: element " + tagName(tag) + " declares " + e[1]
+                                        + " bytes, past the end of its item");
                     }
                     if (wantRegions) {
                         items(valueEnd, depth + 1, regions);
@@ -547,8 +623,10 @@ final class Dicom {
                     return;
                 }
                 if (tag != ITEM) {
-                    throw new DataException(file, "corrupt DICOM: expected an item in a sequence at byte " + (pos - 8)
-                            + ", found " + tagName(tag));
+                    throw new DataException(
+                            file,
+                            "corrupt DICOM: expected an item in a sequence at byte " + (pos - 8) + ", found "
+                                    + tagName(tag));
                 }
                 Map<Integer, long[]> item = new HashMap<>();
                 if (e[1] == UNDEFINED) {
@@ -557,8 +635,10 @@ final class Dicom {
                     long itemEnd = e[2] + e[1];
                     need(itemEnd, "sequence item (" + e[1] + " bytes declared)");
                     if (end >= 0 && itemEnd > end) {
-                        throw new DataException(file, "corrupt DICOM: a sequence item declares " + e[1]
-                                + " bytes, past the end of its sequence");
+                        throw new DataException(
+                                file,
+                                "corrupt DICOM: a sequence item declares " + e[1]
+                                        + " bytes, past the end of its sequence");
                     }
                     elements(itemEnd, depth, item, null);
                     pos = (int) itemEnd;
@@ -574,8 +654,9 @@ final class Dicom {
             long[] table = null;
             while (true) {
                 if (pos + 8 > b.length) {
-                    throw new DataException(file, "truncated DICOM: the encapsulated Pixel Data ends without its"
-                            + " sequence delimiter");
+                    throw new DataException(
+                            file,
+                            "truncated DICOM: the encapsulated Pixel Data ends without its" + " sequence delimiter");
                 }
                 long[] e = element();
                 int tag = (int) e[0];
@@ -583,14 +664,17 @@ final class Dicom {
                     break;
                 }
                 if (tag != ITEM || e[1] == UNDEFINED) {
-                    throw new DataException(file, "corrupt DICOM: expected a fragment item in the encapsulated Pixel"
-                            + " Data at byte " + (pos - 8) + ", found " + tagName(tag));
+                    throw new DataException(
+                            file,
+                            "corrupt DICOM: expected a fragment item in the encapsulated Pixel" + " Data at byte "
+                                    + (pos - 8) + ", found " + tagName(tag));
                 }
                 need(e[2] + e[1], "Pixel Data fragment (" + e[1] + " bytes declared)");
                 if (table == null) {
                     if (e[1] % 4 != 0) {
-                        throw new DataException(file, "corrupt DICOM: the Basic Offset Table is " + e[1]
-                                + " bytes, not a multiple of 4");
+                        throw new DataException(
+                                file,
+                                "corrupt DICOM: the Basic Offset Table is " + e[1] + " bytes, not a multiple of 4");
                     }
                     table = new long[(int) (e[1] / 4)];
                     for (int i = 0; i < table.length; i++) {
@@ -598,8 +682,10 @@ final class Dicom {
                     }
                 } else {
                     if (out.size() >= maxFragments) {
-                        throw new DataException(file, "DICOM Pixel Data has more than " + maxFragments
-                                + " fragments; refused (possible frame bomb)");
+                        throw new DataException(
+                                file,
+                                "DICOM Pixel Data has more than " + maxFragments
+                                        + " fragments; refused (possible frame bomb)");
                     }
                     out.add(new long[] {e[2], e[1]});
                 }

@@ -26,8 +26,10 @@ public enum ImageFormat {
         if (startsWith(bytes, 'B', 'M')) {
             return BMP;
         }
-        if (startsWith(bytes, 'I', 'I', 42, 0) || startsWith(bytes, 'M', 'M', 0, 42)
-                || startsWith(bytes, 'I', 'I', 43, 0) || startsWith(bytes, 'M', 'M', 0, 43)) {
+        if (startsWith(bytes, 'I', 'I', 42, 0)
+                || startsWith(bytes, 'M', 'M', 0, 42)
+                || startsWith(bytes, 'I', 'I', 43, 0)
+                || startsWith(bytes, 'M', 'M', 0, 43)) {
             return TIFF;
         }
         return null;
@@ -36,8 +38,14 @@ public enum ImageFormat {
     /** Whether the file name ends in an extension of one of these formats (case-insensitive). */
     public static boolean hasImageExtension(String fileName) {
         String n = fileName.toLowerCase(java.util.Locale.ROOT);
-        return n.endsWith(".png") || n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".bmp")
-                || n.endsWith(".tif") || n.endsWith(".tiff") || n.endsWith(".dcm") || n.endsWith(".dicom");
+        return n.endsWith(".png")
+                || n.endsWith(".jpg")
+                || n.endsWith(".jpeg")
+                || n.endsWith(".bmp")
+                || n.endsWith(".tif")
+                || n.endsWith(".tiff")
+                || n.endsWith(".dcm")
+                || n.endsWith(".dicom");
     }
 
     /**

@@ -19,7 +19,12 @@ public final class ImageFrames {
     private final String noSpacingReason;
     private final IntFunction<Raster> decoder;
 
-    ImageFrames(Path file, ImageHeader header, int count, PixelSpacing spacing, String noSpacingReason,
+    ImageFrames(
+            Path file,
+            ImageHeader header,
+            int count,
+            PixelSpacing spacing,
+            String noSpacingReason,
             IntFunction<Raster> decoder) {
         this.file = file;
         this.header = header;

@@ -23,26 +23,27 @@ public final class ImageHeaders {
         }
         ImageFormat format = ImageFormat.sniff(bytes);
         if (format == null) {
-            throw new DataException(file, "not a PNG, JPEG, BMP, TIFF or DICOM file (starts with " + hexStart(bytes)
-                    + ")");
+            throw new DataException(
+                    file, "not a PNG, JPEG, BMP, TIFF or DICOM file (starts with " + hexStart(bytes) + ")");
         }
         if (format == ImageFormat.DICOM) {
             return checkDicom(file, bytes, limits).header();
         }
         Reader r = new Reader(file, bytes, format);
-        ImageHeader h = switch (format) {
-            case PNG -> png(r);
-            case JPEG -> jpeg(r);
-            case BMP -> bmp(r);
-            case TIFF -> tiff(r);
-            case DICOM -> throw new AssertionError("handled above");
-        };
+        ImageHeader h =
+                switch (format) {
+                    case PNG -> png(r);
+                    case JPEG -> jpeg(r);
+                    case BMP -> bmp(r);
+                    case TIFF -> tiff(r);
+                    case DICOM -> throw new AssertionError("handled above");
+                };
         checkSize(file, h, limits);
         switch (format) { // only now look for the end of the data: a bomb is reported as a bomb
             case PNG -> pngComplete(r);
             case JPEG -> jpegComplete(r);
             case BMP -> bmpComplete(r, h);
-            case TIFF, DICOM -> { } // libtiff reports missing strips itself; the IFD was bounds-checked above
+            case TIFF, DICOM -> {} // libtiff reports missing strips itself; the IFD was bounds-checked above
         }
         return h;
     }
@@ -60,13 +61,15 @@ public final class ImageHeaders {
 
     private static void checkSize(Path file, ImageHeader h, ImageLimits limits) {
         if (h.width() <= 0 || h.height() <= 0) {
-            throw new DataException(file, "zero-size image: " + h.format() + " header declares " + h.width() + "x"
-                    + h.height());
+            throw new DataException(
+                    file, "zero-size image: " + h.format() + " header declares " + h.width() + "x" + h.height());
         }
         if (h.width() > limits.maxSide() || h.height() > limits.maxSide() || h.pixels() > limits.maxPixels()) {
-            throw new DataException(file, h.format() + " header declares " + h.width() + "x" + h.height() + " ("
-                    + h.pixels() + " pixels), beyond the limit of " + limits.maxSide() + " a side and "
-                    + limits.maxPixels() + " pixels; refused before decoding (possible decompression bomb)");
+            throw new DataException(
+                    file,
+                    h.format() + " header declares " + h.width() + "x" + h.height() + " ("
+                            + h.pixels() + " pixels), beyond the limit of " + limits.maxSide() + " a side and "
+                            + limits.maxPixels() + " pixels; refused before decoding (possible decompression bomb)");
         }
     }
 
@@ -81,13 +84,14 @@ public final class ImageHeaders {
         long h = r.u32be(20);
         int depth = r.u8(24);
         int colourType = r.u8(25);
-        int channels = switch (colourType) {
-            case 0, 3 -> 1;
-            case 2 -> 3;
-            case 4 -> 2;
-            case 6 -> 4;
-            default -> throw r.fail("PNG colour type " + colourType + " is invalid");
-        };
+        int channels =
+                switch (colourType) {
+                    case 0, 3 -> 1;
+                    case 2 -> 3;
+                    case 4 -> 2;
+                    case 6 -> 4;
+                    default -> throw r.fail("PNG colour type " + colourType + " is invalid");
+                };
         return new ImageHeader(ImageFormat.PNG, clampInt(w), clampInt(h), channels, depth, colourType == 3);
     }
 
@@ -160,8 +164,9 @@ public final class ImageHeaders {
             }
             int len = r.u16be(pos + 2);
             if (len < 2 || pos + 2 + len > r.length()) {
-                throw r.fail("truncated JPEG: segment FF" + Integer.toHexString(marker).toUpperCase() + " at byte "
-                        + pos + " runs past the end of the file");
+                throw r.fail("truncated JPEG: segment FF"
+                        + Integer.toHexString(marker).toUpperCase() + " at byte " + pos
+                        + " runs past the end of the file");
             }
             boolean isSof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
             if (isSof && sof == null) {
@@ -262,8 +267,8 @@ public final class ImageHeaders {
         int entrySize = big ? 20 : 12;
         int countSize = big ? 8 : 2;
         if (ifd < 8 || ifd > r.length() - countSize) { // (not ifd + countSize: a BigTIFF offset can be near 2^63)
-            throw r.fail("truncated TIFF: first IFD offset " + ifd + " lies outside the file of " + r.length()
-                    + " bytes");
+            throw r.fail(
+                    "truncated TIFF: first IFD offset " + ifd + " lies outside the file of " + r.length() + " bytes");
         }
         long count = big ? r.u64((int) ifd, le) : r.u16((int) ifd, le);
         long entries = ifd + countSize;
@@ -307,7 +312,7 @@ public final class ImageHeaders {
                 case 258 -> bits = (int) v;
                 case 277 -> spp = (int) v;
                 case 262 -> photometric = (int) v;
-                default -> { }
+                default -> {}
             }
         }
         if (w < 0 || h < 0) {

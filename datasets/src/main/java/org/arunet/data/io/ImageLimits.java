@@ -23,8 +23,8 @@ public record ImageLimits(long maxPixels, int maxSide, long maxFileBytes, int ma
 
     public ImageLimits {
         if (maxPixels <= 0 || maxSide <= 0 || maxFileBytes <= 0 || maxFrames <= 0) {
-            throw new IllegalArgumentException("image limits must be positive, got maxPixels=" + maxPixels
-                    + " maxSide=" + maxSide + " maxFileBytes=" + maxFileBytes + " maxFrames=" + maxFrames);
+            throw new IllegalArgumentException("image limits must be positive, got maxPixels=" + maxPixels + " maxSide="
+                    + maxSide + " maxFileBytes=" + maxFileBytes + " maxFrames=" + maxFrames);
         }
     }
 

@@ -94,7 +94,12 @@ public final class ImageReader {
         if (bytes.length > 0 && ImageFormat.sniff(bytes) == ImageFormat.DICOM) {
             Dicom.Info info = ImageHeaders.checkDicom(file, bytes, limits);
             List<List<long[]>> jpeg = info.jpeg() ? Dicom.jpegFrames(file, bytes, info) : null;
-            return new ImageFrames(file, info.header(), info.frames(), info.spacing(), info.spacingNote(),
+            return new ImageFrames(
+                    file,
+                    info.header(),
+                    info.frames(),
+                    info.spacing(),
+                    info.spacingNote(),
                     i -> fromRgb(decodeDicomFrame(file, bytes, info, jpeg, i), mode));
         }
         ImageHeader h = ImageHeaders.check(file, bytes, limits);
@@ -103,9 +108,11 @@ public final class ImageReader {
     }
 
     private static DataException multiFrame(Path file, int frames) {
-        return new DataException(file, "multi-frame DICOM (" + frames + " frames): training, evaluation and"
-                + " single-image calls take single-frame images; 'arunet predict' and ImageReader.open segment or read"
-                + " every frame");
+        return new DataException(
+                file,
+                "multi-frame DICOM (" + frames + " frames): training, evaluation and"
+                        + " single-image calls take single-frame images; 'arunet predict' and ImageReader.open segment or read"
+                        + " every frame");
     }
 
     /** Decodes a mask into class indices below {@code classes} (2 = binary, any value > 0 is lesion). */
@@ -122,8 +129,10 @@ public final class ImageReader {
         }
         ImageHeader h = ImageHeaders.check(file, bytes, limits);
         if (h.format() == ImageFormat.JPEG && !warnedJpegMask.getAndSet(true)) {
-            LOG.warn("{}: mask is a lossy JPEG (said once per reader); compression noise around edges reads as "
-                    + "lesion under the 'value > 0' rule", file);
+            LOG.warn(
+                    "{}: mask is a lossy JPEG (said once per reader); compression noise around edges reads as "
+                            + "lesion under the 'value > 0' rule",
+                    file);
         }
         Decoded d = (h.indexed() || (h.format() == ImageFormat.PNG && h.bitDepth() < 8))
                 ? decodeRawSamples(file, bytes, h)
@@ -143,8 +152,10 @@ public final class ImageReader {
         for (Path f : files.subList(1, files.size())) {
             Raster m = readMask(f, classes);
             if (m.width() != merged.width() || m.height() != merged.height()) {
-                throw new DataException(f, "mask is " + m.width() + "x" + m.height() + " but " + files.get(0)
-                        + " of the same image is " + merged.width() + "x" + merged.height());
+                throw new DataException(
+                        f,
+                        "mask is " + m.width() + "x" + m.height() + " but " + files.get(0) + " of the same image is "
+                                + merged.width() + "x" + merged.height());
             }
             byte[] a = merged.data();
             byte[] b = m.data();
@@ -163,8 +174,10 @@ public final class ImageReader {
         Raster img = readImage(image, mode);
         Raster mask = readMask(masks, classes);
         if (img.width() != mask.width() || img.height() != mask.height()) {
-            throw new DataException(masks.get(0), "mask is " + mask.width() + "x" + mask.height() + " but image "
-                    + image + " is " + img.width() + "x" + img.height());
+            throw new DataException(
+                    masks.get(0),
+                    "mask is " + mask.width() + "x" + mask.height() + " but image " + image + " is " + img.width() + "x"
+                            + img.height());
         }
         return new ImagePair(img, mask);
     }
@@ -177,21 +190,24 @@ public final class ImageReader {
     public byte[] readBytes(Path file) {
         try {
             if (Files.exists(file) && !Files.isRegularFile(file)) {
-                throw new DataException(file, Files.isDirectory(file) ? "is a folder, not an image file"
-                        : "is not a regular file (a device, pipe or socket)");
+                throw new DataException(
+                        file,
+                        Files.isDirectory(file)
+                                ? "is a folder, not an image file"
+                                : "is not a regular file (a device, pipe or socket)");
             }
             long size = Files.size(file);
             if (size > limits.maxFileBytes()) {
-                throw new DataException(file, "file is " + size + " bytes, beyond the limit of "
-                        + limits.maxFileBytes());
+                throw new DataException(
+                        file, "file is " + size + " bytes, beyond the limit of " + limits.maxFileBytes());
             }
             byte[] bytes;
             try (java.io.InputStream in = Files.newInputStream(file)) {
                 bytes = in.readNBytes((int) Math.min(limits.maxFileBytes() + 1, Integer.MAX_VALUE - 8));
             }
             if (bytes.length > limits.maxFileBytes()) {
-                throw new DataException(file, "file grew beyond the limit of " + limits.maxFileBytes()
-                        + " bytes while it was read");
+                throw new DataException(
+                        file, "file grew beyond the limit of " + limits.maxFileBytes() + " bytes while it was read");
             }
             return bytes;
         } catch (NoSuchFileException e) {
@@ -257,17 +273,23 @@ public final class ImageReader {
                 throw new DataException(file, "corrupt " + h.format() + " data: " + e.getMessage(), e);
             }
             if (m == null || m.empty()) {
-                throw new DataException(file, "corrupt or unsupported " + h.format() + " data: the decoder "
-                        + "returned no image (header declares " + h.width() + "x" + h.height() + ")");
+                throw new DataException(
+                        file,
+                        "corrupt or unsupported " + h.format() + " data: the decoder "
+                                + "returned no image (header declares " + h.width() + "x" + h.height() + ")");
             }
             if (m.cols() != h.width() || m.rows() != h.height()) {
-                throw new DataException(file, "decoded " + m.cols() + "x" + m.rows() + " but the header declares "
-                        + h.width() + "x" + h.height());
+                throw new DataException(
+                        file,
+                        "decoded " + m.cols() + "x" + m.rows() + " but the header declares " + h.width() + "x"
+                                + h.height());
             }
             int bits = m.depth() == CV_8U ? 8 : m.depth() == CV_16U ? 16 : -1;
             if (bits < 0) {
-                throw new DataException(file, "unsupported sample type (OpenCV depth " + m.depth()
-                        + "): only 8- and 16-bit unsigned samples are read");
+                throw new DataException(
+                        file,
+                        "unsupported sample type (OpenCV depth " + m.depth()
+                                + "): only 8- and 16-bit unsigned samples are read");
             }
             int ch = m.channels();
             if (ch < 1 || ch > 4) {
@@ -308,9 +330,11 @@ public final class ImageReader {
                 throw new DataException(file, "DICOM frame " + (frame + 1) + ": " + e.problem(), e);
             }
             if (jh.format() != ImageFormat.JPEG || jh.width() != info.columns() || jh.height() != info.rows()) {
-                throw new DataException(file, "DICOM frame " + (frame + 1) + " holds a " + jh.format() + " of "
-                        + jh.width() + "x" + jh.height() + " but the object declares " + info.columns() + "x"
-                        + info.rows());
+                throw new DataException(
+                        file,
+                        "DICOM frame " + (frame + 1) + " holds a " + jh.format() + " of "
+                                + jh.width() + "x" + jh.height() + " but the object declares " + info.columns() + "x"
+                                + info.rows());
             }
             Raster r = colourOverBlack(decodeOpenCv(file, data, jh));
             if (info.photometric().equals("MONOCHROME1")) {
@@ -410,8 +434,10 @@ public final class ImageReader {
                 BufferedImage img = reader.read(0);
                 java.awt.image.Raster r = img.getRaster();
                 if (r.getWidth() != h.width() || r.getHeight() != h.height()) {
-                    throw new DataException(file, "decoded " + r.getWidth() + "x" + r.getHeight()
-                            + " but the header declares " + h.width() + "x" + h.height());
+                    throw new DataException(
+                            file,
+                            "decoded " + r.getWidth() + "x" + r.getHeight() + " but the header declares " + h.width()
+                                    + "x" + h.height());
                 }
                 int w = r.getWidth();
                 int hh = r.getHeight();
@@ -500,7 +526,8 @@ public final class ImageReader {
         Raster out = new Raster(rgb.width(), rgb.height(), 1, rgb.bitDepth(), new byte[n * (rgb.bitDepth() / 8)]);
         for (int p = 0; p < n; p++) {
             long i = 3L * p;
-            int v = equal ? rgb.sample(i)
+            int v = equal
+                    ? rgb.sample(i)
                     : (int) Math.round(0.299 * rgb.sample(i) + 0.587 * rgb.sample(i + 1) + 0.114 * rgb.sample(i + 2));
             out.setSample(p, v);
         }
@@ -541,9 +568,11 @@ public final class ImageReader {
             }
             for (int c = 1; c < colour; c++) {
                 if (in.sample(base + c) != v0) {
-                    throw new DataException(file, "colour mask (pixel " + (p % d.width()) + "," + (p / d.width())
-                            + " has different channel values): class-index masks must be single-channel "
-                            + "grey or palette images");
+                    throw new DataException(
+                            file,
+                            "colour mask (pixel " + (p % d.width()) + "," + (p / d.width())
+                                    + " has different channel values): class-index masks must be single-channel "
+                                    + "grey or palette images");
                 }
             }
             if (v0 >= classes) {
@@ -556,9 +585,11 @@ public final class ImageReader {
             out[p] = (byte) v0;
         }
         if (beyond > 0) {
-            throw new DataException(file, "mask value " + firstBadValue + " at pixel " + (firstBad % d.width()) + ","
-                    + (firstBad / d.width()) + " is not a class index below " + classes + " (" + beyond
-                    + " pixels out of range)");
+            throw new DataException(
+                    file,
+                    "mask value " + firstBadValue + " at pixel " + (firstBad % d.width()) + ","
+                            + (firstBad / d.width()) + " is not a class index below " + classes + " (" + beyond
+                            + " pixels out of range)");
         }
         return new Raster(d.width(), d.height(), 1, 8, out);
     }

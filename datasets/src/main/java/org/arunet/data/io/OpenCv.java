@@ -36,7 +36,9 @@ public final class OpenCv {
 
     /** Copies the raster into {@code m}, which must already have the raster's size and type. */
     public static void copyInto(Raster r, Mat m) {
-        if (m.rows() != r.height() || m.cols() != r.width() || m.type() != matType(r.channels(), r.bitDepth())
+        if (m.rows() != r.height()
+                || m.cols() != r.width()
+                || m.type() != matType(r.channels(), r.bitDepth())
                 || !m.isContinuous()) {
             throw new IllegalArgumentException("Mat " + m.cols() + "x" + m.rows() + " type " + m.type()
                     + " does not match raster " + r.width() + "x" + r.height() + "x" + r.channels());
@@ -90,14 +92,14 @@ public final class OpenCv {
      * (row-major {@code height x width x channels}) to {@code newWidth x newHeight}: probability maps
      * going back to an image's own size. Returns a new array.
      */
-    public static float[] resizeLinear(float[] src, int width, int height, int channels, int newWidth,
-            int newHeight) {
+    public static float[] resizeLinear(float[] src, int width, int height, int channels, int newWidth, int newHeight) {
         if (src.length != (long) width * height * channels) {
-            throw new IllegalArgumentException("resizeLinear: " + src.length + " values for " + width + "x" + height
-                    + "x" + channels);
+            throw new IllegalArgumentException(
+                    "resizeLinear: " + src.length + " values for " + width + "x" + height + "x" + channels);
         }
         float[] out = new float[newWidth * newHeight * channels];
-        try (Mat in = new Mat(height, width, opencv_core.CV_32FC(channels)); Mat dst = new Mat();
+        try (Mat in = new Mat(height, width, opencv_core.CV_32FC(channels));
+                Mat dst = new Mat();
                 Size size = new Size(newWidth, newHeight)) {
             new FloatPointer(in.data()).put(src);
             opencv_imgproc.resize(in, dst, size, 0, 0, INTER_LINEAR);

@@ -16,8 +16,8 @@ public record PixelSpacing(double rowMm, double columnMm, String source) {
 
     public PixelSpacing {
         if (!(rowMm > 0) || !(columnMm > 0) || !Double.isFinite(rowMm) || !Double.isFinite(columnMm)) {
-            throw new IllegalArgumentException("pixel spacing must be positive and finite, got " + rowMm + " x "
-                    + columnMm + " mm");
+            throw new IllegalArgumentException(
+                    "pixel spacing must be positive and finite, got " + rowMm + " x " + columnMm + " mm");
         }
         if (source == null || source.isBlank()) {
             throw new IllegalArgumentException("pixel spacing needs its source");

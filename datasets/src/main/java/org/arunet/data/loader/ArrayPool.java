@@ -22,7 +22,8 @@ final class ArrayPool {
     }
 
     float[] floats(int length) {
-        float[] a = floats.computeIfAbsent(length, k -> new ConcurrentLinkedQueue<>()).poll();
+        float[] a = floats.computeIfAbsent(length, k -> new ConcurrentLinkedQueue<>())
+                .poll();
         if (a == null) {
             allocations.incrementAndGet();
             a = new float[length];
@@ -31,7 +32,8 @@ final class ArrayPool {
     }
 
     int[] ints(int length) {
-        int[] a = ints.computeIfAbsent(length, k -> new ConcurrentLinkedQueue<>()).poll();
+        int[] a =
+                ints.computeIfAbsent(length, k -> new ConcurrentLinkedQueue<>()).poll();
         if (a == null) {
             allocations.incrementAndGet();
             a = new int[length];

@@ -13,8 +13,8 @@ import org.arunet.data.dataset.Problem;
  * @param cachedBytes memory they take
  * @param prepareMillis time the decoding pass took
  */
-public record LoadReport(int requested, int usable, List<Problem> skipped, int cachedItems, long cachedBytes,
-        long prepareMillis) {
+public record LoadReport(
+        int requested, int usable, List<Problem> skipped, int cachedItems, long cachedBytes, long prepareMillis) {
     public LoadReport {
         skipped = List.copyOf(skipped);
     }

@@ -22,8 +22,17 @@ import org.arunet.data.io.ImageLimits;
  * @param onBadItem skip or stop on an item that cannot be decoded or is inconsistent
  * @param limits file and header limits for decoding
  */
-public record LoaderConfig(int imageSize, int channels, int classes, Augmentation augmentation,
-        Normalization normalization, long seed, int threads, int prefetch, long cacheBytes, BadItemPolicy onBadItem,
+public record LoaderConfig(
+        int imageSize,
+        int channels,
+        int classes,
+        Augmentation augmentation,
+        Normalization normalization,
+        long seed,
+        int threads,
+        int prefetch,
+        long cacheBytes,
+        BadItemPolicy onBadItem,
         ImageLimits limits) {
     public LoaderConfig {
         if (imageSize <= 0) {
@@ -43,8 +52,8 @@ public record LoaderConfig(int imageSize, int channels, int classes, Augmentatio
                     + normalization.definedChannels() + " channels, the loader makes " + channels);
         }
         if (threads < 1 || prefetch < 1) {
-            throw new IllegalArgumentException("threads and prefetch must be at least 1, got " + threads + ", "
-                    + prefetch);
+            throw new IllegalArgumentException(
+                    "threads and prefetch must be at least 1, got " + threads + ", " + prefetch);
         }
         if (cacheBytes < 0) {
             throw new IllegalArgumentException("cacheBytes must not be negative, got " + cacheBytes);
@@ -139,8 +148,18 @@ public record LoaderConfig(int imageSize, int channels, int classes, Augmentatio
 
         public LoaderConfig build() {
             int pf = prefetch > 0 ? prefetch : Math.max(2, 2 * threads);
-            return new LoaderConfig(imageSize, channels, classes, augmentation, normalization, seed, threads, pf,
-                    cacheBytes, onBadItem, limits);
+            return new LoaderConfig(
+                    imageSize,
+                    channels,
+                    classes,
+                    augmentation,
+                    normalization,
+                    seed,
+                    threads,
+                    pf,
+                    cacheBytes,
+                    onBadItem,
+                    limits);
         }
     }
 }

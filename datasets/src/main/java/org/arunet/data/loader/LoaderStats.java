@@ -11,8 +11,8 @@ package org.arunet.data.loader;
  * @param steadyWaitNanos total wait for those
  * @param maxSteadyWaitNanos longest single wait for one of those
  */
-public record LoaderStats(long batches, long firstBatchWaitNanos, long steadyBatches, long steadyWaitNanos,
-        long maxSteadyWaitNanos) {
+public record LoaderStats(
+        long batches, long firstBatchWaitNanos, long steadyBatches, long steadyWaitNanos, long maxSteadyWaitNanos) {
     /** Mean steady-state wait per batch in milliseconds (0 when there was none). */
     public double meanSteadyWaitMillis() {
         return steadyBatches == 0 ? 0 : steadyWaitNanos / 1e6 / steadyBatches;
@@ -20,8 +20,14 @@ public record LoaderStats(long batches, long firstBatchWaitNanos, long steadyBat
 
     @Override
     public String toString() {
-        return String.format(java.util.Locale.ROOT, "%d batches; steady state: mean wait %.3f ms, max %.3f ms over %d "
-                + "batches; first batches: %.1f ms in total", batches, meanSteadyWaitMillis(), maxSteadyWaitNanos / 1e6,
-                steadyBatches, firstBatchWaitNanos / 1e6);
+        return String.format(
+                java.util.Locale.ROOT,
+                "%d batches; steady state: mean wait %.3f ms, max %.3f ms over %d "
+                        + "batches; first batches: %.1f ms in total",
+                batches,
+                meanSteadyWaitMillis(),
+                maxSteadyWaitNanos / 1e6,
+                steadyBatches,
+                firstBatchWaitNanos / 1e6);
     }
 }

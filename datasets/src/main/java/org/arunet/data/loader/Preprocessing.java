@@ -86,7 +86,8 @@ public record Preprocessing(int imageSize, int channels, Normalization normaliza
             int ch = Integer.parseInt(req(m, "channels"));
             double[] mean = parse(req(m, "mean"));
             double[] std = parse(req(m, "std"));
-            Normalization n = mean.length == 1 ? Normalization.of(mean[0], std[0]) : Normalization.perChannel(mean, std);
+            Normalization n =
+                    mean.length == 1 ? Normalization.of(mean[0], std[0]) : Normalization.perChannel(mean, std);
             return new Preprocessing(size, ch, n);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("invalid preprocessing " + m + ": " + e.getMessage(), e);

@@ -5,8 +5,8 @@ import static org.bytedeco.opencv.global.opencv_core.CV_64F;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -190,8 +190,10 @@ public final class SegmentationBatchSource implements BatchSource {
         }
         if (bad > 0 && cfg.onBadItem() == BadItemPolicy.FAIL) {
             pool.shutdownNow();
-            String more = bad == 1 ? "" : " (and " + (bad - 1) + " more bad items: " + skipped.subList(1,
-                    Math.min(bad, 4)) + (bad > 4 ? ", ..." : "") + ")";
+            String more = bad == 1
+                    ? ""
+                    : " (and " + (bad - 1) + " more bad items: " + skipped.subList(1, Math.min(bad, 4))
+                            + (bad > 4 ? ", ..." : "") + ")";
             throw new DataException(first.file(), first.problem() + more, first);
         }
         for (Problem p : skipped) {
@@ -199,7 +201,8 @@ public final class SegmentationBatchSource implements BatchSource {
         }
         if (usable.isEmpty()) {
             pool.shutdownNow();
-            throw new DataException("empty dataset: all " + given.size() + " samples are bad, first: " + first.getMessage());
+            throw new DataException(
+                    "empty dataset: all " + given.size() + " samples are bad, first: " + first.getMessage());
         }
         this.samples = List.copyOf(usable);
         this.cache = cached.toArray(new Base[0]);
@@ -215,8 +218,8 @@ public final class SegmentationBatchSource implements BatchSource {
                 cachedBytes += b.bytes();
             }
         }
-        this.report = new LoadReport(given.size(), samples.size(), skipped, cachedItems, cachedBytes,
-                (System.nanoTime() - t0) / 1_000_000);
+        this.report = new LoadReport(
+                given.size(), samples.size(), skipped, cachedItems, cachedBytes, (System.nanoTime() - t0) / 1_000_000);
         LOG.info("batch source {}x{}x{}: {}", cfg.imageSize(), cfg.imageSize(), cfg.channels(), report);
     }
 
@@ -236,7 +239,8 @@ public final class SegmentationBatchSource implements BatchSource {
         ColorMode mode = cfg.channels() == 1 ? ColorMode.GREY : ColorMode.AUTO;
         ImagePair p = reader.readPair(s.image(), s.masks(), mode, cfg.classes());
         int size = cfg.imageSize();
-        return new Base(OpenCv.resize(p.image(), size, size, OpenCv.Interpolation.SMOOTH),
+        return new Base(
+                OpenCv.resize(p.image(), size, size, OpenCv.Interpolation.SMOOTH),
                 OpenCv.resize(p.mask(), size, size, OpenCv.Interpolation.NEAREST));
     }
 
@@ -283,7 +287,11 @@ public final class SegmentationBatchSource implements BatchSource {
 
     /** Consumer wait times so far, over all epochs. */
     public LoaderStats stats() {
-        return new LoaderStats(statBatches.get(), statFirstWait.get(), statSteadyBatches.get(), statSteadyWait.get(),
+        return new LoaderStats(
+                statBatches.get(),
+                statFirstWait.get(),
+                statSteadyBatches.get(),
+                statSteadyWait.get(),
                 statMaxSteadyWait.get());
     }
 
@@ -393,8 +401,14 @@ public final class SegmentationBatchSource implements BatchSource {
             int n = to - from;
             int s = cfg.imageSize();
             int plane = s * s;
-            PooledBatch batch = new PooledBatch(arrays.floats(n * plane * cfg.channels()), arrays.ints(n * plane), n,
-                    s, cfg.channels(), new ArrayList<>(n), arrays);
+            PooledBatch batch = new PooledBatch(
+                    arrays.floats(n * plane * cfg.channels()),
+                    arrays.ints(n * plane),
+                    n,
+                    s,
+                    cfg.channels(),
+                    new ArrayList<>(n),
+                    arrays);
             Workspace ws = acquireWorkspace();
             try {
                 for (int k = 0; k < n; k++) {
@@ -455,8 +469,8 @@ public final class SegmentationBatchSource implements BatchSource {
                 if (e.getCause() instanceof DataException de) {
                     throw new DataException(de.file(), de.problem(), de);
                 }
-                throw new IllegalStateException("loading a batch of epoch " + epoch + " failed: " + e.getCause(),
-                        e.getCause());
+                throw new IllegalStateException(
+                        "loading a batch of epoch " + epoch + " failed: " + e.getCause(), e.getCause());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for a batch", e);

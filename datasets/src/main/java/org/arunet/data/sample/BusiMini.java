@@ -33,7 +33,10 @@ public final class BusiMini {
     /** The sample's files, relative to its folder (from {@code files.txt}). */
     public static List<String> files() {
         try (InputStream in = open("files.txt")) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().filter(l -> !l.isBlank()).toList();
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8)
+                    .lines()
+                    .filter(l -> !l.isBlank())
+                    .toList();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the bundled sample's file list", e);
         }

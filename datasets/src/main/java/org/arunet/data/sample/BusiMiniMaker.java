@@ -45,6 +45,7 @@ import org.bytedeco.opencv.opencv_core.Mat;
 public final class BusiMiniMaker {
     /** Longer side of the sample images. */
     public static final int SIDE = 256;
+
     static final int BENIGN = 18;
     static final int MALIGNANT = 18;
     static final int NORMAL = 4;
@@ -63,9 +64,13 @@ public final class BusiMiniMaker {
 
     /** Writes the sample into {@code out} (its images/ and masks/ are replaced); returns the files written. */
     public static List<String> make(Path busiRoot, Path out) {
-        SegmentationDataset all = Datasets.scan(busiRoot, ScanOptions.builder().includeNormal(true).build());
+        SegmentationDataset all = Datasets.scan(
+                busiRoot, ScanOptions.builder().includeNormal(true).build());
         ImageReader reader = new ImageReader();
-        DuplicateGroups groups = Duplicates.find(all.samples(), Deduplication.defaults(), reader,
+        DuplicateGroups groups = Duplicates.find(
+                all.samples(),
+                Deduplication.defaults(),
+                reader,
                 Runtime.getRuntime().availableProcessors());
         Set<String> duplicated = new HashSet<>();
         groups.groups().forEach(duplicated::addAll);
@@ -74,7 +79,8 @@ public final class BusiMiniMaker {
             int want = cls.equals("benign") ? BENIGN : cls.equals("malignant") ? MALIGNANT : NORMAL;
             List<Sample> candidates = new ArrayList<>();
             for (Sample s : all.samples()) {
-                if (s.label().equals(cls) && !duplicated.contains(s.id())
+                if (s.label().equals(cls)
+                        && !duplicated.contains(s.id())
                         && reader.header(s.image()).channels() == 1) {
                     candidates.add(s);
                 }
@@ -118,9 +124,20 @@ public final class BusiMiniMaker {
                 writePng(out.resolve("masks").resolve(name), mask255);
                 files.add("images/" + name);
                 files.add("masks/" + name);
-                index.append(String.format(Locale.ROOT, "%s,%s,%s,%d,%d,%d,%d%n", name, s.label(),
-                        busiRoot.toAbsolutePath().normalize().relativize(s.image().toAbsolutePath().normalize())
-                                .toString().replace('\\', '/'), img.width(), img.height(), w, h));
+                index.append(String.format(
+                        Locale.ROOT,
+                        "%s,%s,%s,%d,%d,%d,%d%n",
+                        name,
+                        s.label(),
+                        busiRoot.toAbsolutePath()
+                                .normalize()
+                                .relativize(s.image().toAbsolutePath().normalize())
+                                .toString()
+                                .replace('\\', '/'),
+                        img.width(),
+                        img.height(),
+                        w,
+                        h));
             }
             Files.writeString(out.resolve("index.csv"), index.toString(), StandardCharsets.UTF_8);
             files.add("index.csv");

@@ -12,8 +12,8 @@ import java.util.List;
  * @param explicitLinks samples linked by an explicit group id (CSV {@code group} column)
  * @param rule the rule used
  */
-public record DuplicateGroups(List<List<String>> groups, int exactPairs, int nearPairs, int explicitLinks,
-        Deduplication rule) {
+public record DuplicateGroups(
+        List<List<String>> groups, int exactPairs, int nearPairs, int explicitLinks, Deduplication rule) {
     public DuplicateGroups {
         groups = groups.stream().map(List::copyOf).toList();
     }

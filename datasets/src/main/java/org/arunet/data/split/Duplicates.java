@@ -97,7 +97,8 @@ public final class Duplicates {
             }
             for (int i = 0; i < n; i++) {
                 for (int j = i + 1; j < n; j++) {
-                    boolean same = rule.exact() && fp.get(i).pixelHash().equals(fp.get(j).pixelHash());
+                    boolean same = rule.exact()
+                            && fp.get(i).pixelHash().equals(fp.get(j).pixelHash());
                     if (same) {
                         exactPairs++;
                         uf.union(i, j);
@@ -110,7 +111,8 @@ public final class Duplicates {
         }
         Map<Integer, List<String>> byRoot = new TreeMap<>();
         for (int i = 0; i < n; i++) {
-            byRoot.computeIfAbsent(uf.find(i), k -> new ArrayList<>()).add(samples.get(i).id());
+            byRoot.computeIfAbsent(uf.find(i), k -> new ArrayList<>())
+                    .add(samples.get(i).id());
         }
         List<List<String>> groups = new ArrayList<>();
         for (List<String> g : byRoot.values()) {

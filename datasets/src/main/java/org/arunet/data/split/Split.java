@@ -43,9 +43,18 @@ import org.arunet.data.io.DataException;
  * @param val validation sample ids
  * @param test test sample ids
  */
-public record Split(int formatVersion, long seed, String method, List<Double> fractions,
-        Map<String, SplitCounts> counts, int duplicateGroups, int samplesInDuplicateGroups,
-        List<List<String>> duplicates, List<String> train, List<String> val, List<String> test) {
+public record Split(
+        int formatVersion,
+        long seed,
+        String method,
+        List<Double> fractions,
+        Map<String, SplitCounts> counts,
+        int duplicateGroups,
+        int samplesInDuplicateGroups,
+        List<List<String>> duplicates,
+        List<String> train,
+        List<String> val,
+        List<String> test) {
     /** Version written by this code; {@link #load} refuses others. */
     public static final int FORMAT_VERSION = 1;
 
@@ -151,8 +160,8 @@ public record Split(int formatVersion, long seed, String method, List<Double> fr
             throw new DataException(file, "split file is empty");
         }
         if (s.formatVersion() != FORMAT_VERSION) {
-            throw new DataException(file, "split file format version " + s.formatVersion() + ", this code reads "
-                    + FORMAT_VERSION);
+            throw new DataException(
+                    file, "split file format version " + s.formatVersion() + ", this code reads " + FORMAT_VERSION);
         }
         Map<String, String> partOf = new HashMap<>();
         for (String part : List.of("train", "val", "test")) {
@@ -188,9 +197,11 @@ public record Split(int formatVersion, long seed, String method, List<Double> fr
             }
         }
         if (!missing.isEmpty()) {
-            throw new DataException(file, firstPart + " entry '" + missing.get(0) + "' names a file that does not exist: "
-                    + r.resolve(missing.get(0)) + (missing.size() > 1 ? " (" + missing.size() + " listed files are "
-                    + "missing)" : ""));
+            throw new DataException(
+                    file,
+                    firstPart + " entry '" + missing.get(0) + "' names a file that does not exist: "
+                            + r.resolve(missing.get(0))
+                            + (missing.size() > 1 ? " (" + missing.size() + " listed files are " + "missing)" : ""));
         }
         return s;
     }

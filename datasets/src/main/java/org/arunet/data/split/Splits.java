@@ -47,21 +47,35 @@ public final class Splits {
 
     /** Stratified split with default duplicate grouping, decoding on all available processors. */
     public static Split stratified(SegmentationDataset dataset, double train, double val, double test, long seed) {
-        return stratified(dataset, train, val, test, seed, Deduplication.defaults(), new ImageReader(),
+        return stratified(
+                dataset,
+                train,
+                val,
+                test,
+                seed,
+                Deduplication.defaults(),
+                new ImageReader(),
                 Runtime.getRuntime().availableProcessors());
     }
 
     /** Stratified split, finding duplicates with {@code rule} on {@code threads} threads. */
-    public static Split stratified(SegmentationDataset dataset, double train, double val, double test, long seed,
-            Deduplication rule, ImageReader reader, int threads) {
+    public static Split stratified(
+            SegmentationDataset dataset,
+            double train,
+            double val,
+            double test,
+            long seed,
+            Deduplication rule,
+            ImageReader reader,
+            int threads) {
         DuplicateGroups groups = Duplicates.find(dataset.samples(), rule, reader, threads);
         LOG.info("{}: {}", dataset.root(), groups);
         return stratified(dataset, train, val, test, seed, groups);
     }
 
     /** Stratified split with precomputed duplicate groups. */
-    public static Split stratified(SegmentationDataset dataset, double train, double val, double test, long seed,
-            DuplicateGroups groups) {
+    public static Split stratified(
+            SegmentationDataset dataset, double train, double val, double test, long seed, DuplicateGroups groups) {
         return stratified(dataset, train, val, test, seed, groups, Set.of());
     }
 
@@ -73,8 +87,14 @@ public final class Splits {
      *
      * @throws IllegalArgumentException when an id of {@code forceTest} is not a sample of the dataset
      */
-    public static Split stratified(SegmentationDataset dataset, double train, double val, double test, long seed,
-            DuplicateGroups groups, Set<String> forceTest) {
+    public static Split stratified(
+            SegmentationDataset dataset,
+            double train,
+            double val,
+            double test,
+            long seed,
+            DuplicateGroups groups,
+            Set<String> forceTest) {
         checkFractions(train, val, test);
         double sum = train + val + test;
         double fv = val / sum;
@@ -108,8 +128,9 @@ public final class Splits {
         }
         for (String id : new TreeSet<>(forceTest)) {
             if (!byId.containsKey(id)) {
-                throw new IllegalArgumentException("sample '" + id + "' to keep in the test part is not a sample of "
-                        + dataset.root() + " (its ids look like '" + samples.get(0).id() + "')");
+                throw new IllegalArgumentException(
+                        "sample '" + id + "' to keep in the test part is not a sample of " + dataset.root()
+                                + " (its ids look like '" + samples.get(0).id() + "')");
             }
         }
         Map<String, List<List<Sample>>> byLabel = new TreeMap<>();
@@ -125,9 +146,11 @@ public final class Splits {
             int nTest = (int) Math.round(n * ft);
             int[] target = {n - nVal - nTest, nVal, nTest};
             int[] count = new int[3];
-            Collections.shuffle(cs, new Random(seed * 0x9E3779B97F4A7C15L + e.getKey().hashCode()));
+            Collections.shuffle(
+                    cs, new Random(seed * 0x9E3779B97F4A7C15L + e.getKey().hashCode()));
             cs.sort(Comparator.comparingInt((List<Sample> c) -> -c.size())); // stable: keeps shuffled order
-            List<List<Sample>> forced = cs.stream().filter(c -> c.stream().anyMatch(x -> forceTest.contains(x.id())))
+            List<List<Sample>> forced = cs.stream()
+                    .filter(c -> c.stream().anyMatch(x -> forceTest.contains(x.id())))
                     .toList();
             cs.removeAll(forced);
             for (List<Sample> c : forced) {
@@ -153,12 +176,29 @@ public final class Splits {
             Collections.sort(p);
         }
         Map<String, SplitCounts> counts = countByLabel(byId, parts);
-        String method = String.format(Locale.ROOT, "stratified by class label, per class round(n*%.4g) val and "
-                + "round(n*%.4g) test, the rest train; duplicate groups kept whole (%s)", fv, ft, describe(groups))
-                + (forceTest.isEmpty() ? "" : "; " + forceTest.size() + " listed samples (with their duplicate groups)"
-                        + " placed in test first");
-        return new Split(Split.FORMAT_VERSION, seed, method, List.of(train / sum, fv, ft), counts, groups.groupCount(),
-                groups.samplesInGroups(), groups.groups(), parts.get(0), parts.get(1), parts.get(2));
+        String method = String.format(
+                        Locale.ROOT,
+                        "stratified by class label, per class round(n*%.4g) val and "
+                                + "round(n*%.4g) test, the rest train; duplicate groups kept whole (%s)",
+                        fv,
+                        ft,
+                        describe(groups))
+                + (forceTest.isEmpty()
+                        ? ""
+                        : "; " + forceTest.size() + " listed samples (with their duplicate groups)"
+                                + " placed in test first");
+        return new Split(
+                Split.FORMAT_VERSION,
+                seed,
+                method,
+                List.of(train / sum, fv, ft),
+                counts,
+                groups.groupCount(),
+                groups.samplesInGroups(),
+                groups.groups(),
+                parts.get(0),
+                parts.get(1),
+                parts.get(2));
     }
 
     /**
@@ -166,25 +206,32 @@ public final class Splits {
      * belongs to {@code dataset}), otherwise makes a stratified split with the default duplicate
      * grouping and saves it there.
      */
-    public static Split loadOrCreate(Path file, SegmentationDataset dataset, double train, double val, double test,
-            long seed) {
+    public static Split loadOrCreate(
+            Path file, SegmentationDataset dataset, double train, double val, double test, long seed) {
         if (Files.exists(file)) {
             Split s = Split.load(file, dataset.root());
             checkBelongs(file, s, dataset);
             if (s.seed() != seed) {
-                LOG.warn("{}: reusing the split made with seed {} (seed {} was asked for); delete the file for a new "
-                        + "split", file, s.seed(), seed);
+                LOG.warn(
+                        "{}: reusing the split made with seed {} (seed {} was asked for); delete the file for a new "
+                                + "split",
+                        file,
+                        s.seed(),
+                        seed);
             }
             int unused = dataset.size() - s.size();
             if (unused > 0) {
-                LOG.warn("{}: {} samples of the dataset are in no part of this split (added after it was made?)", file,
+                LOG.warn(
+                        "{}: {} samples of the dataset are in no part of this split (added after it was made?)",
+                        file,
                         unused);
             }
             return s;
         }
         Split s = stratified(dataset, train, val, test, seed);
         s.save(file);
-        LOG.info("{}: new split {} (train/val/test per class {})", file, s.hash().substring(0, 12), s.counts());
+        LOG.info(
+                "{}: new split {} (train/val/test per class {})", file, s.hash().substring(0, 12), s.counts());
         return s;
     }
 
@@ -197,8 +244,10 @@ public final class Splits {
         for (String part : List.of("train", "val", "test")) {
             for (String id : split.part(part)) {
                 if (!ids.contains(id)) {
-                    throw new DataException(file, part + " entry '" + id + "' exists but is not a sample of the "
-                            + "dataset at " + dataset.root() + " (excluded class, or a different dataset?)");
+                    throw new DataException(
+                            file,
+                            part + " entry '" + id + "' exists but is not a sample of the " + "dataset at "
+                                    + dataset.root() + " (excluded class, or a different dataset?)");
                 }
             }
         }
@@ -239,9 +288,11 @@ public final class Splits {
 
     private static String describe(DuplicateGroups g) {
         Deduplication r = g.rule();
-        String rule = !r.needsPixels() ? "no pixel comparison"
-                : (r.exact() ? "identical pixels" : "") + (r.exact() && r.maxDistance() >= 0 ? " or " : "")
-                + (r.maxDistance() >= 0 ? "64-bit DCT pHash within " + r.maxDistance() + " bits" : "");
+        String rule = !r.needsPixels()
+                ? "no pixel comparison"
+                : (r.exact() ? "identical pixels" : "")
+                        + (r.exact() && r.maxDistance() >= 0 ? " or " : "")
+                        + (r.maxDistance() >= 0 ? "64-bit DCT pHash within " + r.maxDistance() + " bits" : "");
         return "linked by " + rule + " or a shared explicit group id; found " + g;
     }
 

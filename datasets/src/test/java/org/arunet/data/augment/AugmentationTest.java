@@ -84,8 +84,12 @@ class AugmentationTest {
         double max = 0;
         for (int i = 0; i < n; i++) {
             AugmentParams p = a.sample(rng, size);
-            assertTrue(p.cropX() >= 0 && p.cropY() >= 0 && p.cropX() + p.cropSide() <= size
-                    && p.cropY() + p.cropSide() <= size, "crop inside the image: " + p);
+            assertTrue(
+                    p.cropX() >= 0
+                            && p.cropY() >= 0
+                            && p.cropX() + p.cropSide() <= size
+                            && p.cropY() + p.cropSide() <= size,
+                    "crop inside the image: " + p);
             double f = (double) p.cropSide() / size;
             sum += f;
             sum2 += f * f;
@@ -108,7 +112,8 @@ class AugmentationTest {
 
     @Test
     void identityMatrix() {
-        assertArrayEquals(new double[] {1, 0, 0, 0, 1, 0}, AugmentParams.identity(S).inverseMatrix(S), 1e-12);
+        assertArrayEquals(
+                new double[] {1, 0, 0, 0, 1, 0}, AugmentParams.identity(S).inverseMatrix(S), 1e-12);
     }
 
     @Test

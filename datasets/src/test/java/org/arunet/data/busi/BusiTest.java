@@ -50,7 +50,8 @@ class BusiTest {
         assertEquals(Layout.PAIRED_FOLDERS, paper.layout());
         assertEquals(Map.of("benign", 437, "malignant", 210), paper.countByLabel());
         assertEquals(Map.of("normal", 133), paper.report().excludedByClass());
-        SegmentationDataset all = Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
+        SegmentationDataset all =
+                Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
         assertEquals(Map.of("benign", 437, "malignant", 210, "normal", 133), all.countByLabel());
         assertEquals(780, all.size());
         assertEquals(0, all.report().warnings().size(), all.report().warnings().toString());
@@ -66,7 +67,8 @@ class BusiTest {
             String[] f = line.split(",");
             expected.put("images/" + f[0], Double.parseDouble(f[f.length - 1]));
         }
-        SegmentationDataset all = Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
+        SegmentationDataset all =
+                Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
         ImageReader reader = new ImageReader();
         Map<String, Double> found = new ConcurrentHashMap<>();
         all.samples().parallelStream().forEach(s -> {
@@ -92,7 +94,8 @@ class BusiTest {
         long t0 = System.nanoTime();
         DuplicateGroups groups = Duplicates.find(ds.samples(), Deduplication.defaults(), new ImageReader(), 2);
         System.out.printf("BUSI benign+malignant: %s, found in %.1f s%n", groups, (System.nanoTime() - t0) / 1e9);
-        assertTrue(groups.groups().contains(List.of("images/benign_433.png", "images/malignant_145.png")),
+        assertTrue(
+                groups.groups().contains(List.of("images/benign_433.png", "images/malignant_145.png")),
                 "the identical cross-label pair is grouped");
         assertEquals(1, groups.exactPairs(), "benign_433 == malignant_145 is the only pixel-identical pair");
         assertEquals(121, groups.groupCount(), groups.toString());
@@ -114,8 +117,7 @@ class BusiTest {
         assertEquals(210, malignant.total());
         // Targets 306/44/87 and 147/21/42; whole groups of up to 7 can overshoot slightly.
         assertTrue(Math.abs(benign.test() - 87) <= 6 && Math.abs(benign.val() - 44) <= 6, benign.toString());
-        assertTrue(Math.abs(malignant.test() - 42) <= 6 && Math.abs(malignant.val() - 21) <= 6,
-                malignant.toString());
+        assertTrue(Math.abs(malignant.test() - 42) <= 6 && Math.abs(malignant.val() - 21) <= 6, malignant.toString());
     }
 
     @Test
@@ -123,10 +125,15 @@ class BusiTest {
         need();
         SegmentationDataset ds = Datasets.scan(busi);
         // benign_006/013 and malignant_065 are RGB overlays; benign_004 had two masks, merged by OR.
-        List<Sample> some = ds.select(List.of("images/benign_004.png", "images/benign_006.png",
-                "images/benign_013.png", "images/malignant_065.png", "images/malignant_001.png",
+        List<Sample> some = ds.select(List.of(
+                "images/benign_004.png",
+                "images/benign_006.png",
+                "images/benign_013.png",
+                "images/malignant_065.png",
+                "images/malignant_001.png",
                 "images/benign_433.png"));
-        LoaderConfig cfg = LoaderConfig.builder().imageSize(128).threads(2).seed(1).build();
+        LoaderConfig cfg =
+                LoaderConfig.builder().imageSize(128).threads(2).seed(1).build();
         try (SegmentationBatchSource src = SegmentationBatchSource.open(some, cfg)) {
             assertEquals(6, src.report().usable());
             var it = src.epoch(0, 3, true);

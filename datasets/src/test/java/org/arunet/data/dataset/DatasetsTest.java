@@ -37,15 +37,20 @@ class DatasetsTest {
         assertEquals(Layout.PAIRED_FOLDERS, ds.layout());
         assertEquals(Map.of("benign", 2, "malignant", 1), ds.countByLabel());
         assertEquals(Map.of("normal", 1), ds.report().excludedByClass());
-        assertEquals(List.of("images/benign_001.png", "images/benign_002.png", "images/malignant_001.jpg"),
+        assertEquals(
+                List.of("images/benign_001.png", "images/benign_002.png", "images/malignant_001.jpg"),
                 ds.samples().stream().map(Sample::id).toList());
-        assertEquals(root.resolve("masks/malignant_001.png"), ds.byId("images/malignant_001.jpg").masks().get(0));
-        SegmentationDataset all = Datasets.scan(root, ScanOptions.builder().includeNormal(true).build());
+        assertEquals(
+                root.resolve("masks/malignant_001.png"),
+                ds.byId("images/malignant_001.jpg").masks().get(0));
+        SegmentationDataset all =
+                Datasets.scan(root, ScanOptions.builder().includeNormal(true).build());
         assertEquals(4, all.size());
-        SegmentationDataset onlyBenign = Datasets.scan(root, ScanOptions.builder().classes("benign").build());
+        SegmentationDataset onlyBenign =
+                Datasets.scan(root, ScanOptions.builder().classes("benign").build());
         assertEquals(2, onlyBenign.size());
-        SegmentationDataset noClass = Datasets.scan(root, ScanOptions.builder().classSource(ClassSource.NONE)
-                .build());
+        SegmentationDataset noClass = Datasets.scan(
+                root, ScanOptions.builder().classSource(ClassSource.NONE).build());
         assertEquals(Map.of("", 4), noClass.countByLabel(), "no labels: nothing is filtered");
     }
 
@@ -57,7 +62,9 @@ class DatasetsTest {
         TestImages.write(root.resolve("masks/tumour/orphan.png"), MASK);
         SegmentationDataset ds = Datasets.scan(root);
         assertEquals(Map.of("cyst", 2, "tumour", 1), ds.countByLabel());
-        assertEquals(root.resolve("masks/cyst/a.tif"), ds.byId("images/cyst/a.bmp").masks().get(0));
+        assertEquals(
+                root.resolve("masks/cyst/a.tif"),
+                ds.byId("images/cyst/a.bmp").masks().get(0));
         assertEquals(1, ds.report().warnings().size());
         assertTrue(ds.report().warnings().get(0).toString().contains("orphan.png: mask without an image"));
     }
@@ -68,12 +75,15 @@ class DatasetsTest {
         TestImages.write(root.resolve("images/benign_002.png"), IMG);
         DataException e = assertThrows(DataException.class, () -> Datasets.scan(root));
         assertEquals(root.resolve("images/benign_002.png"), e.file());
-        assertTrue(e.getMessage().contains("no mask: expected a file masks/benign_002.<png|jpg|bmp|tif>"),
-                e.getMessage());
-        SegmentationDataset ds = Datasets.scan(root, ScanOptions.builder().onBadItem(BadItemPolicy.SKIP).build());
+        assertTrue(
+                e.getMessage().contains("no mask: expected a file masks/benign_002.<png|jpg|bmp|tif>"), e.getMessage());
+        SegmentationDataset ds = Datasets.scan(
+                root, ScanOptions.builder().onBadItem(BadItemPolicy.SKIP).build());
         assertEquals(1, ds.size());
         assertEquals(1, ds.report().skipped().size());
-        assertEquals(root.resolve("images/benign_002.png"), ds.report().skipped().get(0).file());
+        assertEquals(
+                root.resolve("images/benign_002.png"),
+                ds.report().skipped().get(0).file());
     }
 
     @Test
@@ -107,12 +117,14 @@ class DatasetsTest {
             assertEquals(Map.of("benign", 2, "malignant", 1), ds.countByLabel());
         }
         Sample s = Datasets.scan(busi).byId("benign/benign (1).png");
-        assertEquals(List.of(busi.resolve("benign/benign (1)_mask.png"), busi.resolve("benign/benign (1)_mask_1.png")),
+        assertEquals(
+                List.of(busi.resolve("benign/benign (1)_mask.png"), busi.resolve("benign/benign (1)_mask_1.png")),
                 s.masks());
         Raster merged = new ImageReader().readMask(s.masks(), 2);
         assertEquals(1, merged.sample(5));
         assertEquals(1, merged.sample(77));
-        SegmentationDataset withNormal = Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
+        SegmentationDataset withNormal =
+                Datasets.scan(busi, ScanOptions.builder().includeNormal(true).build());
         assertEquals(Map.of("benign", 2, "malignant", 1, "normal", 1), withNormal.countByLabel());
     }
 
@@ -132,10 +144,12 @@ class DatasetsTest {
         pair("data/b.png", "data/b_m.png");
         TestImages.write(root.resolve("data/b_m2.png"), MASK);
         pair("data/c, with comma.png", "data/c_m.png");
-        Files.writeString(root.resolve("list.csv"), "Image,Mask,Group,Class\n"
-                + "data/a.png,data/a_m.png,p1,cyst\r\n"
-                + "data/b.png,\"data/b_m.png; data/b_m2.png\",p1,solid\n"
-                + "\"data/c, with comma.png\",data/c_m.png,,cyst\n\n");
+        Files.writeString(
+                root.resolve("list.csv"),
+                "Image,Mask,Group,Class\n"
+                        + "data/a.png,data/a_m.png,p1,cyst\r\n"
+                        + "data/b.png,\"data/b_m.png; data/b_m2.png\",p1,solid\n"
+                        + "\"data/c, with comma.png\",data/c_m.png,,cyst\n\n");
         for (Path p : List.of(root, root.resolve("list.csv"))) {
             SegmentationDataset ds = Datasets.scan(p);
             assertEquals(Layout.CSV, ds.layout());
@@ -144,8 +158,8 @@ class DatasetsTest {
             assertEquals("", ds.byId("data/c, with comma.png").group());
             assertEquals(2, ds.byId("data/b.png").masks().size());
         }
-        SegmentationDataset byFolder = Datasets.scan(root, ScanOptions.builder().classSource(ClassSource.FOLDER)
-                .build());
+        SegmentationDataset byFolder = Datasets.scan(
+                root, ScanOptions.builder().classSource(ClassSource.FOLDER).build());
         assertEquals(Map.of("data", 3), byFolder.countByLabel());
     }
 
@@ -156,26 +170,34 @@ class DatasetsTest {
         Files.writeString(csv, "image,mask\n../outside.png,a_m.png\n");
         DataException e = assertThrows(DataException.class, () -> Datasets.scan(csv));
         assertEquals(csv, e.file());
-        assertTrue(e.getMessage().contains("line 2: path '../outside.png' is not inside the dataset root"),
+        assertTrue(
+                e.getMessage().contains("line 2: path '../outside.png' is not inside the dataset root"),
                 e.getMessage());
         Files.writeString(csv, "image,mask\n/etc/passwd,a_m.png\n");
-        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv)).getMessage().contains("/etc/passwd"));
+        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv))
+                .getMessage()
+                .contains("/etc/passwd"));
         Files.writeString(csv, "image,mask\na.png,gone.png\n");
         DataException missing = assertThrows(DataException.class, () -> Datasets.scan(csv));
         assertEquals(root.resolve("gone.png"), missing.file());
-        assertTrue(missing.getMessage().contains("mask listed on line 2 of m.csv does not exist"), missing.getMessage());
+        assertTrue(
+                missing.getMessage().contains("mask listed on line 2 of m.csv does not exist"), missing.getMessage());
         Files.writeString(csv, "image,mask\na.png,\n");
-        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv)).getMessage().contains(
-                "no mask: the mask field on line 2 of m.csv is empty"));
+        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv))
+                .getMessage()
+                .contains("no mask: the mask field on line 2 of m.csv is empty"));
         Files.writeString(csv, "image,mask\na.png,a_m.png,extra\n");
-        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv)).getMessage().contains(
-                "line 2: expected 2 fields as in the header, got 3"));
+        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv))
+                .getMessage()
+                .contains("line 2: expected 2 fields as in the header, got 3"));
         Files.writeString(csv, "image,mask\na.png,a_m.png\na.png,a_m.png\n");
-        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv)).getMessage().contains(
-                "line 3: image a.png is already listed on line 2"));
+        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv))
+                .getMessage()
+                .contains("line 3: image a.png is already listed on line 2"));
         Files.writeString(csv, "picture,label\n");
-        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv)).getMessage().contains(
-                "must name the columns image and mask"));
+        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(csv))
+                .getMessage()
+                .contains("must name the columns image and mask"));
     }
 
     @Test
@@ -189,7 +211,8 @@ class DatasetsTest {
         DataException u = assertThrows(DataException.class, () -> Datasets.scan(other));
         assertEquals(other, u.file());
         assertTrue(u.getMessage().contains("no known dataset layout"), u.getMessage());
-        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(root.resolve("nope"))).getMessage()
+        assertTrue(assertThrows(DataException.class, () -> Datasets.scan(root.resolve("nope")))
+                .getMessage()
                 .contains("does not exist"));
         pair("images/normal_001.png", "masks/normal_001.png");
         DataException onlyNormal = assertThrows(DataException.class, () -> Datasets.scan(root));
@@ -200,12 +223,15 @@ class DatasetsTest {
     void explicitBuilder() {
         pair("x/1.png", "y/1.png");
         pair("x/2.png", "y/2.png");
-        SegmentationDataset ds = Datasets.builder(root).add("x/2.png", "y/2.png", "b").add("x/1.png", "y/1.png", "a")
+        SegmentationDataset ds = Datasets.builder(root)
+                .add("x/2.png", "y/2.png", "b")
+                .add("x/1.png", "y/1.png", "a")
                 .build();
         assertEquals(Layout.EXPLICIT, ds.layout());
         assertEquals("x/1.png", ds.samples().get(0).id());
-        DataException e = assertThrows(DataException.class, () -> Datasets.builder(root).add("x/3.png", "y/1.png", "")
-                .build());
+        DataException e = assertThrows(
+                DataException.class,
+                () -> Datasets.builder(root).add("x/3.png", "y/1.png", "").build());
         assertEquals(root.resolve("x/3.png"), e.file());
         assertThrows(DataException.class, () -> Datasets.builder(root).add("../x.png", "y/1.png", ""));
         assertThrows(DataException.class, () -> Datasets.builder(root).build());

@@ -16,7 +16,13 @@ final class CraftedFiles {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A});
         ByteBuffer ihdr = ByteBuffer.allocate(13);
-        ihdr.putInt((int) w).putInt((int) h).put((byte) 8).put((byte) 0).put((byte) 0).put((byte) 0).put((byte) 0);
+        ihdr.putInt((int) w)
+                .putInt((int) h)
+                .put((byte) 8)
+                .put((byte) 0)
+                .put((byte) 0)
+                .put((byte) 0)
+                .put((byte) 0);
         chunk(out, "IHDR", ihdr.array());
         Deflater d = new Deflater();
         d.setInput(new byte[1 + 64]);
@@ -45,8 +51,9 @@ final class CraftedFiles {
     static byte[] jpeg(int w, int h) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.writeBytes(new byte[] {(byte) 0xFF, (byte) 0xD8});
-        out.writeBytes(new byte[] {(byte) 0xFF, (byte) 0xC0, 0, 11, 8, (byte) (h >> 8), (byte) h, (byte) (w >> 8),
-            (byte) w, 1, 1, 0x11, 0});
+        out.writeBytes(new byte[] {
+            (byte) 0xFF, (byte) 0xC0, 0, 11, 8, (byte) (h >> 8), (byte) h, (byte) (w >> 8), (byte) w, 1, 1, 0x11, 0
+        });
         out.writeBytes(new byte[] {(byte) 0xFF, (byte) 0xDA, 0, 8, 1, 1, 0, 0, 63, 0});
         out.writeBytes(new byte[] {0x12, 0x34, 0x56, 0x78});
         out.writeBytes(new byte[] {(byte) 0xFF, (byte) 0xD9});
@@ -57,8 +64,17 @@ final class CraftedFiles {
     static byte[] bmp(int w, int h) {
         ByteBuffer b = ByteBuffer.allocate(54 + 16).order(ByteOrder.LITTLE_ENDIAN);
         b.put((byte) 'B').put((byte) 'M').putInt(54 + 16).putInt(0).putInt(54);
-        b.putInt(40).putInt(w).putInt(h).putShort((short) 1).putShort((short) 24).putInt(0).putInt(16)
-                .putInt(2835).putInt(2835).putInt(0).putInt(0);
+        b.putInt(40)
+                .putInt(w)
+                .putInt(h)
+                .putShort((short) 1)
+                .putShort((short) 24)
+                .putInt(0)
+                .putInt(16)
+                .putInt(2835)
+                .putInt(2835)
+                .putInt(0)
+                .putInt(0);
         return b.array();
     }
 
@@ -69,7 +85,11 @@ final class CraftedFiles {
         b.putShort((short) 3);
         b.putShort((short) 256).putShort((short) 4).putInt(1).putInt(w);
         b.putShort((short) 257).putShort((short) 4).putInt(1).putInt(h);
-        b.putShort((short) 258).putShort((short) 3).putInt(1).putShort((short) 8).putShort((short) 0);
+        b.putShort((short) 258)
+                .putShort((short) 3)
+                .putInt(1)
+                .putShort((short) 8)
+                .putShort((short) 0);
         b.putInt(0);
         return b.array();
     }

@@ -35,10 +35,12 @@ final class DicomFiles {
     int bitsStored = -1;
     /** Number of Frames as written; null = element absent. */
     String frames;
+
     int planar = -1;
     String pixelSpacing;
     /** Ultrasound regions: {unitsX, unitsY, deltaX, deltaY} each (deltas in the units' scale, cm for 3). */
     final List<double[]> regions = new ArrayList<>();
+
     boolean regionsUndefinedLength = true;
     /** Uncompressed Pixel Data, or null for {@link #jpegFrames}. */
     byte[] pixels;
@@ -46,6 +48,7 @@ final class DicomFiles {
     long pixelLengthOverride = -1;
     /** Encapsulated frames (JPEG Baseline), each split into {@link #fragmentsPerFrame} fragments. */
     List<byte[]> jpegFrames;
+
     int fragmentsPerFrame = 1;
     boolean offsetTable;
     /** Nesting depth of a private sequence written before the image elements (0 = none). */
@@ -318,7 +321,7 @@ final class DicomFiles {
     }
 
     private static final class Set4 {
-        static final java.util.Set<String> LONG = java.util.Set.of("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV",
-                "UC", "UN", "UR", "UT", "UV");
+        static final java.util.Set<String> LONG =
+                java.util.Set.of("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV");
     }
 }

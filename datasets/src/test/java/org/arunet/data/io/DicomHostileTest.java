@@ -156,8 +156,8 @@ class DicomHostileTest {
         five.frames = "5";
         five.pixels = DicomReaderTest.grey8(10, 60, 2);
         Path f = file("five-frames.dcm", five.bytes());
-        DataException e = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
-                () -> strict.open(f, ColorMode.AUTO));
+        DataException e = org.junit.jupiter.api.Assertions.assertThrows(
+                DataException.class, () -> strict.open(f, ColorMode.AUTO));
         assertTrue(e.getMessage().contains("beyond the limit of 4"), e.getMessage());
         assertEquals(5, READER.open(f, ColorMode.AUTO).count());
     }

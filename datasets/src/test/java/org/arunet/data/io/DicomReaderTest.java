@@ -72,7 +72,9 @@ class DicomReaderTest {
         assertTrue(Arrays.equals(d.pixels, r.data()));
         ImageFrames frames = READER.open(f, ColorMode.AUTO);
         assertEquals(1, frames.count());
-        assertEquals(new PixelSpacing(0.1, 0.2, PixelSpacing.PIXEL_SPACING), frames.spacing().orElseThrow());
+        assertEquals(
+                new PixelSpacing(0.1, 0.2, PixelSpacing.PIXEL_SPACING),
+                frames.spacing().orElseThrow());
         assertEquals(ImageFormat.DICOM, READER.header(f).format());
 
         ImagePlus ij = imageJ(f);
@@ -201,7 +203,10 @@ class DicomReaderTest {
         ImageFrames frames = READER.open(f, ColorMode.AUTO);
         assertEquals(3, frames.count());
         for (int i = 0; i < 3; i++) {
-            assertTrue(Arrays.equals(Arrays.copyOfRange(d.pixels, i * w * h, (i + 1) * w * h), frames.frame(i).data()),
+            assertTrue(
+                    Arrays.equals(
+                            Arrays.copyOfRange(d.pixels, i * w * h, (i + 1) * w * h),
+                            frames.frame(i).data()),
                     "frame " + i);
         }
         assertEquals(3, imageJ(f).getStackSize());
@@ -308,14 +313,16 @@ class DicomReaderTest {
         assertTrue(e.getMessage().contains("1.2.840.10008.1.2.4.91 (JPEG 2000)"), e.getMessage());
         d.syntax = "1.2.840.10008.1.2.5";
         Path rle = write("rle.dcm", d.bytes());
-        assertTrue(assertThrows(DataException.class, () -> READER.readImage(rle, ColorMode.AUTO)).getMessage()
+        assertTrue(assertThrows(DataException.class, () -> READER.readImage(rle, ColorMode.AUTO))
+                .getMessage()
                 .contains("RLE Lossless"));
 
         DicomFiles pal = new DicomFiles(4, 4);
         pal.pixels = grey8(4, 4, 11);
         pal.photometric = "PALETTE COLOR";
         Path pf = write("palette.dcm", pal.bytes());
-        assertTrue(assertThrows(DataException.class, () -> READER.readImage(pf, ColorMode.AUTO)).getMessage()
+        assertTrue(assertThrows(DataException.class, () -> READER.readImage(pf, ColorMode.AUTO))
+                .getMessage()
                 .contains("'PALETTE COLOR' is not supported"));
     }
 
@@ -331,16 +338,23 @@ class DicomReaderTest {
             Files.write(img, d.bytes());
             BufferedImage mask = new BufferedImage(16, 16, BufferedImage.TYPE_BYTE_GRAY);
             mask.getRaster().setSample(4, 5, 0, 255);
-            ImageIO.write(mask, "png", data.resolve("masks").resolve((i == 0 ? "IM000001" : "scan" + i) + ".png")
-                    .toFile());
+            ImageIO.write(
+                    mask,
+                    "png",
+                    data.resolve("masks")
+                            .resolve((i == 0 ? "IM000001" : "scan" + i) + ".png")
+                            .toFile());
         }
         assertTrue(ImageFormat.isImageFile(data.resolve("images").resolve("IM000001")));
         Files.writeString(data.resolve("README"), "not an image");
         assertFalse(ImageFormat.isImageFile(data.resolve("README")));
         SegmentationDataset ds = Datasets.scan(data);
         assertEquals(3, ds.size());
-        ImagePair pair = READER.readPair(data.resolve("images").resolve("IM000001"),
-                List.of(data.resolve("masks").resolve("IM000001.png")), ColorMode.GREY, 2);
+        ImagePair pair = READER.readPair(
+                data.resolve("images").resolve("IM000001"),
+                List.of(data.resolve("masks").resolve("IM000001.png")),
+                ColorMode.GREY,
+                2);
         assertEquals(1, pair.mask().get(4, 5, 0));
 
         DicomFiles mask = new DicomFiles(16, 16); // a DICOM mask reads like a PNG one
@@ -396,7 +410,8 @@ class DicomReaderTest {
                     sum += Math.abs(expected.getRaster().getSample(x, y, 0) - r.get(x, y, 0));
                 } else {
                     sum += Math.abs(((argb >> 16) & 0xFF) - r.get(x, y, 0))
-                            + Math.abs(((argb >> 8) & 0xFF) - r.get(x, y, 1)) + Math.abs((argb & 0xFF) - r.get(x, y, 2));
+                            + Math.abs(((argb >> 8) & 0xFF) - r.get(x, y, 1))
+                            + Math.abs((argb & 0xFF) - r.get(x, y, 2));
                 }
             }
         }

@@ -91,10 +91,18 @@ class HostileImagesTest {
     @Test
     void zeroByteAndNonImageFiles() throws IOException {
         refused("zero-byte file", file("empty.png", new byte[0]), "file is empty (0 bytes)");
-        refused("text named .png", file("notes.png", "just some text\n".getBytes(StandardCharsets.UTF_8)),
+        refused(
+                "text named .png",
+                file("notes.png", "just some text\n".getBytes(StandardCharsets.UTF_8)),
                 "not a PNG, JPEG, BMP, TIFF or DICOM file");
-        refused("random bytes named .jpg", file("noise.jpg", new Random(1).ints(200, 0, 256).collect(
-                java.io.ByteArrayOutputStream::new, (o, b) -> o.write(b), (a, b) -> { }).toByteArray()),
+        refused(
+                "random bytes named .jpg",
+                file(
+                        "noise.jpg",
+                        new Random(1)
+                                .ints(200, 0, 256)
+                                .collect(java.io.ByteArrayOutputStream::new, (o, b) -> o.write(b), (a, b) -> {})
+                                .toByteArray()),
                 "not a PNG, JPEG, BMP, TIFF or DICOM file");
     }
 
@@ -102,8 +110,8 @@ class HostileImagesTest {
     void devicesPipesFoldersAndLinkLoopsAreRefusedWithoutBlocking() throws Exception {
         // A FIFO without a writer used to block the reader forever; /dev/zero never ends.
         Path fifo = dir.resolve("pipe.png");
-        org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()
-                == 0, "needs mkfifo");
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "needs mkfifo");
         Path loop = dir.resolve("loop.png");
         Files.createSymbolicLink(loop, loop);
         Path folder = dir.resolve("folder.png");
@@ -136,8 +144,10 @@ class HostileImagesTest {
             if (!ext.equals(".tif")) {
                 assertEquals(9, refusedCount, "every truncated " + ext + " refused");
             }
-            record("truncated " + ext + " (9 cuts, 10%..90%)", dir.resolve("cut*" + ext), refusedCount
-                    + " of 9 refused with DataException, the rest decoded to the declared size");
+            record(
+                    "truncated " + ext + " (9 cuts, 10%..90%)",
+                    dir.resolve("cut*" + ext),
+                    refusedCount + " of 9 refused with DataException, the rest decoded to the declared size");
         }
     }
 
@@ -177,19 +187,29 @@ class HostileImagesTest {
                 assertEquals(f, e.file());
             }
         }
-        record("JPEG with a flipped byte in its second half (20 files)", dir.resolve("corrupt*.jpg"), decoded
-                + " decoded at the declared size (no checksum to fail), " + (20 - decoded) + " refused");
+        record(
+                "JPEG with a flipped byte in its second half (20 files)",
+                dir.resolve("corrupt*.jpg"),
+                decoded + " decoded at the declared size (no checksum to fail), " + (20 - decoded) + " refused");
     }
 
     @Test
     void decompressionBombsAreRefusedBeforeDecoding() throws IOException {
-        refused("PNG declaring 100000x100000", file("bomb.png", CraftedFiles.png(100_000, 100_000)),
+        refused(
+                "PNG declaring 100000x100000",
+                file("bomb.png", CraftedFiles.png(100_000, 100_000)),
                 "refused before decoding");
-        refused("PNG declaring 4294967295x1", file("bomb-wide.png", CraftedFiles.png(0xFFFFFFFFL, 1)),
+        refused(
+                "PNG declaring 4294967295x1",
+                file("bomb-wide.png", CraftedFiles.png(0xFFFFFFFFL, 1)),
                 "refused before decoding");
-        refused("JPEG declaring 65535x65535", file("bomb.jpg", CraftedFiles.jpeg(65535, 65535)),
+        refused(
+                "JPEG declaring 65535x65535",
+                file("bomb.jpg", CraftedFiles.jpeg(65535, 65535)),
                 "refused before decoding");
-        refused("BMP declaring 30000x30000", file("bomb.bmp", CraftedFiles.bmp(30000, 30000)),
+        refused(
+                "BMP declaring 30000x30000",
+                file("bomb.bmp", CraftedFiles.bmp(30000, 30000)),
                 "refused before decoding");
         refused("zero-size PNG", file("zero.png", CraftedFiles.png(0, 10)), "zero-size image");
     }
@@ -226,8 +246,8 @@ class HostileImagesTest {
         Path img = file("pair.png", valid(".png", 1, 8));
         Path small = dir.resolve("pair-mask-small.png");
         TestImages.write(small, Raster.zeros8(23, 16, 1));
-        DataException size = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
-                () -> READER.readPair(img, List.of(small), ColorMode.AUTO, 2));
+        DataException size = org.junit.jupiter.api.Assertions.assertThrows(
+                DataException.class, () -> READER.readPair(img, List.of(small), ColorMode.AUTO, 2));
         assertTrue(size.getMessage().contains("mask is 23x16 but image"), size.getMessage());
         record("mask of another size", small, "refused: " + size.problem());
 
@@ -235,8 +255,8 @@ class HostileImagesTest {
         values.setSample(5, 7);
         Path seven = dir.resolve("mask-value7.png");
         TestImages.write(seven, values);
-        DataException v = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
-                () -> READER.readMask(seven, 3));
+        DataException v =
+                org.junit.jupiter.api.Assertions.assertThrows(DataException.class, () -> READER.readMask(seven, 3));
         assertTrue(v.getMessage().contains("mask value 7 at pixel 5,0 is not a class index below 3"), v.getMessage());
         record("mask value 7 with 3 classes", seven, "refused: " + v.problem());
         assertEquals(1, READER.readMask(seven, 2).sample(5), "binary masks: any value > 0 is lesion");
@@ -247,13 +267,16 @@ class HostileImagesTest {
         Files.copy(img, root.resolve("images/benign_1.png"));
         Files.copy(img, root.resolve("images/benign_2.png"));
         TestImages.write(root.resolve("masks/benign_1.png"), Raster.zeros8(24, 16, 1));
-        DataException missing = org.junit.jupiter.api.Assertions.assertThrows(DataException.class,
-                () -> Datasets.scan(root));
+        DataException missing =
+                org.junit.jupiter.api.Assertions.assertThrows(DataException.class, () -> Datasets.scan(root));
         assertEquals(root.resolve("images/benign_2.png"), missing.file());
-        SegmentationDataset skipped = Datasets.scan(root, ScanOptions.builder().onBadItem(BadItemPolicy.SKIP)
-                .build());
+        SegmentationDataset skipped = Datasets.scan(
+                root, ScanOptions.builder().onBadItem(BadItemPolicy.SKIP).build());
         assertEquals(1, skipped.size());
-        record("image without a mask", missing.file(), "scan refused: " + missing.problem()
-                + "; with BadItemPolicy.SKIP: left out and listed in the scan report");
+        record(
+                "image without a mask",
+                missing.file(),
+                "scan refused: " + missing.problem()
+                        + "; with BadItemPolicy.SKIP: left out and listed in the scan report");
     }
 }

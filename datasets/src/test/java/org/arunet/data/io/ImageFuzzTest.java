@@ -20,6 +20,7 @@ import java.util.List;
 class ImageFuzzTest {
     /** Small limits so that the fuzzer's decodes stay fast; the checks are the same at any limit. */
     private static final ImageReader READER = new ImageReader(new ImageLimits(1 << 20, 4096, 1 << 20, 64));
+
     private static final Path FILE;
 
     static {
@@ -113,8 +114,8 @@ class ImageFuzzTest {
 
     private static void sameSize(ImageHeader h, Raster r) {
         if (r.width() != h.width() || r.height() != h.height()) {
-            throw new AssertionError("decoded " + r.width() + "x" + r.height() + ", header says " + h.width() + "x"
-                    + h.height());
+            throw new AssertionError(
+                    "decoded " + r.width() + "x" + r.height() + ", header says " + h.width() + "x" + h.height());
         }
     }
 

@@ -44,13 +44,19 @@ class ImageHeadersTest {
     @Test
     void jpegBmpTiffBombsAreRefused() throws Exception {
         Path j = file("bomb.jpg", CraftedFiles.jpeg(60000, 60000));
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(j, ColorMode.GREY)), j,
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(j, ColorMode.GREY)),
+                j,
                 "JPEG header declares 60000x60000");
         Path b = file("bomb.bmp", CraftedFiles.bmp(40000, 40000));
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(b, ColorMode.GREY)), b,
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(b, ColorMode.GREY)),
+                b,
                 "BMP header declares 40000x40000");
         Path t = file("bomb.tif", CraftedFiles.tiff(20000, 20000));
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(t, ColorMode.GREY)), t,
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(t, ColorMode.GREY)),
+                t,
                 "TIFF header declares 20000x20000");
     }
 
@@ -59,10 +65,12 @@ class ImageHeadersTest {
         Path p = TestImages.write(dir.resolve("ok.png"), TestImages.pattern(64, 48, 1, 1));
         assertEquals(64, reader.readImage(p, ColorMode.GREY).width());
         ImageReader strict = new ImageReader(new ImageLimits(1000, 16384, 1 << 20));
-        assertMessage(assertThrows(DataException.class, () -> strict.readImage(p, ColorMode.GREY)), p,
-                "64x48 (3072 pixels)");
+        assertMessage(
+                assertThrows(DataException.class, () -> strict.readImage(p, ColorMode.GREY)), p, "64x48 (3072 pixels)");
         ImageReader tinyFiles = new ImageReader(new ImageLimits(1 << 20, 16384, 10));
-        assertMessage(assertThrows(DataException.class, () -> tinyFiles.readImage(p, ColorMode.GREY)), p,
+        assertMessage(
+                assertThrows(DataException.class, () -> tinyFiles.readImage(p, ColorMode.GREY)),
+                p,
                 "beyond the limit of 10");
     }
 
@@ -76,8 +84,8 @@ class ImageHeadersTest {
             assertEquals(21, h.height(), ext);
             assertEquals(3, h.channels(), ext);
         }
-        ImageHeader pal = reader.header(TestImages.writePalette(dir.resolve("pal.png"), TestImages.threshold(
-                TestImages.pattern(10, 10, 1, 3), 100), 3));
+        ImageHeader pal = reader.header(TestImages.writePalette(
+                dir.resolve("pal.png"), TestImages.threshold(TestImages.pattern(10, 10, 1, 3), 100), 3));
         assertTrue(pal.indexed());
         ImageHeader bit = reader.header(TestImages.write1Bit(dir.resolve("bit.png"), TestImages.discs(9, 7, 2, 1)));
         assertEquals(1, bit.bitDepth());
@@ -87,26 +95,35 @@ class ImageHeadersTest {
     @Test
     void zeroSizeImagesAreRefused() throws Exception {
         Path p = file("zero.png", CraftedFiles.png(0, 10));
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(p, ColorMode.GREY)), p,
-                "zero-size image", "0x10");
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(p, ColorMode.GREY)),
+                p,
+                "zero-size image",
+                "0x10");
         Path j = file("zero.jpg", CraftedFiles.jpeg(16, 0));
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(j, ColorMode.GREY)), j,
-                "zero-size image");
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(j, ColorMode.GREY)), j, "zero-size image");
         Path b = file("zero.bmp", CraftedFiles.bmp(0, 0));
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(b, ColorMode.GREY)), b,
-                "zero-size image");
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(b, ColorMode.GREY)), b, "zero-size image");
     }
 
     @Test
     void emptyUnknownAndMissingFilesAreNamed() throws Exception {
         Path empty = file("empty.png", new byte[0]);
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(empty, ColorMode.GREY)), empty,
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(empty, ColorMode.GREY)),
+                empty,
                 "file is empty");
         Path text = file("notes.png", "hello, this is text".getBytes());
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(text, ColorMode.GREY)), text,
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(text, ColorMode.GREY)),
+                text,
                 "not a PNG, JPEG, BMP, TIFF or DICOM file");
         Path missing = dir.resolve("missing.png");
-        assertMessage(assertThrows(DataException.class, () -> reader.readImage(missing, ColorMode.GREY)), missing,
+        assertMessage(
+                assertThrows(DataException.class, () -> reader.readImage(missing, ColorMode.GREY)),
+                missing,
                 "does not exist");
     }
 

@@ -50,12 +50,12 @@ class ImageReaderTest {
     void jpegIsDecodedCloseToTheOriginal() {
         Raster grey = TestImages.pattern(64, 48, 1, 3);
         Raster rgb = TestImages.pattern(64, 48, 3, 4);
-        Raster g = reader.readImage(TestImages.write(dir.resolve("g.jpg"), grey, new int[] {IMWRITE_JPEG_QUALITY, 98}),
-                ColorMode.AUTO);
+        Raster g = reader.readImage(
+                TestImages.write(dir.resolve("g.jpg"), grey, new int[] {IMWRITE_JPEG_QUALITY, 98}), ColorMode.AUTO);
         assertEquals(1, g.channels());
         assertTrue(meanAbsDiff(grey, g) < 2.0, "grey JPEG error " + meanAbsDiff(grey, g));
-        Raster c = reader.readImage(TestImages.write(dir.resolve("c.jpg"), rgb, new int[] {IMWRITE_JPEG_QUALITY, 98}),
-                ColorMode.RGB);
+        Raster c = reader.readImage(
+                TestImages.write(dir.resolve("c.jpg"), rgb, new int[] {IMWRITE_JPEG_QUALITY, 98}), ColorMode.RGB);
         assertEquals(3, c.channels());
         assertTrue(meanAbsDiff(rgb, c) < 3.0, "RGB JPEG error " + meanAbsDiff(rgb, c));
     }
@@ -110,8 +110,8 @@ class ImageReaderTest {
         Raster y = reader.readImage(TestImages.write(dir.resolve("col.png"), colour), ColorMode.GREY);
         for (int p = 0; p < 100; p++) {
             long i = 3L * p;
-            int expected = (int) Math.round(0.299 * colour.sample(i) + 0.587 * colour.sample(i + 1)
-                    + 0.114 * colour.sample(i + 2));
+            int expected = (int)
+                    Math.round(0.299 * colour.sample(i) + 0.587 * colour.sample(i + 1) + 0.114 * colour.sample(i + 2));
             assertEquals(expected, y.sample(p));
         }
     }
@@ -120,24 +120,45 @@ class ImageReaderTest {
     void binaryMasksTreatAnyPositiveValueAsLesion() {
         Raster m = TestImages.discs(30, 20, 3, 5);
         Raster expected = TestImages.threshold(m, 0);
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.write(dir.resolve("m255.png"), m), 2).data());
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.write(dir.resolve("m1.png"), expected), 2).data());
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.write1Bit(dir.resolve("m.png"), m), 2).data());
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.write(dir.resolve("m.bmp"), m), 2).data());
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.write(dir.resolve("m.tif"), m), 2).data());
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.write(dir.resolve("m16.png"), TestImages.to16(m)),
-                2).data());
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.writePalette(dir.resolve("mp.png"), expected, 2),
-                2).data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.write(dir.resolve("m255.png"), m), 2).data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.write(dir.resolve("m1.png"), expected), 2)
+                        .data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.write1Bit(dir.resolve("m.png"), m), 2)
+                        .data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.write(dir.resolve("m.bmp"), m), 2).data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.write(dir.resolve("m.tif"), m), 2).data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.write(dir.resolve("m16.png"), TestImages.to16(m)), 2)
+                        .data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.writePalette(dir.resolve("mp.png"), expected, 2), 2)
+                        .data());
         // Colour mask: lesion drawn in pure blue still counts.
         Raster blue = Raster.zeros8(30, 20, 3);
         for (int p = 0; p < 600; p++) {
             blue.setSample(3L * p + 2, m.sample(p));
         }
-        assertArrayEquals(expected.data(), reader.readMask(TestImages.write(dir.resolve("blue.png"), blue), 2).data());
+        assertArrayEquals(
+                expected.data(),
+                reader.readMask(TestImages.write(dir.resolve("blue.png"), blue), 2)
+                        .data());
         Raster low = TestImages.threshold(m, 0); // values 0/1 written as a 0/1 grey JPEG-free PNG
-        assertEquals(1, reader.readMask(TestImages.write(dir.resolve("low.png"), low), 2).sample(
-                firstNonZero(low)));
+        assertEquals(
+                1,
+                reader.readMask(TestImages.write(dir.resolve("low.png"), low), 2)
+                        .sample(firstNonZero(low)));
     }
 
     @Test
@@ -146,14 +167,23 @@ class ImageReaderTest {
         for (int p = 0; p < 108; p++) {
             classes.setSample(p, p % 4);
         }
-        assertArrayEquals(classes.data(), reader.readMask(TestImages.write(dir.resolve("c.png"), classes), 4).data());
-        assertArrayEquals(classes.data(), reader.readMask(TestImages.writePalette(dir.resolve("cp.png"), classes, 4), 4)
-                .data(), "palette masks are read by index, not by colour");
+        assertArrayEquals(
+                classes.data(),
+                reader.readMask(TestImages.write(dir.resolve("c.png"), classes), 4)
+                        .data());
+        assertArrayEquals(
+                classes.data(),
+                reader.readMask(TestImages.writePalette(dir.resolve("cp.png"), classes, 4), 4)
+                        .data(),
+                "palette masks are read by index, not by colour");
         Raster c16 = new Raster(12, 9, 1, 16, new byte[216]);
         for (int p = 0; p < 108; p++) {
             c16.setSample(p, p % 4);
         }
-        assertArrayEquals(classes.data(), reader.readMask(TestImages.write(dir.resolve("c16.png"), c16), 4).data());
+        assertArrayEquals(
+                classes.data(),
+                reader.readMask(TestImages.write(dir.resolve("c16.png"), c16), 4)
+                        .data());
     }
 
     @Test
@@ -164,8 +194,11 @@ class ImageReaderTest {
         Path f = TestImages.write(dir.resolve("bad.png"), classes);
         DataException e = assertThrows(DataException.class, () -> reader.readMask(f, 3));
         assertEquals(f, e.file());
-        assertTrue(e.getMessage().contains("mask value 5 at pixel 7,5 is not a class index below 3 (2 pixels out of "
-                + "range)"), e.getMessage());
+        assertTrue(
+                e.getMessage()
+                        .contains(
+                                "mask value 5 at pixel 7,5 is not a class index below 3 (2 pixels out of " + "range)"),
+                e.getMessage());
         Raster colour = TestImages.noise(6, 6, 3, 8, 1);
         Path cf = TestImages.write(dir.resolve("colour.png"), colour);
         DataException ce = assertThrows(DataException.class, () -> reader.readMask(cf, 3));
@@ -178,14 +211,14 @@ class ImageReaderTest {
         Raster b = Raster.zeros8(8, 8, 1);
         a.setSample(3, 255);
         b.setSample(40, 255);
-        Raster merged = reader.readMask(List.of(TestImages.write(dir.resolve("a.png"), a),
-                TestImages.write(dir.resolve("b.png"), b)), 2);
+        Raster merged = reader.readMask(
+                List.of(TestImages.write(dir.resolve("a.png"), a), TestImages.write(dir.resolve("b.png"), b)), 2);
         assertEquals(2, sum(merged));
         assertEquals(1, merged.sample(3));
         assertEquals(1, merged.sample(40));
         Path other = TestImages.write(dir.resolve("small.png"), Raster.zeros8(7, 8, 1));
-        DataException e = assertThrows(DataException.class, () -> reader.readMask(List.of(dir.resolve("a.png"), other),
-                2));
+        DataException e =
+                assertThrows(DataException.class, () -> reader.readMask(List.of(dir.resolve("a.png"), other), 2));
         assertTrue(e.getMessage().startsWith(other + ": mask is 7x8"), e.getMessage());
     }
 
@@ -193,8 +226,8 @@ class ImageReaderTest {
     void pairsMustHaveTheSameSize() {
         Path img = TestImages.write(dir.resolve("img.png"), TestImages.pattern(40, 30, 1, 1));
         Path mask = TestImages.write(dir.resolve("mask.png"), Raster.zeros8(30, 40, 1));
-        DataException e = assertThrows(DataException.class, () -> reader.readPair(img, List.of(mask), ColorMode.GREY,
-                2));
+        DataException e =
+                assertThrows(DataException.class, () -> reader.readPair(img, List.of(mask), ColorMode.GREY, 2));
         assertEquals(mask, e.file());
         assertTrue(e.getMessage().contains("mask is 30x40 but image " + img + " is 40x30"), e.getMessage());
         Path good = TestImages.write(dir.resolve("good.png"), TestImages.discs(40, 30, 2, 1));

@@ -27,17 +27,29 @@ public final class LoaderBenchmark {
         int size = args.length > 0 ? Integer.parseInt(args[0]) : 512;
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 2;
         int threads = args.length > 2 ? Integer.parseInt(args[2]) : 2;
-        int[] steps = args.length > 3 ? java.util.Arrays.stream(args, 3, args.length).mapToInt(Integer::parseInt)
-                .toArray() : new int[] {0, 25, 50, 100};
+        int[] steps = args.length > 3
+                ? java.util.Arrays.stream(args, 3, args.length)
+                        .mapToInt(Integer::parseInt)
+                        .toArray()
+                : new int[] {0, 25, 50, 100};
         SegmentationDataset ds = Datasets.scan(busi);
-        LoaderConfig.Builder builder = LoaderConfig.builder().imageSize(size).threads(threads).seed(1);
+        LoaderConfig.Builder builder =
+                LoaderConfig.builder().imageSize(size).threads(threads).seed(1);
         String cache = System.getProperty("arunet.cacheBytes");
         if (cache != null) {
             builder.cacheBytes(Long.parseLong(cache)); // 0: decode every item every epoch
         }
         LoaderConfig cfg = builder.build();
-        System.out.printf(Locale.ROOT, "BUSI %d pairs, %dx%dx3, batch %d, %d loader threads, prefetch %d, %d cores%n",
-                ds.size(), size, size, batch, threads, cfg.prefetch(), Runtime.getRuntime().availableProcessors());
+        System.out.printf(
+                Locale.ROOT,
+                "BUSI %d pairs, %dx%dx3, batch %d, %d loader threads, prefetch %d, %d cores%n",
+                ds.size(),
+                size,
+                size,
+                batch,
+                threads,
+                cfg.prefetch(),
+                Runtime.getRuntime().availableProcessors());
         try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg)) {
             System.out.println("open: " + src.report());
             int epoch = 0;
@@ -66,10 +78,18 @@ public final class LoaderBenchmark {
                 LoaderStats after = src.stats();
                 long sb = after.steadyBatches() - before.steadyBatches();
                 double meanWait = (after.steadyWaitNanos() - before.steadyWaitNanos()) / 1e6 / Math.max(1, sb);
-                System.out.printf(Locale.ROOT, "step %3d ms %s: %4d batches in %6.2f s (%6.1f batches/s, %5.2f ms/item); "
-                        + "consumer wait per batch in steady state: mean %.3f ms, max so far %.3f ms%n", step,
-                        spin ? "busy " : "sleep", n, secs,
-                        n / secs, secs * 1000 / (n * batch), meanWait, after.maxSteadyWaitNanos() / 1e6);
+                System.out.printf(
+                        Locale.ROOT,
+                        "step %3d ms %s: %4d batches in %6.2f s (%6.1f batches/s, %5.2f ms/item); "
+                                + "consumer wait per batch in steady state: mean %.3f ms, max so far %.3f ms%n",
+                        step,
+                        spin ? "busy " : "sleep",
+                        n,
+                        secs,
+                        n / secs,
+                        secs * 1000 / (n * batch),
+                        meanWait,
+                        after.maxSteadyWaitNanos() / 1e6);
             }
         }
     }

@@ -25,13 +25,18 @@ class PreprocessingTest {
     void matchesTheLoaderBitForBit() {
         List<Sample> samples = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            Raster img = i == 1 ? TestImages.noise(57, 43, 3, 8, i) : TestImages.noise(61 + i, 47, 1, i == 2 ? 16 : 8, i);
+            Raster img =
+                    i == 1 ? TestImages.noise(57, 43, 3, 8, i) : TestImages.noise(61 + i, 47, 1, i == 2 ? 16 : 8, i);
             Path ip = TestImages.write(dir.resolve("img" + i + ".png"), img);
             Path mp = TestImages.write(dir.resolve("mask" + i + ".png"), Raster.zeros8(img.width(), img.height(), 1));
             samples.add(new Sample("img" + i + ".png", ip, mp, "x"));
         }
         for (int channels : new int[] {1, 3}) {
-            LoaderConfig cfg = LoaderConfig.builder().imageSize(32).channels(channels).threads(1).build();
+            LoaderConfig cfg = LoaderConfig.builder()
+                    .imageSize(32)
+                    .channels(channels)
+                    .threads(1)
+                    .build();
             Preprocessing prep = Preprocessing.of(cfg);
             try (SegmentationBatchSource src = SegmentationBatchSource.open(samples, cfg)) {
                 Iterator<Batch> it = src.epoch(0, 1, false);
@@ -51,7 +56,9 @@ class PreprocessingTest {
     @Test
     void invalidMetadataIsRefused() {
         assertThrows(IllegalArgumentException.class, () -> Preprocessing.fromMap(java.util.Map.of("image_size", "x")));
-        assertThrows(IllegalArgumentException.class, () -> Preprocessing.fromMap(java.util.Map.of("image_size", "32",
-                "channels", "2", "mean", "0.5", "std", "0.5")));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> Preprocessing.fromMap(
+                        java.util.Map.of("image_size", "32", "channels", "2", "mean", "0.5", "std", "0.5")));
     }
 }

@@ -140,19 +140,20 @@ class SegmentationBatchSourceTest {
             assertEquals(-1f, v[0]);
             assertEquals(1f, v[3 * 255], 1e-6);
         }
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, b.channels(1)
-                .normalization(Normalization.unit()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(
+                ds, b.channels(1).normalization(Normalization.unit()).build())) {
             float[] v = run(src, 0, 1, false).images();
             assertEquals(256, v.length);
             assertEquals(100 / 255f, v[100], 1e-6);
         }
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, b.channels(3)
-                .normalization(Normalization.imagenet()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(
+                ds, b.channels(3).normalization(Normalization.imagenet()).build())) {
             float[] v = run(src, 0, 1, false).images();
             assertEquals((float) ((200 / 255.0 - 0.456) / 0.224), v[3 * 200 + 1], 1e-6);
         }
-        assertThrows(IllegalArgumentException.class, () -> cfg(16).channels(1).normalization(
-                Normalization.imagenet()).build());
+        assertThrows(IllegalArgumentException.class, () -> cfg(16).channels(1)
+                .normalization(Normalization.imagenet())
+                .build());
     }
 
     @Test
@@ -162,8 +163,9 @@ class SegmentationBatchSourceTest {
         img.setSample(1, 32768);
         TestImages.write(root.resolve("images/x.png"), img);
         TestImages.write(root.resolve("masks/x.png"), Raster.zeros8(8, 8, 1));
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(Datasets.scan(root), cfg(8).channels(1)
-                .normalization(Normalization.unit()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(
+                Datasets.scan(root),
+                cfg(8).channels(1).normalization(Normalization.unit()).build())) {
             float[] v = run(src, 0, 1, false).images();
             assertEquals(1f, v[0], 1e-6);
             assertEquals(32768 / 65535f, v[1], 1e-6);
@@ -175,14 +177,14 @@ class SegmentationBatchSourceTest {
     void resultsDoNotDependOnThreadsPrefetchCacheOrHistory() {
         SegmentationDataset ds = discs(9);
         Epoch[] reference = new Epoch[3];
-        try (SegmentationBatchSource one = SegmentationBatchSource.open(ds, cfg(48).threads(1).prefetch(1)
-                .build())) {
+        try (SegmentationBatchSource one =
+                SegmentationBatchSource.open(ds, cfg(48).threads(1).prefetch(1).build())) {
             for (int e = 0; e < 3; e++) {
                 reference[e] = run(one, e, 2, true);
             }
         }
-        try (SegmentationBatchSource many = SegmentationBatchSource.open(ds, cfg(48).threads(3).prefetch(5)
-                .cacheBytes(0).build())) {
+        try (SegmentationBatchSource many = SegmentationBatchSource.open(
+                ds, cfg(48).threads(3).prefetch(5).cacheBytes(0).build())) {
             assertEquals(0, many.report().cachedItems());
             // Resume at epoch 2 without running 0 and 1, and with another batch size.
             Epoch resumed = run(many, 2, 4, true);
@@ -201,8 +203,8 @@ class SegmentationBatchSourceTest {
     @Test
     void augmentationKeepsImageAndMaskAlignedAndOnlyTrains() {
         SegmentationDataset ds = discs(6);
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(64).channels(1)
-                .normalization(Normalization.unit()).build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(
+                ds, cfg(64).channels(1).normalization(Normalization.unit()).build())) {
             Epoch eval = run(src, 0, 6, false);
             Epoch eval3 = run(src, 3, 6, false);
             assertArrayEquals(eval.images(), eval3.images(), "evaluation is never augmented");
@@ -214,8 +216,9 @@ class SegmentationBatchSourceTest {
                     int fromImage = train.images()[i] > 0.5f ? 1 : 0;
                     disagree += fromImage != masks[i] ? 1 : 0;
                 }
-                assertTrue(disagree < masks.length / 50, "epoch " + e + ": " + disagree + " of " + masks.length
-                        + " pixels disagree");
+                assertTrue(
+                        disagree < masks.length / 50,
+                        "epoch " + e + ": " + disagree + " of " + masks.length + " pixels disagree");
             }
             Epoch train = run(src, 0, 6, true);
             int j = train.ids().indexOf(ds.samples().get(0).id());
@@ -228,7 +231,8 @@ class SegmentationBatchSourceTest {
     @Test
     void batchArraysAreReused() {
         SegmentationDataset ds = discs(8);
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(32).prefetch(2).build())) {
+        try (SegmentationBatchSource src =
+                SegmentationBatchSource.open(ds, cfg(32).prefetch(2).build())) {
             for (int e = 0; e < 6; e++) {
                 run(src, e, 3, true); // batches of 3, 3, 2: two array lengths
             }
@@ -246,7 +250,8 @@ class SegmentationBatchSourceTest {
     @Test
     void consumerDoesNotWaitInSteadyState() throws Exception {
         SegmentationDataset ds = discs(12);
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(128).prefetch(4).build())) {
+        try (SegmentationBatchSource src =
+                SegmentationBatchSource.open(ds, cfg(128).prefetch(4).build())) {
             for (int e = 0; e < 3; e++) {
                 Iterator<Batch> it = src.epoch(e, 2, true);
                 while (it.hasNext()) {
@@ -272,8 +277,8 @@ class SegmentationBatchSourceTest {
         DataException e = assertThrows(DataException.class, () -> SegmentationBatchSource.open(ds, cfg(32).build()));
         assertEquals(corrupt, e.file());
         assertTrue(e.getMessage().contains("truncated PNG"), e.getMessage());
-        try (SegmentationBatchSource src = SegmentationBatchSource.open(ds, cfg(32).onBadItem(BadItemPolicy.SKIP)
-                .build())) {
+        try (SegmentationBatchSource src = SegmentationBatchSource.open(
+                ds, cfg(32).onBadItem(BadItemPolicy.SKIP).build())) {
             assertEquals(4, src.size());
             assertEquals(1, src.report().skipped().size());
             assertEquals(corrupt, src.report().skipped().get(0).file());
@@ -286,19 +291,20 @@ class SegmentationBatchSourceTest {
         SegmentationDataset ds = discs(3);
         Path mask = root.resolve("masks/a_01.png");
         TestImages.write(mask, Raster.zeros8(10, 10, 1));
-        DataException size = assertThrows(DataException.class, () -> SegmentationBatchSource.open(ds, cfg(32)
-                .build()));
+        DataException size = assertThrows(DataException.class, () -> SegmentationBatchSource.open(ds, cfg(32).build()));
         assertEquals(mask, size.file());
         assertTrue(size.getMessage().contains("mask is 10x10 but image"), size.getMessage());
         Raster classes = Raster.zeros8(77, 63, 1);
         classes.setSample(10, 7);
         TestImages.write(mask, classes);
-        DataException range = assertThrows(DataException.class, () -> SegmentationBatchSource.open(ds, cfg(32)
-                .classes(3).build()));
+        DataException range = assertThrows(
+                DataException.class,
+                () -> SegmentationBatchSource.open(ds, cfg(32).classes(3).build()));
         assertEquals(mask, range.file());
         assertTrue(range.getMessage().contains("mask value 7"), range.getMessage());
         assertTrue(assertThrows(DataException.class, () -> SegmentationBatchSource.open(List.of(), cfg(32).build()))
-                .getMessage().contains("empty dataset"));
+                .getMessage()
+                .contains("empty dataset"));
     }
 
     @Test

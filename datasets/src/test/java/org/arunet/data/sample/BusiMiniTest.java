@@ -37,12 +37,15 @@ class BusiMiniTest {
     @Test
     void extractsFromTheClasspathAndScans() throws Exception {
         Path dir = BusiMini.extractTo(tmp.resolve("mini"));
-        SegmentationDataset all = Datasets.scan(dir, ScanOptions.builder().includeNormal(true).build());
+        SegmentationDataset all =
+                Datasets.scan(dir, ScanOptions.builder().includeNormal(true).build());
         assertEquals(Map.of("benign", 18, "malignant", 18, "normal", 4), all.countByLabel());
         assertEquals(36, Datasets.scan(dir).size(), "normal images are left out by default");
         long bytes;
         try (Stream<Path> files = Files.walk(dir)) {
-            bytes = files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+            bytes = files.filter(Files::isRegularFile)
+                    .mapToLong(p -> p.toFile().length())
+                    .sum();
         }
         assertTrue(bytes < 5L << 20, "sample is " + bytes + " bytes");
         ImageReader reader = new ImageReader();
@@ -59,7 +62,10 @@ class BusiMiniTest {
             }
             assertEquals(s.label().equals("normal"), lesion == 0, s.id() + ": lesion pixels " + lesion);
         }
-        assertEquals(List.of(), Duplicates.find(all.samples(), Deduplication.defaults(), reader, 2).groups(),
+        assertEquals(
+                List.of(),
+                Duplicates.find(all.samples(), Deduplication.defaults(), reader, 2)
+                        .groups(),
                 "no two sample images are duplicates of each other");
     }
 
@@ -68,8 +74,8 @@ class BusiMiniTest {
         assumeTrue(Files.isDirectory(COMMITTED), "run from the datasets module folder");
         List<String> onDisk = new ArrayList<>();
         try (Stream<Path> files = Files.walk(COMMITTED)) {
-            files.filter(Files::isRegularFile).forEach(p -> onDisk.add(COMMITTED.relativize(p).toString()
-                    .replace('\\', '/')));
+            files.filter(Files::isRegularFile)
+                    .forEach(p -> onDisk.add(COMMITTED.relativize(p).toString().replace('\\', '/')));
         }
         onDisk.sort(null);
         assertEquals(onDisk, BusiMini.files());
@@ -78,7 +84,8 @@ class BusiMiniTest {
     @Test
     void trainsThroughTheLoader() {
         Path dir = BusiMini.extractTo(tmp.resolve("mini"));
-        LoaderConfig cfg = LoaderConfig.builder().imageSize(64).seed(3).threads(2).build();
+        LoaderConfig cfg =
+                LoaderConfig.builder().imageSize(64).seed(3).threads(2).build();
         try (SegmentationBatchSource src = SegmentationBatchSource.open(Datasets.scan(dir), cfg)) {
             var it = src.epoch(0, 4, true);
             int batches = 0;

@@ -66,11 +66,22 @@ class SplitFileHostileTest {
 
     @Test
     void wrongTypesNullsAndMissingPartsAreRefused() throws IOException {
-        for (String bad : new String[] {split("[null]"), split("null"), split("\"images/a.png\""), split("[1, 2]"),
-            split("[[\"images/a.png\"]]"), split("{}"), "[]", "null", "", "{", "{\"formatVersion\": \"one\"}",
+        for (String bad : new String[] {
+            split("[null]"),
+            split("null"),
+            split("\"images/a.png\""),
+            split("[1, 2]"),
+            split("[[\"images/a.png\"]]"),
+            split("{}"),
+            "[]",
+            "null",
+            "",
+            "{",
+            "{\"formatVersion\": \"one\"}",
             split("[\"images/a.png\"]").replace("\"formatVersion\":1", "\"formatVersion\":2"),
             split("[\"images/a.png\"]").replace("\"test\":[]", "\"test\":null"),
-            split("[\"images/a.png\"]").replace("\"duplicates\":[]", "\"duplicates\":[null]")}) {
+            split("[\"images/a.png\"]").replace("\"duplicates\":[]", "\"duplicates\":[null]")
+        }) {
             refused(bad);
         }
     }

@@ -66,26 +66,37 @@ class SplitsTest {
     @Test
     void listedSamplesAndTheirDuplicatesGoToTest() {
         SegmentationDataset ds = labelled(Map.of("benign", 100, "malignant", 50));
-        List<List<String>> groups = List.of(List.of("images/benign_003.png", "images/benign_004.png",
-                "images/benign_005.png"), List.of("images/malignant_010.png", "images/malignant_011.png"));
+        List<List<String>> groups = List.of(
+                List.of("images/benign_003.png", "images/benign_004.png", "images/benign_005.png"),
+                List.of("images/malignant_010.png", "images/malignant_011.png"));
         DuplicateGroups dg = new DuplicateGroups(groups, 0, 0, 0, Deduplication.none());
-        Set<String> keep = Set.of("images/benign_003.png", "images/benign_040.png", "images/malignant_011.png",
+        Set<String> keep = Set.of(
+                "images/benign_003.png",
+                "images/benign_040.png",
+                "images/malignant_011.png",
                 "images/malignant_020.png");
         for (long seed = 0; seed < 10; seed++) {
             Split s = Splits.stratified(ds, 0.7, 0.1, 0.2, seed, dg, keep);
             Set<String> test = new HashSet<>(s.test());
-            for (String id : List.of("images/benign_003.png", "images/benign_004.png", "images/benign_005.png",
-                    "images/benign_040.png", "images/malignant_010.png", "images/malignant_011.png",
+            for (String id : List.of(
+                    "images/benign_003.png",
+                    "images/benign_004.png",
+                    "images/benign_005.png",
+                    "images/benign_040.png",
+                    "images/malignant_010.png",
+                    "images/malignant_011.png",
                     "images/malignant_020.png")) {
-                assertTrue(test.contains(id), id + " is kept in test (listed or a duplicate of a listed one), seed "
-                        + seed);
+                assertTrue(
+                        test.contains(id),
+                        id + " is kept in test (listed or a duplicate of a listed one), seed " + seed);
             }
             // The forced samples count towards the targets: the per-class sizes are those of a plain split.
             assertEquals(new SplitCounts(70, 10, 20), s.counts().get("benign"));
             assertEquals(new SplitCounts(35, 5, 10), s.counts().get("malignant"));
             assertTrue(s.method().contains("4 listed samples"), s.method());
         }
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> Splits.stratified(ds, 0.7, 0.1, 0.2, 1, dg, Set.of("images/normal_001.png")));
         assertTrue(e.getMessage().contains("images/normal_001.png"), e.getMessage());
     }
@@ -127,11 +138,12 @@ class SplitsTest {
             s.test().forEach(id -> partOf.put(id, "test"));
             assertEquals(290, partOf.size());
             for (List<String> g : groups) {
-                assertEquals(1, g.stream().map(partOf::get).distinct().count(), "group " + g + " straddles, seed "
-                        + seed);
+                assertEquals(
+                        1, g.stream().map(partOf::get).distinct().count(), "group " + g + " straddles, seed " + seed);
             }
             // Targets of the whole set: 203/29/58; groups of at most 5 may overshoot a little per class.
-            assertTrue(Math.abs(s.test().size() - 58) <= 8, "test size " + s.test().size());
+            assertTrue(
+                    Math.abs(s.test().size() - 58) <= 8, "test size " + s.test().size());
             assertTrue(Math.abs(s.val().size() - 29) <= 8, "val size " + s.val().size());
             assertEquals(40, s.duplicateGroups());
         }
@@ -155,13 +167,15 @@ class SplitsTest {
             throw new java.io.UncheckedIOException(e);
         }
         DuplicateGroups g = Duplicates.find(samples, Deduplication.defaults(), reader, 2);
-        assertEquals(List.of(List.of("images/copy.bmp", "images/orig.png", "images/reenc.jpg")), g.groups(),
-                g.toString());
+        assertEquals(
+                List.of(List.of("images/copy.bmp", "images/orig.png", "images/reenc.jpg")), g.groups(), g.toString());
         assertEquals(1, g.exactPairs());
         assertEquals(2, g.nearPairs());
         DuplicateGroups exact = Duplicates.find(samples, Deduplication.exactOnly(), reader, 1);
         assertEquals(List.of(List.of("images/copy.bmp", "images/orig.png")), exact.groups());
-        assertEquals(List.of(), Duplicates.find(samples, Deduplication.none(), reader, 1).groups());
+        assertEquals(
+                List.of(),
+                Duplicates.find(samples, Deduplication.none(), reader, 1).groups());
     }
 
     @Test
@@ -169,8 +183,9 @@ class SplitsTest {
         for (String n : List.of("a", "b", "c", "d")) {
             TestImages.write(root.resolve(n + ".png"), TestImages.pattern(32, 32, 1, n.hashCode()));
         }
-        Files.writeString(root.resolve("m.csv"), "image,mask,group\na.png,a.png,p\nb.png,b.png,\nc.png,c.png,p\n"
-                + "d.png,d.png,q\n");
+        Files.writeString(
+                root.resolve("m.csv"),
+                "image,mask,group\na.png,a.png,p\nb.png,b.png,\nc.png,c.png,p\n" + "d.png,d.png,q\n");
         SegmentationDataset ds = Datasets.scan(root);
         DuplicateGroups g = Duplicates.find(ds.samples(), Deduplication.none(), new ImageReader(), 1);
         assertEquals(List.of(List.of("a.png", "c.png")), g.groups());
@@ -204,33 +219,43 @@ class SplitsTest {
         Files.writeString(file, json.replace("\"" + victim + "\"", "\"../../etc/passwd\""));
         DataException esc = assertThrows(DataException.class, () -> Split.load(file, root));
         assertEquals(file, esc.file());
-        assertTrue(esc.getMessage().contains("test entry '../../etc/passwd' leaves the dataset root"),
-                esc.getMessage());
+        assertTrue(
+                esc.getMessage().contains("test entry '../../etc/passwd' leaves the dataset root"), esc.getMessage());
 
         Files.writeString(file, json.replace("\"" + victim + "\"", "\"/etc/passwd\""));
-        assertTrue(assertThrows(DataException.class, () -> Split.load(file)).getMessage().contains("absolute path"));
+        assertTrue(assertThrows(DataException.class, () -> Split.load(file))
+                .getMessage()
+                .contains("absolute path"));
 
         Files.writeString(file, json.replace("\"" + victim + "\"", "\"images/./x.png\""));
-        assertTrue(assertThrows(DataException.class, () -> Split.load(file)).getMessage().contains("not a normalised"));
+        assertTrue(assertThrows(DataException.class, () -> Split.load(file))
+                .getMessage()
+                .contains("not a normalised"));
 
         Files.writeString(file, json.replace("\"" + victim + "\"", "\"images/gone.png\""));
         DataException gone = assertThrows(DataException.class, () -> Split.load(file, root));
         assertEquals(file, gone.file());
-        assertTrue(gone.getMessage().contains("test entry 'images/gone.png' names a file that does not exist"),
+        assertTrue(
+                gone.getMessage().contains("test entry 'images/gone.png' names a file that does not exist"),
                 gone.getMessage());
 
-        Files.writeString(file, json.replace("\"" + victim + "\"", "\"" + s.train().get(0) + "\""));
-        assertTrue(assertThrows(DataException.class, () -> Split.load(file)).getMessage().contains("is also listed in "
-                + "train"));
+        Files.writeString(
+                file, json.replace("\"" + victim + "\"", "\"" + s.train().get(0) + "\""));
+        assertTrue(assertThrows(DataException.class, () -> Split.load(file))
+                .getMessage()
+                .contains("is also listed in " + "train"));
 
         Files.writeString(file, "{\"formatVersion\": 1, \"seed\": 3}");
-        assertTrue(assertThrows(DataException.class, () -> Split.load(file)).getMessage().contains(
-                "Missing creator property 'method'"));
+        assertTrue(assertThrows(DataException.class, () -> Split.load(file))
+                .getMessage()
+                .contains("Missing creator property 'method'"));
 
         Files.writeString(file, "not json");
-        assertTrue(assertThrows(DataException.class, () -> Split.load(file)).getMessage().contains(
-                "not a valid split file"));
-        assertTrue(assertThrows(DataException.class, () -> Split.load(root.resolve("none.json"))).getMessage()
+        assertTrue(assertThrows(DataException.class, () -> Split.load(file))
+                .getMessage()
+                .contains("not a valid split file"));
+        assertTrue(assertThrows(DataException.class, () -> Split.load(root.resolve("none.json")))
+                .getMessage()
                 .contains("split file does not exist"));
     }
 
@@ -238,11 +263,11 @@ class SplitsTest {
     void splitMustBelongToTheDataset() {
         SegmentationDataset ds = onDisk(10);
         Path file = root.resolve("split.json");
-        Splits.stratified(ds, 0.7, 0.1, 0.2, 1, Deduplication.none(), new ImageReader(), 1).save(file);
-        SegmentationDataset smaller = new SegmentationDataset(root, Layout.EXPLICIT, ds.samples().subList(0, 5),
-                ScanReport.empty());
-        DataException e = assertThrows(DataException.class, () -> Splits.loadOrCreate(file, smaller, 0.7, 0.1, 0.2,
-                1));
+        Splits.stratified(ds, 0.7, 0.1, 0.2, 1, Deduplication.none(), new ImageReader(), 1)
+                .save(file);
+        SegmentationDataset smaller =
+                new SegmentationDataset(root, Layout.EXPLICIT, ds.samples().subList(0, 5), ScanReport.empty());
+        DataException e = assertThrows(DataException.class, () -> Splits.loadOrCreate(file, smaller, 0.7, 0.1, 0.2, 1));
         assertEquals(file, e.file());
         assertTrue(e.getMessage().contains("is not a sample of the dataset"), e.getMessage());
     }
@@ -256,9 +281,11 @@ class SplitsTest {
 
     private SegmentationDataset onDisk(int n) {
         for (int i = 0; i < n; i++) {
-            TestImages.write(root.resolve(String.format("images/%s_%02d.png", i % 2 == 0 ? "a" : "b", i)),
+            TestImages.write(
+                    root.resolve(String.format("images/%s_%02d.png", i % 2 == 0 ? "a" : "b", i)),
                     TestImages.texture(24, 24, i));
-            TestImages.write(root.resolve(String.format("masks/%s_%02d.png", i % 2 == 0 ? "a" : "b", i)),
+            TestImages.write(
+                    root.resolve(String.format("masks/%s_%02d.png", i % 2 == 0 ? "a" : "b", i)),
                     TestImages.discs(24, 24, 1, i));
         }
         return Datasets.scan(root);

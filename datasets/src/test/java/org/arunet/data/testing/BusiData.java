@@ -17,8 +17,9 @@ public final class BusiData {
         if (prop != null && !prop.isBlank()) {
             return Optional.of(Path.of(prop)).filter(BusiData::looksLikeBusi);
         }
-        for (Path p : new Path[] {Path.of("..", "..", "shared", "datasets", "busi"),
-            Path.of("..", "shared", "datasets", "busi")}) {
+        for (Path p : new Path[] {
+            Path.of("..", "..", "shared", "datasets", "busi"), Path.of("..", "shared", "datasets", "busi")
+        }) {
             if (looksLikeBusi(p)) {
                 return Optional.of(p.toAbsolutePath().normalize());
             }
@@ -27,7 +28,8 @@ public final class BusiData {
     }
 
     private static boolean looksLikeBusi(Path p) {
-        return Files.isDirectory(p.resolve("images")) && Files.isDirectory(p.resolve("masks"))
+        return Files.isDirectory(p.resolve("images"))
+                && Files.isDirectory(p.resolve("masks"))
                 && Files.isRegularFile(p.resolve("index.csv"));
     }
 }

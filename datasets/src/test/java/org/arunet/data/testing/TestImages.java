@@ -1,8 +1,8 @@
 package org.arunet.data.testing;
 
-import static org.bytedeco.opencv.global.opencv_core.CV_MAKETYPE;
 import static org.bytedeco.opencv.global.opencv_core.CV_16U;
 import static org.bytedeco.opencv.global.opencv_core.CV_8U;
+import static org.bytedeco.opencv.global.opencv_core.CV_MAKETYPE;
 
 import java.awt.image.BufferedImage;
 import java.awt.image.IndexColorModel;
@@ -177,8 +177,11 @@ public final class TestImages {
         }
         int bits = paletteSize <= 2 ? 1 : paletteSize <= 4 ? 2 : paletteSize <= 16 ? 4 : 8;
         IndexColorModel cm = new IndexColorModel(bits, paletteSize, rr, gg, bb);
-        BufferedImage img = new BufferedImage(indices.width(), indices.height(),
-                bits == 8 ? BufferedImage.TYPE_BYTE_INDEXED : BufferedImage.TYPE_BYTE_BINARY, cm);
+        BufferedImage img = new BufferedImage(
+                indices.width(),
+                indices.height(),
+                bits == 8 ? BufferedImage.TYPE_BYTE_INDEXED : BufferedImage.TYPE_BYTE_BINARY,
+                cm);
         WritableRaster wr = img.getRaster();
         for (int y = 0; y < indices.height(); y++) {
             for (int x = 0; x < indices.width(); x++) {
@@ -227,7 +230,8 @@ public final class TestImages {
     }
 
     private static Raster swapRb(Raster rgb) {
-        Raster out = new Raster(rgb.width(), rgb.height(), 3, rgb.bitDepth(), rgb.data().clone());
+        Raster out = new Raster(
+                rgb.width(), rgb.height(), 3, rgb.bitDepth(), rgb.data().clone());
         long n = (long) rgb.width() * rgb.height();
         for (long p = 0; p < n; p++) {
             out.setSample(3 * p, rgb.sample(3 * p + 2));

@@ -90,8 +90,8 @@ public interface Backend extends AutoCloseable {
      * not fast); backends fuse. Convolutions run at the {@link #setInferencePrecision inference
      * precision}.
      */
-    default void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
-            ConvEpilogue epilogue) {
+    default void convForwardFused(
+            Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, ConvEpilogue epilogue) {
         Checks.present("convForwardFused", "x", x, device());
         Checks.present("convForwardFused", "y", y, device());
         if (op == null || epilogue == null) {
@@ -105,8 +105,8 @@ public interface Backend extends AutoCloseable {
             if (x2 != null) {
                 Checks.present("convForwardFused", "x2", x2, device());
                 if (x.rank() != 4 || x2.rank() != 4) {
-                    throw new IllegalArgumentException("convForwardFused: x and x2 must be NHWC, got " + x.describe()
-                            + " and " + x2.describe());
+                    throw new IllegalArgumentException(
+                            "convForwardFused: x and x2 must be NHWC, got " + x.describe() + " and " + x2.describe());
                 }
                 cat = allocate(DType.F32, Layout.NHWC, x.dim(0), x.dim(1), x.dim(2), x.dim(3) + x2.dim(3));
                 concatChannels(x, x2, cat);
@@ -121,8 +121,19 @@ public interface Backend extends AutoCloseable {
                             u = allocate(DType.F32, y.layout(), y.shape());
                         }
                         ConvEpilogue.BatchNorm bn = s.bn();
-                        batchNormForward(t, bn.gamma(), bn.beta(), bn.mean(), bn.var(), null, null, u, false, 0.1f,
-                                bn.eps(), Activation.NONE);
+                        batchNormForward(
+                                t,
+                                bn.gamma(),
+                                bn.beta(),
+                                bn.mean(),
+                                bn.var(),
+                                null,
+                                null,
+                                u,
+                                false,
+                                0.1f,
+                                bn.eps(),
+                                Activation.NONE);
                         Tensor swap = t;
                         t = u;
                         u = swap;
@@ -212,8 +223,18 @@ public interface Backend extends AutoCloseable {
      * @param gamma, beta, runningMean, runningVar, saveMean, saveInvStd {@code [C]}
      * @param y NHWC, same shape as x
      */
-    void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+    void batchNormForward(
+            Tensor x,
+            Tensor gamma,
+            Tensor beta,
+            Tensor runningMean,
+            Tensor runningVar,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor y,
+            boolean training,
+            float momentum,
+            float eps,
             Activation act);
 
     /**
@@ -224,8 +245,17 @@ public interface Backend extends AutoCloseable {
      * @param dx written, same shape as x
      * @param dGamma, dBeta {@code [C]}, written
      */
-    void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act);
+    void batchNormBackward(
+            Tensor dy,
+            Tensor x,
+            Tensor y,
+            Tensor gamma,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor dx,
+            Tensor dGamma,
+            Tensor dBeta,
+            Activation act);
 
     // ------------------------------------------------------------------ activations
 
@@ -331,8 +361,8 @@ public interface Backend extends AutoCloseable {
      * @param dLogits written with {@code d loss / d logits}, or null for the loss alone
      * @return the loss
      */
-    double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
-            float smooth);
+    double crossEntropyDiceLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight, float smooth);
 
     /**
      * Focal Tversky loss (Abraham and Khan, 2019), pooled over the whole batch and averaged over the K
@@ -341,8 +371,8 @@ public interface Backend extends AutoCloseable {
      * {@code TI_k = (TP_k + smooth) / (TP_k + alpha FN_k + beta FP_k + smooth)},
      * {@code loss = mean_k (1 - TI_k)^gamma}. Arguments as {@link #crossEntropyDiceLoss}.
      */
-    double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
-            float smooth);
+    double focalTverskyLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma, float smooth);
 
     // ------------------------------------------------------------------ optimizer
 
@@ -352,8 +382,17 @@ public interface Backend extends AutoCloseable {
      * {@code p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)}. {@code step} t starts at
      * 1. Bumps {@code param}'s version.
      */
-    void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-            float weightDecay, long step);
+    void adamStep(
+            Tensor param,
+            Tensor grad,
+            Tensor m,
+            Tensor v,
+            float lr,
+            float beta1,
+            float beta2,
+            float eps,
+            float weightDecay,
+            long step);
 
     /** Sum of squares of an F32 tensor (gradient norms, non-finite detection: NaN/Inf propagate). */
     double sumOfSquares(Tensor x);

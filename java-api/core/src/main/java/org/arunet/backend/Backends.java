@@ -28,6 +28,7 @@ public final class Backends {
     private static final AtomicBoolean AUTO_LOGGED = new AtomicBoolean();
     /** The Maven coordinates of the GPU backend module ({@code java-api/cuda}). */
     public static final String CUDA_ARTIFACT = "org.arunet:arunet-cuda";
+
     private static final String CUDA = "cuda";
     private static final String NO_CUDA_MODULE = "the CUDA backend is not on the class path (add the module"
             + " java-api/cuda, artifact " + CUDA_ARTIFACT + ")";
@@ -50,7 +51,8 @@ public final class Backends {
 
         /** A registration that cannot be loaded (a stale or broken jar) is logged and skipped, not fatal. */
         private static void add(Map<String, BackendProvider> byName, ClassLoader loader) {
-            Iterator<BackendProvider> it = ServiceLoader.load(BackendProvider.class, loader).iterator();
+            Iterator<BackendProvider> it =
+                    ServiceLoader.load(BackendProvider.class, loader).iterator();
             for (int failures = 0; failures < 100; ) {
                 try {
                     if (!it.hasNext()) {
@@ -158,8 +160,8 @@ public final class Backends {
         if (name.equals(CUDA)) {
             return gpu(d).create(variant, threads);
         }
-        BackendProvider other = name.equals("cpu") || name.equals("reference") || name.equals("auto") ? null
-                : provider(name);
+        BackendProvider other =
+                name.equals("cpu") || name.equals("reference") || name.equals("auto") ? null : provider(name);
         if (other == null) {
             throw new IllegalArgumentException("unknown device '" + device
                     + "' (use cpu, cuda, cuda:fp16, cuda:bf16, cuda:tf32, auto or reference)");

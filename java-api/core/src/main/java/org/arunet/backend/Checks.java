@@ -55,8 +55,8 @@ public final class Checks {
     public static void shape(String op, String name, Tensor t, Device device, int... shape) {
         f32(op, name, t, device);
         if (!t.hasShape(shape)) {
-            throw new IllegalArgumentException(op + ": " + name + " must be " + Arrays.toString(shape) + ", got "
-                    + t.describe());
+            throw new IllegalArgumentException(
+                    op + ": " + name + " must be " + Arrays.toString(shape) + ", got " + t.describe());
         }
     }
 

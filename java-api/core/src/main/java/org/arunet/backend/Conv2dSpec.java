@@ -6,24 +6,44 @@ package org.arunet.backend;
  * kernelW]}, optional bias {@code [outChannels]}, output NHWC {@code [N, OH, OW, outChannels]} with
  * {@code OH = (H + 2 padH - dilationH (kernelH - 1) - 1) / strideH + 1} (likewise OW).
  */
-public record Conv2dSpec(int inChannels, int outChannels, int kernelH, int kernelW, int strideH, int strideW,
-        int padH, int padW, int dilationH, int dilationW, int groups, boolean bias) {
+public record Conv2dSpec(
+        int inChannels,
+        int outChannels,
+        int kernelH,
+        int kernelW,
+        int strideH,
+        int strideW,
+        int padH,
+        int padW,
+        int dilationH,
+        int dilationW,
+        int groups,
+        boolean bias) {
 
     public Conv2dSpec {
-        if (inChannels <= 0 || outChannels <= 0 || kernelH <= 0 || kernelW <= 0 || strideH <= 0 || strideW <= 0
-                || padH < 0 || padW < 0 || dilationH <= 0 || dilationW <= 0 || groups <= 0) {
-            throw new IllegalArgumentException("invalid convolution " + describe(inChannels, outChannels, kernelH,
-                    kernelW, strideH, padH, dilationH, groups));
+        if (inChannels <= 0
+                || outChannels <= 0
+                || kernelH <= 0
+                || kernelW <= 0
+                || strideH <= 0
+                || strideW <= 0
+                || padH < 0
+                || padW < 0
+                || dilationH <= 0
+                || dilationW <= 0
+                || groups <= 0) {
+            throw new IllegalArgumentException("invalid convolution "
+                    + describe(inChannels, outChannels, kernelH, kernelW, strideH, padH, dilationH, groups));
         }
         if (inChannels % groups != 0 || outChannels % groups != 0) {
-            throw new IllegalArgumentException("groups=" + groups + " must divide in=" + inChannels + " and out="
-                    + outChannels);
+            throw new IllegalArgumentException(
+                    "groups=" + groups + " must divide in=" + inChannels + " and out=" + outChannels);
         }
     }
 
     /** Square kernel, stride, padding and dilation. */
-    public static Conv2dSpec of(int in, int out, int kernel, int stride, int pad, int dilation, int groups,
-            boolean bias) {
+    public static Conv2dSpec of(
+            int in, int out, int kernel, int stride, int pad, int dilation, int groups, boolean bias) {
         return new Conv2dSpec(in, out, kernel, kernel, stride, stride, pad, pad, dilation, dilation, groups, bias);
     }
 
@@ -53,8 +73,8 @@ public record Conv2dSpec(int inChannels, int outChannels, int kernelH, int kerne
     }
 
     private static String describe(int in, int out, int k, int kw, int s, int p, int d, int g) {
-        return "conv(in=" + in + ", out=" + out + ", k=" + k + "x" + kw + ", s=" + s + ", p=" + p + ", d=" + d
-                + ", g=" + g + ")";
+        return "conv(in=" + in + ", out=" + out + ", k=" + k + "x" + kw + ", s=" + s + ", p=" + p + ", d=" + d + ", g="
+                + g + ")";
     }
 
     @Override

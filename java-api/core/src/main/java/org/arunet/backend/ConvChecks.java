@@ -31,8 +31,8 @@ public final class ConvChecks {
     public void input(String op, String name, Tensor t, int factor) {
         Checks.nhwc(op, name, t, device);
         if (t.dim(3) != spec.inChannels() || t.dim(0) <= 0 || t.dim(1) <= 0 || t.dim(2) <= 0) {
-            throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be [N, H, W, "
-                    + spec.inChannels() + "] (non-empty), got " + t.describe());
+            throw new IllegalArgumentException(op + " " + spec + ": " + name + " must be [N, H, W, " + spec.inChannels()
+                    + "] (non-empty), got " + t.describe());
         }
         span(op, name + " " + t.describe() + (factor == 1 ? "" : " upsampled"), factor * t.dim(1), factor * t.dim(2));
     }

@@ -79,7 +79,11 @@ public final class ConvEpilogue {
     public String toString() {
         StringBuilder s = new StringBuilder("epilogue[");
         for (Step st : steps) {
-            s.append(s.length() > 9 ? ", " : "").append(st.kind() == Kind.ACTIVATION ? st.act().name() : st.kind().name());
+            s.append(s.length() > 9 ? ", " : "")
+                    .append(
+                            st.kind() == Kind.ACTIVATION
+                                    ? st.act().name()
+                                    : st.kind().name());
         }
         return s.append(']').toString();
     }

@@ -24,8 +24,8 @@ public final class OpChecks {
         Checks.present(op, "src", src, d);
         Checks.present(op, "dst", dst, d);
         if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
-            throw new IllegalArgumentException(op + ": dst " + dst.describe() + " must have the dtype and shape of src "
-                    + src.describe());
+            throw new IllegalArgumentException(
+                    op + ": dst " + dst.describe() + " must have the dtype and shape of src " + src.describe());
         }
         Checks.noAlias(op, "src", src, "dst", dst);
     }
@@ -48,8 +48,8 @@ public final class OpChecks {
         Checks.f32(op, "y", y, d);
         Checks.f32(op, "x", x, d);
         if (y.numel() != x.numel()) {
-            throw new IllegalArgumentException(op + ": y " + y.describe() + " and x " + x.describe()
-                    + " must have the same number of elements");
+            throw new IllegalArgumentException(
+                    op + ": y " + y.describe() + " and x " + x.describe() + " must have the same number of elements");
         }
         Checks.sameOrDisjoint(op, "y", y, "x", x);
     }
@@ -63,9 +63,20 @@ public final class OpChecks {
 
     // ------------------------------------------------------------------ normalisation
 
-    public static void batchNormForward(Device d, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
-            Tensor runningVar, Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum,
-            float eps, Activation act) {
+    public static void batchNormForward(
+            Device d,
+            Tensor x,
+            Tensor gamma,
+            Tensor beta,
+            Tensor runningMean,
+            Tensor runningVar,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor y,
+            boolean training,
+            float momentum,
+            float eps,
+            Activation act) {
         String op = "batchNormForward";
         Checks.nhwcNonEmpty(op, "x", x, d);
         int ch = x.dim(3);
@@ -91,16 +102,42 @@ public final class OpChecks {
         }
         long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
         if (training && m < 2) {
-            throw new IllegalArgumentException(op + ": training needs more than one value per channel, got x "
-                    + x.describe());
+            throw new IllegalArgumentException(
+                    op + ": training needs more than one value per channel, got x " + x.describe());
         }
-        Checks.disjoint(op, 5, "y", y, "runningMean", runningMean, "runningVar", runningVar, "saveMean",
-                training ? saveMean : null, "saveInvStd", training ? saveInvStd : null, "x", x, "gamma", gamma, "beta",
+        Checks.disjoint(
+                op,
+                5,
+                "y",
+                y,
+                "runningMean",
+                runningMean,
+                "runningVar",
+                runningVar,
+                "saveMean",
+                training ? saveMean : null,
+                "saveInvStd",
+                training ? saveInvStd : null,
+                "x",
+                x,
+                "gamma",
+                gamma,
+                "beta",
                 beta);
     }
 
-    public static void batchNormBackward(Device d, Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean,
-            Tensor saveInvStd, Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
+    public static void batchNormBackward(
+            Device d,
+            Tensor dy,
+            Tensor x,
+            Tensor y,
+            Tensor gamma,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor dx,
+            Tensor dGamma,
+            Tensor dBeta,
+            Activation act) {
         String op = "batchNormBackward";
         Checks.nhwcNonEmpty(op, "x", x, d);
         int ch = x.dim(3);
@@ -118,8 +155,27 @@ public final class OpChecks {
         Checks.like(op, "dx", dx, d, "x", x);
         Checks.shape(op, "dGamma", dGamma, d, ch);
         Checks.shape(op, "dBeta", dBeta, d, ch);
-        Checks.disjoint(op, 3, "dx", dx, "dGamma", dGamma, "dBeta", dBeta, "dy", dy, "x", x, "y", y, "gamma", gamma,
-                "saveMean", saveMean, "saveInvStd", saveInvStd);
+        Checks.disjoint(
+                op,
+                3,
+                "dx",
+                dx,
+                "dGamma",
+                dGamma,
+                "dBeta",
+                dBeta,
+                "dy",
+                dy,
+                "x",
+                x,
+                "y",
+                y,
+                "gamma",
+                gamma,
+                "saveMean",
+                saveMean,
+                "saveInvStd",
+                saveInvStd);
     }
 
     // ------------------------------------------------------------------ activations
@@ -271,8 +327,8 @@ public final class OpChecks {
         Checks.nhwcNonEmpty(op, "a", a, d);
         Checks.nhwcNonEmpty(op, "b", b, d);
         if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2)) {
-            throw new IllegalArgumentException(op + ": a " + a.describe() + " and b " + b.describe()
-                    + " must agree in N, H, W");
+            throw new IllegalArgumentException(
+                    op + ": a " + a.describe() + " and b " + b.describe() + " must agree in N, H, W");
         }
         Checks.nhwc(op, "out", out, d);
         Checks.shape(op, "out", out, d, a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3));
@@ -284,8 +340,8 @@ public final class OpChecks {
         Checks.nhwcNonEmpty(op, "da", da, d);
         Checks.nhwcNonEmpty(op, "db", db, d);
         if (da.dim(0) != db.dim(0) || da.dim(1) != db.dim(1) || da.dim(2) != db.dim(2)) {
-            throw new IllegalArgumentException(op + ": da " + da.describe() + " and db " + db.describe()
-                    + " must agree in N, H, W");
+            throw new IllegalArgumentException(
+                    op + ": da " + da.describe() + " and db " + db.describe() + " must agree in N, H, W");
         }
         Checks.nhwc(op, "dOut", dOut, d);
         Checks.shape(op, "dOut", dOut, d, da.dim(0), da.dim(1), da.dim(2), da.dim(3) + db.dim(3));
@@ -351,10 +407,9 @@ public final class OpChecks {
     private static int[] linearSizes(String op, Device d, Tensor x, Tensor w) {
         Checks.f32(op, "x", x, d);
         Checks.f32(op, "w", w, d);
-        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || x.dim(0) <= 0 || x.dim(1) <= 0
-                || w.dim(0) <= 0) {
-            throw new IllegalArgumentException(op + ": need x [N, in] and w [out, in] (non-empty), got x "
-                    + x.describe() + ", w " + w.describe());
+        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || x.dim(0) <= 0 || x.dim(1) <= 0 || w.dim(0) <= 0) {
+            throw new IllegalArgumentException(
+                    op + ": need x [N, in] and w [out, in] (non-empty), got x " + x.describe() + ", w " + w.describe());
         }
         return new int[] {x.dim(0), x.dim(1), w.dim(0)};
     }
@@ -434,16 +489,31 @@ public final class OpChecks {
 
     // ------------------------------------------------------------------ optimizer
 
-    public static void adamStep(Device d, Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1,
-            float beta2, float eps, float weightDecay, long step) {
+    public static void adamStep(
+            Device d,
+            Tensor param,
+            Tensor grad,
+            Tensor m,
+            Tensor v,
+            float lr,
+            float beta1,
+            float beta2,
+            float eps,
+            float weightDecay,
+            long step) {
         String op = "adamStep";
         Checks.f32(op, "param", param, d);
         Checks.like(op, "grad", grad, d, "param", param);
         Checks.like(op, "m", m, d, "param", param);
         Checks.like(op, "v", v, d, "param", param);
         Checks.disjoint(op, 3, "param", param, "m", m, "v", v, "grad", grad);
-        if (!(lr >= 0f) || !(eps >= 0f) || !(weightDecay >= 0f) || !(beta1 >= 0f && beta1 < 1f)
-                || !(beta2 >= 0f && beta2 < 1f) || Float.isInfinite(lr) || Float.isInfinite(eps)
+        if (!(lr >= 0f)
+                || !(eps >= 0f)
+                || !(weightDecay >= 0f)
+                || !(beta1 >= 0f && beta1 < 1f)
+                || !(beta2 >= 0f && beta2 < 1f)
+                || Float.isInfinite(lr)
+                || Float.isInfinite(eps)
                 || Float.isInfinite(weightDecay)) {
             throw new IllegalArgumentException(op + ": need finite lr, eps, weightDecay >= 0 and betas in [0, 1), got"
                     + " lr=" + lr + " beta1=" + beta1 + " beta2=" + beta2 + " eps=" + eps + " weightDecay="

@@ -74,8 +74,6 @@ public final class ProfilingBackend implements Backend {
         return macs.get(name);
     }
 
-
-
     /** Accumulated nanoseconds and call counts per op name, sorted by name. */
     public Map<String, long[]> times() {
         return new TreeMap<>(times);
@@ -142,11 +140,21 @@ public final class ProfilingBackend implements Backend {
         double[] s = wallMs.clone();
         Arrays.sort(s);
         double med = s[s.length / 2];
-        out.append(String.format(Locale.ROOT, "convolutions %.1f ms (%.0f GFLOP/s), other ops %.1f ms, outside ops"
-                + " %.1f ms%n", conv, 2 * convMacs / (conv / 1e3) / 1e9, other, med - conv - other));
-        out.append(String.format(Locale.ROOT, "pass wall time: median %.1f ms, min %.1f, max %.1f (%.0f GFLOP/s"
-                + " model FLOPs%s)%n", med, s[0], s[s.length - 1], (train ? 6.0 : 2.0) * modelMacs / (med / 1e3)
-                / 1e9, train ? ", 3x forward" : ""));
+        out.append(String.format(
+                Locale.ROOT,
+                "convolutions %.1f ms (%.0f GFLOP/s), other ops %.1f ms, outside ops" + " %.1f ms%n",
+                conv,
+                2 * convMacs / (conv / 1e3) / 1e9,
+                other,
+                med - conv - other));
+        out.append(String.format(
+                Locale.ROOT,
+                "pass wall time: median %.1f ms, min %.1f, max %.1f (%.0f GFLOP/s" + " model FLOPs%s)%n",
+                med,
+                s[0],
+                s[s.length - 1],
+                (train ? 6.0 : 2.0) * modelMacs / (med / 1e3) / 1e9,
+                train ? ", 3x forward" : ""));
         return out.toString();
     }
 
@@ -176,7 +184,9 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor allocate(DType dtype, Layout layout, int... shape) {
-        return timed(Boolean.getBoolean("profile.allocations") ? "allocate " + java.util.Arrays.toString(shape) : "allocate", () -> inner.allocate(dtype, layout, shape));
+        return timed(
+                Boolean.getBoolean("profile.allocations") ? "allocate " + java.util.Arrays.toString(shape) : "allocate",
+                () -> inner.allocate(dtype, layout, shape));
     }
 
     @Override
@@ -265,12 +275,18 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
-    public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
-            ConvEpilogue epilogue) {
+    public void convForwardFused(
+            Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, ConvEpilogue epilogue) {
         Profiled p = (Profiled) op;
         Conv2dSpec spec = op.spec();
-        String name = String.format(Locale.ROOT, "conv.fused%s %s%s %s @%s", p.upsampling ? " up2" : "", spec,
-                x2 == null ? "" : " split", epilogue, px(x));
+        String name = String.format(
+                Locale.ROOT,
+                "conv.fused%s %s%s %s @%s",
+                p.upsampling ? " up2" : "",
+                spec,
+                x2 == null ? "" : " split",
+                epilogue,
+                px(x));
         int h = p.upsampling ? 2 * x.dim(1) : x.dim(1);
         int wd = p.upsampling ? 2 * x.dim(2) : x.dim(2);
         macs.computeIfAbsent(name, k -> x.dim(0) * spec.macs(spec.outH(h), spec.outW(wd)));
@@ -303,18 +319,51 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
-    public void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+    public void batchNormForward(
+            Tensor x,
+            Tensor gamma,
+            Tensor beta,
+            Tensor runningMean,
+            Tensor runningVar,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor y,
+            boolean training,
+            float momentum,
+            float eps,
             Activation act) {
-        time("batchNormForward", () -> inner.batchNormForward(x, gamma, beta, runningMean, runningVar, saveMean,
-                saveInvStd, y, training, momentum, eps, act));
+        time(
+                "batchNormForward",
+                () -> inner.batchNormForward(
+                        x,
+                        gamma,
+                        beta,
+                        runningMean,
+                        runningVar,
+                        saveMean,
+                        saveInvStd,
+                        y,
+                        training,
+                        momentum,
+                        eps,
+                        act));
     }
 
     @Override
-    public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
-        time("batchNormBackward", () -> inner.batchNormBackward(dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma,
-                dBeta, act));
+    public void batchNormBackward(
+            Tensor dy,
+            Tensor x,
+            Tensor y,
+            Tensor gamma,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor dx,
+            Tensor dGamma,
+            Tensor dBeta,
+            Activation act) {
+        time(
+                "batchNormBackward",
+                () -> inner.batchNormBackward(dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, act));
     }
 
     @Override
@@ -403,22 +452,32 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
-    public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
-            float smooth) {
-        return timed("crossEntropyDiceLoss", () -> inner.crossEntropyDiceLoss(logits, target, dLogits, ceWeight,
-                diceWeight, smooth));
+    public double crossEntropyDiceLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight, float smooth) {
+        return timed(
+                "crossEntropyDiceLoss",
+                () -> inner.crossEntropyDiceLoss(logits, target, dLogits, ceWeight, diceWeight, smooth));
     }
 
     @Override
-    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
-            float smooth) {
-        return timed("focalTverskyLoss", () -> inner.focalTverskyLoss(logits, target, dLogits, alpha, beta, gamma,
-                smooth));
+    public double focalTverskyLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma, float smooth) {
+        return timed(
+                "focalTverskyLoss", () -> inner.focalTverskyLoss(logits, target, dLogits, alpha, beta, gamma, smooth));
     }
 
     @Override
-    public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-            float weightDecay, long step) {
+    public void adamStep(
+            Tensor param,
+            Tensor grad,
+            Tensor m,
+            Tensor v,
+            float lr,
+            float beta1,
+            float beta2,
+            float eps,
+            float weightDecay,
+            long step) {
         time("adamStep", () -> inner.adamStep(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step));
     }
 

@@ -39,8 +39,8 @@ final class UpsampledConv2dOp implements Conv2dOp {
 
     private static int[] doubled(String op, Tensor x) {
         if (x == null || x.rank() != 4) {
-            throw new IllegalArgumentException(op + ": x must be NHWC [N, H, W, C], got "
-                    + (x == null ? "null" : x.describe()));
+            throw new IllegalArgumentException(
+                    op + ": x must be NHWC [N, H, W, C], got " + (x == null ? "null" : x.describe()));
         }
         return new int[] {x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)};
     }

@@ -49,8 +49,7 @@ public final class SafeTensors {
     /** Largest accepted JSON header (as the reference implementation). */
     public static final long MAX_HEADER_BYTES = 100L << 20;
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private SafeTensors() {}
 
@@ -76,7 +75,11 @@ public final class SafeTensors {
         private final Map<String, Entry> entries;
         private final Map<String, String> metadata;
 
-        private Reader(Path file, FileChannel channel, long dataStart, Map<String, Entry> entries,
+        private Reader(
+                Path file,
+                FileChannel channel,
+                long dataStart,
+                Map<String, Entry> entries,
                 Map<String, String> metadata) {
             this.file = file;
             this.channel = channel;
@@ -231,7 +234,8 @@ public final class SafeTensors {
         try {
             long size = ch.size();
             if (size < 8) {
-                throw new InvalidFileException(file, "file has " + size + " bytes, fewer than the 8-byte header length");
+                throw new InvalidFileException(
+                        file, "file has " + size + " bytes, fewer than the 8-byte header length");
             }
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             while (lenBuf.hasRemaining()) {
@@ -241,8 +245,10 @@ public final class SafeTensors {
             }
             long headerLen = lenBuf.getLong(0);
             if (headerLen < 2 || headerLen > MAX_HEADER_BYTES || headerLen > size - 8) {
-                throw new InvalidFileException(file, "header length " + Long.toUnsignedString(headerLen)
-                        + " is impossible for a file of " + size + " bytes (limit " + MAX_HEADER_BYTES + ")");
+                throw new InvalidFileException(
+                        file,
+                        "header length " + Long.toUnsignedString(headerLen) + " is impossible for a file of " + size
+                                + " bytes (limit " + MAX_HEADER_BYTES + ")");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
             long pos = 8;
@@ -305,8 +311,8 @@ public final class SafeTensors {
                 throw new InvalidFileException(file, "tensor '" + e.name() + "' overlaps the previous one");
             }
             if (e.begin() > expect) {
-                throw new InvalidFileException(file, "hole of " + (e.begin() - expect) + " bytes before tensor '"
-                        + e.name() + "'");
+                throw new InvalidFileException(
+                        file, "hole of " + (e.begin() - expect) + " bytes before tensor '" + e.name() + "'");
             }
             expect = e.end();
         }
@@ -328,9 +334,15 @@ public final class SafeTensors {
         JsonNode dt = v.get("dtype");
         JsonNode sh = v.get("shape");
         JsonNode off = v.get("data_offsets");
-        if (dt == null || !dt.isTextual() || sh == null || !sh.isArray() || off == null || !off.isArray()
+        if (dt == null
+                || !dt.isTextual()
+                || sh == null
+                || !sh.isArray()
+                || off == null
+                || !off.isArray()
                 || off.size() != 2) {
-            throw new InvalidFileException(file, where + "needs dtype (string), shape (array), data_offsets ([begin, end])");
+            throw new InvalidFileException(
+                    file, where + "needs dtype (string), shape (array), data_offsets ([begin, end])");
         }
         DType dtype;
         try {
@@ -366,12 +378,16 @@ public final class SafeTensors {
         long begin = b.asLong();
         long end = e.asLong();
         if (begin < 0 || end < begin || end > dataSize) {
-            throw new InvalidFileException(file, where + "data_offsets [" + begin + ", " + end
-                    + "] outside the data section of " + dataSize + " bytes");
+            throw new InvalidFileException(
+                    file,
+                    where + "data_offsets [" + begin + ", " + end + "] outside the data section of " + dataSize
+                            + " bytes");
         }
         if (end - begin != numel * dtype.bytes()) {
-            throw new InvalidFileException(file, where + "holds " + (end - begin) + " bytes but shape " + sh + " of "
-                    + dtype + " needs " + numel * dtype.bytes());
+            throw new InvalidFileException(
+                    file,
+                    where + "holds " + (end - begin) + " bytes but shape " + sh + " of " + dtype + " needs "
+                            + numel * dtype.bytes());
         }
         return new Entry(name, dtype, shape, begin, end);
     }
@@ -418,8 +434,8 @@ public final class SafeTensors {
         try {
             Files.createDirectories(dir);
             tmp = Files.createTempFile(dir, tempPrefix(file), TEMP_SUFFIX);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch =
+                    FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeFully(ch, head);
                 for (Tensor t : tensors.values()) {
                     writeFully(ch, ByteBuffer.wrap(t.toByteArray()));
@@ -441,8 +457,10 @@ public final class SafeTensors {
                 }
             }
             if (e instanceof IOException io) {
-                throw new IOException(file + ": cannot write: " + reason(io) + "; any earlier " + file.getFileName()
-                        + " is unchanged", io);
+                throw new IOException(
+                        file + ": cannot write: " + reason(io) + "; any earlier " + file.getFileName()
+                                + " is unchanged",
+                        io);
             }
             throw e;
         }
@@ -481,11 +499,15 @@ public final class SafeTensors {
     /** What went wrong, in words: NIO's file-system exceptions carry the path as message and a reason. */
     private static String reason(IOException e) {
         if (e instanceof java.nio.file.FileSystemException f) {
-            String why = f.getReason() != null ? f.getReason()
-                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
-                    : e instanceof java.nio.file.FileAlreadyExistsException ? "a file is in the way"
-                    : e instanceof java.nio.file.NoSuchFileException ? "no such file or folder"
-                    : e.getClass().getSimpleName();
+            String why = f.getReason() != null
+                    ? f.getReason()
+                    : e instanceof java.nio.file.AccessDeniedException
+                            ? "permission denied"
+                            : e instanceof java.nio.file.FileAlreadyExistsException
+                                    ? "a file is in the way"
+                                    : e instanceof java.nio.file.NoSuchFileException
+                                            ? "no such file or folder"
+                                            : e.getClass().getSimpleName();
             return why + (f.getFile() != null ? " (" + f.getFile() + ")" : "");
         }
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();

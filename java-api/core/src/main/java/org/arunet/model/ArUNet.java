@@ -135,11 +135,17 @@ public final class ArUNet extends SegmentationModel {
     public void checkInput(Tensor x) {
         String expected = "NHWC F32 [N, H, W, " + config.inChannels() + "] with H and W multiples of "
                 + ArUNetConfig.SIZE_MULTIPLE;
-        if (x == null || x.rank() != 4 || x.layout() != Layout.NHWC || x.dim(3) != config.inChannels()
-                || x.dim(0) < 1 || x.dim(1) < ArUNetConfig.SIZE_MULTIPLE || x.dim(2) < ArUNetConfig.SIZE_MULTIPLE
-                || x.dim(1) % ArUNetConfig.SIZE_MULTIPLE != 0 || x.dim(2) % ArUNetConfig.SIZE_MULTIPLE != 0) {
-            throw new IllegalArgumentException("ArUNet: input must be " + expected + ", got "
-                    + (x == null ? "null" : x.describe()));
+        if (x == null
+                || x.rank() != 4
+                || x.layout() != Layout.NHWC
+                || x.dim(3) != config.inChannels()
+                || x.dim(0) < 1
+                || x.dim(1) < ArUNetConfig.SIZE_MULTIPLE
+                || x.dim(2) < ArUNetConfig.SIZE_MULTIPLE
+                || x.dim(1) % ArUNetConfig.SIZE_MULTIPLE != 0
+                || x.dim(2) % ArUNetConfig.SIZE_MULTIPLE != 0) {
+            throw new IllegalArgumentException(
+                    "ArUNet: input must be " + expected + ", got " + (x == null ? "null" : x.describe()));
         }
     }
 
@@ -205,8 +211,13 @@ public final class ArUNet extends SegmentationModel {
         int[] shape = {x.dim(0), x.dim(1), x.dim(2)};
         if (!java.util.Arrays.equals(shape, plannedShape) || !pool.planned()) {
             pool.close();
-            try (Tensor probe = backend.allocate(DType.F32, Layout.NHWC, x.dim(0), ArUNetConfig.SIZE_MULTIPLE,
-                    ArUNetConfig.SIZE_MULTIPLE, x.dim(3))) {
+            try (Tensor probe = backend.allocate(
+                    DType.F32,
+                    Layout.NHWC,
+                    x.dim(0),
+                    ArUNetConfig.SIZE_MULTIPLE,
+                    ArUNetConfig.SIZE_MULTIPLE,
+                    x.dim(3))) {
                 pool.record();
                 inferPass(probe);
             }

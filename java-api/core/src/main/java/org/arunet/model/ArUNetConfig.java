@@ -25,9 +25,18 @@ import org.arunet.nn.ChannelAttention;
  * @param mixer SpConvMixer on the bottleneck (paper: on; the authors' code comments it out)
  * @param residual residual shortcuts in the encoder stages (ablation switch)
  */
-public record ArUNetConfig(int inChannels, int classes, int width, int mixerKernel, int mixerDepth,
-        ChannelAttention.Kind channelAttention, Set<Integer> mcsaStages, boolean spatialAttention,
-        int spatialKernel, boolean mixer, boolean residual) {
+public record ArUNetConfig(
+        int inChannels,
+        int classes,
+        int width,
+        int mixerKernel,
+        int mixerDepth,
+        ChannelAttention.Kind channelAttention,
+        Set<Integer> mcsaStages,
+        boolean spatialAttention,
+        int spatialKernel,
+        boolean mixer,
+        boolean residual) {
 
     /** Input height and width must be multiples of this (four 2x downsamplings). */
     public static final int SIZE_MULTIPLE = 16;
@@ -45,8 +54,9 @@ public record ArUNetConfig(int inChannels, int classes, int width, int mixerKern
         check(classes >= 2, "classes must be >= 2 (background and at least one lesion class), got " + classes);
         check(width >= 1, "width must be >= 1, got " + width);
         check(mixerKernel >= 1 && mixerKernel % 2 == 1, "mixerKernel must be odd and positive, got " + mixerKernel);
-        check(mixerDepth >= 0 && mixerDepth <= MAX_MIXER_DEPTH, "mixerDepth must be within 0.." + MAX_MIXER_DEPTH
-                + ", got " + mixerDepth);
+        check(
+                mixerDepth >= 0 && mixerDepth <= MAX_MIXER_DEPTH,
+                "mixerDepth must be within 0.." + MAX_MIXER_DEPTH + ", got " + mixerDepth);
         check(channelAttention != null, "channelAttention must be PAPER, SE or NONE");
         for (int s : mcsaStages) {
             check(s >= 1 && s <= 4, "mcsaStages must be within 1..4, got " + new TreeSet<>(mcsaStages));
@@ -75,58 +85,168 @@ public record ArUNetConfig(int inChannels, int classes, int width, int mixerKern
     }
 
     public ArUNetConfig withInChannels(int v) {
-        return new ArUNetConfig(v, classes, width, mixerKernel, mixerDepth, channelAttention, mcsaStages,
-                spatialAttention, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                v,
+                classes,
+                width,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withClasses(int v) {
-        return new ArUNetConfig(inChannels, v, width, mixerKernel, mixerDepth, channelAttention, mcsaStages,
-                spatialAttention, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                v,
+                width,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withWidth(int v) {
-        return new ArUNetConfig(inChannels, classes, v, mixerKernel, mixerDepth, channelAttention, mcsaStages,
-                spatialAttention, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                v,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withMixerKernel(int v) {
-        return new ArUNetConfig(inChannels, classes, width, v, mixerDepth, channelAttention, mcsaStages,
-                spatialAttention, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                v,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withMixerDepth(int v) {
-        return new ArUNetConfig(inChannels, classes, width, mixerKernel, v, channelAttention, mcsaStages,
-                spatialAttention, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                mixerKernel,
+                v,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withChannelAttention(ChannelAttention.Kind v) {
-        return new ArUNetConfig(inChannels, classes, width, mixerKernel, mixerDepth, v, mcsaStages,
-                spatialAttention, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                mixerKernel,
+                mixerDepth,
+                v,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withMcsaStages(Integer... stages) {
-        return new ArUNetConfig(inChannels, classes, width, mixerKernel, mixerDepth, channelAttention,
-                Set.of(stages), spatialAttention, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                Set.of(stages),
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withSpatialAttention(boolean v) {
-        return new ArUNetConfig(inChannels, classes, width, mixerKernel, mixerDepth, channelAttention, mcsaStages,
-                v, spatialKernel, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                v,
+                spatialKernel,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withSpatialKernel(int v) {
-        return new ArUNetConfig(inChannels, classes, width, mixerKernel, mixerDepth, channelAttention, mcsaStages,
-                spatialAttention, v, mixer, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                v,
+                mixer,
+                residual);
     }
 
     public ArUNetConfig withMixer(boolean v) {
-        return new ArUNetConfig(inChannels, classes, width, mixerKernel, mixerDepth, channelAttention, mcsaStages,
-                spatialAttention, spatialKernel, v, residual);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                v,
+                residual);
     }
 
     public ArUNetConfig withResidual(boolean v) {
-        return new ArUNetConfig(inChannels, classes, width, mixerKernel, mixerDepth, channelAttention, mcsaStages,
-                spatialAttention, spatialKernel, mixer, v);
+        return new ArUNetConfig(
+                inChannels,
+                classes,
+                width,
+                mixerKernel,
+                mixerDepth,
+                channelAttention,
+                mcsaStages,
+                spatialAttention,
+                spatialKernel,
+                mixer,
+                v);
     }
 
     /** Stage widths: width x (1, 2, 4, 8, 16). */
@@ -144,7 +264,9 @@ public record ArUNetConfig(int inChannels, int classes, int width, int mixerKern
         m.put("mixer_kernel", Integer.toString(mixerKernel));
         m.put("mixer_depth", Integer.toString(mixerDepth));
         m.put("channel_attention", channelAttention.name().toLowerCase());
-        m.put("mcsa_stages", Arrays.toString(new TreeSet<>(mcsaStages).descendingSet().toArray()));
+        m.put(
+                "mcsa_stages",
+                Arrays.toString(new TreeSet<>(mcsaStages).descendingSet().toArray()));
         m.put("spatial_attention", Boolean.toString(spatialAttention));
         m.put("spatial_kernel", Integer.toString(spatialKernel));
         m.put("mixer", Boolean.toString(mixer));
@@ -175,7 +297,8 @@ public record ArUNetConfig(int inChannels, int classes, int width, int mixerKern
                     Integer.parseInt(m.getOrDefault("width", "" + d.width())),
                     Integer.parseInt(m.getOrDefault("mixer_kernel", "" + d.mixerKernel())),
                     Integer.parseInt(m.getOrDefault("mixer_depth", "" + d.mixerDepth())),
-                    ChannelAttention.Kind.valueOf(m.getOrDefault("channel_attention", "paper").toUpperCase()),
+                    ChannelAttention.Kind.valueOf(
+                            m.getOrDefault("channel_attention", "paper").toUpperCase()),
                     st,
                     Boolean.parseBoolean(m.getOrDefault("spatial_attention", "" + d.spatialAttention())),
                     Integer.parseInt(m.getOrDefault("spatial_kernel", "" + d.spatialKernel())),

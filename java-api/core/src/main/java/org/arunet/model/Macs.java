@@ -13,9 +13,18 @@ import org.arunet.nn.Module;
  */
 final class Macs {
     private static final Map<String, Integer> LEVEL = Map.ofEntries(
-            Map.entry("stem", 0), Map.entry("enc2", 1), Map.entry("enc3", 2), Map.entry("enc4", 3),
-            Map.entry("enc5", 4), Map.entry("sa", 4), Map.entry("mixer", 4), Map.entry("dec4", 3),
-            Map.entry("dec3", 2), Map.entry("dec2", 1), Map.entry("dec1", 0), Map.entry("head", 0));
+            Map.entry("stem", 0),
+            Map.entry("enc2", 1),
+            Map.entry("enc3", 2),
+            Map.entry("enc4", 3),
+            Map.entry("enc5", 4),
+            Map.entry("sa", 4),
+            Map.entry("mixer", 4),
+            Map.entry("dec4", 3),
+            Map.entry("dec3", 2),
+            Map.entry("dec2", 1),
+            Map.entry("dec1", 0),
+            Map.entry("head", 0));
 
     private Macs() {}
 

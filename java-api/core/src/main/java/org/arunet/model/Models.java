@@ -11,8 +11,8 @@ public final class Models {
     /**
      * @throws IllegalArgumentException for an unknown {@code arch} or invalid options
      */
-    public static SegmentationModel create(Map<String, String> architecture, Backend backend, Init.Scheme init,
-            long seed) {
+    public static SegmentationModel create(
+            Map<String, String> architecture, Backend backend, Init.Scheme init, long seed) {
         String arch = architecture.getOrDefault("arch", "");
         switch (arch) {
             case "aru-net":
@@ -21,8 +21,8 @@ public final class Models {
             case "attention-unet":
                 return UNet.fromMap(architecture, backend, init, seed);
             default:
-                throw new IllegalArgumentException("unknown architecture '" + arch
-                        + "' (known: aru-net, unet, attention-unet)");
+                throw new IllegalArgumentException(
+                        "unknown architecture '" + arch + "' (known: aru-net, unet, attention-unet)");
         }
     }
 }

@@ -38,8 +38,8 @@ public final class UNet extends SegmentationModel {
     private final Tensor[] pooled = new Tensor[5];
     private final Tensor[] feats = new Tensor[5];
 
-    public UNet(Backend backend, int inChannels, int classes, int width, boolean attention, Init.Scheme init,
-            long seed) {
+    public UNet(
+            Backend backend, int inChannels, int classes, int width, boolean attention, Init.Scheme init, long seed) {
         super(backend);
         if (inChannels < 1 || classes < 2 || width < 1) {
             throw new IllegalArgumentException((attention ? "Attention U-Net" : "U-Net") + ": invalid in_channels="
@@ -65,9 +65,14 @@ public final class UNet extends SegmentationModel {
     static UNet fromMap(Map<String, String> m, Backend backend, Init.Scheme init, long seed) {
         boolean att = "attention-unet".equals(m.get("arch"));
         try {
-            return new UNet(backend, Integer.parseInt(m.getOrDefault("in_channels", "3")),
-                    Integer.parseInt(m.getOrDefault("classes", "2")), Integer.parseInt(m.getOrDefault("width", "64")),
-                    att, init, seed);
+            return new UNet(
+                    backend,
+                    Integer.parseInt(m.getOrDefault("in_channels", "3")),
+                    Integer.parseInt(m.getOrDefault("classes", "2")),
+                    Integer.parseInt(m.getOrDefault("width", "64")),
+                    att,
+                    init,
+                    seed);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("invalid U-Net configuration " + m + ": " + e.getMessage(), e);
         }
@@ -101,10 +106,16 @@ public final class UNet extends SegmentationModel {
     @Override
     public Tensor forward(Tensor x) {
         String what = "NHWC F32 [N, H, W, " + inChannels + "] with H and W multiples of 16";
-        if (x == null || x.rank() != 4 || x.layout() != Layout.NHWC || x.dim(3) != inChannels || x.dim(1) % 16 != 0
-                || x.dim(2) % 16 != 0 || x.dim(1) == 0 || x.dim(2) == 0) {
-            throw new IllegalArgumentException(path() + ": input must be " + what + ", got "
-                    + (x == null ? "null" : x.describe()));
+        if (x == null
+                || x.rank() != 4
+                || x.layout() != Layout.NHWC
+                || x.dim(3) != inChannels
+                || x.dim(1) % 16 != 0
+                || x.dim(2) % 16 != 0
+                || x.dim(1) == 0
+                || x.dim(2) == 0) {
+            throw new IllegalArgumentException(
+                    path() + ": input must be " + what + ", got " + (x == null ? "null" : x.describe()));
         }
         Tensor z = x;
         for (int i = 0; i < 5; i++) {

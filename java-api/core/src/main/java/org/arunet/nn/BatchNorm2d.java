@@ -91,13 +91,24 @@ public final class BatchNorm2d extends Module {
     public Tensor forward(Tensor input) {
         expectNhwc(input, channels);
         if (training && input.dim(0) * input.dim(1) * input.dim(2) < 2) {
-            throw new IllegalArgumentException(path() + ": training needs more than one value per channel, got "
-                    + input.describe());
+            throw new IllegalArgumentException(
+                    path() + ": training needs more than one value per channel, got " + input.describe());
         }
         x = input;
         y = scratch("y", Layout.NHWC, input.shape());
-        backend.batchNormForward(input, weight.value(), bias.value(), runningMean, runningVar, saveMean, saveInvStd,
-                y, training, MOMENTUM, EPS, act);
+        backend.batchNormForward(
+                input,
+                weight.value(),
+                bias.value(),
+                runningMean,
+                runningVar,
+                saveMean,
+                saveInvStd,
+                y,
+                training,
+                MOMENTUM,
+                EPS,
+                act);
         if (training) {
             long[] n = batches.toLongArray();
             n[0]++;
@@ -114,8 +125,17 @@ public final class BatchNorm2d extends Module {
         expect(dy != null && dy.sameShape(x), "output gradient", dy, x.describe());
         Tensor dx = grad("dx", x.shape());
         // without ReLU the output is not read: callers may reuse it in place (MCSA's gate does)
-        backend.batchNormBackward(dy, x, act == Activation.RELU ? y : null, weight.value(), saveMean, saveInvStd, dx,
-                weight.grad(), bias.grad(), act);
+        backend.batchNormBackward(
+                dy,
+                x,
+                act == Activation.RELU ? y : null,
+                weight.value(),
+                saveMean,
+                saveInvStd,
+                dx,
+                weight.grad(),
+                bias.grad(),
+                act);
         return dx;
     }
 

@@ -86,8 +86,17 @@ public final class ChannelAttention extends Module {
      * reference: they must not change until {@link #backwardSplit}).
      */
     public void attendSplit(Tensor u, Tensor skip) {
-        expect(u != null && skip != null && u.rank() == 4 && skip.rank() == 4 && u.dim(3) + skip.dim(3) == c
-                && u.dim(0) == skip.dim(0) && u.dim(1) == skip.dim(1) && u.dim(2) == skip.dim(2), "inputs", u,
+        expect(
+                u != null
+                        && skip != null
+                        && u.rank() == 4
+                        && skip.rank() == 4
+                        && u.dim(3) + skip.dim(3) == c
+                        && u.dim(0) == skip.dim(0)
+                        && u.dim(1) == skip.dim(1)
+                        && u.dim(2) == skip.dim(2),
+                "inputs",
+                u,
                 "two NHWC blocks of " + c + " channels together, same N, H, W");
         xu = u;
         xs = skip;
@@ -115,8 +124,8 @@ public final class ChannelAttention extends Module {
         backend.activationForward(Activation.SIGMOID, v, w);
         Tensor wu = scratch("wu", Layout.PLAIN, n, cu);
         Tensor ws = scratch("ws", Layout.PLAIN, n, cs);
-        backend.splitChannels(w.view(Layout.NHWC, n, 1, 1, c), wu.view(Layout.NHWC, n, 1, 1, cu),
-                ws.view(Layout.NHWC, n, 1, 1, cs));
+        backend.splitChannels(
+                w.view(Layout.NHWC, n, 1, 1, c), wu.view(Layout.NHWC, n, 1, 1, cu), ws.view(Layout.NHWC, n, 1, 1, cs));
     }
 
     /**
@@ -144,7 +153,9 @@ public final class ChannelAttention extends Module {
         Tensor dws = scratch("dws", Layout.PLAIN, n, cs);
         backend.mulBackward(dSkipOut, xs, scratch("ws", Layout.PLAIN, n, cs), ds, dws);
         Tensor dw = scratch("dw", Layout.PLAIN, n, c);
-        backend.concatChannels(dwu.view(Layout.NHWC, n, 1, 1, cu), dws.view(Layout.NHWC, n, 1, 1, cs),
+        backend.concatChannels(
+                dwu.view(Layout.NHWC, n, 1, 1, cu),
+                dws.view(Layout.NHWC, n, 1, 1, cs),
                 dw.view(Layout.NHWC, n, 1, 1, c));
         backend.activationBackward(Activation.SIGMOID, null, w, dw, dw);
         Tensor dMax = null;
@@ -190,10 +201,14 @@ public final class ChannelAttention extends Module {
         int co = out.dim(1);
         Tensor rest = scratch("rest" + part, Layout.PLAIN, n, c - co);
         if (c0 == 0) {
-            backend.splitChannels(src.view(Layout.NHWC, n, 1, 1, c), out.view(Layout.NHWC, n, 1, 1, co),
+            backend.splitChannels(
+                    src.view(Layout.NHWC, n, 1, 1, c),
+                    out.view(Layout.NHWC, n, 1, 1, co),
                     rest.view(Layout.NHWC, n, 1, 1, c - co));
         } else {
-            backend.splitChannels(src.view(Layout.NHWC, n, 1, 1, c), rest.view(Layout.NHWC, n, 1, 1, c - co),
+            backend.splitChannels(
+                    src.view(Layout.NHWC, n, 1, 1, c),
+                    rest.view(Layout.NHWC, n, 1, 1, c - co),
                     out.view(Layout.NHWC, n, 1, 1, co));
         }
     }
@@ -210,10 +225,14 @@ public final class ChannelAttention extends Module {
         backend.globalPoolForward(u, mu, au);
         backend.globalPoolForward(skip, ms, as);
         if (max != null) {
-            backend.concatChannels(mu.view(Layout.NHWC, n, 1, 1, cu), ms.view(Layout.NHWC, n, 1, 1, cs),
+            backend.concatChannels(
+                    mu.view(Layout.NHWC, n, 1, 1, cu),
+                    ms.view(Layout.NHWC, n, 1, 1, cs),
                     max.view(Layout.NHWC, n, 1, 1, c));
         }
-        backend.concatChannels(au.view(Layout.NHWC, n, 1, 1, cu), as.view(Layout.NHWC, n, 1, 1, cs),
+        backend.concatChannels(
+                au.view(Layout.NHWC, n, 1, 1, cu),
+                as.view(Layout.NHWC, n, 1, 1, cs),
                 avg.view(Layout.NHWC, n, 1, 1, c));
     }
 

@@ -109,7 +109,10 @@ public final class Conv2d extends Module {
         if (x == null) {
             throw new IllegalStateException(path() + ": backward before forward");
         }
-        expect(dy != null && dy.hasShape(outputShape(x.shape())), "output gradient", dy,
+        expect(
+                dy != null && dy.hasShape(outputShape(x.shape())),
+                "output gradient",
+                dy,
                 java.util.Arrays.toString(outputShape(x.shape())));
         op.backwardWeights(x, dy, weight.grad(), bias == null ? null : bias.grad());
         if (!needInputGrad) {
@@ -130,8 +133,8 @@ public final class Conv2d extends Module {
      */
     public Tensor forwardSplit(Tensor x1, Tensor x2) {
         Split s = split(x1, x2);
-        Tensor y = scratch("y", Layout.NHWC, outputShape(new int[] {x1.dim(0), x1.dim(1), x1.dim(2),
-                spec.inChannels()}));
+        Tensor y =
+                scratch("y", Layout.NHWC, outputShape(new int[] {x1.dim(0), x1.dim(1), x1.dim(2), spec.inChannels()}));
         s.opA.forward(x1, s.wA, bias == null ? null : bias.value(), y, training);
         Tensor t = grad("ySplit", y.shape());
         s.opB.forward(x2, s.wB, null, t, training);
@@ -148,13 +151,18 @@ public final class Conv2d extends Module {
      */
     public Tensor[] backwardSplit(Tensor dy, Tensor x1, Tensor x2) {
         Split s = split(x1, x2);
-        expect(dy != null && dy.hasShape(outputShape(new int[] {x1.dim(0), x1.dim(1), x1.dim(2), spec.inChannels()})),
-                "output gradient", dy, "the split forward's output shape");
+        expect(
+                dy != null && dy.hasShape(outputShape(new int[] {x1.dim(0), x1.dim(1), x1.dim(2), spec.inChannels()})),
+                "output gradient",
+                dy,
+                "the split forward's output shape");
         s.opA.backwardWeights(x1, dy, s.dwA, bias == null ? null : bias.grad());
         s.opB.backwardWeights(x2, dy, s.dwB, null);
         int o = spec.outChannels();
         int k = spec.kernelH() * spec.kernelW();
-        backend.concatChannels(s.dwA.view(Layout.NHWC, o, 1, 1, s.c1 * k), s.dwB.view(Layout.NHWC, o, 1, 1, s.c2 * k),
+        backend.concatChannels(
+                s.dwA.view(Layout.NHWC, o, 1, 1, s.c1 * k),
+                s.dwB.view(Layout.NHWC, o, 1, 1, s.c2 * k),
                 weight.grad().view(Layout.NHWC, o, 1, 1, spec.inChannels() * k));
         Tensor dx1 = grad("dx1", x1.shape());
         s.opA.backwardData(dy, s.wA, dx1);
@@ -165,10 +173,20 @@ public final class Conv2d extends Module {
 
     /** The split state for inputs of x1's and x2's channel counts, weight slices up to date. */
     private Split split(Tensor x1, Tensor x2) {
-        expect(x1 != null && x2 != null && x1.rank() == 4 && x2.rank() == 4 && x1.dim(0) == x2.dim(0)
-                && x1.dim(1) == x2.dim(1) && x1.dim(2) == x2.dim(2) && x1.dim(3) + x2.dim(3) == spec.inChannels()
-                && x1.dim(3) > 0 && x2.dim(3) > 0, "split inputs", x1, "two NHWC blocks of "
-                + spec.inChannels() + " channels together, same N, H, W");
+        expect(
+                x1 != null
+                        && x2 != null
+                        && x1.rank() == 4
+                        && x2.rank() == 4
+                        && x1.dim(0) == x2.dim(0)
+                        && x1.dim(1) == x2.dim(1)
+                        && x1.dim(2) == x2.dim(2)
+                        && x1.dim(3) + x2.dim(3) == spec.inChannels()
+                        && x1.dim(3) > 0
+                        && x2.dim(3) > 0,
+                "split inputs",
+                x1,
+                "two NHWC blocks of " + spec.inChannels() + " channels together, same N, H, W");
         expect(!upsampling && spec.groups() == 1, "split inputs", x1, "an ungrouped, non-upsampling convolution");
         if (split == null || split.c1 != x1.dim(3)) {
             if (split != null) {
@@ -180,8 +198,10 @@ public final class Conv2d extends Module {
         if (split.weightId != w.id() || split.weightVersion != w.version()) {
             int o = spec.outChannels();
             int k = spec.kernelH() * spec.kernelW();
-            backend.splitChannels(w.view(Layout.NHWC, o, 1, 1, spec.inChannels() * k),
-                    split.wA.view(Layout.NHWC, o, 1, 1, split.c1 * k), split.wB.view(Layout.NHWC, o, 1, 1, split.c2 * k));
+            backend.splitChannels(
+                    w.view(Layout.NHWC, o, 1, 1, spec.inChannels() * k),
+                    split.wA.view(Layout.NHWC, o, 1, 1, split.c1 * k),
+                    split.wB.view(Layout.NHWC, o, 1, 1, split.c2 * k));
             split.wA.bumpVersion();
             split.wB.bumpVersion();
             split.weightId = w.id();
@@ -206,10 +226,32 @@ public final class Conv2d extends Module {
         Split(int c1) {
             this.c1 = c1;
             this.c2 = spec.inChannels() - c1;
-            Conv2dSpec a = new Conv2dSpec(c1, spec.outChannels(), spec.kernelH(), spec.kernelW(), spec.strideH(),
-                    spec.strideW(), spec.padH(), spec.padW(), spec.dilationH(), spec.dilationW(), 1, spec.bias());
-            Conv2dSpec b = new Conv2dSpec(c2, spec.outChannels(), spec.kernelH(), spec.kernelW(), spec.strideH(),
-                    spec.strideW(), spec.padH(), spec.padW(), spec.dilationH(), spec.dilationW(), 1, false);
+            Conv2dSpec a = new Conv2dSpec(
+                    c1,
+                    spec.outChannels(),
+                    spec.kernelH(),
+                    spec.kernelW(),
+                    spec.strideH(),
+                    spec.strideW(),
+                    spec.padH(),
+                    spec.padW(),
+                    spec.dilationH(),
+                    spec.dilationW(),
+                    1,
+                    spec.bias());
+            Conv2dSpec b = new Conv2dSpec(
+                    c2,
+                    spec.outChannels(),
+                    spec.kernelH(),
+                    spec.kernelW(),
+                    spec.strideH(),
+                    spec.strideW(),
+                    spec.padH(),
+                    spec.padW(),
+                    spec.dilationH(),
+                    spec.dilationW(),
+                    1,
+                    false);
             opA = backend.conv2d(a);
             opB = backend.conv2d(b);
             wA = backend.allocate(org.arunet.tensor.DType.F32, Layout.OIHW, a.weightShape());

@@ -28,7 +28,8 @@ public final class Decoder extends Module {
         this.out = out;
         this.up = child("up", new CBR(backend, in, out, true, true));
         this.mcsa = withMcsa ? child("mcsa", new MCSA(backend, out)) : null;
-        this.ca = caKind == ChannelAttention.Kind.NONE ? null
+        this.ca = caKind == ChannelAttention.Kind.NONE
+                ? null
                 : child("ca", new ChannelAttention(backend, 2 * out, 16, caKind));
         this.fuse = child("fuse", new CBR(backend, 2 * out, out, true));
     }
@@ -45,7 +46,10 @@ public final class Decoder extends Module {
     public Tensor forward(Tensor input, Tensor skip) {
         expectNhwc(input, in);
         int[] s = input.shape();
-        expect(skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out), "skip", skip,
+        expect(
+                skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out),
+                "skip",
+                skip,
                 "[" + s[0] + ", " + 2 * s[1] + ", " + 2 * s[2] + ", " + out + "] for input " + input.describe());
         x = input;
         this.skip = skip;
@@ -75,7 +79,8 @@ public final class Decoder extends Module {
         Tensor du;
         if (ca == null) {
             Tensor[] d = fuse.backwardSplit(dOut, u, skip);
-            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then a no-op)
+            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then
+            // a no-op)
             du = d[0];
             dSkip = d[1];
         } else {
@@ -83,7 +88,8 @@ public final class Decoder extends Module {
             Tensor ss = grad("ss", skip.shape());
             ca.applySplit(us, ss);
             Tensor[] dz = fuse.backwardSplit(dOut, us, ss);
-            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then a no-op)
+            done(dOut); // read for the last time (a pooled gradient goes back at once; the caller's release is then
+            // a no-op)
             done(us);
             done(ss);
             Tensor[] d = ca.backwardSplit(dz[0], dz[1]);
@@ -109,7 +115,10 @@ public final class Decoder extends Module {
     public Tensor infer(Tensor input, Tensor skip, ActivationPool pool) {
         expectNhwc(input, in);
         int[] s = input.shape();
-        expect(skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out), "skip", skip,
+        expect(
+                skip != null && skip.rank() == 4 && skip.hasShape(s[0], 2 * s[1], 2 * s[2], out),
+                "skip",
+                skip,
                 "[" + s[0] + ", " + 2 * s[1] + ", " + 2 * s[2] + ", " + out + "] for input " + input.describe());
         Tensor u = up.infer(input, pool);
         if (mcsa != null) {

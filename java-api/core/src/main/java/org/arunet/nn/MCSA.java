@@ -56,11 +56,19 @@ public final class MCSA extends Module {
         Tensor pv = p.infer(x, pool, pBn.appendTo(ConvEpilogue.builder()).build());
         Tensor ov = o.infer(x, pool, oBn.appendTo(ConvEpilogue.builder()).build());
         Tensor gv = pool.acquire(x.shape());
-        g.inferInto(pv, ov, gv, gBn.appendTo(ConvEpilogue.builder()).act(Activation.SIGMOID).build());
+        g.inferInto(
+                pv,
+                ov,
+                gv,
+                gBn.appendTo(ConvEpilogue.builder()).act(Activation.SIGMOID).build());
         pool.release(pv);
         pool.release(ov);
         Tensor out = pool.acquire(x.shape());
-        d.inferInto(x, null, out, dBn.appendTo(ConvEpilogue.builder()).mul(gv).add(x).build());
+        d.inferInto(
+                x,
+                null,
+                out,
+                dBn.appendTo(ConvEpilogue.builder()).mul(gv).add(x).build());
         pool.release(gv);
         return out;
     }

@@ -41,9 +41,16 @@ public final class MixerBlock extends Module {
      */
     public Tensor infer(Tensor x, ActivationPool pool) {
         expectNhwc(x, channels);
-        Tensor a = dw.infer(x, pool, bn1.appendTo(ConvEpilogue.builder().act(Activation.GELU)).build());
+        Tensor a = dw.infer(
+                x,
+                pool,
+                bn1.appendTo(ConvEpilogue.builder().act(Activation.GELU)).build());
         Tensor out = pool.acquire(x.shape());
-        pw.inferInto(a, null, out, bn2.appendTo(ConvEpilogue.builder().act(Activation.GELU)).add(x).build());
+        pw.inferInto(
+                a,
+                null,
+                out,
+                bn2.appendTo(ConvEpilogue.builder().act(Activation.GELU)).add(x).build());
         pool.release(a);
         return out;
     }

@@ -252,7 +252,8 @@ public abstract class Module implements AutoCloseable {
             Tensor src = source.get(e.getKey());
             if (src == null) {
                 problems.add("missing " + e.getKey());
-            } else if (src.numel() != e.getValue().numel() || src.dtype() != e.getValue().dtype()
+            } else if (src.numel() != e.getValue().numel()
+                    || src.dtype() != e.getValue().dtype()
                     || !shapeCompatible(src.shape(), e.getValue().shape())) {
                 problems.add(e.getKey() + ": expected " + e.getValue().describe() + ", got " + src.describe());
             }
@@ -313,8 +314,15 @@ public abstract class Module implements AutoCloseable {
 
     /** Input must be NHWC rank 4 with the given channel count. */
     protected void expectNhwc(Tensor x, int channels) {
-        expect(x != null && x.rank() == 4 && x.layout() == Layout.NHWC && x.dtype() == DType.F32
-                && x.dim(3) == channels, "input", x, "NHWC [N, H, W, " + channels + "] F32");
+        expect(
+                x != null
+                        && x.rank() == 4
+                        && x.layout() == Layout.NHWC
+                        && x.dtype() == DType.F32
+                        && x.dim(3) == channels,
+                "input",
+                x,
+                "NHWC [N, H, W, " + channels + "] F32");
     }
 
     @Override

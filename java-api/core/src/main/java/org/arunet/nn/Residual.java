@@ -20,8 +20,8 @@ public final class Residual extends Module {
         super(backend);
         this.a = child("a", new CBR(backend, in, out, false));
         this.b = child("b", new CBR(backend, out, out, false));
-        this.shortcut = residual ? child("shortcut", new Conv2d(backend, Conv2dSpec.same(in, out, 1, 1, 1, false)))
-                : null;
+        this.shortcut =
+                residual ? child("shortcut", new Conv2d(backend, Conv2dSpec.same(in, out, 1, 1, 1, false))) : null;
     }
 
     /**

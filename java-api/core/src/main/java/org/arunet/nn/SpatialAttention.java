@@ -28,7 +28,8 @@ public final class SpatialAttention extends Module {
         int[] sh = input.shape();
         Tensor stats = pool.acquire(sh[0], sh[1], sh[2], 2);
         backend.channelMaxMeanForward(input, stats);
-        Tensor weight = conv.infer(stats, pool, ConvEpilogue.builder().act(Activation.SIGMOID).build());
+        Tensor weight = conv.infer(
+                stats, pool, ConvEpilogue.builder().act(Activation.SIGMOID).build());
         pool.release(stats);
         Tensor out = pool.acquire(sh);
         backend.mulForward(input, weight, out);

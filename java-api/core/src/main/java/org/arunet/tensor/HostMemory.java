@@ -85,8 +85,8 @@ public final class HostMemory implements Memory {
     private void bounds(long byteOffset, long count, int elem) {
         check();
         if (byteOffset < 0 || count < 0 || byteOffset + count * elem > bytes) {
-            throw new IndexOutOfBoundsException("access of " + count + " x " + elem + " bytes at offset "
-                    + byteOffset + " outside " + bytes + " bytes");
+            throw new IndexOutOfBoundsException("access of " + count + " x " + elem + " bytes at offset " + byteOffset
+                    + " outside " + bytes + " bytes");
         }
     }
 

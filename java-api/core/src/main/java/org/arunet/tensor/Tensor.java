@@ -45,8 +45,8 @@ public final class Tensor implements AutoCloseable {
             }
         }
         if (byteOffset + numel * dtype.bytes() > memory.bytes()) {
-            throw new IllegalArgumentException("tensor " + Arrays.toString(shape) + " " + dtype
-                    + " does not fit in " + memory.bytes() + " bytes at offset " + byteOffset);
+            throw new IllegalArgumentException("tensor " + Arrays.toString(shape) + " " + dtype + " does not fit in "
+                    + memory.bytes() + " bytes at offset " + byteOffset);
         }
     }
 
@@ -58,8 +58,11 @@ public final class Tensor implements AutoCloseable {
     /** Allocates a zeroed host tensor. */
     public static Tensor host(DType dtype, Layout layout, int... shape) {
         long n = numel(shape);
-        return wrap(HostMemory.allocate(n * dtype.bytes(), dtype + " " + layout + " " + Arrays.toString(shape)),
-                dtype, layout, shape);
+        return wrap(
+                HostMemory.allocate(n * dtype.bytes(), dtype + " " + layout + " " + Arrays.toString(shape)),
+                dtype,
+                layout,
+                shape);
     }
 
     /** A host F32 tensor holding a copy of {@code data}. */
@@ -205,8 +208,8 @@ public final class Tensor implements AutoCloseable {
         if (start < 0 || start + count > numel) {
             throw new IndexOutOfBoundsException("range [" + start + ", " + (start + count) + ") of " + describe());
         }
-        return new Tensor(memory, owner == null ? this : owner, byteOffset + start * dtype.bytes(), dtype, newLayout,
-                newShape);
+        return new Tensor(
+                memory, owner == null ? this : owner, byteOffset + start * dtype.bytes(), dtype, newLayout, newShape);
     }
 
     /** Sets every element to zero. */
@@ -283,7 +286,8 @@ public final class Tensor implements AutoCloseable {
     /** Copies raw little-endian element bytes (as stored in safetensors). */
     public void copyFromBytes(byte[] data) {
         if (data.length != bytes()) {
-            throw new IllegalArgumentException(data.length + " bytes given for " + describe() + " (" + bytes() + " bytes)");
+            throw new IllegalArgumentException(
+                    data.length + " bytes given for " + describe() + " (" + bytes() + " bytes)");
         }
         memory.write(byteOffset, data, 0, data.length);
         version++;

@@ -28,8 +28,10 @@ class BackendDecoratorTest {
         List<String> inherited = new ArrayList<>();
         for (Method m : Backend.class.getMethods()) {
             if (m.isDefault()
-                    && ProfilingBackend.class.getMethod(m.getName(), m.getParameterTypes()).getDeclaringClass()
-                    != ProfilingBackend.class) {
+                    && ProfilingBackend.class
+                                    .getMethod(m.getName(), m.getParameterTypes())
+                                    .getDeclaringClass()
+                            != ProfilingBackend.class) {
                 inherited.add(m.getName());
             }
         }

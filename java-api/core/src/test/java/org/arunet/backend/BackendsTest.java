@@ -21,7 +21,8 @@ class BackendsTest {
         assertEquals("cpu", Backends.provider("cpu").name());
         assertEquals("reference", Backends.provider("REFERENCE").name());
         assertTrue(Backends.provider("cpu").available());
-        try (Backend cpu = Backends.create("cpu", 1); Backend ref = Backends.create("reference", 0)) {
+        try (Backend cpu = Backends.create("cpu", 1);
+                Backend ref = Backends.create("reference", 0)) {
             assertEquals("cpu", cpu.name());
             assertEquals("reference", ref.name());
         }
@@ -33,12 +34,14 @@ class BackendsTest {
         assertFalse(Backends.cudaAvailable());
         for (String device : new String[] {"cuda", "cuda:fp16", "cuda:tf32", "CUDA:bf16"}) {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> Backends.create(device, 1));
-            assertTrue(e.getMessage().contains("java-api/cuda") && e.getMessage().contains(Backends.CUDA_ARTIFACT),
+            assertTrue(
+                    e.getMessage().contains("java-api/cuda") && e.getMessage().contains(Backends.CUDA_ARTIFACT),
                     e.getMessage());
         }
         assertThrows(IllegalStateException.class, () -> Backends.cuda(Precision.F16));
         assertThrows(IllegalStateException.class, Backends::cudaTf32);
-        try (Backend auto = Backends.create("auto", 1); Backend dflt = Backends.create(null, 1)) {
+        try (Backend auto = Backends.create("auto", 1);
+                Backend dflt = Backends.create(null, 1)) {
             assertEquals("cpu", auto.name());
             assertEquals("cpu", dflt.name());
         }

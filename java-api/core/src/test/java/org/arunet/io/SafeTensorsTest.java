@@ -54,7 +54,8 @@ class SafeTensorsTest {
 
     @Test
     void readsTheReferenceFixtures() throws Exception {
-        Path f = Path.of(getClass().getResource("/fixtures/module_mcsa.safetensors").toURI());
+        Path f = Path.of(
+                getClass().getResource("/fixtures/module_mcsa.safetensors").toURI());
         try (SafeTensors.Reader r = SafeTensors.open(f)) {
             assertArrayEquals(new int[] {2, 8, 10, 10}, r.entry("input").shape());
             assertEquals(DType.I64, r.entry("param.p_bn.num_batches_tracked").dtype());
@@ -72,24 +73,38 @@ class SafeTensorsTest {
     }
 
     private void refused(Path f, String fragment) {
-        IOException e = assertThrows(IOException.class, () -> SafeTensors.open(f).close());
+        IOException e =
+                assertThrows(IOException.class, () -> SafeTensors.open(f).close());
         assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains(fragment), e.getMessage());
     }
 
     @Test
     void refusesHostileFiles() throws IOException {
-        refused(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", new byte[4]),
+        refused(
+                raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", new byte[4]),
                 "outside the data section");
         refused(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new byte[8]), "needs 12");
         refused(raw("{\"a\":{\"dtype\":\"Q8\",\"shape\":[2],\"data_offsets\":[0,8]}}", new byte[8]), "dtype");
         refused(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", new byte[8]), "dimension");
-        refused(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", new byte[12]), "overlaps");
+        refused(
+                raw(
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                        new byte[12]),
+                "overlaps");
         refused(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]), "hole");
-        refused(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]), "Duplicate");
-        refused(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,2147483647],"
-                + "\"data_offsets\":[0,8]}}", new byte[8]), "too large");
+        refused(
+                raw(
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                                + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                        new byte[8]),
+                "Duplicate");
+        refused(
+                raw(
+                        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,2147483647],"
+                                + "\"data_offsets\":[0,8]}}",
+                        new byte[8]),
+                "too large");
         refused(raw("[1,2]", new byte[0]), "not a JSON object");
         refused(raw("{\"a\": ", new byte[0]), "not valid JSON");
         refused(raw("{\"__metadata__\":{\"k\":3}}", new byte[0]), "not a string");
@@ -99,12 +114,21 @@ class SafeTensorsTest {
         refused(tiny, "fewer than the 8-byte header");
 
         Path huge = dir.resolve("huge.safetensors");
-        ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << 40).putLong(0);
+        ByteBuffer b = ByteBuffer.allocate(16)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(1L << 40)
+                .putLong(0);
         Files.write(huge, b.array());
         refused(huge, "header length");
 
         Path neg = dir.resolve("neg.safetensors");
-        Files.write(neg, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(-5).putLong(0).array());
+        Files.write(
+                neg,
+                ByteBuffer.allocate(16)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .putLong(-5)
+                        .putLong(0)
+                        .array());
         refused(neg, "header length");
     }
 

@@ -19,15 +19,21 @@ class ArUNetRunTest {
 
     @Test
     void badInputShapesAreRefusedNamingBothShapes() {
-        try (Backend be = new CpuBackend(); ArUNet net = ArUNet.builder().backend(be).width(4).build()) {
+        try (Backend be = new CpuBackend();
+                ArUNet net = ArUNet.builder().backend(be).width(4).build()) {
             try (Tensor x = be.allocate(DType.F32, Layout.NHWC, 1, 40, 32, 3)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> net.forward(x));
-                assertTrue(e.getMessage().contains("ArUNet") && e.getMessage().contains("[1, 40, 32, 3]")
-                        && e.getMessage().contains("multiples of 16"), e.getMessage());
+                assertTrue(
+                        e.getMessage().contains("ArUNet")
+                                && e.getMessage().contains("[1, 40, 32, 3]")
+                                && e.getMessage().contains("multiples of 16"),
+                        e.getMessage());
             }
             try (Tensor x = be.allocate(DType.F32, Layout.NHWC, 1, 32, 32, 1)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> net.forward(x));
-                assertTrue(e.getMessage().contains("[N, H, W, 3]") && e.getMessage().contains("[1, 32, 32, 1]"),
+                assertTrue(
+                        e.getMessage().contains("[N, H, W, 3]")
+                                && e.getMessage().contains("[1, 32, 32, 1]"),
                         e.getMessage());
             }
             try (Tensor x = be.allocate(DType.F32, Layout.PLAIN, 32, 32, 3)) {
@@ -37,7 +43,9 @@ class ArUNetRunTest {
             try (Tensor x = be.allocate(DType.F32, Layout.NHWC, 1, 16, 16, 5)) {
                 org.arunet.nn.Down d = new org.arunet.nn.Down(be, 4, 8, true);
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.forward(x));
-                assertTrue(e.getMessage().contains("[N, H, W, 4]") && e.getMessage().contains("[1, 16, 16, 5]"),
+                assertTrue(
+                        e.getMessage().contains("[N, H, W, 4]")
+                                && e.getMessage().contains("[1, 16, 16, 5]"),
                         e.getMessage());
                 d.close();
             }
@@ -47,7 +55,8 @@ class ArUNetRunTest {
     @Test
     void nativeMemoryStaysFlatOverAThousandForwardPasses() {
         long before = HostMemory.bytesInUse();
-        try (Backend be = new CpuBackend(); ArUNet net = ArUNet.builder().backend(be).width(4).build();
+        try (Backend be = new CpuBackend();
+                ArUNet net = ArUNet.builder().backend(be).width(4).build();
                 Tensor x = be.allocate(DType.F32, Layout.NHWC, 1, 32, 32, 3)) {
             float[] v = new float[(int) x.numel()];
             for (int i = 0; i < v.length; i++) {
@@ -72,7 +81,8 @@ class ArUNetRunTest {
     @Test
     @Tag("slow")
     void fullSizeForwardAt256IsFinite() {
-        try (Backend be = new CpuBackend(); ArUNet net = ArUNet.builder().backend(be).build();
+        try (Backend be = new CpuBackend();
+                ArUNet net = ArUNet.builder().backend(be).build();
                 Tensor x = be.allocate(DType.F32, Layout.NHWC, 1, 256, 256, 3)) {
             float[] v = new float[(int) x.numel()];
             java.util.SplittableRandom r = new java.util.SplittableRandom(1);

@@ -11,11 +11,11 @@ import org.arunet.backend.Backend;
 import org.arunet.backend.reference.ReferenceBackend;
 import org.arunet.nn.Init;
 import org.arunet.nn.Parameter;
-import org.arunet.testing.Fixture;
-import org.arunet.testing.TestBackends;
 import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
+import org.arunet.testing.Fixture;
+import org.arunet.testing.TestBackends;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -38,9 +38,10 @@ class BaselineTest {
             try (UNet u = new UNet(be, 3, 2, 64, true, Init.Scheme.AUTHORS, 0)) {
                 assertEquals(34_872_750L, u.parameterCount());
             }
-            try (SegmentationModel m = Models.create(Map.of("arch", "attention-unet", "width", "8"), be,
-                    Init.Scheme.PYTORCH, 0)) {
-                assertEquals(Map.of("arch", "attention-unet", "in_channels", "3", "classes", "2", "width", "8"),
+            try (SegmentationModel m =
+                    Models.create(Map.of("arch", "attention-unet", "width", "8"), be, Init.Scheme.PYTORCH, 0)) {
+                assertEquals(
+                        Map.of("arch", "attention-unet", "in_channels", "3", "classes", "2", "width", "8"),
                         m.architecture());
             }
         }
@@ -54,9 +55,11 @@ class BaselineTest {
     @MethodSource("cases")
     void tinyModelMatchesPyTorch(Supplier<Backend> backend, boolean attention) {
         String file = attention ? "baseline_attention-unet_tiny.safetensors" : "baseline_unet_tiny.safetensors";
-        try (Backend be = backend.get(); Fixture f = Fixture.load(file);
+        try (Backend be = backend.get();
+                Fixture f = Fixture.load(file);
                 UNet net = new UNet(be, 3, 2, 4, attention, Init.Scheme.PYTORCH, 0);
-                Tensor x = f.nhwcTensor(be, "input"); Tensor target = f.targetTensor(be, "target");
+                Tensor x = f.nhwcTensor(be, "input");
+                Tensor target = f.targetTensor(be, "target");
                 Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, 2, 32, 32, 2)) {
             f.loadInto(net, "param.");
             net.train(true);
@@ -69,8 +72,12 @@ class BaselineTest {
             net.backward(dLogits);
             double floor = Fixture.GRAD_FLOOR * f.largestNorm("grad.");
             for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
-                assertCloseNorm(file + " grad." + e.getKey(), e.getValue().grad().toFloatArray(),
-                        f.floats("grad." + e.getKey()), 1e-3, floor);
+                assertCloseNorm(
+                        file + " grad." + e.getKey(),
+                        e.getValue().grad().toFloatArray(),
+                        f.floats("grad." + e.getKey()),
+                        1e-3,
+                        floor);
             }
         }
     }

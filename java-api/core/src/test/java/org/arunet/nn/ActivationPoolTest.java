@@ -73,7 +73,8 @@ class ActivationPoolTest {
         int[] sizes = {64, 32, 64, 16, 128, 64, 32};
         int[] frees = {-1, 0, 1, -1, 2, 3, 4};
         long before = HostMemory.bytesInUse();
-        try (Backend be = new CpuBackend(1); ActivationPool pool = new ActivationPool(be)) {
+        try (Backend be = new CpuBackend(1);
+                ActivationPool pool = new ActivationPool(be)) {
             pool.record();
             pass(pool, sizes, frees, 1);
             long arena = pool.plan(4);

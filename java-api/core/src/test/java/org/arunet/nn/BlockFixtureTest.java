@@ -8,9 +8,9 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.arunet.backend.Backend;
+import org.arunet.tensor.Tensor;
 import org.arunet.testing.Fixture;
 import org.arunet.testing.TestBackends;
-import org.arunet.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -84,15 +84,19 @@ class BlockFixtureTest {
                 "module_mixer_block.safetensors", BlockFixtureTest::mixer,
                 "module_mcsa.safetensors", BlockFixtureTest::mcsa,
                 "module_channel_attention.safetensors", BlockFixtureTest::channel);
-        return TestBackends.all().flatMap(be -> blocks.entrySet().stream().sorted(Map.Entry.comparingByKey())
+        return TestBackends.all().flatMap(be -> blocks.entrySet().stream()
+                .sorted(Map.Entry.comparingByKey())
                 .map(e -> Arguments.of(be, e.getKey(), e.getValue())));
     }
 
     @ParameterizedTest(name = "{1} on {0}")
     @MethodSource("cases")
     void matchesReference(Supplier<Backend> backend, String file, Function<Backend, Block> make) throws Exception {
-        try (Backend be = backend.get(); Fixture f = Fixture.load(file); Block block = make.apply(be);
-                Tensor x = f.nhwcTensor(be, "input"); Tensor dout = f.nhwcTensor(be, "dout")) {
+        try (Backend be = backend.get();
+                Fixture f = Fixture.load(file);
+                Block block = make.apply(be);
+                Tensor x = f.nhwcTensor(be, "input");
+                Tensor dout = f.nhwcTensor(be, "dout")) {
             f.loadInto(block.module(), "param.");
             block.module().train(true);
             Tensor y = block.forward(x);
@@ -101,9 +105,14 @@ class BlockFixtureTest {
             assertCloseNorm(file + " dinput", Fixture.toNchw(dx), f.floats("dinput"), 1e-3);
             int checked = 0;
             double floor = Fixture.GRAD_FLOOR * f.largestNorm("grad.");
-            for (Map.Entry<String, Parameter> e : block.module().namedParameters().entrySet()) {
-                assertCloseNorm(file + " grad." + e.getKey(), e.getValue().grad().toFloatArray(),
-                        f.floats("grad." + e.getKey()), 1e-3, floor);
+            for (Map.Entry<String, Parameter> e :
+                    block.module().namedParameters().entrySet()) {
+                assertCloseNorm(
+                        file + " grad." + e.getKey(),
+                        e.getValue().grad().toFloatArray(),
+                        f.floats("grad." + e.getKey()),
+                        1e-3,
+                        floor);
                 checked++;
             }
             org.junit.jupiter.api.Assertions.assertTrue(checked > 0, "no parameters checked");

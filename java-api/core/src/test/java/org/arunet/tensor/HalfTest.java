@@ -50,10 +50,13 @@ class HalfTest {
                     continue;
                 }
                 BigDecimal mine = new BigDecimal(r).subtract(new BigDecimal(f)).abs();
-                BigDecimal other = new BigDecimal(Half.toFloat((short) n)).subtract(new BigDecimal(f)).abs();
+                BigDecimal other = new BigDecimal(Half.toFloat((short) n))
+                        .subtract(new BigDecimal(f))
+                        .abs();
                 int cmp = mine.compareTo(other);
-                assertTrue(cmp < 0 || (cmp == 0 && (h & 1) == 0), f + " -> " + r + ", neighbour "
-                        + Half.toFloat((short) n));
+                assertTrue(
+                        cmp < 0 || (cmp == 0 && (h & 1) == 0),
+                        f + " -> " + r + ", neighbour " + Half.toFloat((short) n));
             }
         }
     }

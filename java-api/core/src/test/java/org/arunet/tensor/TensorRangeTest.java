@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 class TensorRangeTest {
     @Test
     void aRangeSeesItsElementsWhateverTheBuffersShape() {
-        try (Backend be = Backends.reference(); Tensor arena = be.allocate(DType.F32, Layout.PLAIN, 6, 4)) {
+        try (Backend be = Backends.reference();
+                Tensor arena = be.allocate(DType.F32, Layout.PLAIN, 6, 4)) {
             float[] v = new float[24];
             for (int i = 0; i < v.length; i++) {
                 v[i] = i;

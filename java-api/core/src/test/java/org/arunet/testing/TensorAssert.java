@@ -47,15 +47,24 @@ public final class TensorAssert {
             return;
         }
         StringBuilder msg = new StringBuilder();
-        msg.append(label).append(": ").append(bad).append(" of ").append(actual.length)
-                .append(" values differ (atol ").append(atol).append(", rtol ").append(rtol).append(")\n");
+        msg.append(label)
+                .append(": ")
+                .append(bad)
+                .append(" of ")
+                .append(actual.length)
+                .append(" values differ (atol ")
+                .append(atol)
+                .append(", rtol ")
+                .append(rtol)
+                .append(")\n");
         msg.append("first pairs (actual, expected):\n");
         for (int i = 0; i < Math.min(SHOWN, actual.length); i++) {
             msg.append(pair(i, actual[i], expected[i], close(actual[i], expected[i], atol, rtol)));
         }
         msg.append("first mismatches:\n").append(firstBad);
-        msg.append(String.format("maxdiff %.6g at [%d]: %s vs %s", Math.abs(actual[worst] - expected[worst]), worst,
-                actual[worst], expected[worst]));
+        msg.append(String.format(
+                "maxdiff %.6g at [%d]: %s vs %s",
+                Math.abs(actual[worst] - expected[worst]), worst, actual[worst], expected[worst]));
         Assertions.fail(msg.toString());
     }
 
@@ -96,8 +105,7 @@ public final class TensorAssert {
     }
 
     /** See {@link #assertCloseNorm(String, float[], float[], double, double)}. */
-    public static void assertCloseNorm(String label, double[] actual, double[] expected, double rtol,
-            double floor) {
+    public static void assertCloseNorm(String label, double[] actual, double[] expected, double rtol, double floor) {
         if (actual.length != expected.length) {
             Assertions.fail(label + ": length " + actual.length + " != expected " + expected.length);
         }
@@ -116,8 +124,16 @@ public final class TensorAssert {
         double rel = denom == 0 ? Math.sqrt(act) : diff / denom;
         if (!(rel <= rtol)) {
             StringBuilder msg = new StringBuilder();
-            msg.append(label).append(": relative error ||a - b|| / ||b|| = ").append(rel).append(" > ").append(rtol)
-                    .append(" (||a - b|| = ").append(diff).append(", ||b|| = ").append(ref).append(")\n");
+            msg.append(label)
+                    .append(": relative error ||a - b|| / ||b|| = ")
+                    .append(rel)
+                    .append(" > ")
+                    .append(rtol)
+                    .append(" (||a - b|| = ")
+                    .append(diff)
+                    .append(", ||b|| = ")
+                    .append(ref)
+                    .append(")\n");
             msg.append("first pairs (actual, expected):\n");
             for (int i = 0; i < Math.min(SHOWN, actual.length); i++) {
                 msg.append(pair(i, actual[i], expected[i], actual[i] == expected[i]));

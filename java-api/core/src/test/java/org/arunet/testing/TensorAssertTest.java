@@ -12,8 +12,10 @@ class TensorAssertTest {
     @Test
     void elementwiseToleranceIsAtolPlusRtolTimesExpected() {
         TensorAssert.assertClose("within", new double[] {1.0, 100.0}, new double[] {1.0 + 0.9e-3, 100.1}, 1e-3, 1e-3);
-        AssertionError e = assertThrows(AssertionError.class, () -> TensorAssert.assertClose("beyond",
-                new double[] {1.0, 2.0, 3.0}, new double[] {1.0, 2.0 + 2.1e-3, 3.0}, 1e-3, 0));
+        AssertionError e = assertThrows(
+                AssertionError.class,
+                () -> TensorAssert.assertClose(
+                        "beyond", new double[] {1.0, 2.0, 3.0}, new double[] {1.0, 2.0 + 2.1e-3, 3.0}, 1e-3, 0));
         String m = e.getMessage();
         assertTrue(m.startsWith("beyond: 1 of 3 values differ"), m);
         assertTrue(m.contains("[0] 1.00000000 1.00000000 OK"), m);
@@ -23,15 +25,29 @@ class TensorAssertTest {
 
     @Test
     void nanOnlyMatchesNan() {
-        TensorAssert.assertClose("both NaN", new double[] {Double.NaN, Double.POSITIVE_INFINITY},
-                new double[] {Double.NaN, Double.POSITIVE_INFINITY}, 0, 0);
-        AssertionError e = assertThrows(AssertionError.class, () -> TensorAssert.assertClose("one NaN",
-                new double[] {1, 5, Double.NaN}, new double[] {1, 5.5, 0}, 1, 0));
+        TensorAssert.assertClose(
+                "both NaN",
+                new double[] {Double.NaN, Double.POSITIVE_INFINITY},
+                new double[] {Double.NaN, Double.POSITIVE_INFINITY},
+                0,
+                0);
+        AssertionError e = assertThrows(
+                AssertionError.class,
+                () -> TensorAssert.assertClose(
+                        "one NaN", new double[] {1, 5, Double.NaN}, new double[] {1, 5.5, 0}, 1, 0));
         assertTrue(e.getMessage().contains("1 of 3") && e.getMessage().contains("at [2]"), e.getMessage());
-        assertThrows(AssertionError.class, () -> TensorAssert.assertClose("opposite infinities",
-                new double[] {Double.NEGATIVE_INFINITY}, new double[] {Double.POSITIVE_INFINITY}, 1, 1));
-        assertThrows(AssertionError.class, () -> TensorAssert.assertClose("finite vs infinite",
-                new double[] {1e30}, new double[] {Double.POSITIVE_INFINITY}, 1, 1));
+        assertThrows(
+                AssertionError.class,
+                () -> TensorAssert.assertClose(
+                        "opposite infinities",
+                        new double[] {Double.NEGATIVE_INFINITY},
+                        new double[] {Double.POSITIVE_INFINITY},
+                        1,
+                        1));
+        assertThrows(
+                AssertionError.class,
+                () -> TensorAssert.assertClose(
+                        "finite vs infinite", new double[] {1e30}, new double[] {Double.POSITIVE_INFINITY}, 1, 1));
     }
 
     @Test
@@ -48,12 +64,14 @@ class TensorAssertTest {
     void normwiseComparison() {
         // ||a - b|| / ||b|| = 0.05 / 5 = 0.01 for b = (3, 4)
         TensorAssert.assertCloseNorm("1 %", new double[] {3.03, 4.04}, new double[] {3, 4}, 0.0101);
-        AssertionError e = assertThrows(AssertionError.class,
-                () -> TensorAssert.assertCloseNorm("1 % > 0.5 %", new double[] {3.03, 4.04}, new double[] {3, 4},
-                        0.005));
+        AssertionError e = assertThrows(
+                AssertionError.class,
+                () -> TensorAssert.assertCloseNorm(
+                        "1 % > 0.5 %", new double[] {3.03, 4.04}, new double[] {3, 4}, 0.005));
         assertTrue(e.getMessage().contains("relative error"), e.getMessage());
         TensorAssert.assertCloseNorm("zero reference", new double[] {1e-9, 0}, new double[] {0, 0}, 1e-8);
-        assertThrows(AssertionError.class,
+        assertThrows(
+                AssertionError.class,
                 () -> TensorAssert.assertCloseNorm("NaN", new double[] {Double.NaN}, new double[] {1}, 1));
     }
 }

@@ -14,9 +14,7 @@ public final class TestBackends {
     private TestBackends() {}
 
     public static Stream<Named<Supplier<Backend>>> all() {
-        return Stream.of(
-                Named.of("reference", ReferenceBackend::new),
-                Named.of("cpu", CpuBackend::new));
+        return Stream.of(Named.of("reference", ReferenceBackend::new), Named.of("cpu", CpuBackend::new));
     }
 
     /**
@@ -24,8 +22,8 @@ public final class TestBackends {
      * call goes to {@code inner}), for tests of what follows that capability without a GPU.
      */
     public static Backend needingLossScaling(Backend inner) {
-        return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
-                (proxy, method, args) -> {
+        return (Backend) Proxy.newProxyInstance(
+                Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, (proxy, method, args) -> {
                     if (method.getName().equals("requiresLossScaling")) {
                         return true;
                     }

@@ -61,8 +61,12 @@ public final class LesionSegmentation {
     /** Opens the model: a shipped model by name, else a checkpoint file. */
     public static Segmenter open(Options o) throws IOException {
         Path checkpoint = PretrainedModels.onClassPath().contains(o.model())
-                ? PretrainedModels.onClassPath().checkpoint(o.model()) : Path.of(o.model());
-        return Segmenter.builder(checkpoint).device(o.device()).flipTta(o.tta()).largestComponent(o.largestComponent())
+                ? PretrainedModels.onClassPath().checkpoint(o.model())
+                : Path.of(o.model());
+        return Segmenter.builder(checkpoint)
+                .device(o.device())
+                .flipTta(o.tta())
+                .largestComponent(o.largestComponent())
                 .build();
     }
 

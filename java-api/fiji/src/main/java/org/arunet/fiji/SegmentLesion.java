@@ -97,8 +97,8 @@ public final class SegmentLesion implements PlugIn {
         }
         String model = Macro.getValue(options, "model", shipped.isEmpty() ? null : shipped.get(0));
         if (model == null || model.isBlank() || model.equals(CHECKPOINT)) {
-            throw new IllegalArgumentException("no model: give model=NAME (a shipped model) or model=[FILE] (a"
-                    + " checkpoint)");
+            throw new IllegalArgumentException(
+                    "no model: give model=NAME (a shipped model) or model=[FILE] (a" + " checkpoint)");
         }
         String device = Macro.getValue(options, "device", "auto").toLowerCase(Locale.ROOT);
         if (!List.of("auto", "cpu", "cuda").contains(device)) {

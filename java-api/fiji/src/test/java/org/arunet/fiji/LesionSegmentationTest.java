@@ -61,14 +61,26 @@ class LesionSegmentationTest {
 
     /** Writes the tiny model into {@code dir} and returns its checkpoint. */
     static Path tinyModel(Path dir) throws IOException {
-        Map<String, String> pre = Map.of("image_size", "32", "channels", "1", "mean", "0.5", "std", "0.5", "resize",
+        Map<String, String> pre = Map.of(
+                "image_size",
+                "32",
+                "channels",
+                "1",
+                "mean",
+                "0.5",
+                "std",
+                "0.5",
+                "resize",
                 "area when shrinking, bilinear when enlarging");
         Raster probe = LesionSegmentation.toRaster(disc(48, 40, 15, 15, 8));
         for (long seed = 1; seed <= 200; seed++) {
             Path f = dir.resolve("tiny-" + seed + ".safetensors");
             try (Backend be = Backends.cpu(2);
-                    SegmentationModel m = new ArUNet(be, ArUNetConfig.paper().withWidth(4).withMixerDepth(2)
-                            .withInChannels(1), Init.Scheme.PYTORCH, seed)) {
+                    SegmentationModel m = new ArUNet(
+                            be,
+                            ArUNetConfig.paper().withWidth(4).withMixerDepth(2).withInChannels(1),
+                            Init.Scheme.PYTORCH,
+                            seed)) {
                 Checkpoint.save(f, m, null, Map.of("preprocessing", new ObjectMapper().writeValueAsString(pre)));
             }
             try (Segmenter s = Segmenter.builder(f).device("cpu").threads(2).build()) {
@@ -117,11 +129,15 @@ class LesionSegmentationTest {
             int withLesion = 0;
             for (int slice = 1; slice <= 3; slice++) {
                 Segmentation expected = s.segment(LesionSegmentation.toRaster(stack.getProcessor(slice)));
-                float[] p = (float[]) r.probabilities().getStack().getProcessor(slice).getPixels();
+                float[] p = (float[])
+                        r.probabilities().getStack().getProcessor(slice).getPixels();
                 assertArrayEquals(expected.lesionProbability(), p, 1e-6f, "slice " + slice);
                 assertEquals(expected.lesionPixels(), r.lesionPixels()[slice - 1]);
                 int position = slice;
-                Roi roi = r.rois().stream().filter(x -> x.getPosition() == position).findFirst().orElse(null);
+                Roi roi = r.rois().stream()
+                        .filter(x -> x.getPosition() == position)
+                        .findFirst()
+                        .orElse(null);
                 if (expected.lesionPixels() == 0) {
                     assertEquals(null, roi);
                     continue;
@@ -154,8 +170,8 @@ class LesionSegmentationTest {
     @Test
     void aSingleImageGivesAnUnpositionedRoiAndTtaChangesNothingStructural() throws IOException {
         ImagePlus imp = new ImagePlus("one", disc(40, 40, 20, 20, 9));
-        LesionSegmentation.Result r = LesionSegmentation.run(imp, new LesionSegmentation.Options(checkpoint.toString(),
-                "cpu", true, true));
+        LesionSegmentation.Result r =
+                LesionSegmentation.run(imp, new LesionSegmentation.Options(checkpoint.toString(), "cpu", true, true));
         assertEquals(1, r.probabilities().getStackSize());
         assertTrue(r.rois().size() <= 1, "largest component: at most one outline");
         r.rois().forEach(roi -> {
@@ -195,9 +211,12 @@ class LesionSegmentationTest {
 
     @Test
     void aMissingCheckpointIsAClearError() {
-        IOException e = assertThrows(IOException.class, () -> LesionSegmentation.run(new ImagePlus("x",
-                disc(8, 8, 4, 4, 2)), new LesionSegmentation.Options(dir.resolve("nope.safetensors").toString(), "cpu",
-                false, false)));
+        IOException e = assertThrows(
+                IOException.class,
+                () -> LesionSegmentation.run(
+                        new ImagePlus("x", disc(8, 8, 4, 4, 2)),
+                        new LesionSegmentation.Options(
+                                dir.resolve("nope.safetensors").toString(), "cpu", false, false)));
         assertTrue(e.getMessage().contains("nope.safetensors"), e.getMessage());
     }
 
@@ -205,8 +224,10 @@ class LesionSegmentationTest {
     void pluginsConfigPutsTheCommandUnderPluginsArunet() throws IOException {
         try (InputStream in = LesionSegmentation.class.getResourceAsStream("/plugins.config")) {
             assertNotNull(in, "plugins.config is in the jar");
-            List<String> lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)).lines()
-                    .filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+            List<String> lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))
+                    .lines()
+                    .filter(l -> !l.startsWith("#") && !l.isBlank())
+                    .toList();
             assertEquals(List.of("Plugins>arunet, \"Segment lesion\", org.arunet.fiji.SegmentLesion(\"\")"), lines);
         }
         assertTrue(ij.plugin.PlugIn.class.isAssignableFrom(SegmentLesion.class));

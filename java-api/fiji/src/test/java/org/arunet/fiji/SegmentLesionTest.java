@@ -58,19 +58,21 @@ class SegmentLesionTest {
     private static ImagePlus runAsMacro(ImagePlus imp, String options) throws Exception {
         AtomicReference<ImagePlus> active = new AtomicReference<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread t = new Thread(() -> {
-            try {
-                Macro.setOptions(options);
-                WindowManager.setTempCurrentImage(imp);
-                new SegmentLesion().run("");
-                active.set(WindowManager.getCurrentImage());
-            } catch (Throwable e) {
-                failure.set(e);
-            } finally {
-                Macro.setOptions(null);
-                WindowManager.setTempCurrentImage(null);
-            }
-        }, "Run$_segment-lesion-test");
+        Thread t = new Thread(
+                () -> {
+                    try {
+                        Macro.setOptions(options);
+                        WindowManager.setTempCurrentImage(imp);
+                        new SegmentLesion().run("");
+                        active.set(WindowManager.getCurrentImage());
+                    } catch (Throwable e) {
+                        failure.set(e);
+                    } finally {
+                        Macro.setOptions(null);
+                        WindowManager.setTempCurrentImage(null);
+                    }
+                },
+                "Run$_segment-lesion-test");
         t.start();
         t.join();
         if (failure.get() != null) {
@@ -96,14 +98,16 @@ class SegmentLesionTest {
         assertEquals(2, probabilities.getStackSize());
         Overlay overlay = imp.getOverlay();
         assertNotNull(overlay, "the outlines go on the image's overlay");
-        LesionSegmentation.Options o = new LesionSegmentation.Options(checkpoint.toString(),
-                "cpu", false, false);
+        LesionSegmentation.Options o = new LesionSegmentation.Options(checkpoint.toString(), "cpu", false, false);
         int withLesion = 0;
         try (Segmenter s = LesionSegmentation.open(o)) {
             for (int slice = 1; slice <= 2; slice++) {
                 Segmentation expected = s.segment(LesionSegmentation.toRaster(stack.getProcessor(slice)));
-                assertArrayEquals(expected.lesionProbability(),
-                        (float[]) probabilities.getStack().getProcessor(slice).getPixels(), 1e-6f, "slice " + slice);
+                assertArrayEquals(
+                        expected.lesionProbability(),
+                        (float[]) probabilities.getStack().getProcessor(slice).getPixels(),
+                        1e-6f,
+                        "slice " + slice);
                 Roi roi = overlay.get("lesion " + slice);
                 if (expected.lesionPixels() == 0) {
                     assertNull(roi, "slice " + slice);
@@ -143,8 +147,8 @@ class SegmentLesionTest {
 
     @Test
     void macroOptionsUseTheDialogsKeys() {
-        LesionSegmentation.Options o = SegmentLesion.fromMacro("model=busi-compact device=CPU tta largest ",
-                List.of("busi-compact"));
+        LesionSegmentation.Options o =
+                SegmentLesion.fromMacro("model=busi-compact device=CPU tta largest ", List.of("busi-compact"));
         assertEquals(new LesionSegmentation.Options("busi-compact", "cpu", true, true), o);
         o = SegmentLesion.fromMacro("device=cuda ", List.of("busi-compact", "other"));
         assertEquals(new LesionSegmentation.Options("busi-compact", "cuda", false, false), o);

@@ -91,15 +91,15 @@ public final class BioImageIo {
         public Options {
             Objects.requireNonNull(sample, "sample");
             if (name == null || name.length() < 5 || name.length() > 64) {
-                throw new IllegalArgumentException("bioimage.io model name must have 5 to 64 characters, got '" + name
-                        + "'");
+                throw new IllegalArgumentException(
+                        "bioimage.io model name must have 5 to 64 characters, got '" + name + "'");
             }
             if (description == null || description.isBlank()) {
                 throw new IllegalArgumentException("bioimage.io model description is empty");
             }
             if (license == null || !license.matches("[A-Za-z0-9.+-]+")) {
-                throw new IllegalArgumentException("license must be an SPDX identifier such as Apache-2.0, got '"
-                        + license + "'");
+                throw new IllegalArgumentException(
+                        "license must be an SPDX identifier such as Apache-2.0, got '" + license + "'");
             }
         }
     }
@@ -129,8 +129,8 @@ public final class BioImageIo {
         int c = prep.channels();
         Raster image = new ImageReader().readImage(options.sample(), prep.colorMode());
         // The model's channels (a grey image replicated for a 3-channel model, as arunet's preprocessing does).
-        Raster resized = ImageReader.fromRgb(OpenCv.resize(image, s, s, OpenCv.Interpolation.SMOOTH),
-                c == 3 ? ColorMode.RGB : ColorMode.GREY);
+        Raster resized = ImageReader.fromRgb(
+                OpenCv.resize(image, s, s, OpenCv.Interpolation.SMOOTH), c == 3 ? ColorMode.RGB : ColorMode.GREY);
         // The test input: stored values as float32, NCHW.
         float[] inputHwc = new float[s * s * c];
         for (int i = 0; i < inputHwc.length; i++) {
@@ -142,7 +142,8 @@ public final class BioImageIo {
         float[] probs;
         int classes;
         Map<String, String> arch;
-        try (Backend be = Backends.create("cpu", 0); SegmentationModel m = Checkpoint.loadModel(checkpoint, be)) {
+        try (Backend be = Backends.create("cpu", 0);
+                SegmentationModel m = Checkpoint.loadModel(checkpoint, be)) {
             m.eval();
             classes = m.classes();
             arch = m.architecture();
@@ -171,12 +172,16 @@ public final class BioImageIo {
         Map<String, byte[]> files = new LinkedHashMap<>();
         files.put("weights.onnx", onnx);
         files.put("test_input.npy", Npy.float32(inputNchw, 1, c, s, s));
-        files.put("test_output_logits.npy", Npy.float32(Transpose.nhwcToNchw(logits, 1, s, s, classes), 1, classes, s,
-                s));
-        files.put("test_output_probabilities.npy", Npy.float32(Transpose.nhwcToNchw(probs, 1, s, s, classes), 1,
-                classes, s, s));
+        files.put(
+                "test_output_logits.npy",
+                Npy.float32(Transpose.nhwcToNchw(logits, 1, s, s, classes), 1, classes, s, s));
+        files.put(
+                "test_output_probabilities.npy",
+                Npy.float32(Transpose.nhwcToNchw(probs, 1, s, s, classes), 1, classes, s, s));
         files.put("cover.png", cover.toByteArray());
-        files.put("README.md", readme(options, prep, arch, classes, resized.bitDepth()).getBytes(StandardCharsets.UTF_8));
+        files.put(
+                "README.md",
+                readme(options, prep, arch, classes, resized.bitDepth()).getBytes(StandardCharsets.UTF_8));
         Map<String, Object> rdf = rdf(options, prep, arch, classes, resized.bitDepth(), files);
         Map<String, byte[]> all = new LinkedHashMap<>();
         all.put("rdf.yaml", YamlWriter.write(rdf).getBytes(StandardCharsets.UTF_8));
@@ -186,7 +191,8 @@ public final class BioImageIo {
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + zip.getFileName() + ".", ".tmp");
         try {
-            try (OutputStream o = Files.newOutputStream(tmp); ZipOutputStream z = new ZipOutputStream(o)) {
+            try (OutputStream o = Files.newOutputStream(tmp);
+                    ZipOutputStream z = new ZipOutputStream(o)) {
                 for (Map.Entry<String, byte[]> e : all.entrySet()) {
                     z.putNextEntry(new ZipEntry(e.getKey()));
                     z.write(e.getValue());
@@ -205,39 +211,58 @@ public final class BioImageIo {
     }
 
     /** The model description (see the class comment for the fields). */
-    static Map<String, Object> rdf(Options o, Preprocessing prep, Map<String, String> arch, int classes, int bits,
-            Map<String, byte[]> files) throws IOException {
+    static Map<String, Object> rdf(
+            Options o, Preprocessing prep, Map<String, String> arch, int classes, int bits, Map<String, byte[]> files)
+            throws IOException {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("format_version", FORMAT_VERSION);
         m.put("type", "model");
         m.put("name", o.name());
         m.put("description", o.description());
         m.put("authors", List.of(map("name", "The arunet maintainers")));
-        m.put("cite", List.of(
-                cite("Liu et al. ARU-Net: attention residual U-Net for lesion segmentation in ultrasound images."
-                        + " Scientific Reports 15, 22155 (2025).", PAPER_DOI),
-                cite("Al-Dhabyani W., Gomaa M., Khaled H., Fahmy A. Dataset of breast ultrasound images (BUSI)."
-                        + " Data in Brief 28, 104863 (2020).", BUSI_DOI)));
+        m.put(
+                "cite",
+                List.of(
+                        cite(
+                                "Liu et al. ARU-Net: attention residual U-Net for lesion segmentation in ultrasound images."
+                                        + " Scientific Reports 15, 22155 (2025).",
+                                PAPER_DOI),
+                        cite(
+                                "Al-Dhabyani W., Gomaa M., Khaled H., Fahmy A. Dataset of breast ultrasound images (BUSI)."
+                                        + " Data in Brief 28, 104863 (2020).",
+                                BUSI_DOI)));
         m.put("license", o.license());
         m.put("tags", List.of("ultrasound", "segmentation", "lesion", "breast", "2d", "onnx", "aru-net", "arunet"));
         m.put("documentation", "README.md");
         m.put("covers", List.of("cover.png"));
-        m.put("timestamp", OffsetDateTime.now(ZoneOffset.UTC).withNano(0).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
+        m.put(
+                "timestamp",
+                OffsetDateTime.now(ZoneOffset.UTC).withNano(0).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
 
         int c = prep.channels();
         double max = bits == 16 ? 65535.0 : 255.0;
         Map<String, Object> input = new LinkedHashMap<>();
         input.put("id", OnnxExporter.INPUT);
         input.put("description", "the image's stored values (0 to " + (int) max + "), " + (c == 1 ? "grey" : "RGB"));
-        input.put("axes", List.of(map("type", "batch"),
-                map("type", "channel", "channel_names", c == 1 ? List.of("grey") : List.of("red", "green", "blue")),
-                spaceAxis("y", map("min", 16, "step", 16)), spaceAxis("x", map("min", 16, "step", 16))));
+        input.put(
+                "axes",
+                List.of(
+                        map("type", "batch"),
+                        map(
+                                "type",
+                                "channel",
+                                "channel_names",
+                                c == 1 ? List.of("grey") : List.of("red", "green", "blue")),
+                        spaceAxis("y", map("min", 16, "step", 16)),
+                        spaceAxis("x", map("min", 16, "step", 16))));
         input.put("test_tensor", file("test_input.npy", files));
         input.put("data", map("type", "float32", "range", List.of(0.0, max)));
         Map<String, Object> scale = new LinkedHashMap<>();
         if (prep.normalization().definedChannels() == 1) {
             scale.put("gain", 1 / (max * prep.normalization().std(0)));
-            scale.put("offset", -prep.normalization().mean(0) / prep.normalization().std(0));
+            scale.put(
+                    "offset",
+                    -prep.normalization().mean(0) / prep.normalization().std(0));
         } else {
             List<Object> gain = new ArrayList<>();
             List<Object> offset = new ArrayList<>();
@@ -249,8 +274,11 @@ public final class BioImageIo {
             scale.put("gain", gain);
             scale.put("offset", offset);
         }
-        input.put("preprocessing", List.of(map("id", "ensure_dtype", "kwargs", map("dtype", "float32")),
-                map("id", "scale_linear", "kwargs", scale)));
+        input.put(
+                "preprocessing",
+                List.of(
+                        map("id", "ensure_dtype", "kwargs", map("dtype", "float32")),
+                        map("id", "scale_linear", "kwargs", scale)));
         m.put("inputs", List.of(input));
 
         List<Object> classNames = new ArrayList<>();
@@ -262,11 +290,18 @@ public final class BioImageIo {
         for (String id : List.of(OnnxExporter.LOGITS, OnnxExporter.PROBABILITIES)) {
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("id", id);
-            out.put("description", id.equals(OnnxExporter.LOGITS) ? "class logits per pixel"
-                    : "class probabilities per pixel (softmax of the logits over the channel axis)");
-            out.put("axes", List.of(map("type", "batch"), map("type", "channel", "channel_names", classNames),
-                    spaceAxis("y", map("tensor_id", OnnxExporter.INPUT, "axis_id", "y")),
-                    spaceAxis("x", map("tensor_id", OnnxExporter.INPUT, "axis_id", "x"))));
+            out.put(
+                    "description",
+                    id.equals(OnnxExporter.LOGITS)
+                            ? "class logits per pixel"
+                            : "class probabilities per pixel (softmax of the logits over the channel axis)");
+            out.put(
+                    "axes",
+                    List.of(
+                            map("type", "batch"),
+                            map("type", "channel", "channel_names", classNames),
+                            spaceAxis("y", map("tensor_id", OnnxExporter.INPUT, "axis_id", "y")),
+                            spaceAxis("x", map("tensor_id", OnnxExporter.INPUT, "axis_id", "x"))));
             out.put("test_tensor", file("test_output_" + id + ".npy", files));
             if (id.equals(OnnxExporter.PROBABILITIES)) {
                 out.put("data", map("type", "float32", "range", List.of(0.0, 1.0)));
@@ -332,17 +367,23 @@ public final class BioImageIo {
         double max = bits == 16 ? 65535.0 : 255.0;
         StringBuilder n = new StringBuilder();
         for (int k = 0; k < prep.normalization().definedChannels(); k++) {
-            n.append(k == 0 ? "" : ", ").append(String.format(Locale.ROOT, "mean %s, std %s",
-                    prep.normalization().mean(k), prep.normalization().std(k)));
+            n.append(k == 0 ? "" : ", ")
+                    .append(String.format(
+                            Locale.ROOT,
+                            "mean %s, std %s",
+                            prep.normalization().mean(k),
+                            prep.normalization().std(k)));
         }
         return "# " + o.name() + "\n\n" + o.description() + "\n\n"
-                + "Exported by arunet " + Version.get() + " from an arunet checkpoint (" + arch.getOrDefault("arch", "?")
+                + "Exported by arunet " + Version.get() + " from an arunet checkpoint ("
+                + arch.getOrDefault("arch", "?")
                 + ", " + classes + " classes). Research use; not a medical device.\n\n"
                 + "## Input\n\n"
                 + "`" + OnnxExporter.INPUT + "`: float32, axes batch, channel (" + prep.channels() + ", "
                 + (prep.channels() == 1 ? "grey" : "RGB") + "), y, x; y and x any multiple of 16. Values are the"
                 + " image's stored values (0 to " + (int) max + "); the package's `scale_linear` preprocessing turns"
-                + " them into `(v / " + (int) max + " - mean) / std` (" + n + "), exactly what arunet gives the network.\n\n"
+                + " them into `(v / " + (int) max + " - mean) / std` (" + n
+                + "), exactly what arunet gives the network.\n\n"
                 + "**Size.** arunet resizes every image to " + s + " x " + s + " (area averaging when shrinking,"
                 + " bilinear when enlarging) before the network and resizes the probabilities back. The specification"
                 + " has no resize step: resize your image to " + s + " x " + s + " first (or use tiles of that size)"

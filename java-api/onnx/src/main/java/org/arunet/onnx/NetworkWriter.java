@@ -74,9 +74,10 @@ final class NetworkWriter {
         } else if (model instanceof UNet) {
             unet(image, logitsName);
         } else {
-            throw new IllegalArgumentException("ONNX export: no exporter for " + model.getClass().getName()
-                    + " (architecture " + model.architecture().get("arch") + "); supported: aru-net, unet,"
-                    + " attention-unet");
+            throw new IllegalArgumentException(
+                    "ONNX export: no exporter for " + model.getClass().getName()
+                            + " (architecture " + model.architecture().get("arch") + "); supported: aru-net, unet,"
+                            + " attention-unet");
         }
         List<String> left = new ArrayList<>();
         for (String k : state.keySet()) {
@@ -89,9 +90,10 @@ final class NetworkWriter {
             for (String k : left) {
                 owners.add(k.substring(0, Math.max(0, k.lastIndexOf('.'))));
             }
-            throw new IllegalArgumentException("ONNX export of " + model.architecture().get("arch")
-                    + ": the exporter does not support module(s) " + owners + " (tensors " + left + " would be"
-                    + " left out)");
+            throw new IllegalArgumentException(
+                    "ONNX export of " + model.architecture().get("arch")
+                            + ": the exporter does not support module(s) " + owners + " (tensors " + left + " would be"
+                            + " left out)");
         }
     }
 
@@ -214,21 +216,27 @@ final class NetworkWriter {
     /** {@link ChannelAttention}, paper form (max and average branches, product) or squeeze-excitation. */
     private String channelAttention(String path, String x) {
         ChannelAttention ca = module(path, ChannelAttention.class);
-        String avg = g.node("Flatten", path + ".avg",
-                in(g.node("GlobalAveragePool", path + ".avg_pool", in(x))), intAttr("axis", 1));
+        String avg = g.node(
+                "Flatten",
+                path + ".avg",
+                in(g.node("GlobalAveragePool", path + ".avg_pool", in(x))),
+                intAttr("axis", 1));
         String v;
         if (ca.kind() == ChannelAttention.Kind.PAPER) {
-            String max = g.node("Flatten", path + ".max",
-                    in(g.node("GlobalMaxPool", path + ".max_pool", in(x))), intAttr("axis", 1));
-            String h = g.node("Mul", path + ".mul_hidden", in(linear(path + ".fc_max", max),
-                    linear(path + ".fc_avg", avg)));
+            String max = g.node(
+                    "Flatten",
+                    path + ".max",
+                    in(g.node("GlobalMaxPool", path + ".max_pool", in(x))),
+                    intAttr("axis", 1));
+            String h = g.node(
+                    "Mul", path + ".mul_hidden", in(linear(path + ".fc_max", max), linear(path + ".fc_avg", avg)));
             v = linear(path + ".fc_out", h);
         } else if (ca.kind() == ChannelAttention.Kind.SE) {
             String h = g.node("Relu", path + ".relu", in(linear(path + ".fc1", avg)));
             v = linear(path + ".fc2", h);
         } else {
-            throw new IllegalArgumentException("ONNX export: channel attention kind " + ca.kind() + " at " + path
-                    + " is not supported");
+            throw new IllegalArgumentException(
+                    "ONNX export: channel attention kind " + ca.kind() + " at " + path + " is not supported");
         }
         String w = g.node("Sigmoid", path + ".sigmoid", in(v));
         String w4 = g.node("Unsqueeze", path + ".unsqueeze", in(w, g.constantInts("axes_hw", 2, 3)));
@@ -279,16 +287,31 @@ final class NetworkWriter {
         if (c.bias() != null) {
             inputs.add(weight(path + ".bias"));
         }
-        return g.node("Conv", path, output, inputs, ints("kernel_shape", s.kernelH(), s.kernelW()),
-                ints("strides", s.strideH(), s.strideW()), ints("pads", s.padH(), s.padW(), s.padH(), s.padW()),
-                ints("dilations", s.dilationH(), s.dilationW()), intAttr("group", s.groups()));
+        return g.node(
+                "Conv",
+                path,
+                output,
+                inputs,
+                ints("kernel_shape", s.kernelH(), s.kernelW()),
+                ints("strides", s.strideH(), s.strideW()),
+                ints("pads", s.padH(), s.padW(), s.padH(), s.padW()),
+                ints("dilations", s.dilationH(), s.dilationW()),
+                intAttr("group", s.groups()));
     }
 
     /** {@link BatchNorm2d} in inference form (running statistics), then its fused ReLU if any. */
     private String batchNorm(String path, String x) {
         BatchNorm2d bn = module(path, BatchNorm2d.class);
-        String y = g.node("BatchNormalization", path, in(x, weight(path + ".weight"), weight(path + ".bias"),
-                weight(path + ".running_mean"), weight(path + ".running_var")), floatAttr("epsilon", BatchNorm2d.EPS));
+        String y = g.node(
+                "BatchNormalization",
+                path,
+                in(
+                        x,
+                        weight(path + ".weight"),
+                        weight(path + ".bias"),
+                        weight(path + ".running_mean"),
+                        weight(path + ".running_var")),
+                floatAttr("epsilon", BatchNorm2d.EPS));
         used.add(path + ".num_batches_tracked");
         if (bn.activation() == Activation.RELU) {
             return g.node("Relu", path + ".relu", in(y));
@@ -312,22 +335,32 @@ final class NetworkWriter {
 
     /** Exact GELU {@code 0.5 x (1 + erf(x / sqrt 2))}, the pattern ONNX Runtime fuses into one kernel. */
     private String gelu(String name, String x) {
-        String e = g.node("Erf", name + ".erf", in(g.node("Div", name + ".div", in(x, g.constant("sqrt2",
-                new float[] {SQRT2})))));
-        String t = g.node("Mul", name + ".mul", in(x, g.node("Add", name + ".add", in(e, g.constant("one",
-                new float[] {1f})))));
+        String e = g.node(
+                "Erf", name + ".erf", in(g.node("Div", name + ".div", in(x, g.constant("sqrt2", new float[] {SQRT2
+                })))));
+        String t = g.node(
+                "Mul", name + ".mul", in(x, g.node("Add", name + ".add", in(e, g.constant("one", new float[] {1f})))));
         return g.node("Mul", name, in(t, g.constant("half", new float[] {0.5f})));
     }
 
     private String maxPool(String name, String x, int kernel, int stride, int pad) {
-        return g.node("MaxPool", name, in(x), ints("kernel_shape", kernel, kernel), ints("strides", stride, stride),
+        return g.node(
+                "MaxPool",
+                name,
+                in(x),
+                ints("kernel_shape", kernel, kernel),
+                ints("strides", stride, stride),
                 ints("pads", pad, pad, pad, pad));
     }
 
     /** Nearest-neighbour 2x upsampling: {@code out[i] = in[floor(i / 2)]}. */
     private String upsample2x(String name, String x) {
-        return g.node("Resize", name, in(x, "", g.constant("scales_2x", new float[] {1f, 1f, 2f, 2f}, 4)),
-                stringAttr("mode", "nearest"), stringAttr("coordinate_transformation_mode", "asymmetric"),
+        return g.node(
+                "Resize",
+                name,
+                in(x, "", g.constant("scales_2x", new float[] {1f, 1f, 2f, 2f}, 4)),
+                stringAttr("mode", "nearest"),
+                stringAttr("coordinate_transformation_mode", "asymmetric"),
                 stringAttr("nearest_mode", "floor"));
     }
 
@@ -348,9 +381,10 @@ final class NetworkWriter {
     private <M extends Module> M module(String path, Class<M> type) {
         Module m = modules.get(path);
         if (m == null || !type.isInstance(m)) {
-            throw new IllegalArgumentException("ONNX export of " + model.architecture().get("arch") + ": expected "
-                    + type.getSimpleName() + " at '" + path + "', found "
-                    + (m == null ? "nothing" : m.getClass().getSimpleName()));
+            throw new IllegalArgumentException(
+                    "ONNX export of " + model.architecture().get("arch") + ": expected "
+                            + type.getSimpleName() + " at '" + path + "', found "
+                            + (m == null ? "nothing" : m.getClass().getSimpleName()));
         }
         return type.cast(m);
     }

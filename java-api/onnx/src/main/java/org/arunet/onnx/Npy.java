@@ -25,8 +25,8 @@ public final class Npy {
             n = Math.multiplyExact(n, s);
         }
         if (n != data.length) {
-            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " holds " + n + " values, got "
-                    + data.length);
+            throw new IllegalArgumentException(
+                    "shape " + Arrays.toString(shape) + " holds " + n + " values, got " + data.length);
         }
         StringBuilder dims = new StringBuilder();
         for (int i = 0; i < shape.length; i++) {

@@ -57,6 +57,7 @@ public final class OnnxExporter {
     public static final int OPSET = 17;
     /** IR version that goes with opset 17. */
     public static final int IR_VERSION = 8;
+
     public static final String INPUT = "image";
     public static final String LOGITS = "logits";
     public static final String PROBABILITIES = "probabilities";
@@ -77,8 +78,15 @@ public final class OnnxExporter {
      * @param outputs output names ({@value #LOGITS}, and {@value #PROBABILITIES} when asked for)
      * @param metadata the {@code metadata_props} written
      */
-    public record Result(Path file, long bytes, int opset, int nodes, int initializers, long parameters,
-            List<String> outputs, Map<String, String> metadata) {}
+    public record Result(
+            Path file,
+            long bytes,
+            int opset,
+            int nodes,
+            int initializers,
+            long parameters,
+            List<String> outputs,
+            Map<String, String> metadata) {}
 
     /** Writes {@code model} (logits only) to {@code out}; {@code preprocessing} may be null. */
     public static Result export(SegmentationModel model, Path out, Map<String, String> preprocessing)
@@ -94,8 +102,9 @@ public final class OnnxExporter {
      * @param probabilities also output the softmax over classes
      * @throws IllegalArgumentException when the model or one of its modules cannot be exported (named)
      */
-    public static Result export(SegmentationModel model, Path out, Map<String, String> preprocessing,
-            boolean probabilities) throws IOException {
+    public static Result export(
+            SegmentationModel model, Path out, Map<String, String> preprocessing, boolean probabilities)
+            throws IOException {
         Objects.requireNonNull(out, "out");
         Built b = build(model, preprocessing, probabilities);
         Path dir = out.toAbsolutePath().getParent();
@@ -116,8 +125,7 @@ public final class OnnxExporter {
             Files.deleteIfExists(tmp);
             throw e;
         }
-        return new Result(out, bytes, OPSET, b.nodes, b.initializers, model.parameterCount(), b.outputs,
-                b.metadata);
+        return new Result(out, bytes, OPSET, b.nodes, b.initializers, model.parameterCount(), b.outputs, b.metadata);
     }
 
     /**
@@ -132,12 +140,13 @@ public final class OnnxExporter {
                 try {
                     pre = JSON.readValue(json, new TypeReference<LinkedHashMap<String, String>>() {});
                 } catch (JsonProcessingException e) {
-                    throw new IOException(checkpoint + ": unreadable preprocessing metadata: "
-                            + e.getOriginalMessage());
+                    throw new IOException(
+                            checkpoint + ": unreadable preprocessing metadata: " + e.getOriginalMessage());
                 }
             }
         }
-        try (Backend be = Backends.reference(); SegmentationModel m = Checkpoint.loadModel(checkpoint, be)) {
+        try (Backend be = Backends.reference();
+                SegmentationModel m = Checkpoint.loadModel(checkpoint, be)) {
             return export(m, out, pre, probabilities);
         }
     }
@@ -152,26 +161,38 @@ public final class OnnxExporter {
         return build(model, preprocessing, probabilities).proto;
     }
 
-    private record Built(ModelProto proto, int nodes, int initializers, List<String> outputs,
-            Map<String, String> metadata) {}
+    private record Built(
+            ModelProto proto, int nodes, int initializers, List<String> outputs, Map<String, String> metadata) {}
 
     private static Built build(SegmentationModel model, Map<String, String> preprocessing, boolean probabilities) {
         Objects.requireNonNull(model, "model");
         Map<String, String> arch = model.architecture();
         String name = arch.getOrDefault("arch", model.getClass().getSimpleName());
-        OnnxGraph g = new OnnxGraph(name, "arunet " + name + " " + arch + ": " + INPUT + " NCHW [N, "
-                + model.inChannels() + ", H, W] -> " + LOGITS + " [N, " + model.classes() + ", H, W]");
-        String image = g.input(INPUT, "float32 NCHW [N, " + model.inChannels() + ", H, W], H and W multiples of "
-                + model.sizeMultiple() + ", preprocessed as the 'preprocessing' metadata says", "N",
-                model.inChannels(), "H", "W");
+        OnnxGraph g = new OnnxGraph(
+                name,
+                "arunet " + name + " " + arch + ": " + INPUT + " NCHW [N, " + model.inChannels() + ", H, W] -> "
+                        + LOGITS + " [N, " + model.classes() + ", H, W]");
+        String image = g.input(
+                INPUT,
+                "float32 NCHW [N, " + model.inChannels() + ", H, W], H and W multiples of " + model.sizeMultiple()
+                        + ", preprocessed as the 'preprocessing' metadata says",
+                "N",
+                model.inChannels(),
+                "H",
+                "W");
         new NetworkWriter(model, g).write(image, LOGITS);
         List<String> outputs = new ArrayList<>();
         g.output(LOGITS, "float32 NCHW [N, classes, H, W]: class logits per pixel", "N", model.classes(), "H", "W");
         outputs.add(LOGITS);
         if (probabilities) {
             g.node("Softmax", "softmax", PROBABILITIES, OnnxGraph.in(LOGITS), OnnxGraph.intAttr("axis", 1));
-            g.output(PROBABILITIES, "float32 NCHW [N, classes, H, W]: softmax of the logits over classes", "N",
-                    model.classes(), "H", "W");
+            g.output(
+                    PROBABILITIES,
+                    "float32 NCHW [N, classes, H, W]: softmax of the logits over classes",
+                    "N",
+                    model.classes(),
+                    "H",
+                    "W");
             outputs.add(PROBABILITIES);
         }
 
@@ -185,15 +206,24 @@ public final class OnnxExporter {
         meta.put("size_multiple", Integer.toString(model.sizeMultiple()));
         meta.put("classes", Integer.toString(model.classes()));
 
-        ModelProto.Builder m = ModelProto.newBuilder().setIrVersion(IR_VERSION).setProducerName("arunet")
-                .setProducerVersion(Version.get()).setDomain("org.arunet").setModelVersion(1)
+        ModelProto.Builder m = ModelProto.newBuilder()
+                .setIrVersion(IR_VERSION)
+                .setProducerName("arunet")
+                .setProducerVersion(Version.get())
+                .setDomain("org.arunet")
+                .setModelVersion(1)
                 .setDocString("ARU-Net family segmentation model exported by arunet (" + name + ")")
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
                 .setGraph(g.build());
         for (Map.Entry<String, String> e : meta.entrySet()) {
-            m.addMetadataProps(StringStringEntryProto.newBuilder().setKey(e.getKey()).setValue(e.getValue()));
+            m.addMetadataProps(
+                    StringStringEntryProto.newBuilder().setKey(e.getKey()).setValue(e.getValue()));
         }
-        return new Built(m.build(), g.nodeCount(), g.initializerCount(), Collections.unmodifiableList(outputs),
+        return new Built(
+                m.build(),
+                g.nodeCount(),
+                g.initializerCount(),
+                Collections.unmodifiableList(outputs),
                 Collections.unmodifiableMap(meta));
     }
 

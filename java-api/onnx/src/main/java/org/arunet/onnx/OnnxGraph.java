@@ -44,9 +44,16 @@ final class OnnxGraph {
                 shape.addDimBuilder().setDimParam((String) d);
             }
         }
-        TypeProto type = TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder()
-                .setElemType(TensorProto.DataType.FLOAT_VALUE).setShape(shape)).build();
-        return ValueInfoProto.newBuilder().setName(name).setDocString(doc).setType(type).build();
+        TypeProto type = TypeProto.newBuilder()
+                .setTensorType(TypeProto.Tensor.newBuilder()
+                        .setElemType(TensorProto.DataType.FLOAT_VALUE)
+                        .setShape(shape))
+                .build();
+        return ValueInfoProto.newBuilder()
+                .setName(name)
+                .setDocString(doc)
+                .setType(type)
+                .build();
     }
 
     String input(String name, String doc, Object... dims) {
@@ -73,7 +80,9 @@ final class OnnxGraph {
                     + " bytes for dims " + Arrays.toString(dims));
         }
         claimValue(name);
-        TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(TensorProto.DataType.FLOAT_VALUE)
+        TensorProto.Builder t = TensorProto.newBuilder()
+                .setName(name)
+                .setDataType(TensorProto.DataType.FLOAT_VALUE)
                 .setRawData(ByteString.copyFrom(littleEndianFloats));
         for (int d : dims) {
             t.addDims(d);
@@ -104,7 +113,9 @@ final class OnnxGraph {
             return key;
         }
         claimValue(key);
-        TensorProto.Builder t = TensorProto.newBuilder().setName(key).setDataType(TensorProto.DataType.INT64_VALUE)
+        TensorProto.Builder t = TensorProto.newBuilder()
+                .setName(key)
+                .setDataType(TensorProto.DataType.INT64_VALUE)
                 .addDims(v.length);
         for (long x : v) {
             t.addInt64Data(x);
@@ -124,12 +135,15 @@ final class OnnxGraph {
         }
         for (String in : inputs) {
             if (!in.isEmpty() && !values.contains(in)) {
-                throw new IllegalStateException("ONNX graph: node '" + name + "' reads '" + in + "', which is not"
-                        + " defined before it");
+                throw new IllegalStateException(
+                        "ONNX graph: node '" + name + "' reads '" + in + "', which is not" + " defined before it");
             }
         }
         claimValue(output);
-        NodeProto.Builder n = NodeProto.newBuilder().setOpType(opType).setName(name).addAllInput(inputs)
+        NodeProto.Builder n = NodeProto.newBuilder()
+                .setOpType(opType)
+                .setName(name)
+                .addAllInput(inputs)
                 .addOutput(output);
         for (AttributeProto a : attributes) {
             n.addAttribute(a);
@@ -172,16 +186,27 @@ final class OnnxGraph {
     }
 
     static AttributeProto intAttr(String name, long v) {
-        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(v).build();
+        return AttributeProto.newBuilder()
+                .setName(name)
+                .setType(AttributeProto.AttributeType.INT)
+                .setI(v)
+                .build();
     }
 
     static AttributeProto floatAttr(String name, float v) {
-        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(v).build();
+        return AttributeProto.newBuilder()
+                .setName(name)
+                .setType(AttributeProto.AttributeType.FLOAT)
+                .setF(v)
+                .build();
     }
 
     static AttributeProto stringAttr(String name, String v) {
-        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.STRING)
-                .setS(ByteString.copyFromUtf8(v)).build();
+        return AttributeProto.newBuilder()
+                .setName(name)
+                .setType(AttributeProto.AttributeType.STRING)
+                .setS(ByteString.copyFromUtf8(v))
+                .build();
     }
 
     static List<String> in(String... names) {

@@ -51,18 +51,31 @@ class BioImageIoTest {
 
     private Path checkpoint(int channels, String mean, String std) throws IOException {
         Path f = dir.resolve("tiny-" + channels + ".safetensors");
-        Map<String, String> pre = Map.of("image_size", "32", "channels", Integer.toString(channels), "mean", mean,
-                "std", std, "resize", "area when shrinking, bilinear when enlarging");
+        Map<String, String> pre = Map.of(
+                "image_size",
+                "32",
+                "channels",
+                Integer.toString(channels),
+                "mean",
+                mean,
+                "std",
+                std,
+                "resize",
+                "area when shrinking, bilinear when enlarging");
         try (Backend be = Backends.cpu(2);
-                SegmentationModel m = new ArUNet(be, ArUNetConfig.paper().withWidth(4).withMixerDepth(2)
-                        .withInChannels(channels), Init.Scheme.PYTORCH, 5)) {
+                SegmentationModel m = new ArUNet(
+                        be,
+                        ArUNetConfig.paper().withWidth(4).withMixerDepth(2).withInChannels(channels),
+                        Init.Scheme.PYTORCH,
+                        5)) {
             Checkpoint.save(f, m, null, Map.of("preprocessing", new ObjectMapper().writeValueAsString(pre)));
         }
         return f;
     }
 
     private Path sample(boolean colour) throws IOException {
-        BufferedImage img = new BufferedImage(48, 40, colour ? BufferedImage.TYPE_3BYTE_BGR : BufferedImage.TYPE_BYTE_GRAY);
+        BufferedImage img =
+                new BufferedImage(48, 40, colour ? BufferedImage.TYPE_3BYTE_BGR : BufferedImage.TYPE_BYTE_GRAY);
         for (int y = 0; y < 40; y++) {
             for (int x = 0; x < 48; x++) {
                 int v = Math.hypot(x - 24, y - 20) < 10 ? 210 : 40 + (x * 3 + y) % 30;
@@ -81,8 +94,8 @@ class BioImageIoTest {
 
     @Test
     void perChannelNormalisationIsStatedPerChannel() throws Exception {
-        Map<String, Object> rdf = checkPackage(checkpoint(3, "0.485,0.456,0.406", "0.229,0.224,0.225"), sample(true),
-                3);
+        Map<String, Object> rdf =
+                checkPackage(checkpoint(3, "0.485,0.456,0.406", "0.229,0.224,0.225"), sample(true), 3);
         Map<String, Object> scale = kwargs(rdf, "scale_linear");
         assertEquals("channel", scale.get("axis"));
         assertEquals(3, ((List<?>) scale.get("gain")).size());
@@ -92,12 +105,14 @@ class BioImageIoTest {
     void aCheckpointWithoutPreprocessingIsRefused() throws Exception {
         Path f = dir.resolve("bare.safetensors");
         try (Backend be = Backends.cpu(2);
-                SegmentationModel m = new ArUNet(be, ArUNetConfig.paper().withWidth(4).withMixerDepth(2),
-                        Init.Scheme.PYTORCH, 5)) {
+                SegmentationModel m =
+                        new ArUNet(be, ArUNetConfig.paper().withWidth(4).withMixerDepth(2), Init.Scheme.PYTORCH, 5)) {
             Checkpoint.save(f, m, null, Map.of());
         }
-        IOException e = assertThrows(IOException.class, () -> BioImageIo.export(f, dir.resolve("x.zip"),
-                new BioImageIo.Options("A model", "d", "MIT", sample(false))));
+        IOException e = assertThrows(
+                IOException.class,
+                () -> BioImageIo.export(
+                        f, dir.resolve("x.zip"), new BioImageIo.Options("A model", "d", "MIT", sample(false))));
         assertTrue(e.getMessage().contains("records no preprocessing"), e.getMessage());
         assertFalse(Files.exists(dir.resolve("x.zip")));
         assertThrows(IllegalArgumentException.class, () -> new BioImageIo.Options("abc", "d", "MIT", dir));
@@ -107,8 +122,14 @@ class BioImageIoTest {
     @SuppressWarnings("unchecked")
     private Map<String, Object> checkPackage(Path checkpoint, Path sample, int channels) throws Exception {
         Path zip = dir.resolve("model-" + channels + ".zip");
-        BioImageIo.Result r = BioImageIo.export(checkpoint, zip, new BioImageIo.Options("ARU-Net tiny test model",
-                "A tiny untrained ARU-Net for the package test.", "Apache-2.0", sample));
+        BioImageIo.Result r = BioImageIo.export(
+                checkpoint,
+                zip,
+                new BioImageIo.Options(
+                        "ARU-Net tiny test model",
+                        "A tiny untrained ARU-Net for the package test.",
+                        "Apache-2.0",
+                        sample));
         assertEquals(Files.size(zip), r.bytes());
         Map<String, byte[]> files = unzip(zip);
         assertEquals(r.files(), List.copyOf(files.keySet()));
@@ -128,7 +149,9 @@ class BioImageIoTest {
         for (Map<String, Object> c : cite) {
             assertTrue(c.get("text") instanceof String && (c.containsKey("doi") || c.containsKey("url")), c.toString());
         }
-        assertEquals(List.of(BioImageIo.PAPER_DOI, BioImageIo.BUSI_DOI), cite.stream().map(c -> c.get("doi")).toList());
+        assertEquals(
+                List.of(BioImageIo.PAPER_DOI, BioImageIo.BUSI_DOI),
+                cite.stream().map(c -> c.get("doi")).toList());
         assertEquals("Apache-2.0", rdf.get("license"));
         String doc = (String) rdf.get("documentation");
         assertTrue(doc.endsWith(".md") && files.containsKey(doc));
@@ -148,17 +171,24 @@ class BioImageIoTest {
         for (Map<String, Object> t : concat(inputs, outputs)) {
             assertTrue(t.get("id") instanceof String);
             List<Map<String, Object>> axes = (List<Map<String, Object>>) t.get("axes");
-            assertEquals(List.of("batch", "channel", "space", "space"), axes.stream().map(a -> a.get("type")).toList());
-            assertEquals(List.of("y", "x"), axes.subList(2, 4).stream().map(a -> a.get("id")).toList());
+            assertEquals(
+                    List.of("batch", "channel", "space", "space"),
+                    axes.stream().map(a -> a.get("type")).toList());
+            assertEquals(
+                    List.of("y", "x"),
+                    axes.subList(2, 4).stream().map(a -> a.get("id")).toList());
             checkFile((Map<String, Object>) t.get("test_tensor"), files);
         }
-        assertEquals(channels, ((List<?>) ((Map<String, Object>) ((List<?>) inputs.get(0).get("axes")).get(1))
-                .get("channel_names")).size());
+        assertEquals(
+                channels,
+                ((List<?>) ((Map<String, Object>) ((List<?>) inputs.get(0).get("axes")).get(1)).get("channel_names"))
+                        .size());
 
         // Preprocess the test input as rdf.yaml states, run the ONNX weights, compare with the test outputs.
         Map<String, Object> in = inputs.get(0);
-        float[] x = npy((String) ((Map<String, Object>) in.get("test_tensor")).get("source"), files, new long[] {1,
-            channels, 32, 32});
+        float[] x = npy((String) ((Map<String, Object>) in.get("test_tensor")).get("source"), files, new long[] {
+            1, channels, 32, 32
+        });
         List<Map<String, Object>> pre = (List<Map<String, Object>>) in.get("preprocessing");
         assertEquals("ensure_dtype", pre.get(0).get("id"));
         assertEquals("float32", ((Map<String, Object>) pre.get(0).get("kwargs")).get("dtype"));
@@ -176,8 +206,10 @@ class BioImageIoTest {
                 OrtSession.Result res = s.run(Map.of((String) in.get("id"), t))) {
             for (Map<String, Object> out : outputs) {
                 String id = (String) out.get("id");
-                float[] expected = npy((String) ((Map<String, Object>) out.get("test_tensor")).get("source"), files,
-                        new long[] {1, 2, 32, 32});
+                float[] expected =
+                        npy((String) ((Map<String, Object>) out.get("test_tensor")).get("source"), files, new long[] {
+                            1, 2, 32, 32
+                        });
                 float[][][][] got = (float[][][][]) res.get(id).orElseThrow().getValue();
                 double worst = 0;
                 double scaleOf = 0;
@@ -199,8 +231,12 @@ class BioImageIoTest {
     @SuppressWarnings("unchecked")
     private static Map<String, Object> kwargs(Map<String, Object> rdf, String id) {
         Map<String, Object> in = ((List<Map<String, Object>>) rdf.get("inputs")).get(0);
-        return ((List<Map<String, Object>>) in.get("preprocessing")).stream().filter(p -> p.get("id").equals(id))
-                .map(p -> (Map<String, Object>) p.get("kwargs")).findFirst().orElseThrow();
+        return ((List<Map<String, Object>>) in.get("preprocessing"))
+                .stream()
+                        .filter(p -> p.get("id").equals(id))
+                        .map(p -> (Map<String, Object>) p.get("kwargs"))
+                        .findFirst()
+                        .orElseThrow();
     }
 
     private static double value(Object v, int channel) {
@@ -243,11 +279,17 @@ class BioImageIoTest {
         assertTrue(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"), header);
         Matcher m = SHAPE.matcher(header);
         assertTrue(m.find(), header);
-        long[] got = Arrays.stream(m.group(1).split(",")).map(String::trim).filter(s -> !s.isEmpty())
-                .mapToLong(Long::parseLong).toArray();
+        long[] got = Arrays.stream(m.group(1).split(","))
+                .map(String::trim)
+                .filter(s -> !s.isEmpty())
+                .mapToLong(Long::parseLong)
+                .toArray();
         assertTrue(Arrays.equals(shape, got), name + " shape " + Arrays.toString(got));
         float[] out = new float[(b.length - 10 - headerLen) / 4];
-        ByteBuffer.wrap(b, 10 + headerLen, 4 * out.length).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        ByteBuffer.wrap(b, 10 + headerLen, 4 * out.length)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asFloatBuffer()
+                .get(out);
         assertEquals(Arrays.stream(shape).reduce(1, (p, q) -> p * q), out.length);
         return out;
     }
@@ -255,9 +297,31 @@ class BioImageIoTest {
     @Test
     void yamlWriterRoundTripsTrickyValuesThroughSnakeYaml() {
         Map<String, Object> m = new LinkedHashMap<>();
-        List<Object> tricky = List.of("yes", "no", "null", "~", "1.0", "0x10", "a: b", "#comment", "- dash", "quote\"s",
-                "back\\slash", "line\nbreak", "tab\there", "ünïcödé", "", " leading space", "[list]", "{map}", "*ref", "&a",
-                "!tag", "%directive", "@at", "`tick`");
+        List<Object> tricky = List.of(
+                "yes",
+                "no",
+                "null",
+                "~",
+                "1.0",
+                "0x10",
+                "a: b",
+                "#comment",
+                "- dash",
+                "quote\"s",
+                "back\\slash",
+                "line\nbreak",
+                "tab\there",
+                "ünïcödé",
+                "",
+                " leading space",
+                "[list]",
+                "{map}",
+                "*ref",
+                "&a",
+                "!tag",
+                "%directive",
+                "@at",
+                "`tick`");
         m.put("strings", tricky);
         m.put("numbers", List.of(1, -2L, 0.5, 1e-12, 3.0));
         m.put("flag", true);

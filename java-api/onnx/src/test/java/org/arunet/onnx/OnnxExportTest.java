@@ -89,16 +89,28 @@ class OnnxExportTest {
         ArUNetConfig tiny = ArUNetConfig.paper().withWidth(8);
         return Stream.of(
                 model("aru-net default (width 8)", tiny),
-                model("aru-net SE attention, mixer k7, spatial k5, MCSA 4..1",
-                        tiny.withChannelAttention(ChannelAttention.Kind.SE).withMixerKernel(7).withSpatialKernel(5)
+                model(
+                        "aru-net SE attention, mixer k7, spatial k5, MCSA 4..1",
+                        tiny.withChannelAttention(ChannelAttention.Kind.SE)
+                                .withMixerKernel(7)
+                                .withSpatialKernel(5)
                                 .withMcsaStages(4, 3, 2, 1)),
-                model("aru-net bare: no CA, no SA, no mixer, no residual, no MCSA, grey in, 3 classes",
-                        tiny.withChannelAttention(ChannelAttention.Kind.NONE).withSpatialAttention(false)
-                                .withMixer(false).withResidual(false).withMcsaStages().withInChannels(1)
+                model(
+                        "aru-net bare: no CA, no SA, no mixer, no residual, no MCSA, grey in, 3 classes",
+                        tiny.withChannelAttention(ChannelAttention.Kind.NONE)
+                                .withSpatialAttention(false)
+                                .withMixer(false)
+                                .withResidual(false)
+                                .withMcsaStages()
+                                .withInChannels(1)
                                 .withClasses(3)),
                 model("aru-net authors' code preset", ArUNetConfig.authorsCode().withWidth(8)),
-                model("aru-net mixer depth 2 without SA, MCSA at 4 only, 4 classes",
-                        tiny.withSpatialAttention(false).withMixerDepth(2).withMcsaStages(4).withClasses(4)),
+                model(
+                        "aru-net mixer depth 2 without SA, MCSA at 4 only, 4 classes",
+                        tiny.withSpatialAttention(false)
+                                .withMixerDepth(2)
+                                .withMcsaStages(4)
+                                .withClasses(4)),
                 Named.of("unet (grey in)", be -> new UNet(be, 1, 2, 8, false, Init.Scheme.AUTHORS, 5)),
                 Named.of("attention-unet (3 classes)", be -> new UNet(be, 3, 3, 8, true, Init.Scheme.AUTHORS, 6)));
     }
@@ -142,27 +154,51 @@ class OnnxExportTest {
             assertTrue(p.getOpsetImport(0).getVersion() >= 13);
 
             assertEquals(1, p.getGraph().getInputCount());
-            List<TensorShapeProto.Dimension> in = p.getGraph().getInput(0).getType().getTensorType().getShape()
+            List<TensorShapeProto.Dimension> in = p.getGraph()
+                    .getInput(0)
+                    .getType()
+                    .getTensorType()
+                    .getShape()
                     .getDimList();
             assertEquals("image", p.getGraph().getInput(0).getName());
-            assertEquals(List.of("N", "", "H", "W"), in.stream().map(TensorShapeProto.Dimension::getDimParam)
-                    .collect(Collectors.toList()));
+            assertEquals(
+                    List.of("N", "", "H", "W"),
+                    in.stream().map(TensorShapeProto.Dimension::getDimParam).collect(Collectors.toList()));
             assertEquals(3, in.get(1).getDimValue());
-            List<TensorShapeProto.Dimension> out = p.getGraph().getOutput(0).getType().getTensorType().getShape()
+            List<TensorShapeProto.Dimension> out = p.getGraph()
+                    .getOutput(0)
+                    .getType()
+                    .getTensorType()
+                    .getShape()
                     .getDimList();
             assertEquals("logits", p.getGraph().getOutput(0).getName());
             assertEquals(2, out.get(1).getDimValue());
             assertEquals("probabilities", p.getGraph().getOutput(1).getName());
 
-            Set<String> nodes = p.getGraph().getNodeList().stream().map(NodeProto::getName).collect(Collectors.toSet());
-            for (String n : new String[] {"stem.a.conv", "stem.a.bn", "stem.a.bn.relu", "enc2.pool",
-                "enc2.block.shortcut", "sa.conv", "mixer.4.dw", "mixer.4.gelu2", "dec4.upsample", "dec3.mcsa.g_bn",
-                "dec3.ca.fc_out", "dec1.fuse.conv", "head", "softmax"}) {
+            Set<String> nodes =
+                    p.getGraph().getNodeList().stream().map(NodeProto::getName).collect(Collectors.toSet());
+            for (String n : new String[] {
+                "stem.a.conv",
+                "stem.a.bn",
+                "stem.a.bn.relu",
+                "enc2.pool",
+                "enc2.block.shortcut",
+                "sa.conv",
+                "mixer.4.dw",
+                "mixer.4.gelu2",
+                "dec4.upsample",
+                "dec3.mcsa.g_bn",
+                "dec3.ca.fc_out",
+                "dec1.fuse.conv",
+                "head",
+                "softmax"
+            }) {
                 assertTrue(nodes.contains(n), "node " + n + " in " + nodes);
             }
             assertFalse(nodes.contains("dec4.mcsa.p"), "MCSA is not at stage 4 by default");
 
-            Set<String> inits = p.getGraph().getInitializerList().stream().map(TensorProto::getName)
+            Set<String> inits = p.getGraph().getInitializerList().stream()
+                    .map(TensorProto::getName)
                     .collect(Collectors.toSet());
             Set<String> expected = new HashSet<>();
             for (String k : m.stateDict().keySet()) {
@@ -174,15 +210,20 @@ class OnnxExportTest {
             weights.removeIf(k -> k.startsWith("const."));
             assertEquals(expected, weights);
             TensorProto w = p.getGraph().getInitializerList().stream()
-                    .filter(t -> t.getName().equals("dec3.mcsa.d.weight")).findFirst().orElseThrow();
+                    .filter(t -> t.getName().equals("dec3.mcsa.d.weight"))
+                    .findFirst()
+                    .orElseThrow();
             assertEquals(List.of(32L, 32L, 3L, 3L), w.getDimsList(), "OIHW weights kept as they are");
-            assertArrayEquals(m.stateDict().get("dec3.mcsa.d.weight").toByteArray(), w.getRawData().toByteArray());
+            assertArrayEquals(
+                    m.stateDict().get("dec3.mcsa.d.weight").toByteArray(),
+                    w.getRawData().toByteArray());
 
             Map<String, String> meta = new LinkedHashMap<>();
             p.getMetadataPropsList().forEach(e -> meta.put(e.getKey(), e.getValue()));
             ObjectMapper json = new ObjectMapper();
-            assertEquals(m.architecture(), json.readValue(meta.get("architecture"),
-                    new TypeReference<Map<String, String>>() {}));
+            assertEquals(
+                    m.architecture(),
+                    json.readValue(meta.get("architecture"), new TypeReference<Map<String, String>>() {}));
             assertEquals(pre, json.readValue(meta.get("preprocessing"), new TypeReference<Map<String, String>>() {}));
             assertEquals("NCHW", meta.get("input_layout"));
             assertEquals("16", meta.get("size_multiple"));
@@ -212,8 +253,17 @@ class OnnxExportTest {
     @Test
     void checkpointExportCarriesPreprocessingAndSoftmax() throws Exception {
         Path ckpt = dir.resolve("m.safetensors");
-        Map<String, String> pre = Map.of("image_size", "32", "channels", "3", "mean", "0.5", "std", "0.25",
-                "resize", "area when shrinking, bilinear when enlarging");
+        Map<String, String> pre = Map.of(
+                "image_size",
+                "32",
+                "channels",
+                "3",
+                "mean",
+                "0.5",
+                "std",
+                "0.25",
+                "resize",
+                "area when shrinking, bilinear when enlarging");
         ArUNetConfig c = ArUNetConfig.paper().withWidth(4).withMixerDepth(1);
         try (SegmentationModel m = new ArUNet(cpu, c, Init.Scheme.AUTHORS, 9)) {
             randomizeBatchNorm(m, 4);
@@ -225,10 +275,12 @@ class OnnxExportTest {
             m.eval();
             float[] x = gaussian(new SplittableRandom(8), 3 * 32 * 32);
             float[] expected = ours(m, x, 1, 32, 32);
-            try (OrtSession s = session(file); OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x),
-                    new long[] {1, 3, 32, 32}); OrtSession.Result out = s.run(Map.of("image", t))) {
-                assertEquals(new ObjectMapper().writeValueAsString(pre), s.getMetadata().getCustomMetadata()
-                        .get("preprocessing"));
+            try (OrtSession s = session(file);
+                    OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {1, 3, 32, 32});
+                    OrtSession.Result out = s.run(Map.of("image", t))) {
+                assertEquals(
+                        new ObjectMapper().writeValueAsString(pre),
+                        s.getMetadata().getCustomMetadata().get("preprocessing"));
                 float[] logits = floats((OnnxTensor) out.get("logits").orElseThrow());
                 float[] probs = floats((OnnxTensor) out.get("probabilities").orElseThrow());
                 assertAgree("checkpoint logits", logits, expected);
@@ -247,8 +299,8 @@ class OnnxExportTest {
     void unknownModelFailsNamingItAndLeavesNoFile() throws IOException {
         try (SegmentationModel m = new ToyModel(cpu)) {
             Path file = dir.resolve("toy.onnx");
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> OnnxExporter.export(m, file, null));
+            IllegalArgumentException e =
+                    assertThrows(IllegalArgumentException.class, () -> OnnxExporter.export(m, file, null));
             assertTrue(e.getMessage().contains(ToyModel.class.getName()), e.getMessage());
             assertTrue(e.getMessage().contains("toy"), e.getMessage());
             try (Stream<Path> s = Files.list(dir)) {
@@ -281,8 +333,11 @@ class OnnxExportTest {
                 at = i;
             }
         }
-        assertTrue(worst <= RTOL, String.format("%s: ONNX Runtime %s vs ours %s at [%d], relative error %.3g > %.0e",
-                label, at < 0 ? "-" : actual[at], at < 0 ? "-" : expected[at], at, worst, RTOL));
+        assertTrue(
+                worst <= RTOL,
+                String.format(
+                        "%s: ONNX Runtime %s vs ours %s at [%d], relative error %.3g > %.0e",
+                        label, at < 0 ? "-" : actual[at], at < 0 ? "-" : expected[at], at, worst, RTOL));
     }
 
     /**

@@ -92,12 +92,12 @@ class CpuBf16TrainingTest {
             Object[][] cases = {
                 {Conv2dSpec.same(64, 64, 3, 1, 1, false), false, 2, 16, 16},
                 {Conv2dSpec.same(3, 16, 3, 1, 1, true), false, 2, 12, 10},
-                {Conv2dSpec.same(128, 128, 3, 1, 1, true), false, 1, 8, 8},  // the blocked backward weights
+                {Conv2dSpec.same(128, 128, 3, 1, 1, true), false, 1, 8, 8}, // the blocked backward weights
                 {Conv2dSpec.same(24, 40, 1, 1, 1, true), false, 2, 9, 7},
-                {Conv2dSpec.same(32, 32, 3, 1, 32, true), false, 2, 8, 8},  // depthwise
-                {Conv2dSpec.of(16, 16, 3, 2, 1, 1, 1, false), false, 2, 13, 11},  // stride 2
-                {Conv2dSpec.of(16, 16, 3, 1, 2, 2, 1, true), false, 1, 12, 12},  // dilation 2
-                {Conv2dSpec.same(32, 16, 3, 1, 1, true), true, 2, 8, 6},  // upsampling
+                {Conv2dSpec.same(32, 32, 3, 1, 32, true), false, 2, 8, 8}, // depthwise
+                {Conv2dSpec.of(16, 16, 3, 2, 1, 1, 1, false), false, 2, 13, 11}, // stride 2
+                {Conv2dSpec.of(16, 16, 3, 1, 2, 2, 1, true), false, 1, 12, 12}, // dilation 2
+                {Conv2dSpec.same(32, 16, 3, 1, 1, true), true, 2, 8, 6}, // upsampling
             };
             String[] names = {"forward", "backward data", "backward weights", "backward bias"};
             for (Object[] c : cases) {
@@ -128,15 +128,22 @@ class CpuBf16TrainingTest {
         try (CpuBackend be = new CpuBackend(2)) {
             assumeTrue(be.supportsBf16Inference(), "this CPU has no AVX512-BF16 or AMX");
             be.setTrainingPrecision(Precision.BF16);
-            for (Conv2dSpec spec : new Conv2dSpec[] {Conv2dSpec.same(64, 64, 3, 1, 1, false),
-                    Conv2dSpec.same(128, 128, 3, 1, 1, true), Conv2dSpec.same(64, 128, 1, 1, 1, false),
-                    Conv2dSpec.same(32, 32, 3, 1, 32, true)}) {
+            for (Conv2dSpec spec : new Conv2dSpec[] {
+                Conv2dSpec.same(64, 64, 3, 1, 1, false),
+                Conv2dSpec.same(128, 128, 3, 1, 1, true),
+                Conv2dSpec.same(64, 128, 1, 1, 1, false),
+                Conv2dSpec.same(32, 32, 3, 1, 32, true)
+            }) {
                 try (Conv2dOp op = be.conv2d(spec)) {
                     CpuConv2dOp cpu = (CpuConv2dOp) op;
-                    for (CpuConv2dOp.Pass pass : new CpuConv2dOp.Pass[] {CpuConv2dOp.Pass.FORWARD_TRAINING,
-                            CpuConv2dOp.Pass.BACKWARD_DATA, CpuConv2dOp.Pass.BACKWARD_WEIGHTS}) {
+                    for (CpuConv2dOp.Pass pass : new CpuConv2dOp.Pass[] {
+                        CpuConv2dOp.Pass.FORWARD_TRAINING,
+                        CpuConv2dOp.Pass.BACKWARD_DATA,
+                        CpuConv2dOp.Pass.BACKWARD_WEIGHTS
+                    }) {
                         String impl = cpu.implementation(pass, 2, 32, 32);
-                        assertFalse(impl.startsWith("ref") || impl.contains("gemm:ref"), spec + " " + pass + ": " + impl);
+                        assertFalse(
+                                impl.startsWith("ref") || impl.contains("gemm:ref"), spec + " " + pass + ": " + impl);
                     }
                 }
             }
@@ -185,7 +192,9 @@ class CpuBf16TrainingTest {
                 differs |= bf16[i] != f32[i];
             }
             assertTrue(differs, "bf16 must actually have been used");
-            assertTrue(bf16[bf16.length - 1] < 0.9 * bf16[0], "bf16 training lowers the loss: " + java.util.Arrays.toString(bf16));
+            assertTrue(
+                    bf16[bf16.length - 1] < 0.9 * bf16[0],
+                    "bf16 training lowers the loss: " + java.util.Arrays.toString(bf16));
         }
     }
 

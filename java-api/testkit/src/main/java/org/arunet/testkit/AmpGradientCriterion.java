@@ -52,8 +52,8 @@ public final class AmpGradientCriterion {
      * @param errors per parameter (empty when only the summary is known)
      * @param source where the numbers come from, for the log
      */
-    public record Spread(double median, double worst, String worstParameter, Map<String, Double> errors,
-            String source) {
+    public record Spread(
+            double median, double worst, String worstParameter, Map<String, Double> errors, String source) {
         public Spread {
             errors = Map.copyOf(errors);
         }
@@ -101,34 +101,60 @@ public final class AmpGradientCriterion {
      * @param bounds each parameter's bound, in the order of the errors
      * @param problem why it failed before any comparison (no gradients, a non-finite error), or null
      */
-    public record Verdict(boolean pass, int parameters, double median, double worst, String worstParameter,
-            Spread reference, double medianBound, boolean medianOk, Map<String, Double> overBound,
-            Map<String, Double> bounds, String problem) {
+    public record Verdict(
+            boolean pass,
+            int parameters,
+            double median,
+            double worst,
+            String worstParameter,
+            Spread reference,
+            double medianBound,
+            boolean medianOk,
+            Map<String, Double> overBound,
+            Map<String, Double> bounds,
+            String problem) {
 
         /** One line: arunet's and PyTorch's median and worst, each condition, the verdict. */
         public String line() {
             StringBuilder s = new StringBuilder();
-            s.append(String.format("arunet median %.3g, worst %.3g (%s) over %d parameters; PyTorch AMP median %.3g,"
-                    + " worst %.3g (%s) [%s]", median, worst, worstParameter, parameters, reference.median(),
-                    reference.worst(), reference.worstParameter(), reference.source()));
+            s.append(String.format(
+                    "arunet median %.3g, worst %.3g (%s) over %d parameters; PyTorch AMP median %.3g,"
+                            + " worst %.3g (%s) [%s]",
+                    median,
+                    worst,
+                    worstParameter,
+                    parameters,
+                    reference.median(),
+                    reference.worst(),
+                    reference.worstParameter(),
+                    reference.source()));
             if (problem != null) {
                 s.append("; ").append(problem);
             } else {
-                s.append(String.format("; median <= %.2f x %.3g = %.3g: %s", MEDIAN_FACTOR, reference.median(),
-                        medianBound, medianOk ? "yes" : "NO"));
-                String bound = String.format("%.0f x %.3g = %.3g", MEDIAN_MULTIPLE, reference.median(),
-                        MEDIAN_MULTIPLE * reference.median());
-                s.append("; each parameter <= ").append(reference.perParameter()
-                        ? String.format("max(%.0f x PyTorch's on it, %s)", SAME_PARAMETER_FACTOR, bound) : bound)
-                        .append(": ").append(overBound.isEmpty() ? "yes" : "NO, " + overBound.size() + " over");
+                s.append(String.format(
+                        "; median <= %.2f x %.3g = %.3g: %s",
+                        MEDIAN_FACTOR, reference.median(), medianBound, medianOk ? "yes" : "NO"));
+                String bound = String.format(
+                        "%.0f x %.3g = %.3g",
+                        MEDIAN_MULTIPLE, reference.median(), MEDIAN_MULTIPLE * reference.median());
+                s.append("; each parameter <= ")
+                        .append(
+                                reference.perParameter()
+                                        ? String.format("max(%.0f x PyTorch's on it, %s)", SAME_PARAMETER_FACTOR, bound)
+                                        : bound)
+                        .append(": ")
+                        .append(overBound.isEmpty() ? "yes" : "NO, " + overBound.size() + " over");
                 int shown = 0;
                 for (Map.Entry<String, Double> e : overBound.entrySet()) {
                     if (shown++ == 5) {
                         s.append(", ...");
                         break;
                     }
-                    s.append(String.format(shown == 1 ? ": %s %.3g > %.3g" : ", %s %.3g > %.3g", e.getKey(),
-                            e.getValue(), bounds.getOrDefault(e.getKey(), Double.NaN)));
+                    s.append(String.format(
+                            shown == 1 ? ": %s %.3g > %.3g" : ", %s %.3g > %.3g",
+                            e.getKey(),
+                            e.getValue(),
+                            bounds.getOrDefault(e.getKey(), Double.NaN)));
                 }
             }
             return s.append(pass ? " -> PASS" : " -> FAIL").toString();
@@ -141,7 +167,17 @@ public final class AmpGradientCriterion {
         Map<String, Double> bounds = new LinkedHashMap<>();
         double medianBound = MEDIAN_FACTOR * reference.median();
         if (errors.isEmpty()) {
-            return new Verdict(false, 0, Double.NaN, Double.NaN, "-", reference, medianBound, false, over, bounds,
+            return new Verdict(
+                    false,
+                    0,
+                    Double.NaN,
+                    Double.NaN,
+                    "-",
+                    reference,
+                    medianBound,
+                    false,
+                    over,
+                    bounds,
                     "no gradients to judge");
         }
         String worst = null;
@@ -155,8 +191,18 @@ public final class AmpGradientCriterion {
             }
         }
         if (!over.isEmpty()) {
-            return new Verdict(false, errors.size(), Double.NaN, errors.get(worst), worst, reference, medianBound,
-                    false, over, bounds, "non-finite error for " + String.join(", ", over.keySet()));
+            return new Verdict(
+                    false,
+                    errors.size(),
+                    Double.NaN,
+                    errors.get(worst),
+                    worst,
+                    reference,
+                    medianBound,
+                    false,
+                    over,
+                    bounds,
+                    "non-finite error for " + String.join(", ", over.keySet()));
         }
         double median = median(errors.values());
         boolean medianOk = median <= medianBound;
@@ -171,8 +217,18 @@ public final class AmpGradientCriterion {
                 over.put(e.getKey(), e.getValue());
             }
         }
-        return new Verdict(medianOk && over.isEmpty(), errors.size(), median, errors.get(worst), worst, reference,
-                medianBound, medianOk, over, bounds, null);
+        return new Verdict(
+                medianOk && over.isEmpty(),
+                errors.size(),
+                median,
+                errors.get(worst),
+                worst,
+                reference,
+                medianBound,
+                medianOk,
+                over,
+                bounds,
+                null);
     }
 
     /** The per-parameter gradient errors among a case's results: outputs "grad.NAME" -> NAME. */
@@ -188,10 +244,22 @@ public final class AmpGradientCriterion {
 
     /** The verdict as one more output of the case (so that it shows wherever outputs are listed). */
     public static Comparison.Result asResult(String group, String caseName, Verdict v) {
-        return new Comparison.Result(group, caseName, OUTPUT, v.pass(), v.parameters(),
-                v.overBound().size() + (v.medianOk() ? 0 : 1), Double.NaN, v.median(), -1, Double.NaN, Double.NaN,
-                String.format("median <= %.2f x PyTorch's, each <= max(%.0f x PyTorch's, %.0f x its median)",
-                        MEDIAN_FACTOR, SAME_PARAMETER_FACTOR, MEDIAN_MULTIPLE), v.line());
+        return new Comparison.Result(
+                group,
+                caseName,
+                OUTPUT,
+                v.pass(),
+                v.parameters(),
+                v.overBound().size() + (v.medianOk() ? 0 : 1),
+                Double.NaN,
+                v.median(),
+                -1,
+                Double.NaN,
+                Double.NaN,
+                String.format(
+                        "median <= %.2f x PyTorch's, each <= max(%.0f x PyTorch's, %.0f x its median)",
+                        MEDIAN_FACTOR, SAME_PARAMETER_FACTOR, MEDIAN_MULTIPLE),
+                v.line());
     }
 
     static double median(Collection<Double> values) {

@@ -19,21 +19,43 @@ public final class Comparison {
      * @param worst index of the largest difference, with both values there
      * @param bad elements outside the element-wise tolerance
      */
-    public record Result(String group, String caseName, String output, boolean pass, long elements, long bad,
-            double maxAbs, double normRel, long worst, double worstActual, double worstExpected, String tolerance,
+    public record Result(
+            String group,
+            String caseName,
+            String output,
+            boolean pass,
+            long elements,
+            long bad,
+            double maxAbs,
+            double normRel,
+            long worst,
+            double worstActual,
+            double worstExpected,
+            String tolerance,
             String note) {
 
         /** One line: PASS/FAIL, case, output, numbers. */
         public String line() {
-            return String.format("%s %s :: %s  n=%d bad=%d max|d|=%.3g norm-rel=%.3g (at [%d] %.7g vs %.7g; %s)%s",
-                    pass ? "PASS" : "FAIL", caseName, output, elements, bad, maxAbs, normRel, worst, worstActual,
-                    worstExpected, tolerance, note.isEmpty() ? "" : " " + note);
+            return String.format(
+                    "%s %s :: %s  n=%d bad=%d max|d|=%.3g norm-rel=%.3g (at [%d] %.7g vs %.7g; %s)%s",
+                    pass ? "PASS" : "FAIL",
+                    caseName,
+                    output,
+                    elements,
+                    bad,
+                    maxAbs,
+                    normRel,
+                    worst,
+                    worstActual,
+                    worstExpected,
+                    tolerance,
+                    note.isEmpty() ? "" : " " + note);
         }
     }
 
     /** Compares every expected output of {@code c}; a missing or mis-shaped output fails. */
-    public static List<Result> compare(OpCase c, Map<String, HostTensor> actual, Map<String, HostTensor> expected,
-            Precision precision) {
+    public static List<Result> compare(
+            OpCase c, Map<String, HostTensor> actual, Map<String, HostTensor> expected, Precision precision) {
         List<Result> out = new ArrayList<>();
         for (Map.Entry<String, HostTensor> e : expected.entrySet()) {
             String name = e.getKey();
@@ -41,13 +63,36 @@ public final class Comparison {
             HostTensor got = actual.get(name);
             Tolerance tol = c.tolerance(name, precision);
             if (got == null) {
-                out.add(new Result(c.group(), c.name(), name, false, want.numel(), want.numel(), Double.NaN, Double.NaN, -1,
-                        Double.NaN, Double.NaN, tol.toString(), "(missing output)"));
+                out.add(new Result(
+                        c.group(),
+                        c.name(),
+                        name,
+                        false,
+                        want.numel(),
+                        want.numel(),
+                        Double.NaN,
+                        Double.NaN,
+                        -1,
+                        Double.NaN,
+                        Double.NaN,
+                        tol.toString(),
+                        "(missing output)"));
                 continue;
             }
             if (got.dtype() != want.dtype() || !Arrays.equals(got.shape(), want.shape())) {
-                out.add(new Result(c.group(), c.name(), name, false, want.numel(), want.numel(), Double.NaN, Double.NaN,
-                        -1, Double.NaN, Double.NaN, tol.toString(),
+                out.add(new Result(
+                        c.group(),
+                        c.name(),
+                        name,
+                        false,
+                        want.numel(),
+                        want.numel(),
+                        Double.NaN,
+                        Double.NaN,
+                        -1,
+                        Double.NaN,
+                        Double.NaN,
+                        tol.toString(),
                         "(got " + got.describe() + ", expected " + want.describe() + ")"));
                 continue;
             }
@@ -58,8 +103,20 @@ public final class Comparison {
         }
         for (String name : actual.keySet()) {
             if (!expected.containsKey(name)) {
-                out.add(new Result(c.group(), c.name(), name, false, 0, 0, Double.NaN, Double.NaN, -1, Double.NaN,
-                        Double.NaN, "", "(output not in the expected results)"));
+                out.add(new Result(
+                        c.group(),
+                        c.name(),
+                        name,
+                        false,
+                        0,
+                        0,
+                        Double.NaN,
+                        Double.NaN,
+                        -1,
+                        Double.NaN,
+                        Double.NaN,
+                        "",
+                        "(output not in the expected results)"));
             }
         }
         return out;
@@ -130,7 +187,8 @@ public final class Comparison {
                 d = Math.abs(a[i] - b[i]);
             }
             if (!equal) {
-                boolean ok = Double.isFinite(d) && d <= Math.max(tol.atol(), 0) + Math.max(tol.rtol(), 0) * Math.abs(b[i]);
+                boolean ok =
+                        Double.isFinite(d) && d <= Math.max(tol.atol(), 0) + Math.max(tol.rtol(), 0) * Math.abs(b[i]);
                 if (tol.elementwiseChecked() && !ok) {
                     bad++;
                 }
@@ -149,11 +207,22 @@ public final class Comparison {
             }
         }
         double denom = Math.max(Math.sqrt(ref2), tol.normFloor());
-        double normRel = nonFiniteMismatch ? Double.POSITIVE_INFINITY
-                : denom == 0 ? Math.sqrt(diff2) : Math.sqrt(diff2) / denom;
+        double normRel =
+                nonFiniteMismatch ? Double.POSITIVE_INFINITY : denom == 0 ? Math.sqrt(diff2) : Math.sqrt(diff2) / denom;
         boolean pass = bad == 0 && !nonFiniteMismatch && (tol.normRtol() < 0 || normRel <= tol.normRtol());
-        return new Result(group, caseName, output, pass, a.length, bad, maxAbs, normRel, worst,
-                a.length == 0 ? Double.NaN : a[(int) worst], b.length == 0 ? Double.NaN : b[(int) worst], tol.toString(),
+        return new Result(
+                group,
+                caseName,
+                output,
+                pass,
+                a.length,
+                bad,
+                maxAbs,
+                normRel,
+                worst,
+                a.length == 0 ? Double.NaN : a[(int) worst],
+                b.length == 0 ? Double.NaN : b[(int) worst],
+                tol.toString(),
                 "");
     }
 }

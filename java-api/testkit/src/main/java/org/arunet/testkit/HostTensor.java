@@ -26,8 +26,8 @@ public record HostTensor(DType dtype, Layout layout, int[] shape, float[] floats
 
     /** A double scalar, stored exactly (raw bits in an I64 [1]). */
     public static HostTensor scalar(double v) {
-        return new HostTensor(DType.I64, Layout.PLAIN, new int[] {1}, null, null,
-                new long[] {Double.doubleToRawLongBits(v)});
+        return new HostTensor(
+                DType.I64, Layout.PLAIN, new int[] {1}, null, null, new long[] {Double.doubleToRawLongBits(v)});
     }
 
     /** The double of a {@link #scalar}. */

@@ -166,7 +166,10 @@ public final class OpCases {
                     .build());
         }
         c.add(OpCase.builder("basics", "sumOfSquares of 100003 values and of a NaN")
-                .inputs(r -> map("x", rn(r, Layout.PLAIN, 1f, 100003), "nan",
+                .inputs(r -> map(
+                        "x",
+                        rn(r, Layout.PLAIN, 1f, 100003),
+                        "nan",
                         HostTensor.f32(Layout.PLAIN, new int[] {3}, new float[] {1f, Float.NaN, 2f})))
                 .run((sc, in, out) -> {
                     out.put("sum", HostTensor.scalar(sc.backend().sumOfSquares(in.get("x"))));
@@ -181,9 +184,15 @@ public final class OpCases {
     static void activations(List<OpCase> c) {
         int[] s = {2, 13, 11, 17};
         c.add(OpCase.builder("activation", "forward and backward of NONE, RELU, GELU, SIGMOID on " + shape(s))
-                .inputs(r -> map("x", rn(r, Layout.NHWC, 3f, s), "dy", nhwc(r, s), "special",
-                        HostTensor.f32(Layout.PLAIN, new int[] {6}, new float[] {Float.NaN, Float.POSITIVE_INFINITY,
-                                Float.NEGATIVE_INFINITY, 0f, -0f, 1e-30f})))
+                .inputs(r -> map(
+                        "x",
+                        rn(r, Layout.NHWC, 3f, s),
+                        "dy",
+                        nhwc(r, s),
+                        "special",
+                        HostTensor.f32(Layout.PLAIN, new int[] {6}, new float[] {
+                            Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f, 1e-30f
+                        })))
                 .run((sc, in, out) -> {
                     Backend be = sc.backend();
                     Tensor x = in.get("x");
@@ -233,9 +242,14 @@ public final class OpCases {
         int ow = spec.outW(w);
         double terms = (double) n * oh * ow;
         c.add(OpCase.builder("conv2d", spec + " on " + shape(n, h, w))
-                .inputs(r -> map("x", nhwc(r, n, h, w, spec.inChannels()), "w",
-                        rn(r, Layout.OIHW, 0.3f, spec.weightShape()), "b",
-                        spec.bias() ? rn(r, Layout.PLAIN, 1f, spec.outChannels()) : null, "dy",
+                .inputs(r -> map(
+                        "x",
+                        nhwc(r, n, h, w, spec.inChannels()),
+                        "w",
+                        rn(r, Layout.OIHW, 0.3f, spec.weightShape()),
+                        "b",
+                        spec.bias() ? rn(r, Layout.PLAIN, 1f, spec.outChannels()) : null,
+                        "dy",
                         nhwc(r, n, oh, ow, spec.outChannels())))
                 .run((sc, in, out) -> {
                     Conv2dOp op = sc.conv(spec);
@@ -264,7 +278,9 @@ public final class OpCases {
                     out.put("forward after a weight update", HostTensor.of(y));
                 })
                 .tolerance(sums((double) (spec.inChannels() / spec.groups()) * spec.kernelH() * spec.kernelW()))
-                .tolerance("backward data", sums((double) (spec.outChannels() / spec.groups()) * spec.kernelH() * spec.kernelW()))
+                .tolerance(
+                        "backward data",
+                        sums((double) (spec.outChannels() / spec.groups()) * spec.kernelH() * spec.kernelW()))
                 .tolerance("backward weights", sums(terms))
                 .tolerance("backward bias", sums(terms))
                 .half(CONV_FP16, CONV_BF16)
@@ -294,32 +310,77 @@ public final class OpCases {
         int co = spec.outChannels();
         int c1 = spec.inChannels() / 2;
         double terms = (double) (spec.inChannels() / spec.groups()) * spec.kernelH() * spec.kernelW();
-        c.add(OpCase.builder("fused", (upsampled ? "upsampled " : "") + spec + " on " + shape(n, h, w)
-                + ": convForwardFused epilogues" + (upsampled ? ", forward and backward" : ", two-block input"))
-                .inputs(r -> map("x", nhwc(r, n, h, w, spec.inChannels()), "w",
-                        rn(r, Layout.OIHW, 0.3f, spec.weightShape()), "b",
-                        spec.bias() ? rn(r, Layout.PLAIN, 1f, co) : null, "gamma", rn(r, Layout.PLAIN, 1f, co), "beta",
-                        rn(r, Layout.PLAIN, 1f, co), "mean", rn(r, Layout.PLAIN, 1f, co), "var", positive(r, co),
-                        "m", nhwc(r, n, oh, ow, co), "a", nhwc(r, n, oh, ow, co), "y0", nhwc(r, n, oh, ow, co),
-                        "dy", nhwc(r, n, oh, ow, co)))
+        c.add(OpCase.builder(
+                        "fused",
+                        (upsampled ? "upsampled " : "") + spec + " on " + shape(n, h, w)
+                                + ": convForwardFused epilogues"
+                                + (upsampled ? ", forward and backward" : ", two-block input"))
+                .inputs(r -> map(
+                        "x",
+                        nhwc(r, n, h, w, spec.inChannels()),
+                        "w",
+                        rn(r, Layout.OIHW, 0.3f, spec.weightShape()),
+                        "b",
+                        spec.bias() ? rn(r, Layout.PLAIN, 1f, co) : null,
+                        "gamma",
+                        rn(r, Layout.PLAIN, 1f, co),
+                        "beta",
+                        rn(r, Layout.PLAIN, 1f, co),
+                        "mean",
+                        rn(r, Layout.PLAIN, 1f, co),
+                        "var",
+                        positive(r, co),
+                        "m",
+                        nhwc(r, n, oh, ow, co),
+                        "a",
+                        nhwc(r, n, oh, ow, co),
+                        "y0",
+                        nhwc(r, n, oh, ow, co),
+                        "dy",
+                        nhwc(r, n, oh, ow, co)))
                 .run((sc, in, out) -> {
                     Backend be = sc.backend();
                     Conv2dOp op = upsampled ? sc.convUpsampled(spec) : sc.conv(spec);
                     Tensor x = in.get("x");
                     Tensor wt = in.get("w");
                     Tensor b = in.get("b");
-                    ConvEpilogue.BatchNorm bn = new ConvEpilogue.BatchNorm(in.get("gamma"), in.get("beta"),
-                            in.get("mean"), in.get("var"), 1e-5f);
+                    ConvEpilogue.BatchNorm bn = new ConvEpilogue.BatchNorm(
+                            in.get("gamma"), in.get("beta"), in.get("mean"), in.get("var"), 1e-5f);
                     Map<String, ConvEpilogue> epilogues = new LinkedHashMap<>();
                     epilogues.put("none", ConvEpilogue.none());
-                    epilogues.put("bn relu", ConvEpilogue.builder().batchNorm(bn).act(Activation.RELU).build());
-                    epilogues.put("bn relu sum",
-                            ConvEpilogue.builder().batchNorm(bn).act(Activation.RELU).sum().build());
-                    epilogues.put("bn mul add",
-                            ConvEpilogue.builder().batchNorm(bn).mul(in.get("m")).add(in.get("a")).build());
-                    epilogues.put("gelu bn add",
-                            ConvEpilogue.builder().act(Activation.GELU).batchNorm(bn).add(in.get("a")).build());
-                    epilogues.put("bn sigmoid", ConvEpilogue.builder().batchNorm(bn).act(Activation.SIGMOID).build());
+                    epilogues.put(
+                            "bn relu",
+                            ConvEpilogue.builder()
+                                    .batchNorm(bn)
+                                    .act(Activation.RELU)
+                                    .build());
+                    epilogues.put(
+                            "bn relu sum",
+                            ConvEpilogue.builder()
+                                    .batchNorm(bn)
+                                    .act(Activation.RELU)
+                                    .sum()
+                                    .build());
+                    epilogues.put(
+                            "bn mul add",
+                            ConvEpilogue.builder()
+                                    .batchNorm(bn)
+                                    .mul(in.get("m"))
+                                    .add(in.get("a"))
+                                    .build());
+                    epilogues.put(
+                            "gelu bn add",
+                            ConvEpilogue.builder()
+                                    .act(Activation.GELU)
+                                    .batchNorm(bn)
+                                    .add(in.get("a"))
+                                    .build());
+                    epilogues.put(
+                            "bn sigmoid",
+                            ConvEpilogue.builder()
+                                    .batchNorm(bn)
+                                    .act(Activation.SIGMOID)
+                                    .build());
                     Tensor y = sc.nhwc(n, oh, ow, co);
                     for (Map.Entry<String, ConvEpilogue> e : epilogues.entrySet()) {
                         be.copy(in.get("y0"), y);
@@ -383,8 +444,19 @@ public final class OpCases {
                             HostTensor x = HostTensor.f32(Layout.NHWC, s, randn(r, Tensor.numel(s), 2f, 3f));
                             HostTensor gamma = rn(r, Layout.PLAIN, 1f, ch);
                             HostTensor beta = rn(r, Layout.PLAIN, 1f, ch);
-                            Map<String, HostTensor> in = map("x", x, "gamma", gamma, "beta", beta, "runningMean",
-                                    rn(r, Layout.PLAIN, 1f, ch), "runningVar", positive(r, ch), "dy", nhwc(r, s));
+                            Map<String, HostTensor> in = map(
+                                    "x",
+                                    x,
+                                    "gamma",
+                                    gamma,
+                                    "beta",
+                                    beta,
+                                    "runningMean",
+                                    rn(r, Layout.PLAIN, 1f, ch),
+                                    "runningVar",
+                                    positive(r, ch),
+                                    "dy",
+                                    nhwc(r, s));
                             // the backward's saved statistics and output, computed here in double, so that both
                             // backends start the backward from the same values
                             float[] xv = x.floats();
@@ -419,14 +491,36 @@ public final class OpCases {
                             Backend be = sc.backend();
                             Tensor x = in.get("x");
                             Tensor y = sc.like(x);
-                            be.batchNormForward(x, in.get("gamma"), in.get("beta"), in.get("runningMean"),
-                                    in.get("runningVar"), null, null, y, false, 0.1f, 1e-5f, act);
+                            be.batchNormForward(
+                                    x,
+                                    in.get("gamma"),
+                                    in.get("beta"),
+                                    in.get("runningMean"),
+                                    in.get("runningVar"),
+                                    null,
+                                    null,
+                                    y,
+                                    false,
+                                    0.1f,
+                                    1e-5f,
+                                    act);
                             out.put("inference y", HostTensor.of(y));
                             if (m >= 2) {
                                 Tensor sm = sc.plain(ch);
                                 Tensor si = sc.plain(ch);
-                                be.batchNormForward(x, in.get("gamma"), in.get("beta"), in.get("runningMean"),
-                                        in.get("runningVar"), sm, si, y, true, 0.1f, 1e-5f, act);
+                                be.batchNormForward(
+                                        x,
+                                        in.get("gamma"),
+                                        in.get("beta"),
+                                        in.get("runningMean"),
+                                        in.get("runningVar"),
+                                        sm,
+                                        si,
+                                        y,
+                                        true,
+                                        0.1f,
+                                        1e-5f,
+                                        act);
                                 out.put("training y", HostTensor.of(y));
                                 out.put("saveMean", HostTensor.of(sm));
                                 out.put("saveInvStd", HostTensor.of(si));
@@ -435,8 +529,17 @@ public final class OpCases {
                                 Tensor dx = sc.like(x);
                                 Tensor dg = sc.plain(ch);
                                 Tensor db = sc.plain(ch);
-                                be.batchNormBackward(in.get("dy"), x, in.get("savedY"), in.get("gamma"),
-                                        in.get("savedMean"), in.get("savedInvStd"), dx, dg, db, act);
+                                be.batchNormBackward(
+                                        in.get("dy"),
+                                        x,
+                                        in.get("savedY"),
+                                        in.get("gamma"),
+                                        in.get("savedMean"),
+                                        in.get("savedInvStd"),
+                                        dx,
+                                        dg,
+                                        db,
+                                        act);
                                 out.put("dx", HostTensor.of(dx));
                                 out.put("dGamma", HostTensor.of(dg));
                                 out.put("dBeta", HostTensor.of(db));
@@ -456,9 +559,15 @@ public final class OpCases {
             for (boolean tied : new boolean[] {false, true}) {
                 String tag = (tied ? "ties, " : "") + shape(s);
                 c.add(OpCase.builder("pool", "max pooling k3 s2 p1, k2 s2 p0, k3 s1 p1 on " + tag)
-                        .inputs(r -> map("x", tied ? ties(r, 3, s) : nhwc(r, s), "dy1",
-                                nhwc(r, s[0], (s[1] - 1) / 2 + 1, (s[2] - 1) / 2 + 1, s[3]), "dy2",
-                                nhwc(r, s[0], s[1] / 2, s[2] / 2, s[3]), "dy3", nhwc(r, s)))
+                        .inputs(r -> map(
+                                "x",
+                                tied ? ties(r, 3, s) : nhwc(r, s),
+                                "dy1",
+                                nhwc(r, s[0], (s[1] - 1) / 2 + 1, (s[2] - 1) / 2 + 1, s[3]),
+                                "dy2",
+                                nhwc(r, s[0], s[1] / 2, s[2] / 2, s[3]),
+                                "dy3",
+                                nhwc(r, s)))
                         .run((sc, in, out) -> {
                             Backend be = sc.backend();
                             Tensor x = in.get("x");
@@ -485,8 +594,15 @@ public final class OpCases {
                                 int ch = i % s[3];
                                 mx[n * s[3] + ch] = Math.max(mx[n * s[3] + ch], x.floats()[i]);
                             }
-                            return map("x", x, "max", HostTensor.f32(Layout.PLAIN, new int[] {s[0], s[3]}, mx), "dMax",
-                                    rn(r, Layout.PLAIN, 1f, s[0], s[3]), "dAvg", rn(r, Layout.PLAIN, 1f, s[0], s[3]));
+                            return map(
+                                    "x",
+                                    x,
+                                    "max",
+                                    HostTensor.f32(Layout.PLAIN, new int[] {s[0], s[3]}, mx),
+                                    "dMax",
+                                    rn(r, Layout.PLAIN, 1f, s[0], s[3]),
+                                    "dAvg",
+                                    rn(r, Layout.PLAIN, 1f, s[0], s[3]));
                         })
                         .run((sc, in, out) -> {
                             Backend be = sc.backend();
@@ -523,8 +639,13 @@ public final class OpCases {
                                 o[2 * i] = mx;
                                 o[2 * i + 1] = (float) (sum / s[3]);
                             }
-                            return map("x", x, "out", HostTensor.f32(Layout.NHWC, new int[] {s[0], s[1], s[2], 2}, o),
-                                    "dOut", nhwc(r, s[0], s[1], s[2], 2));
+                            return map(
+                                    "x",
+                                    x,
+                                    "out",
+                                    HostTensor.f32(Layout.NHWC, new int[] {s[0], s[1], s[2], 2}, o),
+                                    "dOut",
+                                    nhwc(r, s[0], s[1], s[2], 2));
                         })
                         .run((sc, in, out) -> {
                             Backend be = sc.backend();
@@ -540,8 +661,15 @@ public final class OpCases {
             }
             int cb = 5;
             c.add(OpCase.builder("pool", "upsample 2x, concat, split on " + shape(s))
-                    .inputs(r -> map("x", nhwc(r, s), "dy", nhwc(r, s[0], 2 * s[1], 2 * s[2], s[3]), "b",
-                            nhwc(r, s[0], s[1], s[2], cb), "dOut", nhwc(r, s[0], s[1], s[2], s[3] + cb)))
+                    .inputs(r -> map(
+                            "x",
+                            nhwc(r, s),
+                            "dy",
+                            nhwc(r, s[0], 2 * s[1], 2 * s[2], s[3]),
+                            "b",
+                            nhwc(r, s[0], s[1], s[2], cb),
+                            "dOut",
+                            nhwc(r, s[0], s[1], s[2], s[3] + cb)))
                     .run((sc, in, out) -> {
                         Backend be = sc.backend();
                         Tensor x = in.get("x");
@@ -569,8 +697,17 @@ public final class OpCases {
     static void products(List<OpCase> c) {
         for (int[] s : new int[][] {{2, 13, 11, 17}, {2, 16, 16, 64}}) {
             c.add(OpCase.builder("mul", "same, per pixel, per channel on " + shape(s))
-                    .inputs(r -> map("x", nhwc(r, s), "dy", nhwc(r, s), "same", nhwc(r, s), "pixel",
-                            nhwc(r, s[0], s[1], s[2], 1), "channel", rn(r, Layout.PLAIN, 1f, s[0], s[3])))
+                    .inputs(r -> map(
+                            "x",
+                            nhwc(r, s),
+                            "dy",
+                            nhwc(r, s),
+                            "same",
+                            nhwc(r, s),
+                            "pixel",
+                            nhwc(r, s[0], s[1], s[2], 1),
+                            "channel",
+                            rn(r, Layout.PLAIN, 1f, s[0], s[3])))
                     .run((sc, in, out) -> {
                         Backend be = sc.backend();
                         Tensor x = in.get("x");
@@ -605,8 +742,15 @@ public final class OpCases {
             int in = sz[1];
             int outF = sz[2];
             c.add(OpCase.builder("linear", "[" + n + ", " + in + "] -> " + outF)
-                    .inputs(r -> map("x", rn(r, Layout.PLAIN, 1f, n, in), "w", rn(r, Layout.PLAIN, 0.2f, outF, in), "b",
-                            rn(r, Layout.PLAIN, 1f, outF), "dy", rn(r, Layout.PLAIN, 1f, n, outF)))
+                    .inputs(r -> map(
+                            "x",
+                            rn(r, Layout.PLAIN, 1f, n, in),
+                            "w",
+                            rn(r, Layout.PLAIN, 0.2f, outF, in),
+                            "b",
+                            rn(r, Layout.PLAIN, 1f, outF),
+                            "dy",
+                            rn(r, Layout.PLAIN, 1f, n, outF)))
                     .run((sc, inp, out) -> {
                         Backend be = sc.backend();
                         Tensor y = sc.plain(n, outF);
@@ -646,14 +790,19 @@ public final class OpCases {
                         be.softmax(logits, p);
                         out.put("softmax", HostTensor.of(p));
                         Tensor d = sc.like(logits);
-                        out.put("ce+dice loss", HostTensor.scalar(be.crossEntropyDiceLoss(logits, target, d, 1f, 1f, 1e-5f)));
+                        out.put(
+                                "ce+dice loss",
+                                HostTensor.scalar(be.crossEntropyDiceLoss(logits, target, d, 1f, 1f, 1e-5f)));
                         out.put("ce+dice gradient", HostTensor.of(d));
-                        out.put("ce+dice loss (0.3, 1.7)",
+                        out.put(
+                                "ce+dice loss (0.3, 1.7)",
                                 HostTensor.scalar(be.crossEntropyDiceLoss(logits, target, d, 0.3f, 1.7f, 1e-5f)));
                         out.put("ce+dice gradient (0.3, 1.7)", HostTensor.of(d));
-                        out.put("ce+dice loss alone",
+                        out.put(
+                                "ce+dice loss alone",
                                 HostTensor.scalar(be.crossEntropyDiceLoss(logits, target, null, 1f, 1f, 1e-5f)));
-                        out.put("focal tversky loss",
+                        out.put(
+                                "focal tversky loss",
                                 HostTensor.scalar(be.focalTverskyLoss(logits, target, d, 0.7f, 0.3f, 0.75f, 1e-5f)));
                         out.put("focal tversky gradient", HostTensor.of(d));
                     })
@@ -678,14 +827,30 @@ public final class OpCases {
                         for (int i = 0; i < v.floats().length; i++) {
                             v.floats()[i] = Math.abs(v.floats()[i]);
                         }
-                        return map("param", rn(r, Layout.PLAIN, 1f, 4099), "grad", rn(r, Layout.PLAIN, 1f, 4099), "m",
-                                rn(r, Layout.PLAIN, 0.1f, 4099), "v", v);
+                        return map(
+                                "param",
+                                rn(r, Layout.PLAIN, 1f, 4099),
+                                "grad",
+                                rn(r, Layout.PLAIN, 1f, 4099),
+                                "m",
+                                rn(r, Layout.PLAIN, 0.1f, 4099),
+                                "v",
+                                v);
                     })
                     .run((sc, in, out) -> {
                         Backend be = sc.backend();
                         for (long step = 1; step <= 3; step++) {
-                            be.adamStep(in.get("param"), in.get("grad"), in.get("m"), in.get("v"), 1e-3f, 0.9f, 0.999f,
-                                    1e-8f, wd, step);
+                            be.adamStep(
+                                    in.get("param"),
+                                    in.get("grad"),
+                                    in.get("m"),
+                                    in.get("v"),
+                                    1e-3f,
+                                    0.9f,
+                                    0.999f,
+                                    1e-8f,
+                                    wd,
+                                    step);
                         }
                         out.put("param", HostTensor.of(in.get("param")));
                         out.put("m", HostTensor.of(in.get("m")));
@@ -720,7 +885,8 @@ public final class OpCases {
         // gradients that are zero in exact arithmetic (a bias feeding a batch norm) hold rounding noise on both
         // sides: their norm-wise error is taken against 1e-4 of the largest gradient norm (the fixture tests' rule)
         Tolerance grads = Tolerance.normwise(1e-3).withRelativeFloor(1e-4);
-        OpCase.Builder b = OpCase.builder("model", "tiny ARU-Net (width 8) on " + shape(s) + ": training step, 3 Adam steps")
+        OpCase.Builder b = OpCase.builder(
+                        "model", "tiny ARU-Net (width 8) on " + shape(s) + ": training step, 3 Adam steps")
                 .inputs(r -> map("x", nhwc(r, s), "target", targets(r, 2, s[0], s[1], s[2])))
                 .run((sc, in, out) -> {
                     Backend be = sc.backend();
@@ -762,9 +928,15 @@ public final class OpCases {
                 })
                 .tolerance(Tolerance.elementwise(1e-5, 1e-4))
                 .half(Tolerance.normwise(1e-1), Tolerance.normwise(4e-1))
-                .prefix("grad.", grads, Tolerance.measured().withRelativeFloor(1e-4),
+                .prefix(
+                        "grad.",
+                        grads,
+                        Tolerance.measured().withRelativeFloor(1e-4),
                         Tolerance.measured().withRelativeFloor(1e-4))
-                .prefix("after.", Tolerance.elementwise(1e-6, 1e-4), Tolerance.normwise(2e-2),
+                .prefix(
+                        "after.",
+                        Tolerance.elementwise(1e-6, 1e-4),
+                        Tolerance.normwise(2e-2),
                         Tolerance.normwise(1.5e-1))
                 .tolerance("loss", Tolerance.elementwise(0, 1e-5))
                 .half("loss", Tolerance.elementwise(0, 1e-2), Tolerance.elementwise(0, 5e-2));
@@ -776,7 +948,10 @@ public final class OpCases {
             // in backend-specific directions (see above): cuDNN against oneDNN on an H200 gave 1.03e-4
             // (2026-12-04), so 1e-3 there; before that, 1e-4 as for every loss.
             b.tolerance("loss after " + step + " Adam steps", Tolerance.elementwise(0, step < 2 ? 1e-4 : 1e-3));
-            b.half("loss after " + step + " Adam steps", Tolerance.elementwise(0, 1e-2), Tolerance.elementwise(0, 5e-2));
+            b.half(
+                    "loss after " + step + " Adam steps",
+                    Tolerance.elementwise(0, 1e-2),
+                    Tolerance.elementwise(0, 5e-2));
         }
         c.add(b.build());
     }
@@ -789,8 +964,9 @@ public final class OpCases {
     static void fusedModel(List<OpCase> c) {
         int[] s = {2, 32, 32, 3};
         int[] s2 = {1, 48, 64, 3};
-        OpCase.Builder b = OpCase.builder("fused", "tiny ARU-Net (width 8): eval forward, fused and unfused, on "
-                + shape(s) + " and " + shape(s2))
+        OpCase.Builder b = OpCase.builder(
+                        "fused",
+                        "tiny ARU-Net (width 8): eval forward, fused and unfused, on " + shape(s) + " and " + shape(s2))
                 .inputs(r -> map("x", nhwc(r, s), "x2", nhwc(r, s2)))
                 .run((sc, in, out) -> {
                     ArUNet net = sc.keep(new ArUNet(sc.backend(), tinyConfig(), Init.Scheme.PYTORCH, 1));

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 class AmpGradientCriterionTest {
 
     /** PyTorch: median 0.2 (of 0.1, 0.2, 0.3, 0.2, 1.5), worst 1.5 on "bias". */
-    private static final AmpGradientCriterion.Spread TORCH = AmpGradientCriterion.Spread.of(
-            map("a", 0.1, "b", 0.2, "c", 0.3, "d", 0.2, "bias", 1.5), "hand-made");
+    private static final AmpGradientCriterion.Spread TORCH =
+            AmpGradientCriterion.Spread.of(map("a", 0.1, "b", 0.2, "c", 0.3, "d", 0.2, "bias", 1.5), "hand-made");
 
     private static Map<String, Double> map(Object... kv) {
         Map<String, Double> m = new LinkedHashMap<>();
@@ -89,7 +89,8 @@ class AmpGradientCriterionTest {
         var v = AmpGradientCriterion.judge(map("a", 0.2, "b", 0.1, "new", 0.99), TORCH);
         assertEquals(1.0, v.bounds().get("new"), 1e-12);
         assertTrue(v.pass(), v.line());
-        assertFalse(AmpGradientCriterion.judge(map("a", 0.2, "b", 0.1, "new", 1.01), TORCH).pass());
+        assertFalse(AmpGradientCriterion.judge(map("a", 0.2, "b", 0.1, "new", 1.01), TORCH)
+                .pass());
     }
 
     @Test
@@ -106,7 +107,8 @@ class AmpGradientCriterionTest {
         assertTrue(v.line().contains("H200 calibration"), v.line());
         assertTrue(v.line().contains("each parameter <= 5 x 0.179"), v.line());
         // a gradient of error 1 (as far off as a zero gradient) fails in fp16
-        assertFalse(AmpGradientCriterion.judge(map("x", 0.1, "y", 0.171, "z", 1.0), fp16).pass());
+        assertFalse(AmpGradientCriterion.judge(map("x", 0.1, "y", 0.171, "z", 1.0), fp16)
+                .pass());
     }
 
     @Test
@@ -127,7 +129,8 @@ class AmpGradientCriterionTest {
     void measuredOnlyToleranceNeverFailsAFiniteOutputAndSaysSo() {
         Tolerance t = Tolerance.measured().withRelativeFloor(1e-4);
         assertEquals("measured only (||b|| >= 1.0e-04 of the largest)", t.toString());
-        assertTrue(Comparison.compare("g", "c", "grad.w", new double[] {1, 2}, new double[] {5, -3}, t).pass());
+        assertTrue(Comparison.compare("g", "c", "grad.w", new double[] {1, 2}, new double[] {5, -3}, t)
+                .pass());
         assertFalse(Comparison.compare("g", "c", "grad.w", new double[] {Double.NaN, 2}, new double[] {5, -3}, t)
                 .pass());
     }

@@ -11,8 +11,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-import org.arunet.backend.cpu.CpuBackend;
 import org.arunet.backend.Precision;
+import org.arunet.backend.cpu.CpuBackend;
 import org.arunet.backend.reference.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,7 +53,9 @@ class OpCasesOnCpuTest {
         Map<String, HostTensor> actual = c.run(cpu, c.inputs());
         List<Comparison.Result> results = Comparison.compare(c, actual, expected, Precision.F32);
         assertFalse(results.isEmpty(), c.name() + " has no outputs");
-        String failures = results.stream().filter(r -> !r.pass()).map(Comparison.Result::line)
+        String failures = results.stream()
+                .filter(r -> !r.pass())
+                .map(Comparison.Result::line)
                 .collect(Collectors.joining("\n"));
         if (!failures.isEmpty()) {
             fail(c.name() + ":\n" + failures);
@@ -71,7 +73,10 @@ class OpCasesOnCpuTest {
         Map<String, HostTensor> b = first.inputs();
         assertEquals(a.keySet(), b.keySet());
         for (String k : a.keySet()) {
-            assertEquals(java.util.Arrays.toString(a.get(k).floats()), java.util.Arrays.toString(b.get(k).floats()), k);
+            assertEquals(
+                    java.util.Arrays.toString(a.get(k).floats()),
+                    java.util.Arrays.toString(b.get(k).floats()),
+                    k);
         }
     }
 
@@ -83,15 +88,22 @@ class OpCasesOnCpuTest {
         HostTensor add = actual.get("add");
         add.floats()[3] += 1e-3f;
         List<Comparison.Result> results = Comparison.compare(c, actual, expected, Precision.F32);
-        Comparison.Result r = results.stream().filter(x -> x.output().equals("add")).findFirst().orElseThrow();
+        Comparison.Result r = results.stream()
+                .filter(x -> x.output().equals("add"))
+                .findFirst()
+                .orElseThrow();
         assertFalse(r.pass(), r.line());
         assertEquals(3, r.worst(), r.line());
         actual.remove("fill");
-        assertTrue(Comparison.compare(c, actual, expected, Precision.F32).stream()
-                .anyMatch(x -> x.output().equals("fill") && !x.pass()), "a missing output fails");
+        assertTrue(
+                Comparison.compare(c, actual, expected, Precision.F32).stream()
+                        .anyMatch(x -> x.output().equals("fill") && !x.pass()),
+                "a missing output fails");
         HostTensor nan = actual.get("scale");
         nan.floats()[0] = Float.NaN;
-        assertTrue(Comparison.compare(c, actual, expected, Precision.F32).stream()
-                .anyMatch(x -> x.output().equals("scale") && !x.pass()), "a NaN where a number is expected fails");
+        assertTrue(
+                Comparison.compare(c, actual, expected, Precision.F32).stream()
+                        .anyMatch(x -> x.output().equals("scale") && !x.pass()),
+                "a NaN where a number is expected fails");
     }
 }

@@ -48,8 +48,9 @@ final class AmpSpreads {
                     s.origin.put(k, doc.get(k).asText());
                 }
             }
-            where = String.format("measured in this run: PyTorch %s autocast on %s (%s)", s.origin.get("torch"),
-                    s.origin.get("device"), s.origin.get("gpu"));
+            where = String.format(
+                    "measured in this run: PyTorch %s autocast on %s (%s)",
+                    s.origin.get("torch"), s.origin.get("device"), s.origin.get("gpu"));
         }
         for (Precision p : new Precision[] {Precision.F16, Precision.BF16}) {
             if (doc == null) {
@@ -68,8 +69,11 @@ final class AmpSpreads {
                 s.notMeasured.put(p, "PyTorch's own " + p + " gradients in " + file + " are not all finite");
             } else {
                 String skipped = doc.path("skipped").path(p.toString()).asText("");
-                s.notMeasured.put(p, skipped.isEmpty() ? "no " + p + " errors in " + file
-                        : "amp_gradient_spread.py did not measure " + p + ": " + skipped);
+                s.notMeasured.put(
+                        p,
+                        skipped.isEmpty()
+                                ? "no " + p + " errors in " + file
+                                : "amp_gradient_spread.py did not measure " + p + ": " + skipped);
             }
         }
         return s;
@@ -82,7 +86,11 @@ final class AmpSpreads {
             return m;
         }
         Spread c = AmpGradientCriterion.h200Calibration(p);
-        return new Spread(c.median(), c.worst(), c.worstParameter(), c.errors(),
+        return new Spread(
+                c.median(),
+                c.worst(),
+                c.worstParameter(),
+                c.errors(),
                 c.source() + "; NOT measured in this run: " + notMeasured.get(p));
     }
 
@@ -93,8 +101,12 @@ final class AmpSpreads {
     /** One line for the log. */
     String describe(Precision p) {
         Spread s = spread(p);
-        return String.format("PyTorch AMP %s gradient spread: median %.3g, worst %.3g (%s), %s; %s", p,
-                s.median(), s.worst(), s.worstParameter(),
+        return String.format(
+                "PyTorch AMP %s gradient spread: median %.3g, worst %.3g (%s), %s; %s",
+                p,
+                s.median(),
+                s.worst(),
+                s.worstParameter(),
                 s.perParameter() ? "over " + s.errors().size() + " parameters" : "per-parameter errors unknown",
                 isMeasured(p) ? s.source() : "FALLBACK to the " + s.source());
     }

@@ -8,11 +8,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.arunet.backend.Backend;
-import org.arunet.testkit.HostTensor;
-import org.arunet.testkit.OpCase;
 import org.arunet.io.SafeTensors;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
+import org.arunet.testkit.HostTensor;
+import org.arunet.testkit.OpCase;
 
 /**
  * The file of expected parity results: for every {@link OpCase}, its inputs and the outputs a reference
@@ -40,7 +40,8 @@ final class ExpectedResults {
                 Map<String, HostTensor> out = c.run(reference, in);
                 put(tensors, meta, c.name() + IN, in);
                 put(tensors, meta, c.name() + OUT, out);
-                log.printf("expected %-100s %3d outputs %6.0f ms%n", c.name(), out.size(), (System.nanoTime() - t0) / 1e6);
+                log.printf(
+                        "expected %-100s %3d outputs %6.0f ms%n", c.name(), out.size(), (System.nanoTime() - t0) / 1e6);
             }
             SafeTensors.write(file, tensors, meta);
         } finally {
@@ -48,8 +49,8 @@ final class ExpectedResults {
         }
     }
 
-    private static void put(Map<String, Tensor> tensors, Map<String, String> meta, String prefix,
-            Map<String, HostTensor> values) {
+    private static void put(
+            Map<String, Tensor> tensors, Map<String, String> meta, String prefix, Map<String, HostTensor> values) {
         for (Map.Entry<String, HostTensor> e : values.entrySet()) {
             String key = prefix + e.getKey();
             tensors.put(key, e.getValue().toHost());
@@ -94,7 +95,8 @@ final class ExpectedResults {
                 Layout layout = Layout.valueOf(reader.metadata().getOrDefault("layout|" + k, "PLAIN"));
                 try (Tensor t = reader.read(k, layout)) {
                     HostTensor h = HostTensor.of(t);
-                    out.put(k.substring(prefix.length()),
+                    out.put(
+                            k.substring(prefix.length()),
                             new HostTensor(h.dtype(), layout, h.shape(), h.floats(), h.ints(), h.longs()));
                 }
             }

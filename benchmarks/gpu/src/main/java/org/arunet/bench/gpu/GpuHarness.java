@@ -18,13 +18,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.arunet.backend.Backend;
+import org.arunet.backend.Precision;
 import org.arunet.backend.cuda.Cuda;
 import org.arunet.backend.cuda.CudaBackend;
-import org.arunet.backend.Precision;
+import org.arunet.backend.reference.ReferenceBackend;
 import org.arunet.testkit.AmpGradientCriterion;
 import org.arunet.testkit.Comparison;
 import org.arunet.testkit.OpCases;
-import org.arunet.backend.reference.ReferenceBackend;
 
 /**
  * The GPU machine's Java entry point (run by {@code benchmarks/gpu/run-on-gpu.sh} from the thin jar
@@ -173,13 +173,21 @@ public final class GpuHarness {
         out.println("parity on " + backend + ": " + Cuda.describe());
         PrintStream detail = out;
         if (opt.containsKey("detail")) {
-            detail = new PrintStream(Files.newOutputStream(Path.of(opt.get("detail")),
-                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND), true,
+            detail = new PrintStream(
+                    Files.newOutputStream(
+                            Path.of(opt.get("detail")),
+                            java.nio.file.StandardOpenOption.CREATE,
+                            java.nio.file.StandardOpenOption.APPEND),
+                    true,
                     StandardCharsets.UTF_8);
             out.println("every output's comparison: " + opt.get("detail"));
         }
-        ParityRun run = new ParityRun(Path.of(require(opt, "expected")), fixture ? Path.of(opt.get("fixture")) : null,
-                backends(backend), out, detail);
+        ParityRun run = new ParityRun(
+                Path.of(require(opt, "expected")),
+                fixture ? Path.of(opt.get("fixture")) : null,
+                backends(backend),
+                out,
+                detail);
         run.ampSpreads = AmpSpreads.read(opt.containsKey("amp-spread") ? Path.of(opt.get("amp-spread")) : null);
         if (opt.containsKey("amp-conditioned")) {
             run.conditionedSpreads = AmpSpreads.read(Path.of(opt.get("amp-conditioned")));
@@ -194,8 +202,12 @@ public final class GpuHarness {
             run.excluded = ex;
         }
         if (opt.containsKey("progress")) {
-            run.progress = new PrintStream(Files.newOutputStream(Path.of(opt.get("progress")),
-                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND), true,
+            run.progress = new PrintStream(
+                    Files.newOutputStream(
+                            Path.of(opt.get("progress")),
+                            java.nio.file.StandardOpenOption.CREATE,
+                            java.nio.file.StandardOpenOption.APPEND),
+                    true,
                     StandardCharsets.UTF_8);
         }
         long t0 = System.nanoTime();
@@ -225,7 +237,8 @@ public final class GpuHarness {
                 // every later precision is left for fresh processes too
                 for (Precision q : precisions.subList(precisions.indexOf(p) + 1, precisions.size())) {
                     for (var c : OpCases.all()) {
-                        if (q == Precision.F32 ? groups.isEmpty() || groups.contains(c.group())
+                        if (q == Precision.F32
+                                ? groups.isEmpty() || groups.contains(c.group())
                                 : halfGroups.contains(c.group())) {
                             run.notRun.add(q + " " + c.name());
                         }
@@ -329,7 +342,8 @@ public final class GpuHarness {
         Map<String, Object> out = new LinkedHashMap<>();
         for (ParityRun.CaseOutcome o : run.outcomes) {
             @SuppressWarnings("unchecked")
-            Map<String, Object> g = (Map<String, Object>) out.computeIfAbsent(o.precision() + " " + o.group(),
+            Map<String, Object> g = (Map<String, Object>) out.computeIfAbsent(
+                    o.precision() + " " + o.group(),
                     k -> new LinkedHashMap<>(Map.of("passed", 0, "run", 0, "worst_norm_rel", 0.0)));
             g.put("run", (int) g.get("run") + 1);
             g.put("passed", (int) g.get("passed") + (o.pass() ? 1 : 0));
@@ -358,9 +372,14 @@ public final class GpuHarness {
                     + " median <= 1.25 x PyTorch's, each <= max(2 x PyTorch's on it, 5 x its median)):");
             for (ParityRun.AmpCheck a : run.ampChecks) {
                 AmpGradientCriterion.Verdict v = a.verdict();
-                out.printf("  %-4s %-9s arunet median %.3g worst %.3g | PyTorch median %.3g worst %.3g (%s) | %s%n",
-                        a.precision(), a.caseName().substring(0, a.caseName().indexOf('/')), v.median(), v.worst(),
-                        v.reference().median(), v.reference().worst(),
+                out.printf(
+                        "  %-4s %-9s arunet median %.3g worst %.3g | PyTorch median %.3g worst %.3g (%s) | %s%n",
+                        a.precision(),
+                        a.caseName().substring(0, a.caseName().indexOf('/')),
+                        v.median(),
+                        v.worst(),
+                        v.reference().median(),
+                        v.reference().worst(),
                         a.measured() ? "measured in this run" : "H200 calibration: not measured in this run",
                         v.pass() ? "PASS" : "FAIL");
             }
@@ -375,17 +394,22 @@ public final class GpuHarness {
     /** Backends by configuration: tf32 is the CUDA backend in fp32 with TF32 tensor cores (a rehearsal's reference backend has no such mode). */
     static Function<Throughput.Config, Backend> byConfig(String backend) {
         Function<Precision, Backend> byPrecision = backends(backend);
-        return c -> c.tf32() && backend.equals("cuda") ? new CudaBackend(Precision.F32, true)
+        return c -> c.tf32() && backend.equals("cuda")
+                ? new CudaBackend(Precision.F32, true)
                 : byPrecision.apply(c.precision());
     }
 
     private static int profile(Map<String, String> opt, PrintStream out) {
         String backend = opt.getOrDefault("backend", "cuda");
         out.println("profile on " + backend + ": " + Cuda.describe());
-        return OpProfileRun.run(byConfig(backend), Throughput.parseConfigs(require(opt, "configs")),
-                Integer.parseInt(opt.getOrDefault("size", "512")), Integer.parseInt(opt.getOrDefault("width", "64")),
+        return OpProfileRun.run(
+                byConfig(backend),
+                Throughput.parseConfigs(require(opt, "configs")),
+                Integer.parseInt(opt.getOrDefault("size", "512")),
+                Integer.parseInt(opt.getOrDefault("width", "64")),
                 Integer.parseInt(opt.getOrDefault("passes", "5")),
-                Double.parseDouble(opt.getOrDefault("deadline", "60")), out);
+                Double.parseDouble(opt.getOrDefault("deadline", "60")),
+                out);
     }
 
     private static int bench(Map<String, String> opt, PrintStream out) throws IOException {
@@ -395,10 +419,14 @@ public final class GpuHarness {
         int size = Integer.parseInt(opt.getOrDefault("size", "512"));
         int width = Integer.parseInt(opt.getOrDefault("width", "64"));
         double deadline = Double.parseDouble(opt.getOrDefault("deadline", "140"));
-        Throughput t = new Throughput(byConfig(backend), size, width,
+        Throughput t = new Throughput(
+                byConfig(backend),
+                size,
+                width,
                 Double.parseDouble(opt.getOrDefault("min-seconds", "2")),
                 Integer.parseInt(opt.getOrDefault("min-iterations", "3")),
-                Double.parseDouble(opt.getOrDefault("max-seconds", "10")), out);
+                Double.parseDouble(opt.getOrDefault("max-seconds", "10")),
+                out);
         out.println("bench on " + backend + ": " + Cuda.describe() + "; " + t);
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("environment", environment(backend));

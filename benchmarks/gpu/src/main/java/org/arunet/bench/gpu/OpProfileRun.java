@@ -27,14 +27,24 @@ final class OpProfileRun {
     private OpProfileRun() {}
 
     /** @return 0 when at least one configuration was profiled */
-    static int run(Function<Throughput.Config, Backend> backends, List<Throughput.Config> configs, int size, int width,
-            int passes, double deadlineSeconds, PrintStream out) {
+    static int run(
+            Function<Throughput.Config, Backend> backends,
+            List<Throughput.Config> configs,
+            int size,
+            int width,
+            int passes,
+            double deadlineSeconds,
+            PrintStream out) {
         long start = System.nanoTime();
         int done = 0;
         for (Throughput.Config c : configs) {
             double elapsed = (System.nanoTime() - start) / 1e9;
             if (elapsed > deadlineSeconds) {
-                out.printf(Locale.ROOT, "SKIP profile %s: time budget, %.0f s of %.0f used%n", c, elapsed,
+                out.printf(
+                        Locale.ROOT,
+                        "SKIP profile %s: time budget, %.0f s of %.0f used%n",
+                        c,
+                        elapsed,
                         deadlineSeconds);
                 continue;
             }
@@ -52,8 +62,8 @@ final class OpProfileRun {
         return done > 0 ? 0 : 1;
     }
 
-    private static void profileOne(Backend inner, Throughput.Config c, int size, int width, int passes,
-            PrintStream out) {
+    private static void profileOne(
+            Backend inner, Throughput.Config c, int size, int width, int passes, PrintStream out) {
         Runnable barrier = inner instanceof CudaBackend cuda ? cuda::synchronize : null;
         boolean train = c.mode().equals("train");
         int b = c.batch();
@@ -67,12 +77,14 @@ final class OpProfileRun {
             Throughput.fillInputs(x, target, b, size);
             net.train(train);
             net.setFusedInference(c.mode().equals("fused"));
-            Runnable pass = train ? () -> {
-                Tensor logits = net.forward(x);
-                be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
-                net.backward(dLogits);
-                adam.step();
-            } : () -> net.forward(x);
+            Runnable pass = train
+                    ? () -> {
+                        Tensor logits = net.forward(x);
+                        be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
+                        net.backward(dLogits);
+                        adam.step();
+                    }
+                    : () -> net.forward(x);
             for (int i = 0; i < 2; i++) {
                 pass.run();
             }
@@ -87,8 +99,15 @@ final class OpProfileRun {
                 pass.run();
                 wall[i] = (be.now() - t0) / 1e6;
             }
-            out.printf(Locale.ROOT, "PROFILE %s, %dx%dx%dx3, width %d, %d passes; ms per pass (each op waited for)%n",
-                    c, b, size, size, width, passes);
+            out.printf(
+                    Locale.ROOT,
+                    "PROFILE %s, %dx%dx%dx3, width %d, %d passes; ms per pass (each op waited for)%n",
+                    c,
+                    b,
+                    size,
+                    size,
+                    width,
+                    passes);
             out.print(be.table(passes, wall, net.macs(size, size) * b, train));
             out.println();
         }

@@ -11,14 +11,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.arunet.backend.Backend;
-import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.backend.Precision;
-import org.arunet.testkit.AmpGradientCriterion;
-import org.arunet.testkit.Comparison;
-import org.arunet.testkit.HostTensor;
-import org.arunet.testkit.OpCase;
-import org.arunet.testkit.OpCases;
-import org.arunet.testkit.Tolerance;
+import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.io.SafeTensors;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
@@ -28,6 +22,12 @@ import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 import org.arunet.tensor.Transpose;
+import org.arunet.testkit.AmpGradientCriterion;
+import org.arunet.testkit.Comparison;
+import org.arunet.testkit.HostTensor;
+import org.arunet.testkit.OpCase;
+import org.arunet.testkit.OpCases;
+import org.arunet.testkit.Tolerance;
 
 /**
  * The parity phase on the GPU machine: every selected case on the backend under test (CUDA, or the
@@ -41,8 +41,14 @@ import org.arunet.tensor.Transpose;
  */
 final class ParityRun {
     /** One case's outcome in one precision. */
-    record CaseOutcome(String precision, String group, String name, boolean pass, List<Comparison.Result> results,
-            String error, double seconds) {}
+    record CaseOutcome(
+            String precision,
+            String group,
+            String name,
+            boolean pass,
+            List<Comparison.Result> results,
+            String error,
+            double seconds) {}
 
     /** The mixed-precision gradient verdict of one case. */
     record AmpCheck(String precision, String caseName, AmpGradientCriterion.Verdict verdict, boolean measured) {}
@@ -62,13 +68,18 @@ final class ParityRun {
     AmpSpreads conditionedSpreads;
     /** PyTorch AMP's gradient spread (GpuHarness --amp-spread); without a file, the H200 calibration. */
     AmpSpreads ampSpreads = AmpSpreads.read(null);
+
     boolean contextLost;
 
     /**
      * @param log one line per case, and the outputs of failing cases
      * @param detail every output's comparison (may be {@code log})
      */
-    ParityRun(Path expectedFile, Path fixture, Function<Precision, Backend> backends, PrintStream log,
+    ParityRun(
+            Path expectedFile,
+            Path fixture,
+            Function<Precision, Backend> backends,
+            PrintStream log,
             PrintStream detail) {
         this.expectedFile = expectedFile;
         this.fixture = fixture;
@@ -116,7 +127,8 @@ final class ParityRun {
     void run(Precision p, Set<String> groups, Set<String> onlyCases, boolean withFixture) throws IOException {
         List<OpCase> cases = new ArrayList<>();
         for (OpCase c : OpCases.all()) {
-            boolean selected = !onlyCases.isEmpty() ? onlyCases.contains(p + " " + c.name()) || onlyCases.contains(c.name())
+            boolean selected = !onlyCases.isEmpty()
+                    ? onlyCases.contains(p + " " + c.name()) || onlyCases.contains(c.name())
                     : groups.isEmpty() || groups.contains(c.group());
             if (selected && !excluded.contains(p + " " + c.name())) {
                 cases.add(c);
@@ -140,8 +152,8 @@ final class ParityRun {
                 outcomes.add(new CaseOutcome(p.toString(), c.group(), c.name(), false, List.of(), msg, 0));
             }
             if (withFixture) {
-                outcomes.add(new CaseOutcome(p.toString(), "fixture", "fixture/tiny ARU-Net vs PyTorch", false, List.of(),
-                        msg, 0));
+                outcomes.add(new CaseOutcome(
+                        p.toString(), "fixture", "fixture/tiny ARU-Net vs PyTorch", false, List.of(), msg, 0));
             }
             afterEach.run();
             return;
@@ -264,7 +276,8 @@ final class ParityRun {
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 1)) {
             int[] xs = f.entry("input").shape();
             try (Tensor x = be.allocate(DType.F32, Layout.NHWC, xs[0], xs[2], xs[3], xs[1]);
-                    Tensor target = be.allocate(DType.I32, Layout.PLAIN, f.entry("target").shape());
+                    Tensor target = be.allocate(
+                            DType.I32, Layout.PLAIN, f.entry("target").shape());
                     Tensor dLogits = be.allocate(DType.F32, Layout.NHWC, xs[0], xs[2], xs[3], 2)) {
                 x.copyFrom(Transpose.nchwToNhwc(f.readFloats("input"), xs[0], xs[1], xs[2], xs[3]));
                 long[] tl = f.readLongs("target");
@@ -286,10 +299,18 @@ final class ParityRun {
                 }
                 net.train(true);
                 Tensor logits = net.forward(x);
-                results.add(cmp("logits", nchw(logits), f.readFloats("logits"),
-                        half ? Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
+                results.add(cmp(
+                        "logits",
+                        nchw(logits),
+                        f.readFloats("logits"),
+                        half
+                                ? Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1)
+                                : Tolerance.elementwise(1e-5, 1e-4)));
                 double loss = be.crossEntropyDiceLoss(logits, target, dLogits, 1f, 1f, 1e-5f);
-                results.add(cmp("loss", new float[] {(float) loss}, f.readFloats("loss"),
+                results.add(cmp(
+                        "loss",
+                        new float[] {(float) loss},
+                        f.readFloats("loss"),
                         Tolerance.elementwise(0, half ? (p == Precision.F16 ? 1e-2 : 5e-2) : 1e-5)));
                 be.scale(dLogits, OpCases.GRAD_SCALE, dLogits); // loss scaling (see OpCases.model)
                 net.backward(dLogits);
@@ -306,13 +327,21 @@ final class ParityRun {
                 // half precision: measured here, judged together below
                 Tolerance gt = (half ? Tolerance.measured() : Tolerance.normwise(1e-3)).withFloor(1e-4 * largest);
                 for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
-                    results.add(cmp("grad." + e.getKey(), OpCases.unscaled(e.getValue().grad()).floats(),
-                            f.readFloats("grad." + e.getKey()), gt));
+                    results.add(cmp(
+                            "grad." + e.getKey(),
+                            OpCases.unscaled(e.getValue().grad()).floats(),
+                            f.readFloats("grad." + e.getKey()),
+                            gt));
                 }
                 judgeGradients(p, "fixture", name, results);
                 net.eval();
-                results.add(cmp("eval_logits", nchw(net.forward(x)), f.readFloats("eval_logits"),
-                        half ? Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1) : Tolerance.elementwise(1e-5, 1e-4)));
+                results.add(cmp(
+                        "eval_logits",
+                        nchw(net.forward(x)),
+                        f.readFloats("eval_logits"),
+                        half
+                                ? Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1)
+                                : Tolerance.elementwise(1e-5, 1e-4)));
             }
         } catch (Throwable e) {
             error = e.getClass().getSimpleName() + ": " + e.getMessage();
@@ -364,7 +393,8 @@ final class ParityRun {
                     double dx = (xx - cx) / rx, dy = (y - cy) / ry;
                     boolean in = dx * dx + dy * dy <= 1;
                     target[(n * COND_SIDE + y) * COND_SIDE + xx] = in ? 1 : 0;
-                    double v = 0.5 * Math.sin(fx * xx) * Math.cos(fy * y) + (in ? -0.4 : 0.2) + 0.1 * rnd.nextGaussian();
+                    double v =
+                            0.5 * Math.sin(fx * xx) * Math.cos(fy * y) + (in ? -0.4 : 0.2) + 0.1 * rnd.nextGaussian();
                     for (int c = 0; c < 3; c++) {
                         x[((n * COND_SIDE + y) * COND_SIDE + xx) * 3 + c] = (float) Math.max(-1, Math.min(1, v));
                     }
@@ -414,9 +444,12 @@ final class ParityRun {
                 float[][] logits = new float[1][];
                 double[] loss = new double[1];
                 stepGradients(backends.apply(p), x, target, g, logits, loss);
-                results.add(cmp("logits", logits[0], refLogits,
-                        Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1)));
-                results.add(cmp("loss", new float[] {(float) loss[0]}, new float[] {(float) refLoss},
+                results.add(
+                        cmp("logits", logits[0], refLogits, Tolerance.normwise(p == Precision.F16 ? 2e-2 : 1.5e-1)));
+                results.add(cmp(
+                        "loss",
+                        new float[] {(float) loss[0]},
+                        new float[] {(float) refLoss},
                         Tolerance.elementwise(0, p == Precision.F16 ? 1e-2 : 5e-2)));
                 boolean relative = conditionedSpreads != null && conditionedSpreads.isMeasured(p);
                 Tolerance gt = (relative ? Tolerance.measured() : Tolerance.normwise(COND_GRAD_RTOL))
@@ -436,21 +469,33 @@ final class ParityRun {
             }
             boolean pass = error == null && results.stream().allMatch(Comparison.Result::pass);
             outputs(p, results);
-            double worst = results.stream().filter(r -> r.output().startsWith("grad.")).mapToDouble(Comparison.Result::normRel)
-                    .max().orElse(Double.NaN);
-            long failing = results.stream().filter(r -> r.output().startsWith("grad.") && r.normRel() > COND_GRAD_RTOL)
+            double worst = results.stream()
+                    .filter(r -> r.output().startsWith("grad."))
+                    .mapToDouble(Comparison.Result::normRel)
+                    .max()
+                    .orElse(Double.NaN);
+            long failing = results.stream()
+                    .filter(r -> r.output().startsWith("grad.") && r.normRel() > COND_GRAD_RTOL)
                     .count();
             if (error != null) {
                 log.println("  [" + p + "] FAIL conditioned :: " + error);
             }
             boolean relative = conditionedSpreads != null && conditionedSpreads.isMeasured(p);
-            log.printf("%s [%s] %s: worst parameter gradient error %.3g, %d of %d over %.0e (%s) (%.2f s)%n",
-                    pass ? "PASS" : "FAIL", p, name, worst, failing, refGrads.size(), COND_GRAD_RTOL,
-                    relative ? "judged against PyTorch AMP's errors on this case, measured in this run"
+            log.printf(
+                    "%s [%s] %s: worst parameter gradient error %.3g, %d of %d over %.0e (%s) (%.2f s)%n",
+                    pass ? "PASS" : "FAIL",
+                    p,
+                    name,
+                    worst,
+                    failing,
+                    refGrads.size(),
+                    COND_GRAD_RTOL,
+                    relative
+                            ? "judged against PyTorch AMP's errors on this case, measured in this run"
                             : "judged by that bound: no PyTorch measurement of this case in this run",
                     (System.nanoTime() - t1) / 1e9);
-            outcomes.add(new CaseOutcome(p.toString(), "conditioned", name, pass, results, error,
-                    (System.nanoTime() - t1) / 1e9));
+            outcomes.add(new CaseOutcome(
+                    p.toString(), "conditioned", name, pass, results, error, (System.nanoTime() - t1) / 1e9));
             mark("END", p, "conditioned");
             afterEach.run();
         }
@@ -458,8 +503,8 @@ final class ParityRun {
     }
 
     /** One training-mode forward and backward of the conditioned case on {@code be} (closed afterwards). */
-    private static void stepGradients(Backend be, float[] x, int[] target, Map<String, float[]> grads, float[][] logits,
-            double[] loss) {
+    private static void stepGradients(
+            Backend be, float[] x, int[] target, Map<String, float[]> grads, float[][] logits, double[] loss) {
         try (be;
                 ArUNet net = new ArUNet(be, ArUNetConfig.paper().withWidth(COND_WIDTH), Init.Scheme.PYTORCH, 1);
                 Tensor xt = be.allocate(DType.F32, Layout.NHWC, COND_BATCH, COND_SIDE, COND_SIDE, 3);
@@ -484,8 +529,11 @@ final class ParityRun {
     }
 
     private static Comparison.Result cmp(String name, float[] got, float[] want, Tolerance tol) {
-        OpCase dummy = OpCase.builder("fixture", "tiny ARU-Net vs PyTorch").inputs(r -> Map.of())
-                .run((s, in, out) -> {}).tolerance(tol).build();
+        OpCase dummy = OpCase.builder("fixture", "tiny ARU-Net vs PyTorch")
+                .inputs(r -> Map.of())
+                .run((s, in, out) -> {})
+                .tolerance(tol)
+                .build();
         Map<String, HostTensor> a = Map.of(name, HostTensor.f32(Layout.PLAIN, new int[] {got.length}, got));
         Map<String, HostTensor> b = Map.of(name, HostTensor.f32(Layout.PLAIN, new int[] {want.length}, want));
         return Comparison.compare(dummy, a, b, Precision.F32).get(0);

@@ -10,9 +10,9 @@ import java.util.Random;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.arunet.backend.Backend;
+import org.arunet.backend.Precision;
 import org.arunet.backend.cuda.CudaBackend;
 import org.arunet.backend.cuda.CudaGraph;
-import org.arunet.backend.Precision;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.nn.Init;
@@ -51,8 +51,8 @@ final class Throughput {
         static Config parse(String s) {
             String[] p = s.trim().split(":");
             if (p.length != 3 || !MODES.contains(p[1])) {
-                throw new IllegalArgumentException("config '" + s + "' is not precision:" + String.join("|", MODES)
-                        + ":batch");
+                throw new IllegalArgumentException(
+                        "config '" + s + "' is not precision:" + String.join("|", MODES) + ":batch");
             }
             boolean tf32 = p[0].equalsIgnoreCase("tf32");
             return new Config(tf32 ? Precision.F32 : Precision.parse(p[0]), tf32, p[1], Integer.parseInt(p[2]));
@@ -80,8 +80,14 @@ final class Throughput {
     private final Map<String, ArUNet> models = new LinkedHashMap<>();
 
     /** @param backends the backend of a configuration (its precision, and tf32 for the CUDA backend) */
-    Throughput(Function<Config, Backend> backends, int size, int width, double minSeconds, int minIterations,
-            double maxSeconds, PrintStream log) {
+    Throughput(
+            Function<Config, Backend> backends,
+            int size,
+            int width,
+            double minSeconds,
+            int minIterations,
+            double maxSeconds,
+            PrintStream log) {
         this.backends = backends;
         this.size = size;
         this.width = width;
@@ -146,8 +152,9 @@ final class Throughput {
                 long m0 = System.nanoTime();
                 net = new ArUNet(be, ArUNetConfig.paper().withWidth(width), Init.Scheme.AUTHORS, 0);
                 models.put(c.label(), net);
-                log.printf("model %s: %,d parameters, built in %.1f s on %s%n", c.label(), net.parameterCount(),
-                        (System.nanoTime() - m0) / 1e9, be);
+                log.printf(
+                        "model %s: %,d parameters, built in %.1f s on %s%n",
+                        c.label(), net.parameterCount(), (System.nanoTime() - m0) / 1e9, be);
             }
         } catch (RuntimeException | LinkageError e) {
             return failed(r, c, e, t0);
@@ -202,7 +209,8 @@ final class Throughput {
                         scaler.scaleGradient(dLogits);
                     }
                     model.backward(dLogits);
-                    double g = scaler != null ? scaler.unscale(model.parameters())
+                    double g = scaler != null
+                            ? scaler.unscale(model.parameters())
                             : Gradients.squaredNorm(be, model.parameters());
                     if (Double.isFinite(g)) {
                         opt.step();
@@ -229,7 +237,8 @@ final class Throughput {
                     }
                 }
                 double seconds = (System.nanoTime() - s0) / 1e9;
-                double[] sorted = times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                double[] sorted =
+                        times.stream().mapToDouble(Double::doubleValue).sorted().toArray();
                 r.put("status", "ok");
                 r.put("iterations", times.size());
                 r.put("seconds", seconds);
@@ -244,11 +253,21 @@ final class Throughput {
                     r.put("peak_reserved_bytes", m.peakReservedBytes());
                     r.put("kernel_launches", cuda.kernelLaunches());
                 }
-                log.printf("RESULT %-18s %8.2f img/s  median %8.2f ms  p10 %8.2f  p90 %8.2f  (%d iterations, warm-up %.1f s"
-                        + "%s)%n", c, b * times.size() / seconds, percentile(sorted, 0.5), percentile(sorted, 0.1),
-                        percentile(sorted, 0.9), times.size(), warmup,
-                        r.containsKey("peak_bytes") ? String.format(", peak %.2f GiB",
-                                ((Number) r.get("peak_bytes")).longValue() / (double) (1L << 30)) : "");
+                log.printf(
+                        "RESULT %-18s %8.2f img/s  median %8.2f ms  p10 %8.2f  p90 %8.2f  (%d iterations, warm-up %.1f s"
+                                + "%s)%n",
+                        c,
+                        b * times.size() / seconds,
+                        percentile(sorted, 0.5),
+                        percentile(sorted, 0.1),
+                        percentile(sorted, 0.9),
+                        times.size(),
+                        warmup,
+                        r.containsKey("peak_bytes")
+                                ? String.format(
+                                        ", peak %.2f GiB",
+                                        ((Number) r.get("peak_bytes")).longValue() / (double) (1L << 30))
+                                : "");
             } finally {
                 if (adam != null) {
                     adam.close();
@@ -327,6 +346,7 @@ final class Throughput {
     @Override
     public String toString() {
         return "Throughput(size=" + size + ", width=" + width + ", min " + minSeconds + " s / " + minIterations
-                + " iterations, max " + maxSeconds + " s; " + Arrays.toString(open.keySet().toArray()) + ")";
+                + " iterations, max " + maxSeconds + " s; "
+                + Arrays.toString(open.keySet().toArray()) + ")";
     }
 }

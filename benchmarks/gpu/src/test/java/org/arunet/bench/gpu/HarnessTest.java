@@ -14,11 +14,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.arunet.backend.cpu.CpuBackend;
 import org.arunet.backend.Precision;
+import org.arunet.backend.cpu.CpuBackend;
+import org.arunet.backend.reference.ReferenceBackend;
 import org.arunet.testkit.OpCase;
 import org.arunet.testkit.OpCases;
-import org.arunet.backend.reference.ReferenceBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,7 +33,8 @@ class HarnessTest {
 
     private static List<OpCase> someCases() {
         return OpCases.all().stream()
-                .filter(c -> Set.of("basics", "linear", "loss", "adam").contains(c.group()) || c.group().equals("conv2d") && c.name().contains("conv(16->32"))
+                .filter(c -> Set.of("basics", "linear", "loss", "adam").contains(c.group())
+                        || c.group().equals("conv2d") && c.name().contains("conv(16->32"))
                 .collect(Collectors.toList());
     }
 
@@ -49,8 +50,10 @@ class HarnessTest {
         run.run(Precision.F32, Set.of("basics", "linear", "loss", "adam", "conv2d"), Set.of(), false);
         List<ParityRun.CaseOutcome> ran = run.outcomes;
         // conv2d cases not in the file are reported as failures, the others pass
-        long missing = ran.stream().filter(o -> !o.pass()).filter(o -> o.error() != null
-                && o.error().contains("not in the expected-results file")).count();
+        long missing = ran.stream()
+                .filter(o -> !o.pass())
+                .filter(o -> o.error() != null && o.error().contains("not in the expected-results file"))
+                .count();
         long passed = ran.stream().filter(ParityRun.CaseOutcome::pass).count();
         assertEquals(someCases().size(), passed, buf.toString(StandardCharsets.UTF_8));
         assertEquals(ran.size() - passed, missing, "every failure is a case missing from the file");
@@ -64,9 +67,13 @@ class HarnessTest {
         try (CpuBackend cpu = new CpuBackend(1)) {
             ExpectedResults.write(file, someCases().subList(0, 2), cpu, log);
         }
-        ParityRun run = new ParityRun(file, null, p -> {
-            throw new IllegalStateException("no GPU here");
-        }, log);
+        ParityRun run = new ParityRun(
+                file,
+                null,
+                p -> {
+                    throw new IllegalStateException("no GPU here");
+                },
+                log);
         run.run(Precision.F16, Set.of("basics"), Set.of(), false);
         assertFalse(run.outcomes.isEmpty());
         assertTrue(run.outcomes.stream().noneMatch(ParityRun.CaseOutcome::pass));
@@ -77,7 +84,8 @@ class HarnessTest {
     private static String spreadJson(double a, double b, double c) {
         return "{\"torch\": \"2.11.0\", \"device\": \"cuda\", \"gpu\": \"NVIDIA H200\", \"precisions\": {"
                 + "\"fp32\": {\"median\": 0.1, \"errors\": {\"a\": 0.1}},"
-                + "\"bf16\": {\"median\": " + b + ", \"errors\": {\"a\": " + a + ", \"b\": " + b + ", \"c\": " + c + "}}},"
+                + "\"bf16\": {\"median\": " + b + ", \"errors\": {\"a\": " + a + ", \"b\": " + b + ", \"c\": " + c
+                + "}}},"
                 + "\"skipped\": {\"fp16\": \"RuntimeError: no fp16 autocast here\"}}";
     }
 
@@ -89,7 +97,8 @@ class HarnessTest {
         assertTrue(s.isMeasured(Precision.BF16));
         assertEquals(0.5, s.spread(Precision.BF16).median(), 1e-12);
         assertEquals("c", s.spread(Precision.BF16).worstParameter());
-        assertTrue(s.describe(Precision.BF16).contains("measured in this run: PyTorch 2.11.0 autocast on cuda"),
+        assertTrue(
+                s.describe(Precision.BF16).contains("measured in this run: PyTorch 2.11.0 autocast on cuda"),
                 s.describe(Precision.BF16));
         assertFalse(s.isMeasured(Precision.F16));
         assertEquals(0.179, s.spread(Precision.F16).median(), 1e-12);
@@ -100,7 +109,8 @@ class HarnessTest {
         assertFalse(none.isMeasured(Precision.BF16));
         assertTrue(none.describe(Precision.BF16).contains("missing.json not found"), none.describe(Precision.BF16));
         Files.writeString(dir.resolve("bad.json"), "{\"precisions\": ");
-        assertTrue(AmpSpreads.read(dir.resolve("bad.json")).describe(Precision.F16).contains("cannot read"));
+        assertTrue(
+                AmpSpreads.read(dir.resolve("bad.json")).describe(Precision.F16).contains("cannot read"));
         assertTrue(AmpSpreads.read(null).describe(Precision.BF16).contains("no --amp-spread file given"));
     }
 
@@ -109,7 +119,8 @@ class HarnessTest {
         Path file = dir.resolve("expected.safetensors");
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         PrintStream log = new PrintStream(buf, true, StandardCharsets.UTF_8);
-        List<OpCase> model = OpCases.all().stream().filter(c -> c.group().equals("model")).collect(Collectors.toList());
+        List<OpCase> model =
+                OpCases.all().stream().filter(c -> c.group().equals("model")).collect(Collectors.toList());
         try (CpuBackend cpu = new CpuBackend(2)) {
             ExpectedResults.write(file, model, cpu, log);
         }
@@ -137,7 +148,8 @@ class HarnessTest {
         strict.run(Precision.BF16, Set.of("model"), Set.of(), false);
         assertFalse(strict.outcomes.get(0).pass(), buf.toString(StandardCharsets.UTF_8));
         assertFalse(strict.ampChecks.get(0).verdict().pass());
-        assertTrue(strict.failures().get(0).contains("model/"), strict.failures().toString());
+        assertTrue(
+                strict.failures().get(0).contains("model/"), strict.failures().toString());
     }
 
     @Test
@@ -162,8 +174,14 @@ class HarnessTest {
     void opProfilePrintsATablePerConfiguration() {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         PrintStream log = new PrintStream(buf, true, StandardCharsets.UTF_8);
-        int status = OpProfileRun.run(c -> new ReferenceBackend(),
-                Throughput.parseConfigs("fp32:infer:1,fp32:fused:1,fp32:train:2,fp32:graph:1"), 16, 2, 2, 1000, log);
+        int status = OpProfileRun.run(
+                c -> new ReferenceBackend(),
+                Throughput.parseConfigs("fp32:infer:1,fp32:fused:1,fp32:train:2,fp32:graph:1"),
+                16,
+                2,
+                2,
+                1000,
+                log);
         String text = buf.toString(StandardCharsets.UTF_8);
         assertEquals(0, status, text);
         for (String c : new String[] {"fp32:infer:1", "fp32:fused:1", "fp32:train:2"}) {
@@ -179,10 +197,14 @@ class HarnessTest {
     void optionsAndConfigs() {
         assertEquals(Map.of("a", "1", "b", "x"), GpuHarness.options(new String[] {"--a", "1", "--b", "x"}));
         assertThrows(IllegalArgumentException.class, () -> GpuHarness.options(new String[] {"--a"}));
-        assertEquals(List.of(new Throughput.Config(Precision.F16, false, "train", 8),
-                new Throughput.Config(Precision.F32, true, "fused", 1)),
+        assertEquals(
+                List.of(
+                        new Throughput.Config(Precision.F16, false, "train", 8),
+                        new Throughput.Config(Precision.F32, true, "fused", 1)),
                 Throughput.parseConfigs("fp16:train:8,tf32:fused:1"));
-        assertEquals("tf32:fusedgraph:2", Throughput.Config.parse("TF32:fusedgraph:2").toString());
+        assertEquals(
+                "tf32:fusedgraph:2",
+                Throughput.Config.parse("TF32:fusedgraph:2").toString());
         assertThrows(IllegalArgumentException.class, () -> Throughput.parseConfigs("fp16:fly:8"));
         assertThrows(IllegalArgumentException.class, () -> Throughput.parseConfigs("fp64:infer:8"));
         assertEquals(Set.of("a", "b"), GpuHarness.list(" a, b ,"));

@@ -103,7 +103,8 @@ public final class CpuBackend implements Backend {
     /** How many threads an OpenMP region of this backend's kernels actually runs with (diagnostics). */
     int regionThreads() {
         long c = ctx();
-        return call("regionThreads", NONE, () -> (long) ArunetNative.context_region_threads(c)).intValue();
+        return call("regionThreads", NONE, () -> (long) ArunetNative.context_region_threads(c))
+                .intValue();
     }
 
     /** Bytes held by the native context's workspaces (diagnostics: they grow once, then stay). */
@@ -247,8 +248,14 @@ public final class CpuBackend implements Backend {
         if (spec == null) {
             throw new IllegalArgumentException("conv2dUpsampled: spec is null");
         }
-        if (spec.kernelH() != 3 || spec.kernelW() != 3 || spec.strideH() != 1 || spec.strideW() != 1
-                || spec.padH() != 1 || spec.padW() != 1 || spec.dilationH() != 1 || spec.dilationW() != 1
+        if (spec.kernelH() != 3
+                || spec.kernelW() != 3
+                || spec.strideH() != 1
+                || spec.strideW() != 1
+                || spec.padH() != 1
+                || spec.padW() != 1
+                || spec.dilationH() != 1
+                || spec.dilationW() != 1
                 || spec.groups() != 1) {
             return Backend.super.conv2dUpsampled(spec);
         }
@@ -264,12 +271,13 @@ public final class CpuBackend implements Backend {
      * the interface's default.
      */
     @Override
-    public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
-            ConvEpilogue epilogue) {
+    public void convForwardFused(
+            Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, ConvEpilogue epilogue) {
         if (op == null || epilogue == null) {
             throw new IllegalArgumentException("convForwardFused: op and epilogue are required");
         }
-        if (op instanceof CpuConv2dOp c && convs.contains(c)
+        if (op instanceof CpuConv2dOp c
+                && convs.contains(c)
                 && c.forwardFused(x, x2, w, b, y, epilogue, precision == Precision.BF16)) {
             return;
         }
@@ -337,41 +345,101 @@ public final class CpuBackend implements Backend {
     // ------------------------------------------------------------------ normalisation
 
     @Override
-    public void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+    public void batchNormForward(
+            Tensor x,
+            Tensor gamma,
+            Tensor beta,
+            Tensor runningMean,
+            Tensor runningVar,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor y,
+            boolean training,
+            float momentum,
+            float eps,
             Activation act) {
         String op = "batchNormForward";
-        OpChecks.batchNormForward(DEVICE, x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, training,
-                momentum, eps, act);
+        OpChecks.batchNormForward(
+                DEVICE, x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, training, momentum, eps, act);
         int ch = x.dim(3);
         long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
         boolean relu = act == Activation.RELU;
         long c = ctx();
         if (training) {
-            run(op + " (training)", of(x), () -> ArunetNative.batchnorm_forward_train(c, y.address(),
-                    saveMean.address(), saveInvStd.address(), runningMean.address(), runningVar.address(),
-                    x.address(), gamma.address(), beta.address(), m, ch, momentum, eps, relu));
+            run(
+                    op + " (training)",
+                    of(x),
+                    () -> ArunetNative.batchnorm_forward_train(
+                            c,
+                            y.address(),
+                            saveMean.address(),
+                            saveInvStd.address(),
+                            runningMean.address(),
+                            runningVar.address(),
+                            x.address(),
+                            gamma.address(),
+                            beta.address(),
+                            m,
+                            ch,
+                            momentum,
+                            eps,
+                            relu));
             wrote(y, saveMean, saveInvStd, runningMean, runningVar);
         } else {
-            run(op + " (inference)", of(x), () -> ArunetNative.batchnorm_forward_eval(c, y.address(),
-                    x.address(), gamma.address(), beta.address(), runningMean.address(), runningVar.address(), m, ch,
-                    eps, relu));
+            run(
+                    op + " (inference)",
+                    of(x),
+                    () -> ArunetNative.batchnorm_forward_eval(
+                            c,
+                            y.address(),
+                            x.address(),
+                            gamma.address(),
+                            beta.address(),
+                            runningMean.address(),
+                            runningVar.address(),
+                            m,
+                            ch,
+                            eps,
+                            relu));
             wrote(y);
         }
     }
 
     @Override
-    public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
+    public void batchNormBackward(
+            Tensor dy,
+            Tensor x,
+            Tensor y,
+            Tensor gamma,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor dx,
+            Tensor dGamma,
+            Tensor dBeta,
+            Activation act) {
         String op = "batchNormBackward";
         OpChecks.batchNormBackward(DEVICE, dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, act);
         int ch = x.dim(3);
         boolean relu = act == Activation.RELU;
         long m = (long) x.dim(0) * x.dim(1) * x.dim(2);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.batchnorm_backward(c, dx.address(), dGamma.address(),
-                dBeta.address(), dy.address(), x.address(), relu ? y.address() : 0L, gamma.address(),
-                saveMean.address(), saveInvStd.address(), m, ch, relu));
+        run(
+                op,
+                of(x),
+                () -> ArunetNative.batchnorm_backward(
+                        c,
+                        dx.address(),
+                        dGamma.address(),
+                        dBeta.address(),
+                        dy.address(),
+                        x.address(),
+                        relu ? y.address() : 0L,
+                        gamma.address(),
+                        saveMean.address(),
+                        saveInvStd.address(),
+                        m,
+                        ch,
+                        relu));
         wrote(dx, dGamma, dBeta);
     }
 
@@ -381,8 +449,7 @@ public final class CpuBackend implements Backend {
     public void activationForward(Activation act, Tensor x, Tensor y) {
         String op = OpChecks.activationForward(DEVICE, act, x, y);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.activation_forward(c, y.address(), x.address(), act.kernelCode(),
-                x.numel()));
+        run(op, of(x), () -> ArunetNative.activation_forward(c, y.address(), x.address(), act.kernelCode(), x.numel()));
         wrote(y);
     }
 
@@ -392,8 +459,17 @@ public final class CpuBackend implements Backend {
         boolean needX = OpChecks.activationBackwardNeedsX(act);
         boolean needY = OpChecks.activationBackwardNeedsY(act);
         long c = ctx();
-        run(op, of(dy), () -> ArunetNative.activation_backward(c, dx.address(), needX ? x.address() : 0L,
-                needY ? y.address() : 0L, dy.address(), act.kernelCode(), dy.numel()));
+        run(
+                op,
+                of(dy),
+                () -> ArunetNative.activation_backward(
+                        c,
+                        dx.address(),
+                        needX ? x.address() : 0L,
+                        needY ? y.address() : 0L,
+                        dy.address(),
+                        act.kernelCode(),
+                        dy.numel()));
         wrote(dx);
     }
 
@@ -404,8 +480,22 @@ public final class CpuBackend implements Backend {
         String op = "maxPoolForward";
         int[] out = OpChecks.maxPoolForward(DEVICE, x, y, kernel, stride, pad);
         long c = ctx();
-        run(op, of(x, y), () -> ArunetNative.maxpool_forward(c, y.address(), x.address(), x.dim(0),
-                x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
+        run(
+                op,
+                of(x, y),
+                () -> ArunetNative.maxpool_forward(
+                        c,
+                        y.address(),
+                        x.address(),
+                        x.dim(0),
+                        x.dim(1),
+                        x.dim(2),
+                        x.dim(3),
+                        out[1],
+                        out[2],
+                        kernel,
+                        stride,
+                        pad));
         wrote(y);
     }
 
@@ -414,8 +504,23 @@ public final class CpuBackend implements Backend {
         String op = "maxPoolBackward";
         int[] out = OpChecks.maxPoolBackward(DEVICE, x, dy, dx, kernel, stride, pad);
         long c = ctx();
-        run(op, of(x, dy), () -> ArunetNative.maxpool_backward(c, dx.address(), x.address(), dy.address(),
-                x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad));
+        run(
+                op,
+                of(x, dy),
+                () -> ArunetNative.maxpool_backward(
+                        c,
+                        dx.address(),
+                        x.address(),
+                        dy.address(),
+                        x.dim(0),
+                        x.dim(1),
+                        x.dim(2),
+                        x.dim(3),
+                        out[1],
+                        out[2],
+                        kernel,
+                        stride,
+                        pad));
         wrote(dx);
     }
 
@@ -427,8 +532,11 @@ public final class CpuBackend implements Backend {
             return;
         }
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.globalpool_forward(c, addr(max), addr(avg), x.address(),
-                x.dim(0), (long) x.dim(1) * x.dim(2), x.dim(3)));
+        run(
+                op,
+                of(x),
+                () -> ArunetNative.globalpool_forward(
+                        c, addr(max), addr(avg), x.address(), x.dim(0), (long) x.dim(1) * x.dim(2), x.dim(3)));
         wrote(max, avg);
     }
 
@@ -437,9 +545,19 @@ public final class CpuBackend implements Backend {
         String op = "globalPoolBackward";
         OpChecks.globalPoolBackward(DEVICE, x, max, dMax, dAvg, dx);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.globalpool_backward(c, dx.address(), x.address(),
-                dMax != null ? max.address() : 0L, addr(dMax), addr(dAvg), x.dim(0), (long) x.dim(1) * x.dim(2),
-                x.dim(3)));
+        run(
+                op,
+                of(x),
+                () -> ArunetNative.globalpool_backward(
+                        c,
+                        dx.address(),
+                        x.address(),
+                        dMax != null ? max.address() : 0L,
+                        addr(dMax),
+                        addr(dAvg),
+                        x.dim(0),
+                        (long) x.dim(1) * x.dim(2),
+                        x.dim(3)));
         wrote(dx);
     }
 
@@ -448,8 +566,11 @@ public final class CpuBackend implements Backend {
         String op = "channelMaxMeanForward";
         OpChecks.channelMaxMeanForward(DEVICE, x, out);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.channelmaxmean_forward(c, out.address(), x.address(),
-                (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
+        run(
+                op,
+                of(x),
+                () -> ArunetNative.channelmaxmean_forward(
+                        c, out.address(), x.address(), (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
         wrote(out);
     }
 
@@ -458,8 +579,17 @@ public final class CpuBackend implements Backend {
         String op = "channelMaxMeanBackward";
         OpChecks.channelMaxMeanBackward(DEVICE, x, out, dOut, dx);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.channelmaxmean_backward(c, dx.address(), x.address(),
-                out.address(), dOut.address(), (long) x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
+        run(
+                op,
+                of(x),
+                () -> ArunetNative.channelmaxmean_backward(
+                        c,
+                        dx.address(),
+                        x.address(),
+                        out.address(),
+                        dOut.address(),
+                        (long) x.dim(0) * x.dim(1) * x.dim(2),
+                        x.dim(3)));
         wrote(dx);
     }
 
@@ -468,8 +598,11 @@ public final class CpuBackend implements Backend {
         String op = "upsample2xForward";
         OpChecks.upsample2xForward(DEVICE, x, y);
         long c = ctx();
-        run(op, of(x), () -> ArunetNative.upsample2x_forward(c, y.address(), x.address(), x.dim(0),
-                x.dim(1), x.dim(2), x.dim(3)));
+        run(
+                op,
+                of(x),
+                () -> ArunetNative.upsample2x_forward(
+                        c, y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3)));
         wrote(y);
     }
 
@@ -478,8 +611,11 @@ public final class CpuBackend implements Backend {
         String op = "upsample2xBackward";
         OpChecks.upsample2xBackward(DEVICE, dy, dx);
         long c = ctx();
-        run(op, of(dy), () -> ArunetNative.upsample2x_backward(c, dx.address(), dy.address(), dx.dim(0),
-                dx.dim(1), dx.dim(2), dx.dim(3)));
+        run(
+                op,
+                of(dy),
+                () -> ArunetNative.upsample2x_backward(
+                        c, dx.address(), dy.address(), dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3)));
         wrote(dx);
     }
 
@@ -488,8 +624,17 @@ public final class CpuBackend implements Backend {
         String op = "concatChannels";
         OpChecks.concatChannels(DEVICE, a, b, out);
         long c = ctx();
-        run(op, of(a, b), () -> ArunetNative.concat_channels(c, out.address(), a.address(), b.address(),
-                (long) a.dim(0) * a.dim(1) * a.dim(2), a.dim(3), b.dim(3)));
+        run(
+                op,
+                of(a, b),
+                () -> ArunetNative.concat_channels(
+                        c,
+                        out.address(),
+                        a.address(),
+                        b.address(),
+                        (long) a.dim(0) * a.dim(1) * a.dim(2),
+                        a.dim(3),
+                        b.dim(3)));
         wrote(out);
     }
 
@@ -498,8 +643,17 @@ public final class CpuBackend implements Backend {
         String op = "splitChannels";
         OpChecks.splitChannels(DEVICE, dOut, da, db);
         long c = ctx();
-        run(op, of(dOut), () -> ArunetNative.split_channels(c, da.address(), db.address(), dOut.address(),
-                (long) da.dim(0) * da.dim(1) * da.dim(2), da.dim(3), db.dim(3)));
+        run(
+                op,
+                of(dOut),
+                () -> ArunetNative.split_channels(
+                        c,
+                        da.address(),
+                        db.address(),
+                        dOut.address(),
+                        (long) da.dim(0) * da.dim(1) * da.dim(2),
+                        da.dim(3),
+                        db.dim(3)));
         wrote(da, db);
     }
 
@@ -514,8 +668,10 @@ public final class CpuBackend implements Backend {
         }
         long[] nhc = mulSizes(x, mode);
         long c = ctx();
-        run(op, of(x, w), () -> ArunetNative.mul_forward(c, y.address(), x.address(), w.address(), mode,
-                nhc[0], nhc[1], nhc[2]));
+        run(
+                op,
+                of(x, w),
+                () -> ArunetNative.mul_forward(c, y.address(), x.address(), w.address(), mode, nhc[0], nhc[1], nhc[2]));
         wrote(y);
     }
 
@@ -528,8 +684,11 @@ public final class CpuBackend implements Backend {
         }
         long[] nhc = mulSizes(x, mode);
         long c = ctx();
-        run(op, of(x, w), () -> ArunetNative.mul_backward(c, addr(dx), addr(dw), dy.address(), x.address(),
-                w.address(), mode, nhc[0], nhc[1], nhc[2]));
+        run(
+                op,
+                of(x, w),
+                () -> ArunetNative.mul_backward(
+                        c, addr(dx), addr(dw), dy.address(), x.address(), w.address(), mode, nhc[0], nhc[1], nhc[2]));
         wrote(dx, dw);
     }
 
@@ -547,8 +706,11 @@ public final class CpuBackend implements Backend {
         String op = "linearForward";
         int[] nio = OpChecks.linearForward(DEVICE, x, w, b, y);
         long c = ctx();
-        run(op, of(x, w), () -> ArunetNative.linear_forward(c, y.address(), x.address(), w.address(),
-                addr(b), nio[0], nio[1], nio[2]));
+        run(
+                op,
+                of(x, w),
+                () -> ArunetNative.linear_forward(
+                        c, y.address(), x.address(), w.address(), addr(b), nio[0], nio[1], nio[2]));
         wrote(y);
     }
 
@@ -557,8 +719,20 @@ public final class CpuBackend implements Backend {
         String op = "linearBackward";
         int[] nio = OpChecks.linearBackward(DEVICE, dy, x, w, dx, dw, db);
         long c = ctx();
-        run(op, of(x, w), () -> ArunetNative.linear_backward(c, addr(dx), dw.address(), addr(db),
-                dy.address(), x.address(), w.address(), nio[0], nio[1], nio[2]));
+        run(
+                op,
+                of(x, w),
+                () -> ArunetNative.linear_backward(
+                        c,
+                        addr(dx),
+                        dw.address(),
+                        addr(db),
+                        dy.address(),
+                        x.address(),
+                        w.address(),
+                        nio[0],
+                        nio[1],
+                        nio[2]));
         wrote(dx, dw, db);
     }
 
@@ -570,21 +744,26 @@ public final class CpuBackend implements Backend {
         OpChecks.softmax(DEVICE, logits, probs);
         long c = ctx();
         long pixels = (long) logits.dim(0) * logits.dim(1) * logits.dim(2);
-        run(op, of(logits), () -> ArunetNative.softmax_forward(c, probs.address(), logits.address(), pixels,
-                logits.dim(3)));
+        run(
+                op,
+                of(logits),
+                () -> ArunetNative.softmax_forward(c, probs.address(), logits.address(), pixels, logits.dim(3)));
         wrote(probs);
     }
 
     @Override
-    public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
-            float smooth) {
+    public double crossEntropyDiceLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight, float smooth) {
         String op = "crossEntropyDiceLoss";
         OpChecks.crossEntropyDiceLossScalars(ceWeight, diceWeight, smooth);
         long c = ctx();
         long pixels = checkLoss(op, c, logits, target, dLogits);
         int k = logits.dim(3);
-        double loss = call(op, of(logits), () -> ArunetNative.cross_entropy_dice(c, addr(dLogits), logits.address(),
-                target.address(), pixels, k, ceWeight, diceWeight, smooth));
+        double loss = call(
+                op,
+                of(logits),
+                () -> ArunetNative.cross_entropy_dice(
+                        c, addr(dLogits), logits.address(), target.address(), pixels, k, ceWeight, diceWeight, smooth));
         wrote(dLogits);
         return loss;
     }
@@ -599,15 +778,18 @@ public final class CpuBackend implements Backend {
      * gradient uses {@code max(1 - TI, 1e-12)^(gamma - 1)} so that {@code gamma < 1} stays finite, as the
      * reference backend does.
      */
-    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
-            float smooth) {
+    public double focalTverskyLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma, float smooth) {
         String op = "focalTverskyLoss";
         OpChecks.focalTverskyLossScalars(alpha, beta, gamma, smooth);
         long c = ctx();
         long pixels = checkLoss(op, c, logits, target, dLogits);
         int k = logits.dim(3);
-        double loss = call(op, of(logits), () -> ArunetNative.focal_tversky(c, addr(dLogits), logits.address(),
-                target.address(), pixels, k, alpha, beta, gamma, smooth));
+        double loss = call(
+                op,
+                of(logits),
+                () -> ArunetNative.focal_tversky(
+                        c, addr(dLogits), logits.address(), target.address(), pixels, k, alpha, beta, gamma, smooth));
         wrote(dLogits);
         return loss;
     }
@@ -623,7 +805,9 @@ public final class CpuBackend implements Backend {
         long bad = call(op, of(target), () -> ArunetNative.find_invalid_target(c, target.address(), pixels, k));
         if (bad >= 0) {
             String value = target.numel() <= Integer.MAX_VALUE
-                    ? String.valueOf(target.view(Layout.PLAIN, (int) target.numel()).slice((int) bad, 1).toIntArray()[0])
+                    ? String.valueOf(target.view(Layout.PLAIN, (int) target.numel())
+                            .slice((int) bad, 1)
+                            .toIntArray()[0])
                     : "?";
             throw new IllegalArgumentException(op + ": target value " + value + " at flat index " + bad
                     + " is outside [0, " + k + ") (target " + target.describe() + ", logits " + logits.describe()
@@ -635,13 +819,36 @@ public final class CpuBackend implements Backend {
     // ------------------------------------------------------------------ optimizer
 
     @Override
-    public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
-            float eps, float weightDecay, long step) {
+    public void adamStep(
+            Tensor param,
+            Tensor grad,
+            Tensor m,
+            Tensor v,
+            float lr,
+            float beta1,
+            float beta2,
+            float eps,
+            float weightDecay,
+            long step) {
         String op = "adamStep";
         OpChecks.adamStep(DEVICE, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
         long c = ctx();
-        run(op, of(param), () -> ArunetNative.adam_step(c, param.address(), m.address(), v.address(),
-                grad.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step));
+        run(
+                op,
+                of(param),
+                () -> ArunetNative.adam_step(
+                        c,
+                        param.address(),
+                        m.address(),
+                        v.address(),
+                        grad.address(),
+                        param.numel(),
+                        lr,
+                        beta1,
+                        beta2,
+                        eps,
+                        weightDecay,
+                        step));
         wrote(m, v);
         param.bumpVersion();
     }

@@ -18,8 +18,8 @@ public final class CpuBackendProvider implements BackendProvider {
 
     @Override
     public String describe() {
-        return "CPU backend (oneDNN and arunet's C++ kernels), " + Runtime.getRuntime().availableProcessors()
-                + " processors";
+        return "CPU backend (oneDNN and arunet's C++ kernels), "
+                + Runtime.getRuntime().availableProcessors() + " processors";
     }
 
     /** {@code threads} 0: one thread per available processor. */

@@ -1,7 +1,6 @@
 package org.arunet.backend.cpu;
 
 import java.util.concurrent.atomic.AtomicLong;
-import org.arunet.backend.Activation;
 import org.arunet.backend.Checks;
 import org.arunet.backend.Conv2dOp;
 import org.arunet.backend.Conv2dSpec;
@@ -60,6 +59,7 @@ final class CpuConv2dOp implements Conv2dOp {
     private final boolean up2;
     /** The input is upsampled 2x (2) or not (1), for {@link #checks}. */
     private final int factor;
+
     private final ConvChecks checks;
     private final String forwardName;
     private final String forwardFusedName;
@@ -79,17 +79,38 @@ final class CpuConv2dOp implements Conv2dOp {
         this.forwardFusedName = kind + ".forwardFused " + spec;
         this.backwardDataName = kind + ".backwardData " + spec;
         this.backwardWeightsName = kind + ".backwardWeights " + spec;
-        if (up2 && !(spec.kernelH() == 3 && spec.kernelW() == 3 && spec.strideH() == 1 && spec.strideW() == 1
-                && spec.padH() == 1 && spec.padW() == 1 && spec.dilationH() == 1 && spec.dilationW() == 1
-                && spec.groups() == 1)) {
+        if (up2
+                && !(spec.kernelH() == 3
+                        && spec.kernelW() == 3
+                        && spec.strideH() == 1
+                        && spec.strideW() == 1
+                        && spec.padH() == 1
+                        && spec.padW() == 1
+                        && spec.dilationH() == 1
+                        && spec.dilationW() == 1
+                        && spec.groups() == 1)) {
             throw new IllegalArgumentException("conv2dUpsampled: the CPU backend computes 3x3, stride 1, padding 1,"
                     + " ungrouped convolutions of an upsampled input, not " + spec);
         }
         long c = backend.ctx();
-        this.handle = CpuBackend.call(kind + " " + spec, CpuBackend.NONE, () -> ArunetNative.conv2d_create(c,
-                spec.inChannels(), spec.outChannels(), spec.kernelH(), spec.kernelW(), spec.strideH(),
-                spec.strideW(), spec.padH(), spec.padW(), spec.dilationH(), spec.dilationW(), spec.groups(),
-                spec.bias(), up2));
+        this.handle = CpuBackend.call(
+                kind + " " + spec,
+                CpuBackend.NONE,
+                () -> ArunetNative.conv2d_create(
+                        c,
+                        spec.inChannels(),
+                        spec.outChannels(),
+                        spec.kernelH(),
+                        spec.kernelW(),
+                        spec.strideH(),
+                        spec.strideW(),
+                        spec.padH(),
+                        spec.padW(),
+                        spec.dilationH(),
+                        spec.dilationW(),
+                        spec.groups(),
+                        spec.bias(),
+                        up2));
     }
 
     /** True for an op made by {@link CpuBackend#conv2dUpsampled}. */
@@ -117,9 +138,23 @@ final class CpuConv2dOp implements Conv2dOp {
         long c = backend.ctx();
         long h = handle();
         boolean bf16 = backend.trainingPrecision() == Precision.BF16;
-        CpuBackend.run(forwardName, CpuBackend.of(x, w, y), () -> ArunetNative.conv2d_forward(c, h, y.address(),
-                x.address(), w.address(), w.id(), w.version(), b == null ? 0L : b.address(), x.dim(0), x.dim(1),
-                x.dim(2), training, bf16));
+        CpuBackend.run(
+                forwardName,
+                CpuBackend.of(x, w, y),
+                () -> ArunetNative.conv2d_forward(
+                        c,
+                        h,
+                        y.address(),
+                        x.address(),
+                        w.address(),
+                        w.id(),
+                        w.version(),
+                        b == null ? 0L : b.address(),
+                        x.dim(0),
+                        x.dim(1),
+                        x.dim(2),
+                        training,
+                        bf16));
         y.bumpVersion();
     }
 
@@ -136,10 +171,14 @@ final class CpuConv2dOp implements Conv2dOp {
         } else {
             Checks.nhwc(op, "x", x, CpuBackend.DEVICE);
             Checks.nhwc(op, "x2", x2, CpuBackend.DEVICE);
-            if (x.dim(0) != x2.dim(0) || x.dim(1) != x2.dim(1) || x.dim(2) != x2.dim(2)
-                    || x.dim(3) + x2.dim(3) != spec.inChannels() || x.dim(3) <= 0 || x2.dim(3) <= 0) {
-                throw new IllegalArgumentException(op + " " + spec + ": x " + x.describe() + " and x2 "
-                        + x2.describe() + " must agree in N, H, W and have " + spec.inChannels() + " channels together");
+            if (x.dim(0) != x2.dim(0)
+                    || x.dim(1) != x2.dim(1)
+                    || x.dim(2) != x2.dim(2)
+                    || x.dim(3) + x2.dim(3) != spec.inChannels()
+                    || x.dim(3) <= 0
+                    || x2.dim(3) <= 0) {
+                throw new IllegalArgumentException(op + " " + spec + ": x " + x.describe() + " and x2 " + x2.describe()
+                        + " must agree in N, H, W and have " + spec.inChannels() + " channels together");
             }
             checks.span(op, "x " + x.describe(), x.dim(1), x.dim(2));
             if (up2 || spec.groups() != 1) {
@@ -176,12 +215,13 @@ final class CpuConv2dOp implements Conv2dOp {
                     ptr[operands++] = f.shift.address();
                     code = POST_AFFINE;
                 }
-                case ACTIVATION -> code = switch (st.act()) {
-                    case RELU -> POST_RELU;
-                    case GELU -> POST_GELU;
-                    case SIGMOID -> POST_SIGMOID;
-                    case NONE -> 0;
-                };
+                case ACTIVATION ->
+                    code = switch (st.act()) {
+                        case RELU -> POST_RELU;
+                        case GELU -> POST_GELU;
+                        case SIGMOID -> POST_SIGMOID;
+                        case NONE -> 0;
+                    };
                 case SUM -> {
                     if (up2 || x2 != null) {
                         return false;
@@ -215,11 +255,32 @@ final class CpuConv2dOp implements Conv2dOp {
         long h = handle();
         int r = recipe;
         Fold lead = leading;
-        CpuBackend.run(forwardFusedName, CpuBackend.of(x, w, y), () -> ArunetNative.conv2d_forward_fused(c, h,
-                y.address(), x.address(), x2 == null ? 0L : x2.address(), x.dim(3), w.address(), w.id(), w.version(),
-                b == null ? 0L : b.address(), lead == null ? 0L : lead.scale.address(),
-                lead == null ? 0L : lead.shift.address(), lead == null ? 0L : lead.tag, r, ptr[0], ptr[1], ptr[2],
-                ptr[3], x.dim(0), x.dim(1), x.dim(2), bf16));
+        CpuBackend.run(
+                forwardFusedName,
+                CpuBackend.of(x, w, y),
+                () -> ArunetNative.conv2d_forward_fused(
+                        c,
+                        h,
+                        y.address(),
+                        x.address(),
+                        x2 == null ? 0L : x2.address(),
+                        x.dim(3),
+                        w.address(),
+                        w.id(),
+                        w.version(),
+                        b == null ? 0L : b.address(),
+                        lead == null ? 0L : lead.scale.address(),
+                        lead == null ? 0L : lead.shift.address(),
+                        lead == null ? 0L : lead.tag,
+                        r,
+                        ptr[0],
+                        ptr[1],
+                        ptr[2],
+                        ptr[3],
+                        x.dim(0),
+                        x.dim(1),
+                        x.dim(2),
+                        bf16));
         y.bumpVersion();
         return true;
     }
@@ -309,8 +370,21 @@ final class CpuConv2dOp implements Conv2dOp {
         long c = backend.ctx();
         long h = handle();
         boolean bf16 = backend.trainingPrecision() == Precision.BF16;
-        CpuBackend.run(backwardDataName, CpuBackend.of(dy, w, dx), () -> ArunetNative.conv2d_backward_data(c, h,
-                dx.address(), dy.address(), w.address(), w.id(), w.version(), dx.dim(0), dx.dim(1), dx.dim(2), bf16));
+        CpuBackend.run(
+                backwardDataName,
+                CpuBackend.of(dy, w, dx),
+                () -> ArunetNative.conv2d_backward_data(
+                        c,
+                        h,
+                        dx.address(),
+                        dy.address(),
+                        w.address(),
+                        w.id(),
+                        w.version(),
+                        dx.dim(0),
+                        dx.dim(1),
+                        dx.dim(2),
+                        bf16));
         dx.bumpVersion();
     }
 
@@ -320,9 +394,20 @@ final class CpuConv2dOp implements Conv2dOp {
         long c = backend.ctx();
         long h = handle();
         boolean bf16 = backend.trainingPrecision() == Precision.BF16;
-        CpuBackend.run(backwardWeightsName, CpuBackend.of(x, dy, dw), () -> ArunetNative.conv2d_backward_weights(c, h,
-                dw.address(), db == null ? 0L : db.address(), x.address(), dy.address(), x.dim(0), x.dim(1),
-                x.dim(2), bf16));
+        CpuBackend.run(
+                backwardWeightsName,
+                CpuBackend.of(x, dy, dw),
+                () -> ArunetNative.conv2d_backward_weights(
+                        c,
+                        h,
+                        dw.address(),
+                        db == null ? 0L : db.address(),
+                        x.address(),
+                        dy.address(),
+                        x.dim(0),
+                        x.dim(1),
+                        x.dim(2),
+                        bf16));
         dw.bumpVersion();
         if (db != null) {
             db.bumpVersion();
@@ -347,24 +432,28 @@ final class CpuConv2dOp implements Conv2dOp {
     String implementation(Pass pass, int n, int h, int w) {
         long c = backend.ctx();
         long hd = handle();
-        return CpuBackend.call("conv2d.implementation " + spec, CpuBackend.NONE,
-                () -> ArunetNative.conv2d_implementation(c, hd, pass.ordinal(), -1,
-                        backend.trainingPrecision() == Precision.BF16, n, h, w));
+        return CpuBackend.call(
+                "conv2d.implementation " + spec,
+                CpuBackend.NONE,
+                () -> ArunetNative.conv2d_implementation(
+                        c, hd, pass.ordinal(), -1, backend.trainingPrecision() == Precision.BF16, n, h, w));
     }
 
     /** oneDNN's implementation of the fused inference forward with a post-op recipe (conv2d.h codes). */
     String fusedImplementation(int recipe, boolean bf16, int n, int h, int w) {
         long c = backend.ctx();
         long hd = handle();
-        return CpuBackend.call("conv2d.implementation " + spec, CpuBackend.NONE,
+        return CpuBackend.call(
+                "conv2d.implementation " + spec,
+                CpuBackend.NONE,
                 () -> ArunetNative.conv2d_implementation(c, hd, 0, recipe, bf16, n, h, w));
     }
 
     /** How many times the OIHW weights were reordered into a primitive's layout so far. */
     long weightReorders() {
         long h = handle();
-        return CpuBackend.call("conv2d.weightReorders " + spec, CpuBackend.NONE,
-                () -> ArunetNative.conv2d_weight_reorders(h));
+        return CpuBackend.call(
+                "conv2d.weightReorders " + spec, CpuBackend.NONE, () -> ArunetNative.conv2d_weight_reorders(h));
     }
 
     /** Frees the primitives and cached weights. Idempotent. */

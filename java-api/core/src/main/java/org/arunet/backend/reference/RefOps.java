@@ -26,8 +26,7 @@ public final class RefOps {
             throw new IllegalArgumentException(op + ": " + name + " is null");
         }
         if (a.length != expected) {
-            throw new IllegalArgumentException(op + ": " + name + " has " + a.length + " values, expected "
-                    + expected);
+            throw new IllegalArgumentException(op + ": " + name + " has " + a.length + " values, expected " + expected);
         }
     }
 
@@ -46,8 +45,8 @@ public final class RefOps {
     public static int windowOutputSize(String op, int size, int kernel, int stride, int pad, int dilation) {
         int span = dilation * (kernel - 1) + 1;
         if (size + 2 * pad < span) {
-            throw new IllegalArgumentException(op + ": input size " + size + " with padding " + pad
-                    + " is smaller than the kernel span " + span);
+            throw new IllegalArgumentException(
+                    op + ": input size " + size + " with padding " + pad + " is smaller than the kernel span " + span);
         }
         return Math.floorDiv(size + 2 * pad - span, stride) + 1;
     }
@@ -286,8 +285,8 @@ public final class RefOps {
      * @param x {@code [m, c]} (NHWC flattened over N, H, W); m must exceed 1, as in PyTorch
      * @param relu whether ReLU follows
      */
-    public static BatchNormForward batchNormTrainForward(double[] x, int m, int c, double[] gamma, double[] beta,
-            double eps, boolean relu) {
+    public static BatchNormForward batchNormTrainForward(
+            double[] x, int m, int c, double[] gamma, double[] beta, double eps, boolean relu) {
         String op = "batchNormTrainForward";
         if (m <= 1) {
             throw new IllegalArgumentException(op + ": training needs more than one value per channel, got " + m);
@@ -325,8 +324,16 @@ public final class RefOps {
      *
      * @param x {@code [m, c]}
      */
-    public static double[] batchNormInferenceForward(double[] x, int m, int c, double[] gamma, double[] beta,
-            double[] runningMean, double[] runningVar, double eps, boolean relu) {
+    public static double[] batchNormInferenceForward(
+            double[] x,
+            int m,
+            int c,
+            double[] gamma,
+            double[] beta,
+            double[] runningMean,
+            double[] runningVar,
+            double eps,
+            boolean relu) {
         String op = "batchNormInferenceForward";
         requireLength(op, "x", x, (long) m * c);
         requireLength(op, "gamma", gamma, c);
@@ -340,8 +347,8 @@ public final class RefOps {
         return normalise(x, m, c, gamma, beta, runningMean, invStd, relu);
     }
 
-    private static double[] normalise(double[] x, int m, int c, double[] gamma, double[] beta, double[] mean,
-            double[] invStd, boolean relu) {
+    private static double[] normalise(
+            double[] x, int m, int c, double[] gamma, double[] beta, double[] mean, double[] invStd, boolean relu) {
         double[] y = new double[x.length];
         for (int p = 0; p < m; p++) {
             for (int ci = 0; ci < c; ci++) {
@@ -358,8 +365,8 @@ public final class RefOps {
      * {@code runningMean = (1 - momentum) runningMean + momentum mean},
      * {@code runningVar = (1 - momentum) runningVar + momentum biasedVar m / (m - 1)}.
      */
-    public static void batchNormUpdateRunningStats(double[] runningMean, double[] runningVar, double[] mean,
-            double[] biasedVar, int m, double momentum) {
+    public static void batchNormUpdateRunningStats(
+            double[] runningMean, double[] runningVar, double[] mean, double[] biasedVar, int m, double momentum) {
         String op = "batchNormUpdateRunningStats";
         int c = mean.length;
         requireLength(op, "runningMean", runningMean, c);
@@ -385,8 +392,16 @@ public final class RefOps {
      * @param mean the saved batch mean {@code [c]}
      * @param invStd the saved {@code 1 / sqrt(var + eps)} {@code [c]}
      */
-    public static BatchNormGrads batchNormBackward(double[] dy, double[] x, double[] y, int m, int c, double[] gamma,
-            double[] mean, double[] invStd, boolean relu) {
+    public static BatchNormGrads batchNormBackward(
+            double[] dy,
+            double[] x,
+            double[] y,
+            int m,
+            int c,
+            double[] gamma,
+            double[] mean,
+            double[] invStd,
+            boolean relu) {
         String op = "batchNormBackward";
         requireLength(op, "dy", dy, (long) m * c);
         requireLength(op, "x", x, (long) m * c);
@@ -568,8 +583,8 @@ public final class RefOps {
     }
 
     /** {@code dx}: each {@code dy} added to the element its window chose (see {@link #maxPoolArgmax}). */
-    public static double[] maxPoolBackward(double[] x, double[] dy, int n, int h, int w, int c, int kernel,
-            int stride, int pad) {
+    public static double[] maxPoolBackward(
+            double[] x, double[] dy, int n, int h, int w, int c, int kernel, int stride, int pad) {
         int[] arg = maxPoolArgmax(x, n, h, w, c, kernel, stride, pad);
         requireLength("maxPoolBackward", "dy", dy, arg.length);
         double[] dx = new double[x.length];
@@ -629,8 +644,8 @@ public final class RefOps {
      * @param dMax {@code [n, c]} or null
      * @param dAvg {@code [n, c]} or null
      */
-    public static double[] globalPoolBackward(double[] x, double[] max, double[] dMax, double[] dAvg, int n, int hw,
-            int c) {
+    public static double[] globalPoolBackward(
+            double[] x, double[] max, double[] dMax, double[] dAvg, int n, int hw, int c) {
         String op = "globalPoolBackward";
         requireLength(op, "x", x, (long) n * hw * c);
         if (dMax != null) {
@@ -981,8 +996,15 @@ public final class RefOps {
      * @param target {@code [positions]} class indices in {@code [0, k)}
      * @param gradient whether to compute {@code dLogits}
      */
-    public static LossResult crossEntropyDiceLoss(double[] logits, int[] target, int positions, int k,
-            double ceWeight, double diceWeight, double smooth, boolean gradient) {
+    public static LossResult crossEntropyDiceLoss(
+            double[] logits,
+            int[] target,
+            int positions,
+            int k,
+            double ceWeight,
+            double diceWeight,
+            double smooth,
+            boolean gradient) {
         String op = "crossEntropyDiceLoss";
         requireLength(op, "logits", logits, (long) positions * k);
         if (target == null || target.length != positions) {
@@ -993,8 +1015,8 @@ public final class RefOps {
         }
         for (int q = 0; q < positions; q++) {
             if (target[q] < 0 || target[q] >= k) {
-                throw new IllegalArgumentException(op + ": target[" + q + "] = " + target[q] + " is not a class in [0, "
-                        + k + ")");
+                throw new IllegalArgumentException(
+                        op + ": target[" + q + "] = " + target[q] + " is not a class in [0, " + k + ")");
             }
         }
         double[] p = new double[logits.length];
@@ -1068,8 +1090,16 @@ public final class RefOps {
      * {@code dL/dTI_k = -(gamma / K) max(1 - TI_k, 1e-12)^(gamma - 1)} (the floor keeps the gradient
      * finite for gamma below 1 when a class is perfect), through the softmax Jacobian.
      */
-    public static LossResult focalTverskyLoss(double[] logits, int[] target, int positions, int k, double alpha,
-            double beta, double gamma, double smooth, boolean gradient) {
+    public static LossResult focalTverskyLoss(
+            double[] logits,
+            int[] target,
+            int positions,
+            int k,
+            double alpha,
+            double beta,
+            double gamma,
+            double smooth,
+            boolean gradient) {
         String op = "focalTverskyLoss";
         requireLength(op, "logits", logits, (long) positions * k);
         if (target == null || target.length != positions || positions <= 0 || k <= 0) {
@@ -1082,8 +1112,8 @@ public final class RefOps {
         for (int q = 0; q < positions; q++) {
             int t = target[q];
             if (t < 0 || t >= k) {
-                throw new IllegalArgumentException(op + ": target[" + q + "] = " + t + " is not a class in [0, " + k
-                        + ")");
+                throw new IllegalArgumentException(
+                        op + ": target[" + q + "] = " + t + " is not a class in [0, " + k + ")");
             }
             for (int j = 0; j < k; j++) {
                 pSum[j] += p[q * k + j];
@@ -1131,8 +1161,17 @@ public final class RefOps {
      *
      * @param step t, starting at 1
      */
-    public static void adamStep(double[] p, double[] g, double[] m, double[] v, double lr, double beta1,
-            double beta2, double eps, double weightDecay, long step) {
+    public static void adamStep(
+            double[] p,
+            double[] g,
+            double[] m,
+            double[] v,
+            double lr,
+            double beta1,
+            double beta2,
+            double eps,
+            double weightDecay,
+            long step) {
         String op = "adamStep";
         requireLength(op, "g", g, p.length);
         requireLength(op, "m", m, p.length);

@@ -128,8 +128,8 @@ public final class ReferenceBackend implements Backend {
         Checks.present(op, "src", src, DEV);
         Checks.present(op, "dst", dst, DEV);
         if (src.dtype() != dst.dtype() || !src.sameShape(dst)) {
-            throw new IllegalArgumentException(op + ": dst " + dst.describe() + " must have the dtype and shape of src "
-                    + src.describe());
+            throw new IllegalArgumentException(
+                    op + ": dst " + dst.describe() + " must have the dtype and shape of src " + src.describe());
         }
         outputsDisjoint(op, outputs(arg("dst", dst)), arg("src", src));
         dst.copyFrom(src);
@@ -163,8 +163,8 @@ public final class ReferenceBackend implements Backend {
         Checks.f32(op, "y", y, DEV);
         Checks.f32(op, "x", x, DEV);
         if (y.numel() != x.numel()) {
-            throw new IllegalArgumentException(op + ": y " + y.describe() + " and x " + x.describe()
-                    + " have different numbers of elements");
+            throw new IllegalArgumentException(
+                    op + ": y " + y.describe() + " and x " + x.describe() + " have different numbers of elements");
         }
         outputsDisjoint(op, outputs(arg("y", y)), arg("x", x));
         double[] yv = read(y);
@@ -246,8 +246,8 @@ public final class ReferenceBackend implements Backend {
                 throw new IllegalArgumentException(op + " " + spec + ": " + name + " is null but the spec has a bias");
             }
             if (!spec.bias() && b != null) {
-                throw new IllegalArgumentException(op + " " + spec + ": " + name
-                        + " given to a convolution without bias");
+                throw new IllegalArgumentException(
+                        op + " " + spec + ": " + name + " given to a convolution without bias");
             }
             if (b != null) {
                 Checks.shape(op + " " + spec, name, b, DEV, spec.outChannels());
@@ -313,8 +313,18 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+    public void batchNormForward(
+            Tensor x,
+            Tensor gamma,
+            Tensor beta,
+            Tensor runningMean,
+            Tensor runningVar,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor y,
+            boolean training,
+            float momentum,
+            float eps,
             Activation act) {
         String op = "batchNormForward";
         Checks.nhwc(op, "x", x, DEV);
@@ -339,13 +349,21 @@ public final class ReferenceBackend implements Backend {
         }
         int m = x.dim(0) * x.dim(1) * x.dim(2);
         if (training && m <= 1) {
-            throw new IllegalArgumentException(op + ": training needs more than one value per channel, x "
-                    + x.describe());
+            throw new IllegalArgumentException(
+                    op + ": training needs more than one value per channel, x " + x.describe());
         }
         if (training) {
-            outputsDisjoint(op, outputs(arg("y", y), arg("runningMean", runningMean), arg("runningVar", runningVar),
-                    arg("saveMean", saveMean), arg("saveInvStd", saveInvStd)),
-                    arg("x", x), arg("gamma", gamma), arg("beta", beta));
+            outputsDisjoint(
+                    op,
+                    outputs(
+                            arg("y", y),
+                            arg("runningMean", runningMean),
+                            arg("runningVar", runningVar),
+                            arg("saveMean", saveMean),
+                            arg("saveInvStd", saveInvStd)),
+                    arg("x", x),
+                    arg("gamma", gamma),
+                    arg("beta", beta));
             RefOps.BatchNormForward f = RefOps.batchNormTrainForward(read(x), m, c, read(gamma), read(beta), eps, relu);
             double[] rm = read(runningMean);
             double[] rv = read(runningVar);
@@ -356,16 +374,33 @@ public final class ReferenceBackend implements Backend {
             write(runningMean, rm);
             write(runningVar, rv);
         } else {
-            outputsDisjoint(op, outputs(arg("y", y)), arg("x", x), arg("gamma", gamma), arg("beta", beta),
-                    arg("runningMean", runningMean), arg("runningVar", runningVar));
-            write(y, RefOps.batchNormInferenceForward(read(x), m, c, read(gamma), read(beta), read(runningMean),
-                    read(runningVar), eps, relu));
+            outputsDisjoint(
+                    op,
+                    outputs(arg("y", y)),
+                    arg("x", x),
+                    arg("gamma", gamma),
+                    arg("beta", beta),
+                    arg("runningMean", runningMean),
+                    arg("runningVar", runningVar));
+            write(
+                    y,
+                    RefOps.batchNormInferenceForward(
+                            read(x), m, c, read(gamma), read(beta), read(runningMean), read(runningVar), eps, relu));
         }
     }
 
     @Override
-    public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
+    public void batchNormBackward(
+            Tensor dy,
+            Tensor x,
+            Tensor y,
+            Tensor gamma,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor dx,
+            Tensor dGamma,
+            Tensor dBeta,
+            Activation act) {
         String op = "batchNormBackward";
         Checks.nhwc(op, "x", x, DEV);
         int c = x.dim(3);
@@ -380,12 +415,18 @@ public final class ReferenceBackend implements Backend {
         Checks.like(op, "dx", dx, DEV, "x", x);
         Checks.shape(op, "dGamma", dGamma, DEV, c);
         Checks.shape(op, "dBeta", dBeta, DEV, c);
-        outputsDisjoint(op, outputs(arg("dx", dx), arg("dGamma", dGamma), arg("dBeta", dBeta)), arg("dy", dy),
-                arg("x", x), arg("y", relu ? y : null), arg("gamma", gamma), arg("saveMean", saveMean),
+        outputsDisjoint(
+                op,
+                outputs(arg("dx", dx), arg("dGamma", dGamma), arg("dBeta", dBeta)),
+                arg("dy", dy),
+                arg("x", x),
+                arg("y", relu ? y : null),
+                arg("gamma", gamma),
+                arg("saveMean", saveMean),
                 arg("saveInvStd", saveInvStd));
         int m = x.dim(0) * x.dim(1) * x.dim(2);
-        RefOps.BatchNormGrads g = RefOps.batchNormBackward(read(dy), read(x), relu ? read(y) : null, m, c,
-                read(gamma), read(saveMean), read(saveInvStd), relu);
+        RefOps.BatchNormGrads g = RefOps.batchNormBackward(
+                read(dy), read(x), relu ? read(y) : null, m, c, read(gamma), read(saveMean), read(saveInvStd), relu);
         write(dx, g.dx());
         write(dGamma, g.dGamma());
         write(dBeta, g.dBeta());
@@ -442,8 +483,8 @@ public final class ReferenceBackend implements Backend {
     private static void nhwcShape(String op, String name, Tensor t, int... shape) {
         Checks.nhwc(op, name, t, DEV);
         if (!t.hasShape(shape)) {
-            throw new IllegalArgumentException(op + ": " + name + " must be " + Arrays.toString(shape) + ", got "
-                    + t.describe());
+            throw new IllegalArgumentException(
+                    op + ": " + name + " must be " + Arrays.toString(shape) + ", got " + t.describe());
         }
     }
 
@@ -463,8 +504,9 @@ public final class ReferenceBackend implements Backend {
         nhwcShape(op, "dy", dy, out);
         Checks.like(op, "dx", dx, DEV, "x", x);
         outputsDisjoint(op, outputs(arg("dx", dx)), arg("x", x), arg("dy", dy));
-        write(dx, RefOps.maxPoolBackward(read(x), read(dy), x.dim(0), x.dim(1), x.dim(2), x.dim(3), kernel, stride,
-                pad));
+        write(
+                dx,
+                RefOps.maxPoolBackward(read(x), read(dy), x.dim(0), x.dim(1), x.dim(2), x.dim(3), kernel, stride, pad));
     }
 
     @Override
@@ -505,10 +547,17 @@ public final class ReferenceBackend implements Backend {
             Checks.shape(op, "dAvg", dAvg, DEV, n, c);
         }
         Checks.like(op, "dx", dx, DEV, "x", x);
-        outputsDisjoint(op, outputs(arg("dx", dx)), arg("x", x), arg("max", max), arg("dMax", dMax),
-                arg("dAvg", dAvg));
-        write(dx, RefOps.globalPoolBackward(read(x), dMax == null ? null : read(max), dMax == null ? null : read(dMax),
-                dAvg == null ? null : read(dAvg), n, hw, c));
+        outputsDisjoint(op, outputs(arg("dx", dx)), arg("x", x), arg("max", max), arg("dMax", dMax), arg("dAvg", dAvg));
+        write(
+                dx,
+                RefOps.globalPoolBackward(
+                        read(x),
+                        dMax == null ? null : read(max),
+                        dMax == null ? null : read(dMax),
+                        dAvg == null ? null : read(dAvg),
+                        n,
+                        hw,
+                        c));
     }
 
     @Override
@@ -528,8 +577,10 @@ public final class ReferenceBackend implements Backend {
         nhwcShape(op, "dOut", dOut, x.dim(0), x.dim(1), x.dim(2), 2);
         Checks.like(op, "dx", dx, DEV, "x", x);
         outputsDisjoint(op, outputs(arg("dx", dx)), arg("x", x), arg("out", out), arg("dOut", dOut));
-        write(dx, RefOps.channelMaxMeanBackward(read(x), read(out), read(dOut), x.dim(0) * x.dim(1) * x.dim(2),
-                x.dim(3)));
+        write(
+                dx,
+                RefOps.channelMaxMeanBackward(
+                        read(x), read(out), read(dOut), x.dim(0) * x.dim(1) * x.dim(2), x.dim(3)));
     }
 
     @Override
@@ -556,8 +607,8 @@ public final class ReferenceBackend implements Backend {
         Checks.nhwc(op, "a", a, DEV);
         Checks.nhwc(op, "b", b, DEV);
         if (a.dim(0) != b.dim(0) || a.dim(1) != b.dim(1) || a.dim(2) != b.dim(2)) {
-            throw new IllegalArgumentException(op + ": a " + a.describe() + " and b " + b.describe()
-                    + " differ in N, H or W");
+            throw new IllegalArgumentException(
+                    op + ": a " + a.describe() + " and b " + b.describe() + " differ in N, H or W");
         }
         nhwcShape(op, "out", out, a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3));
         outputsDisjoint(op, outputs(arg("out", out)), arg("a", a), arg("b", b));
@@ -570,8 +621,8 @@ public final class ReferenceBackend implements Backend {
         Checks.nhwc(op, "da", da, DEV);
         Checks.nhwc(op, "db", db, DEV);
         if (da.dim(0) != db.dim(0) || da.dim(1) != db.dim(1) || da.dim(2) != db.dim(2)) {
-            throw new IllegalArgumentException(op + ": da " + da.describe() + " and db " + db.describe()
-                    + " differ in N, H or W");
+            throw new IllegalArgumentException(
+                    op + ": da " + da.describe() + " and db " + db.describe() + " differ in N, H or W");
         }
         nhwcShape(op, "dOut", dOut, da.dim(0), da.dim(1), da.dim(2), da.dim(3) + db.dim(3));
         outputsDisjoint(op, outputs(arg("da", da), arg("db", db)), arg("dOut", dOut));
@@ -647,8 +698,8 @@ public final class ReferenceBackend implements Backend {
         int in = x.dim(1);
         int out = w.dim(0);
         if (w.dim(1) != in) {
-            throw new IllegalArgumentException(op + ": w " + w.describe() + " must be [out, " + in + "] for x "
-                    + x.describe());
+            throw new IllegalArgumentException(
+                    op + ": w " + w.describe() + " must be [out, " + in + "] for x " + x.describe());
         }
         if (b != null) {
             Checks.shape(op, "b", b, DEV, out);
@@ -667,8 +718,8 @@ public final class ReferenceBackend implements Backend {
         int in = x.dim(1);
         int out = w.dim(0);
         if (w.dim(1) != in) {
-            throw new IllegalArgumentException(op + ": w " + w.describe() + " must be [out, " + in + "] for x "
-                    + x.describe());
+            throw new IllegalArgumentException(
+                    op + ": w " + w.describe() + " must be [out, " + in + "] for x " + x.describe());
         }
         Checks.shape(op, "dy", dy, DEV, n, out);
         if (dx != null) {
@@ -678,8 +729,8 @@ public final class ReferenceBackend implements Backend {
         if (db != null) {
             Checks.shape(op, "db", db, DEV, out);
         }
-        outputsDisjoint(op, outputs(arg("dx", dx), arg("dw", dw), arg("db", db)), arg("dy", dy), arg("x", x),
-                arg("w", w));
+        outputsDisjoint(
+                op, outputs(arg("dx", dx), arg("dw", dw), arg("db", db)), arg("dy", dy), arg("x", x), arg("w", w));
         double[] dyv = read(dy);
         if (dx != null) {
             write(dx, RefOps.linearBackwardX(dyv, read(w), n, in, out));
@@ -703,11 +754,11 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight,
-            float diceWeight, float smooth) {
+    public double crossEntropyDiceLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight, float smooth) {
         int[] t = lossTargets("crossEntropyDiceLoss", logits, target, dLogits);
-        RefOps.LossResult r = RefOps.crossEntropyDiceLoss(read(logits), t, t.length, logits.dim(3), ceWeight,
-                diceWeight, smooth, dLogits != null);
+        RefOps.LossResult r = RefOps.crossEntropyDiceLoss(
+                read(logits), t, t.length, logits.dim(3), ceWeight, diceWeight, smooth, dLogits != null);
         if (dLogits != null) {
             write(dLogits, r.dLogits());
         }
@@ -715,11 +766,11 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta,
-            float gamma, float smooth) {
+    public double focalTverskyLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma, float smooth) {
         int[] t = lossTargets("focalTverskyLoss", logits, target, dLogits);
-        RefOps.LossResult r = RefOps.focalTverskyLoss(read(logits), t, t.length, logits.dim(3), alpha, beta, gamma,
-                smooth, dLogits != null);
+        RefOps.LossResult r = RefOps.focalTverskyLoss(
+                read(logits), t, t.length, logits.dim(3), alpha, beta, gamma, smooth, dLogits != null);
         if (dLogits != null) {
             write(dLogits, r.dLogits());
         }
@@ -761,15 +812,27 @@ public final class ReferenceBackend implements Backend {
     // ------------------------------------------------------------------ optimizer
 
     @Override
-    public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-            float weightDecay, long step) {
+    public void adamStep(
+            Tensor param,
+            Tensor grad,
+            Tensor m,
+            Tensor v,
+            float lr,
+            float beta1,
+            float beta2,
+            float eps,
+            float weightDecay,
+            long step) {
         String op = "adamStep";
         Checks.f32(op, "param", param, DEV);
         Checks.like(op, "grad", grad, DEV, "param", param);
         Checks.like(op, "m", m, DEV, "param", param);
         Checks.like(op, "v", v, DEV, "param", param);
         // torch.optim.Adam's constructor checks.
-        if (!(lr >= 0) || !(eps >= 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)
+        if (!(lr >= 0)
+                || !(eps >= 0)
+                || !(beta1 >= 0 && beta1 < 1)
+                || !(beta2 >= 0 && beta2 < 1)
                 || !(weightDecay >= 0)) {
             throw new IllegalArgumentException(op + ": invalid hyper-parameters lr=" + lr + " beta1=" + beta1
                     + " beta2=" + beta2 + " eps=" + eps + " weightDecay=" + weightDecay);

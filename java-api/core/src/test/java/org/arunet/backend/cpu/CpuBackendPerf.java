@@ -33,7 +33,9 @@ public final class CpuBackendPerf {
 
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "all";
-        int threads = args.length > 1 ? Integer.parseInt(args[1]) : Runtime.getRuntime().availableProcessors();
+        int threads = args.length > 1
+                ? Integer.parseInt(args[1])
+                : Runtime.getRuntime().availableProcessors();
         try (CpuBackend be = new CpuBackend(threads)) {
             System.out.println("CpuBackend threads=" + be.threads() + " (OpenMP region: " + be.regionThreads() + ")");
             if (what.equals("impl") || what.equals("all")) {
@@ -58,10 +60,12 @@ public final class CpuBackendPerf {
         int[] c = {64, 128, 256, 512, 1024};
         for (int i = 1; i < 5; i++) {
             int s = 512 >> i;
-            l.add(new Layer("enc" + (i + 1) + ".a " + c[i - 1] + "->" + c[i], Conv2dSpec.same(c[i - 1], c[i], 3, 1, 1,
-                    false), s));
-            l.add(new Layer("enc" + (i + 1) + ".b " + c[i] + "->" + c[i], Conv2dSpec.same(c[i], c[i], 3, 1, 1, false),
+            l.add(new Layer(
+                    "enc" + (i + 1) + ".a " + c[i - 1] + "->" + c[i],
+                    Conv2dSpec.same(c[i - 1], c[i], 3, 1, 1, false),
                     s));
+            l.add(new Layer(
+                    "enc" + (i + 1) + ".b " + c[i] + "->" + c[i], Conv2dSpec.same(c[i], c[i], 3, 1, 1, false), s));
             l.add(new Layer("enc" + (i + 1) + ".shortcut 1x1", Conv2dSpec.same(c[i - 1], c[i], 1, 1, 1, false), s));
         }
         l.add(new Layer("sa 7x7 2->1", Conv2dSpec.same(2, 1, 7, 1, 1, false), 32));
@@ -79,8 +83,8 @@ public final class CpuBackendPerf {
                 l.add(new Layer("dec" + i + ".mcsa.d 3x3 dil2", Conv2dSpec.same(cout, cout, 3, 2, 1, true), s));
                 l.add(new Layer("dec" + i + ".mcsa.g 1x1", Conv2dSpec.same(2 * cout, cout, 1, 1, 1, true), s));
             }
-            l.add(new Layer("dec" + i + ".fuse " + 2 * cout + "->" + cout, Conv2dSpec.same(2 * cout, cout, 3, 1, 1,
-                    true), s));
+            l.add(new Layer(
+                    "dec" + i + ".fuse " + 2 * cout + "->" + cout, Conv2dSpec.same(2 * cout, cout, 3, 1, 1, true), s));
         }
         l.add(new Layer("head 1x1 64->2", Conv2dSpec.same(64, 2, 1, 1, 1, true), 512));
         return l;
@@ -88,8 +92,9 @@ public final class CpuBackendPerf {
 
     static void implementations(CpuBackend be) {
         System.out.println("\noneDNN implementations, batch 2, 512x512 input:");
-        System.out.printf("%-24s %-5s %-28s %-28s %-28s %-28s%n", "layer", "in", "fwd inference", "fwd training",
-                "bwd data", "bwd weights");
+        System.out.printf(
+                "%-24s %-5s %-28s %-28s %-28s %-28s%n",
+                "layer", "in", "fwd inference", "fwd training", "bwd data", "bwd weights");
         for (Layer layer : aruNetLayers()) {
             try (Conv2dOp op = be.conv2d(layer.spec())) {
                 CpuConv2dOp conv = (CpuConv2dOp) op;
@@ -97,8 +102,9 @@ public final class CpuBackendPerf {
                 for (CpuConv2dOp.Pass p : CpuConv2dOp.Pass.values()) {
                     impl[p.ordinal()] = conv.implementation(p, 2, layer.size(), layer.size());
                 }
-                System.out.printf("%-24s %-5d %-28s %-28s %-28s %-28s%n", layer.name(), layer.size(), impl[0], impl[1],
-                        impl[2], impl[3]);
+                System.out.printf(
+                        "%-24s %-5d %-28s %-28s %-28s %-28s%n",
+                        layer.name(), layer.size(), impl[0], impl[1], impl[2], impl[3]);
             }
         }
     }
@@ -155,10 +161,19 @@ public final class CpuBackendPerf {
                 double ft = time(3, 15, () -> conv.forward(x, w, null, y, true));
                 double bd = time(3, 15, () -> conv.backwardData(y, w, dx));
                 double bw = time(3, 15, () -> conv.backwardWeights(x, y, dw, null));
-                System.out.printf("  %d thread(s): fwd inference %.3f ms (%.0f GFLOP/s, %.0f per thread), fwd training"
-                        + " %.3f ms (%.0f GFLOP/s), bwd data %.3f ms (%.0f GFLOP/s), bwd weights %.3f ms (%.0f GFLOP/s)%n",
-                        threads, fi * 1e3, flop / fi / 1e9, flop / fi / 1e9 / threads, ft * 1e3, flop / ft / 1e9, bd * 1e3,
-                        flop / bd / 1e9, bw * 1e3, flop / bw / 1e9);
+                System.out.printf(
+                        "  %d thread(s): fwd inference %.3f ms (%.0f GFLOP/s, %.0f per thread), fwd training"
+                                + " %.3f ms (%.0f GFLOP/s), bwd data %.3f ms (%.0f GFLOP/s), bwd weights %.3f ms (%.0f GFLOP/s)%n",
+                        threads,
+                        fi * 1e3,
+                        flop / fi / 1e9,
+                        flop / fi / 1e9 / threads,
+                        ft * 1e3,
+                        flop / ft / 1e9,
+                        bd * 1e3,
+                        flop / bd / 1e9,
+                        bw * 1e3,
+                        flop / bw / 1e9);
             }
             be.setThreads(Math.max(1, be.threads()));
         }
@@ -170,8 +185,9 @@ public final class CpuBackendPerf {
         int n = 2;
         int s = 512;
         int c = 64;
-        System.out.printf("%nbandwidth-bound kernels at [%d, %d, %d, %d] (%.0f MB per tensor), %d thread(s)%n", n, s, s,
-                c, 4.0 * n * s * s * c / 1e6, be.threads());
+        System.out.printf(
+                "%nbandwidth-bound kernels at [%d, %d, %d, %d] (%.0f MB per tensor), %d thread(s)%n",
+                n, s, s, c, 4.0 * n * s * s * c / 1e6, be.threads());
         try (Tensor x = random(rnd, Layout.NHWC, n, s, s, c);
                 Tensor y = Tensor.host(DType.F32, Layout.NHWC, n, s, s, c);
                 Tensor dy = random(rnd, Layout.NHWC, n, s, s, c);
@@ -187,12 +203,26 @@ public final class CpuBackendPerf {
                 Tensor half = random(rnd, Layout.NHWC, n, s / 2, s / 2, c);
                 Tensor halfGrad = Tensor.host(DType.F32, Layout.NHWC, n, s / 2, s / 2, c)) {
             double mb = 4.0 * x.numel() / 1e6;
-            report("batchNormForward train+ReLU", 3 * mb, time(2, 7, () -> be.batchNormForward(x, gamma, beta, rm, rv,
-                    sm, si, y, true, 0.1f, 1e-5f, Activation.RELU)));
-            report("batchNormForward eval", 2 * mb, time(2, 7, () -> be.batchNormForward(x, gamma, beta, rm, rv, null,
-                    null, y, false, 0.1f, 1e-5f, Activation.NONE)));
-            report("batchNormBackward (ReLU)", 6 * mb, time(2, 7, () -> be.batchNormBackward(dy, x, y, gamma, sm, si, dx,
-                    dg, db, Activation.RELU)));
+            report(
+                    "batchNormForward train+ReLU",
+                    3 * mb,
+                    time(
+                            2,
+                            7,
+                            () -> be.batchNormForward(
+                                    x, gamma, beta, rm, rv, sm, si, y, true, 0.1f, 1e-5f, Activation.RELU)));
+            report(
+                    "batchNormForward eval",
+                    2 * mb,
+                    time(
+                            2,
+                            7,
+                            () -> be.batchNormForward(
+                                    x, gamma, beta, rm, rv, null, null, y, false, 0.1f, 1e-5f, Activation.NONE)));
+            report(
+                    "batchNormBackward (ReLU)",
+                    6 * mb,
+                    time(2, 7, () -> be.batchNormBackward(dy, x, y, gamma, sm, si, dx, dg, db, Activation.RELU)));
             report("relu forward", 2 * mb, time(2, 7, () -> be.activationForward(Activation.RELU, x, y)));
             report("relu backward", 3 * mb, time(2, 7, () -> be.activationBackward(Activation.RELU, x, null, dy, dx)));
             report("gelu forward", 2 * mb, time(2, 7, () -> be.activationForward(Activation.GELU, x, y)));

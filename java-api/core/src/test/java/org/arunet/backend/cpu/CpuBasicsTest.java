@@ -150,8 +150,19 @@ class CpuBasicsTest {
                 op.forward(x, w, null, y, true); // the plan is rebuilt for the new thread count
                 conv[i] = y.toFloatArray();
                 Tensor z = t.nhwc(2, 16, 16, 64);
-                be.batchNormForward(y, gamma, beta, t.zeros(Layout.PLAIN, 64), t.zeros(Layout.PLAIN, 64),
-                        t.zeros(Layout.PLAIN, 64), t.zeros(Layout.PLAIN, 64), z, true, 0.1f, 1e-5f, Activation.RELU);
+                be.batchNormForward(
+                        y,
+                        gamma,
+                        beta,
+                        t.zeros(Layout.PLAIN, 64),
+                        t.zeros(Layout.PLAIN, 64),
+                        t.zeros(Layout.PLAIN, 64),
+                        t.zeros(Layout.PLAIN, 64),
+                        z,
+                        true,
+                        0.1f,
+                        1e-5f,
+                        Activation.RELU);
                 bn[i] = z.toFloatArray();
             }
         }
@@ -180,13 +191,19 @@ class CpuBasicsTest {
         Tensor dz = t.nhwc(1, 32, 32, 32);
         Tensor dw = t.zeros(Layout.OIHW, 32, 32, 3, 3);
         Tensor g = t.random(rnd, Layout.PLAIN, 32);
-        Tensor[] stats = {t.zeros(Layout.PLAIN, 32), t.zeros(Layout.PLAIN, 32), t.zeros(Layout.PLAIN, 32),
-            t.zeros(Layout.PLAIN, 32), t.zeros(Layout.PLAIN, 32), t.zeros(Layout.PLAIN, 32)};
+        Tensor[] stats = {
+            t.zeros(Layout.PLAIN, 32),
+            t.zeros(Layout.PLAIN, 32),
+            t.zeros(Layout.PLAIN, 32),
+            t.zeros(Layout.PLAIN, 32),
+            t.zeros(Layout.PLAIN, 32),
+            t.zeros(Layout.PLAIN, 32)
+        };
         try (Conv2dOp op = be.conv2d(Conv2dSpec.same(32, 32, 3, 1, 1, false))) {
             Runnable step = () -> {
                 op.forward(x, w, null, y, true);
-                be.batchNormForward(y, g, g, stats[0], stats[1], stats[2], stats[3], z, true, 0.1f, 1e-5f,
-                        Activation.RELU);
+                be.batchNormForward(
+                        y, g, g, stats[0], stats[1], stats[2], stats[3], z, true, 0.1f, 1e-5f, Activation.RELU);
                 be.batchNormBackward(z, y, z, g, stats[2], stats[3], dz, stats[4], stats[5], Activation.RELU);
                 op.backwardData(dz, w, dx);
                 op.backwardWeights(x, y, dw, null);

@@ -92,8 +92,8 @@ class CpuBatchNormTest {
         Tensor dg = t.plain(7);
         Tensor db = t.plain(7);
         // dy = e0: dbeta = 1, dgamma = xhat0, dx = gamma invstd (dy - 1/4 - xhat xhat0 / 4)
-        be.batchNormBackward(t.nhwc(new float[] {1, 0, 0, 0}, 4, 1, 1, 1), x, null, gamma, sm, si, dx, dg, db,
-                Activation.NONE);
+        be.batchNormBackward(
+                t.nhwc(new float[] {1, 0, 0, 0}, 4, 1, 1, 1), x, null, gamma, sm, si, dx, dg, db, Activation.NONE);
         double a = 2 * INVSTD;
         assertClose("dx", f(a * 0.3, -a * 0.4, -a * 0.1, a * 0.2), dx.toFloatArray(), 1e-6, 1e-5);
         assertClose("dgamma", f(-1.5 * INVSTD), dg.toFloatArray(), 1e-6, 1e-6);
@@ -101,11 +101,22 @@ class CpuBatchNormTest {
 
         // fused ReLU: y = relu(bn(x)) is 0 at the first pixel, so dy = 1 is masked there
         Tensor y = t.nhwc(4, 1, 1, 1);
-        be.batchNormForward(x, gamma, t.plain(1), t.plain(0), t.plain(1), t.plain(0), t.plain(0), y, true, 0.1f, 0f,
+        be.batchNormForward(
+                x,
+                gamma,
+                t.plain(1),
+                t.plain(0),
+                t.plain(1),
+                t.plain(0),
+                t.plain(0),
+                y,
+                true,
+                0.1f,
+                0f,
                 Activation.RELU);
         assertEquals(0f, y.toFloatArray()[0]);
-        be.batchNormBackward(t.nhwc(new float[] {1, 1, 1, 1}, 4, 1, 1, 1), x, y, gamma, sm, si, dx, dg, db,
-                Activation.RELU);
+        be.batchNormBackward(
+                t.nhwc(new float[] {1, 1, 1, 1}, 4, 1, 1, 1), x, y, gamma, sm, si, dx, dg, db, Activation.RELU);
         assertClose("dx relu", f(-a * 0.3, a * 0.4, a * 0.1, -a * 0.2), dx.toFloatArray(), 1e-6, 1e-5);
         assertClose("dgamma relu", f(1.5 * INVSTD), dg.toFloatArray(), 1e-6, 1e-6);
         assertClose("dbeta relu", f(3), db.toFloatArray());
@@ -142,8 +153,19 @@ class CpuBatchNormTest {
         Tensor rv = t.zeros(Layout.PLAIN, c);
         Tensor y = t.nhwc(n, h, w, c);
         float[] ones = {1, 1, 1};
-        be.batchNormForward(x, t.plain(ones), t.zeros(Layout.PLAIN, c), t.zeros(Layout.PLAIN, c), rv, sm, si, y, true,
-                1f, 0f, Activation.NONE);
+        be.batchNormForward(
+                x,
+                t.plain(ones),
+                t.zeros(Layout.PLAIN, c),
+                t.zeros(Layout.PLAIN, c),
+                rv,
+                sm,
+                si,
+                y,
+                true,
+                1f,
+                0f,
+                Activation.NONE);
         for (int k = 0; k < c; k++) {
             double biased = var[k] / m;
             assertEquals(mean[k], sm.toFloatArray()[k], 1e-7 * Math.abs(mean[k]) + 1e-6, "mean " + k);
@@ -170,19 +192,49 @@ class CpuBatchNormTest {
         Tensor c3 = t.zeros(Layout.PLAIN, 3);
         Tensor c2 = t.zeros(Layout.PLAIN, 2);
         Tensor y = t.nhwc(2, 2, 2, 3);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> be.batchNormForward(x, c2, c3, c3, c3, c3, c3, y, true, 0.1f, 1e-5f, Activation.NONE));
         assertEquals(true, e.getMessage().startsWith("batchNormForward"), e.getMessage());
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> be.batchNormForward(x, c3, c3, c3, c3, null, c3, y, true, 0.1f, 1e-5f, Activation.NONE));
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> be.batchNormForward(x, c3, c3, c3, c3, c3, c3, y, true, 0.1f, 1e-5f, Activation.GELU));
-        assertThrows(IllegalArgumentException.class, () -> be.batchNormForward(t.nhwc(1, 1, 1, 3), c3, c3, c3, c3,
-                c3, c3, t.nhwc(1, 1, 1, 3), true, 0.1f, 1e-5f, Activation.NONE), "one value per channel");
-        assertThrows(IllegalArgumentException.class,
-                () -> be.batchNormForward(x, c3, c3, c3, c3, c3, c3, x, true, 0.1f, 1e-5f, Activation.NONE), "y = x");
-        assertThrows(IllegalArgumentException.class, () -> be.batchNormBackward(y, x, null, c3, c3, c3,
-                t.nhwc(2, 2, 2, 3), t.zeros(Layout.PLAIN, 3), t.zeros(Layout.PLAIN, 3), Activation.RELU),
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.batchNormForward(
+                        t.nhwc(1, 1, 1, 3),
+                        c3,
+                        c3,
+                        c3,
+                        c3,
+                        c3,
+                        c3,
+                        t.nhwc(1, 1, 1, 3),
+                        true,
+                        0.1f,
+                        1e-5f,
+                        Activation.NONE),
+                "one value per channel");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.batchNormForward(x, c3, c3, c3, c3, c3, c3, x, true, 0.1f, 1e-5f, Activation.NONE),
+                "y = x");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.batchNormBackward(
+                        y,
+                        x,
+                        null,
+                        c3,
+                        c3,
+                        c3,
+                        t.nhwc(2, 2, 2, 3),
+                        t.zeros(Layout.PLAIN, 3),
+                        t.zeros(Layout.PLAIN, 3),
+                        Activation.RELU),
                 "ReLU needs y");
     }
 }

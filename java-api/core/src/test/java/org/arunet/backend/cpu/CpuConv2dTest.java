@@ -110,7 +110,7 @@ class CpuConv2dTest {
             conv.forward(x, w, null, y, false);
             float[] out = y.toFloatArray();
             assertEquals(4f, out[0]);
-            assertEquals(6f, out[2]);  // row 0, col 2: rows {0, 2}, cols {0, 2, 4}
+            assertEquals(6f, out[2]); // row 0, col 2: rows {0, 2}, cols {0, 2, 4}
             assertEquals(9f, out[12]); // centre
             assertEquals(4f, out[24]);
         }
@@ -201,13 +201,15 @@ class CpuConv2dTest {
             Tensor w = t.zeros(Layout.OIHW, 4, 3, 3, 3);
             Tensor b = t.plain(0, 0, 0, 0);
             Tensor y = t.nhwc(1, 5, 5, 4);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> conv.forward(t.nhwc(1, 5, 5, 2), w, b, y, false));
-            assertTrue(e.getMessage().contains("conv2d.forward") && e.getMessage().contains("[1, 5, 5, 2]"),
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class, () -> conv.forward(t.nhwc(1, 5, 5, 2), w, b, y, false));
+            assertTrue(
+                    e.getMessage().contains("conv2d.forward") && e.getMessage().contains("[1, 5, 5, 2]"),
                     e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> conv.forward(x, w, null, y, false), "bias missing");
             assertThrows(IllegalArgumentException.class, () -> conv.forward(x, w, b, t.nhwc(1, 4, 4, 4), false));
-            assertThrows(IllegalArgumentException.class,
+            assertThrows(
+                    IllegalArgumentException.class,
                     () -> conv.forward(x, t.zeros(Layout.OIHW, 4, 3, 1, 1), b, y, false));
             assertThrows(IllegalArgumentException.class, () -> conv.forward(x, w, b, x, false), "y aliases x");
             assertThrows(IllegalArgumentException.class, () -> conv.backwardData(y, w, t.nhwc(1, 5, 5, 4)));
@@ -218,8 +220,11 @@ class CpuConv2dTest {
             conv.forward(x, w, b, y, false); // still usable
         }
         try (Conv2dOp conv = be.conv2d(Conv2dSpec.of(1, 1, 3, 1, 0, 1, 1, false))) {
-            assertThrows(IllegalArgumentException.class, () -> conv.forward(t.nhwc(1, 2, 2, 1),
-                    t.zeros(Layout.OIHW, 1, 1, 3, 3), null, t.nhwc(1, 1, 1, 1), false), "input smaller than kernel");
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> conv.forward(
+                            t.nhwc(1, 2, 2, 1), t.zeros(Layout.OIHW, 1, 1, 3, 3), null, t.nhwc(1, 1, 1, 1), false),
+                    "input smaller than kernel");
         }
     }
 
@@ -228,13 +233,17 @@ class CpuConv2dTest {
         Conv2dOp conv = be.conv2d(Conv2dSpec.of(1, 1, 1, 1, 0, 1, 1, false));
         conv.close();
         conv.close();
-        assertThrows(IllegalStateException.class, () -> conv.forward(t.nhwc(1, 2, 2, 1),
-                t.zeros(Layout.OIHW, 1, 1, 1, 1), null, t.nhwc(1, 2, 2, 1), false));
+        assertThrows(
+                IllegalStateException.class,
+                () -> conv.forward(
+                        t.nhwc(1, 2, 2, 1), t.zeros(Layout.OIHW, 1, 1, 1, 1), null, t.nhwc(1, 2, 2, 1), false));
         // the backend closes what is left open
         Conv2dOp open = be.conv2d(Conv2dSpec.of(1, 1, 1, 1, 0, 1, 1, false));
         be.close();
         assertFalse(open.toString().isEmpty());
-        assertThrows(IllegalStateException.class, () -> open.forward(t.nhwc(1, 2, 2, 1),
-                t.zeros(Layout.OIHW, 1, 1, 1, 1), null, t.nhwc(1, 2, 2, 1), false));
+        assertThrows(
+                IllegalStateException.class,
+                () -> open.forward(
+                        t.nhwc(1, 2, 2, 1), t.zeros(Layout.OIHW, 1, 1, 1, 1), null, t.nhwc(1, 2, 2, 1), false));
     }
 }

@@ -22,11 +22,18 @@ class CpuConvImplementationTest {
                     CpuConv2dOp conv = (CpuConv2dOp) op;
                     for (CpuConv2dOp.Pass pass : CpuConv2dOp.Pass.values()) {
                         String impl = conv.implementation(pass, 2, layer.size(), layer.size());
-                        seen.append(layer.name()).append(' ').append(pass).append(": ").append(impl).append('\n');
+                        seen.append(layer.name())
+                                .append(' ')
+                                .append(pass)
+                                .append(": ")
+                                .append(impl)
+                                .append('\n');
                         assertFalse(impl.isEmpty(), layer.name() + " " + pass);
-                        assertFalse(impl.startsWith("ref") || impl.contains("gemm:ref") || impl.contains(":ref"),
+                        assertFalse(
+                                impl.startsWith("ref") || impl.contains("gemm:ref") || impl.contains(":ref"),
                                 layer.name() + " " + pass + " runs on a reference kernel: " + impl + "\n" + seen);
-                        assertTrue(impl.contains("jit") || impl.contains("brg") || impl.contains("brdgmm"),
+                        assertTrue(
+                                impl.contains("jit") || impl.contains("brg") || impl.contains("brdgmm"),
                                 layer.name() + " " + pass + ": " + impl);
                     }
                 }
@@ -43,9 +50,15 @@ class CpuConvImplementationTest {
     @Test
     void fusedInferenceKeepsTheJitKernels() {
         int relu = CpuConv2dOp.POST_RELU;
-        int[] recipes = {0, relu, relu | CpuConv2dOp.POST_SUM << 4, relu | CpuConv2dOp.POST_ADD << 4,
-            CpuConv2dOp.POST_MUL | CpuConv2dOp.POST_ADD << 4, CpuConv2dOp.POST_SIGMOID,
-            CpuConv2dOp.POST_GELU | CpuConv2dOp.POST_AFFINE << 4 | CpuConv2dOp.POST_ADD << 8};
+        int[] recipes = {
+            0,
+            relu,
+            relu | CpuConv2dOp.POST_SUM << 4,
+            relu | CpuConv2dOp.POST_ADD << 4,
+            CpuConv2dOp.POST_MUL | CpuConv2dOp.POST_ADD << 4,
+            CpuConv2dOp.POST_SIGMOID,
+            CpuConv2dOp.POST_GELU | CpuConv2dOp.POST_AFFINE << 4 | CpuConv2dOp.POST_ADD << 8
+        };
         StringBuilder seen = new StringBuilder();
         try (CpuBackend be = new CpuBackend(2)) {
             boolean[] precisions = be.supportsBf16Inference() ? new boolean[] {false, true} : new boolean[] {false};
@@ -56,13 +69,21 @@ class CpuConvImplementationTest {
                 try (Conv2dOp op = be.conv2d(layer.spec())) {
                     for (boolean bf16 : precisions) {
                         for (int recipe : recipes) {
-                            String impl = ((CpuConv2dOp) op).fusedImplementation(recipe, bf16, 1, layer.size(),
-                                    layer.size());
-                            seen.append(layer.name()).append(" recipe ").append(recipe).append(bf16 ? " bf16" : "")
-                                    .append(": ").append(impl).append('\n');
-                            assertFalse(impl.startsWith("ref") || impl.contains(":ref"), layer.name() + " recipe "
-                                    + recipe + (bf16 ? " bf16" : "") + " runs on a reference kernel: " + impl + "\n"
-                                    + seen);
+                            String impl =
+                                    ((CpuConv2dOp) op).fusedImplementation(recipe, bf16, 1, layer.size(), layer.size());
+                            seen.append(layer.name())
+                                    .append(" recipe ")
+                                    .append(recipe)
+                                    .append(bf16 ? " bf16" : "")
+                                    .append(": ")
+                                    .append(impl)
+                                    .append('\n');
+                            assertFalse(
+                                    impl.startsWith("ref") || impl.contains(":ref"),
+                                    layer.name() + " recipe "
+                                            + recipe + (bf16 ? " bf16" : "") + " runs on a reference kernel: " + impl
+                                            + "\n"
+                                            + seen);
                             if (bf16) {
                                 assertTrue(impl.contains("bf16") || impl.contains("amx"), layer.name() + ": " + impl);
                             }
@@ -79,8 +100,9 @@ class CpuConvImplementationTest {
                     }
                     for (CpuConv2dOp.Pass pass : CpuConv2dOp.Pass.values()) {
                         String impl = conv.implementation(pass, 2, 8192 / c, 8192 / c);
-                        assertTrue(impl.contains("brg") || impl.contains("jit"), "upsampling " + c + " " + pass + ": "
-                                + impl);
+                        assertTrue(
+                                impl.contains("brg") || impl.contains("jit"),
+                                "upsampling " + c + " " + pass + ": " + impl);
                     }
                 }
             }

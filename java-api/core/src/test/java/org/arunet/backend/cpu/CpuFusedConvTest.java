@@ -91,8 +91,12 @@ class CpuFusedConvTest {
             v[i] = (float) (0.25 + 2 * rnd.nextDouble());
         }
         var.copyFrom(v);
-        return new ConvEpilogue.BatchNorm(rand(Layout.PLAIN, 0.5, 1, c), rand(Layout.PLAIN, 0.5, 0, c),
-                rand(Layout.PLAIN, 0.3, 0, c), var, 1e-5f);
+        return new ConvEpilogue.BatchNorm(
+                rand(Layout.PLAIN, 0.5, 1, c),
+                rand(Layout.PLAIN, 0.5, 0, c),
+                rand(Layout.PLAIN, 0.3, 0, c),
+                var,
+                1e-5f);
     }
 
     private Tensor weights(Conv2dSpec s) {
@@ -104,25 +108,38 @@ class CpuFusedConvTest {
     static Stream<Arguments> epilogues() {
         List<Arguments> l = new ArrayList<>();
         l.add(Arguments.of("none", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.none()));
-        l.add(Arguments.of("bn", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().batchNorm(o.bn).build()));
-        l.add(Arguments.of("bn relu", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().batchNorm(o.bn)
-                .act(Activation.RELU).build()));
-        l.add(Arguments.of("bn relu sum", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().batchNorm(o.bn)
-                .act(Activation.RELU).sum().build()));
-        l.add(Arguments.of("bn sigmoid", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().batchNorm(o.bn)
-                .act(Activation.SIGMOID).build()));
-        l.add(Arguments.of("bn relu add", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().batchNorm(o.bn)
-                .act(Activation.RELU).add(o.a).build()));
-        l.add(Arguments.of("bn mul add", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().batchNorm(o.bn)
-                .mul(o.m).add(o.a).build()));
-        l.add(Arguments.of("gelu bn", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().act(Activation.GELU)
-                .batchNorm(o.bn).build()));
+        l.add(Arguments.of("bn", (Function<Ops, ConvEpilogue>)
+                o -> ConvEpilogue.builder().batchNorm(o.bn).build()));
+        l.add(Arguments.of("bn relu", (Function<Ops, ConvEpilogue>)
+                o -> ConvEpilogue.builder().batchNorm(o.bn).act(Activation.RELU).build()));
+        l.add(Arguments.of("bn relu sum", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder()
+                .batchNorm(o.bn)
+                .act(Activation.RELU)
+                .sum()
+                .build()));
+        l.add(Arguments.of("bn sigmoid", (Function<Ops, ConvEpilogue>) o ->
+                ConvEpilogue.builder().batchNorm(o.bn).act(Activation.SIGMOID).build()));
+        l.add(Arguments.of("bn relu add", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder()
+                .batchNorm(o.bn)
+                .act(Activation.RELU)
+                .add(o.a)
+                .build()));
+        l.add(Arguments.of("bn mul add", (Function<Ops, ConvEpilogue>)
+                o -> ConvEpilogue.builder().batchNorm(o.bn).mul(o.m).add(o.a).build()));
+        l.add(Arguments.of("gelu bn", (Function<Ops, ConvEpilogue>)
+                o -> ConvEpilogue.builder().act(Activation.GELU).batchNorm(o.bn).build()));
         l.add(Arguments.of("gelu bn add", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder()
-                .act(Activation.GELU).batchNorm(o.bn).add(o.a).build()));
-        l.add(Arguments.of("sum sigmoid", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().sum()
-                .act(Activation.SIGMOID).build()));
-        l.add(Arguments.of("bn bn relu", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder().batchNorm(o.bn)
-                .batchNorm(o.bn2).act(Activation.RELU).build()));
+                .act(Activation.GELU)
+                .batchNorm(o.bn)
+                .add(o.a)
+                .build()));
+        l.add(Arguments.of("sum sigmoid", (Function<Ops, ConvEpilogue>)
+                o -> ConvEpilogue.builder().sum().act(Activation.SIGMOID).build()));
+        l.add(Arguments.of("bn bn relu", (Function<Ops, ConvEpilogue>) o -> ConvEpilogue.builder()
+                .batchNorm(o.bn)
+                .batchNorm(o.bn2)
+                .act(Activation.RELU)
+                .build()));
         return l.stream();
     }
 
@@ -130,9 +147,13 @@ class CpuFusedConvTest {
     record Ops(ConvEpilogue.BatchNorm bn, ConvEpilogue.BatchNorm bn2, Tensor a, Tensor m) {}
 
     static Stream<Conv2dSpec> specs() {
-        return Stream.of(Conv2dSpec.same(5, 7, 3, 1, 1, false), Conv2dSpec.same(16, 24, 1, 1, 1, true),
-                Conv2dSpec.same(8, 8, 3, 2, 1, true), Conv2dSpec.same(16, 16, 3, 1, 16, true),
-                Conv2dSpec.same(3, 16, 3, 1, 1, false), Conv2dSpec.of(6, 10, 3, 2, 1, 1, 1, true));
+        return Stream.of(
+                Conv2dSpec.same(5, 7, 3, 1, 1, false),
+                Conv2dSpec.same(16, 24, 1, 1, 1, true),
+                Conv2dSpec.same(8, 8, 3, 2, 1, true),
+                Conv2dSpec.same(16, 16, 3, 1, 16, true),
+                Conv2dSpec.same(3, 16, 3, 1, 1, false),
+                Conv2dSpec.of(6, 10, 3, 2, 1, 1, 1, true));
     }
 
     static Stream<Arguments> cases() {
@@ -159,7 +180,8 @@ class CpuFusedConvTest {
         Tensor yr = t.zeros(Layout.NHWC, ys);
         cpu.copy(prior, yc);
         ref.copy(prior, yr);
-        try (Conv2dOp oc = cpu.conv2d(s); Conv2dOp or = ref.conv2d(s)) {
+        try (Conv2dOp oc = cpu.conv2d(s);
+                Conv2dOp or = ref.conv2d(s)) {
             long composed = cpu.composedFusions();
             cpu.convForwardFused(oc, x, null, w, b, yc, e);
             assertEquals(composed, cpu.composedFusions(), "the native path runs " + e);
@@ -182,11 +204,18 @@ class CpuFusedConvTest {
         Tensor b = rand(Layout.PLAIN, 0.2, 0, 12);
         ConvEpilogue.BatchNorm norm = bn(12);
         Tensor a = rand(2, 6, 5, 12);
-        for (ConvEpilogue e : List.of(ConvEpilogue.none(), ConvEpilogue.builder().batchNorm(norm).act(Activation.RELU)
-                .build(), ConvEpilogue.builder().batchNorm(norm).act(Activation.SIGMOID).add(a).build())) {
+        for (ConvEpilogue e : List.of(
+                ConvEpilogue.none(),
+                ConvEpilogue.builder().batchNorm(norm).act(Activation.RELU).build(),
+                ConvEpilogue.builder()
+                        .batchNorm(norm)
+                        .act(Activation.SIGMOID)
+                        .add(a)
+                        .build())) {
             Tensor yc = t.zeros(Layout.NHWC, 2, 6, 5, 12);
             Tensor yr = t.zeros(Layout.NHWC, 2, 6, 5, 12);
-            try (Conv2dOp oc = cpu.conv2d(s); Conv2dOp or = ref.conv2d(s)) {
+            try (Conv2dOp oc = cpu.conv2d(s);
+                    Conv2dOp or = ref.conv2d(s)) {
                 long composed = cpu.composedFusions();
                 cpu.convForwardFused(oc, x, x2, w, b, yc, e);
                 assertEquals(composed, cpu.composedFusions(), "the native path runs a split " + e);
@@ -197,8 +226,8 @@ class CpuFusedConvTest {
     }
 
     static Stream<Arguments> splits() {
-        return Stream.of(Arguments.of(5, 11, 3), Arguments.of(16, 16, 1), Arguments.of(64, 64, 3),
-                Arguments.of(1, 3, 3));
+        return Stream.of(
+                Arguments.of(5, 11, 3), Arguments.of(16, 16, 1), Arguments.of(64, 64, 3), Arguments.of(1, 3, 3));
     }
 
     @ParameterizedTest(name = "upsampling {0}")
@@ -212,7 +241,8 @@ class CpuFusedConvTest {
         Tensor b = s.bias() ? rand(Layout.PLAIN, 0.2, 0, s.outChannels()) : null;
         int[] ys = {n, 2 * h, 2 * wd, s.outChannels()};
         Tensor dy = rand(ys);
-        try (Conv2dOp oc = cpu.conv2dUpsampled(s); Conv2dOp or = ref.conv2dUpsampled(s)) {
+        try (Conv2dOp oc = cpu.conv2dUpsampled(s);
+                Conv2dOp or = ref.conv2dUpsampled(s)) {
             assertTrue(((CpuConv2dOp) oc).upsampling());
             for (boolean training : new boolean[] {false, true}) {
                 Tensor yc = t.zeros(Layout.NHWC, ys);
@@ -238,7 +268,10 @@ class CpuFusedConvTest {
                 TensorAssert.assertClose(s + " backwardWeights db", dbc, dbr, 5e-4, RTOL);
             }
             // fused inference: folded batch norm and ReLU
-            ConvEpilogue e = ConvEpilogue.builder().batchNorm(bn(s.outChannels())).act(Activation.RELU).build();
+            ConvEpilogue e = ConvEpilogue.builder()
+                    .batchNorm(bn(s.outChannels()))
+                    .act(Activation.RELU)
+                    .build();
             Tensor yc = t.zeros(Layout.NHWC, ys);
             Tensor yr = t.zeros(Layout.NHWC, ys);
             long composed = cpu.composedFusions();
@@ -248,7 +281,8 @@ class CpuFusedConvTest {
             TensorAssert.assertClose(s + " fused", yc, yr, ATOL, RTOL);
             // an epilogue the phase convolution cannot run is composed: still the same result
             Tensor a = rand(ys);
-            ConvEpilogue added = ConvEpilogue.builder().act(Activation.RELU).add(a).build();
+            ConvEpilogue added =
+                    ConvEpilogue.builder().act(Activation.RELU).add(a).build();
             cpu.convForwardFused(oc, x, null, w, b, yc, added);
             assertEquals(composed + 1, cpu.composedFusions(), "composed: " + added);
             ref.convForwardFused(or, x, null, w, b, yr, added);
@@ -258,8 +292,11 @@ class CpuFusedConvTest {
 
     static Stream<Conv2dSpec> upsamplingSpecs() {
         // 128 -> 4 x 40 phase channels: backward weights on channel-blocked layouts
-        return Stream.of(Conv2dSpec.same(6, 4, 3, 1, 1, true), Conv2dSpec.same(3, 17, 3, 1, 1, false),
-                Conv2dSpec.same(32, 16, 3, 1, 1, true), Conv2dSpec.same(128, 40, 3, 1, 1, true));
+        return Stream.of(
+                Conv2dSpec.same(6, 4, 3, 1, 1, true),
+                Conv2dSpec.same(3, 17, 3, 1, 1, false),
+                Conv2dSpec.same(32, 16, 3, 1, 1, true),
+                Conv2dSpec.same(128, 40, 3, 1, 1, true));
     }
 
     @Test
@@ -268,7 +305,8 @@ class CpuFusedConvTest {
         Tensor x = rand(1, 3, 4, 4);
         Tensor w = weights(s);
         Tensor b = rand(Layout.PLAIN, 0.2, 0, 6);
-        try (Conv2dOp oc = cpu.conv2dUpsampled(s); Conv2dOp or = ref.conv2dUpsampled(s)) {
+        try (Conv2dOp oc = cpu.conv2dUpsampled(s);
+                Conv2dOp or = ref.conv2dUpsampled(s)) {
             assertFalse(oc instanceof CpuConv2dOp);
             Tensor yc = t.zeros(Layout.NHWC, 1, 6, 8, 6);
             Tensor yr = t.zeros(Layout.NHWC, 1, 6, 8, 6);
@@ -284,16 +322,18 @@ class CpuFusedConvTest {
         Tensor x = rand(1, 6, 6, 8);
         Tensor w = weights(s);
         ConvEpilogue.BatchNorm norm = bn(8);
-        ConvEpilogue e = ConvEpilogue.builder().batchNorm(norm).act(Activation.RELU).build();
+        ConvEpilogue e =
+                ConvEpilogue.builder().batchNorm(norm).act(Activation.RELU).build();
         Tensor yc = t.zeros(Layout.NHWC, 1, 6, 6, 8);
         Tensor yr = t.zeros(Layout.NHWC, 1, 6, 6, 8);
-        try (Conv2dOp oc = cpu.conv2d(s); Conv2dOp or = ref.conv2d(s)) {
+        try (Conv2dOp oc = cpu.conv2d(s);
+                Conv2dOp or = ref.conv2d(s)) {
             for (int round = 0; round < 4; round++) {
                 switch (round) {
                     case 1 -> norm.var().copyFrom(rand(Layout.PLAIN, 0.1, 1, 8).toFloatArray());
                     case 2 -> w.copyFrom(weights(s).toFloatArray());
                     case 3 -> cpu.scale(norm.gamma(), 2f, norm.gamma());
-                    default -> { }
+                    default -> {}
                 }
                 cpu.convForwardFused(oc, x, null, w, null, yc, e);
                 ref.convForwardFused(or, x, null, w, null, yr, e);
@@ -315,10 +355,12 @@ class CpuFusedConvTest {
         Tensor w = weights(s);
         Tensor b = rand(Layout.PLAIN, 0.2, 0, 6);
         Tensor pixel = rand(2, 5, 5, 1);
-        ConvEpilogue e = ConvEpilogue.builder().act(Activation.SIGMOID).mul(pixel).build();
+        ConvEpilogue e =
+                ConvEpilogue.builder().act(Activation.SIGMOID).mul(pixel).build();
         Tensor yc = t.zeros(Layout.NHWC, 2, 5, 5, 6);
         Tensor yr = t.zeros(Layout.NHWC, 2, 5, 5, 6);
-        try (Conv2dOp oc = cpu.conv2d(s); Conv2dOp or = ref.conv2d(s)) {
+        try (Conv2dOp oc = cpu.conv2d(s);
+                Conv2dOp or = ref.conv2d(s)) {
             long composed = cpu.composedFusions();
             cpu.convForwardFused(oc, x, null, w, b, yc, e);
             assertEquals(composed + 1, cpu.composedFusions(), "composed: " + e);
@@ -340,9 +382,11 @@ class CpuFusedConvTest {
             ConvEpilogue aliased = ConvEpilogue.builder().add(y).build();
             assertThrows(IllegalArgumentException.class, () -> cpu.convForwardFused(oc, x, null, w, b, y, aliased));
             Tensor x2 = rand(1, 5, 5, 3);
-            assertThrows(IllegalArgumentException.class,
+            assertThrows(
+                    IllegalArgumentException.class,
                     () -> cpu.convForwardFused(oc, x, x2, w, b, y, ConvEpilogue.none()));
-            assertThrows(IllegalArgumentException.class,
+            assertThrows(
+                    IllegalArgumentException.class,
                     () -> cpu.convForwardFused(oc, x, null, w, null, y, ConvEpilogue.none()));
         }
     }
@@ -358,7 +402,8 @@ class CpuFusedConvTest {
         Tensor x2 = rand(1, 12, 12, 16);
         Tensor w = weights(s);
         Tensor b = rand(Layout.PLAIN, 0.2, 0, 32);
-        ConvEpilogue e = ConvEpilogue.builder().batchNorm(bn(32)).act(Activation.RELU).build();
+        ConvEpilogue e =
+                ConvEpilogue.builder().batchNorm(bn(32)).act(Activation.RELU).build();
         Tensor y32 = t.zeros(Layout.NHWC, 1, 12, 12, 32);
         Tensor y16 = t.zeros(Layout.NHWC, 1, 12, 12, 32);
         Conv2dSpec up = Conv2dSpec.same(16, 8, 3, 1, 1, true);
@@ -371,7 +416,9 @@ class CpuFusedConvTest {
         Tensor bs = rand(Layout.PLAIN, 0.2, 0, 8);
         Tensor s32 = t.zeros(Layout.NHWC, 1, 12, 12, 8);
         Tensor s16 = t.zeros(Layout.NHWC, 1, 12, 12, 8);
-        try (Conv2dOp oc = cpu.conv2d(s); Conv2dOp ou = cpu.conv2dUpsampled(up); Conv2dOp os = cpu.conv2d(split)) {
+        try (Conv2dOp oc = cpu.conv2d(s);
+                Conv2dOp ou = cpu.conv2dUpsampled(up);
+                Conv2dOp os = cpu.conv2d(split)) {
             cpu.convForwardFused(oc, x, null, w, b, y32, e);
             cpu.convForwardFused(ou, x2, null, wu, bu, u32, ConvEpilogue.none());
             cpu.convForwardFused(os, x, x2, ws, bs, s32, ConvEpilogue.none());
@@ -380,7 +427,9 @@ class CpuFusedConvTest {
             cpu.convForwardFused(oc, x, null, w, b, y16, e);
             cpu.convForwardFused(ou, x2, null, wu, bu, u16, ConvEpilogue.none());
             cpu.convForwardFused(os, x, x2, ws, bs, s16, ConvEpilogue.none());
-            assertTrue(((CpuConv2dOp) oc).fusedImplementation(CpuConv2dOp.POST_RELU, true, 1, 12, 12).contains("bf16"));
+            assertTrue(((CpuConv2dOp) oc)
+                    .fusedImplementation(CpuConv2dOp.POST_RELU, true, 1, 12, 12)
+                    .contains("bf16"));
         } finally {
             cpu.setInferencePrecision(Precision.F32);
         }

@@ -61,11 +61,13 @@ class CpuLossAdamTest {
         Tensor target = t.ints(new int[] {0, 1}, 1, 1, 2);
         double ti0 = 0.5 / (0.5 + 0.7 * 0.5 + 0.3 * 0.25);
         double ti1 = 0.75 / (0.75 + 0.7 * 0.25 + 0.3 * 0.5);
-        assertEquals(((1 - ti0) + (1 - ti1)) / 2, be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, 1f, 0f),
+        assertEquals(((1 - ti0) + (1 - ti1)) / 2, be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, 1f, 0f), 1e-6);
+        assertEquals(
+                (Math.pow(1 - ti0, 0.75) + Math.pow(1 - ti1, 0.75)) / 2,
+                be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, 0.75f, 0f),
                 1e-6);
-        assertEquals((Math.pow(1 - ti0, 0.75) + Math.pow(1 - ti1, 0.75)) / 2,
-                be.focalTverskyLoss(logits, target, null, 0.7f, 0.3f, 0.75f, 0f), 1e-6);
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> be.focalTverskyLoss(logits, t.ints(new int[] {0, 3}, 1, 1, 2), null, 0.7f, 0.3f, 1f, 0f));
     }
 
@@ -105,8 +107,8 @@ class CpuLossAdamTest {
      * The focal Tversky loss and its gradient in double precision, written from the formula (the
      * reference backend gains this op on main only): {loss, dLogits...}.
      */
-    private static double[] focalTverskyOracle(float[] z, int[] tg, int k, double alpha, double beta, double gamma,
-            double smooth) {
+    private static double[] focalTverskyOracle(
+            float[] z, int[] tg, int k, double alpha, double beta, double gamma, double smooth) {
         int pixels = tg.length;
         double[] p = new double[z.length];
         double[] tp = new double[k];
@@ -173,14 +175,19 @@ class CpuLossAdamTest {
             Tensor target = t.ints(tg, s[0], s[1], s[2]);
             Tensor grad = t.nhwc(s[0], s[1], s[2], s[3]);
             for (double[] abgs : new double[][] {{0.7, 0.3, 0.75, 1e-5}, {0.5, 0.5, 1, 1}, {0.3, 0.7, 4.0 / 3, 0}}) {
-                double[] e = focalTverskyOracle(z, tg, s[3], (float) abgs[0], (float) abgs[1], (float) abgs[2],
-                        (float) abgs[3]);
-                double loss = be.focalTverskyLoss(logits, target, grad, (float) abgs[0], (float) abgs[1],
-                        (float) abgs[2], (float) abgs[3]);
+                double[] e = focalTverskyOracle(
+                        z, tg, s[3], (float) abgs[0], (float) abgs[1], (float) abgs[2], (float) abgs[3]);
+                double loss = be.focalTverskyLoss(
+                        logits, target, grad, (float) abgs[0], (float) abgs[1], (float) abgs[2], (float) abgs[3]);
                 String what = "focal Tversky " + java.util.Arrays.toString(s) + " " + java.util.Arrays.toString(abgs);
                 assertEquals(e[0], loss, 1e-6 + 1e-6 * Math.abs(e[0]), what);
-                assertEquals(loss, be.focalTverskyLoss(logits, target, null, (float) abgs[0], (float) abgs[1],
-                        (float) abgs[2], (float) abgs[3]), 1e-12, what + " without gradient");
+                assertEquals(
+                        loss,
+                        be.focalTverskyLoss(
+                                logits, target, null, (float) abgs[0], (float) abgs[1], (float) abgs[2], (float)
+                                        abgs[3]),
+                        1e-12,
+                        what + " without gradient");
                 float[] eg = new float[z.length];
                 for (int i = 0; i < z.length; i++) {
                     eg[i] = (float) e[1 + i];
@@ -210,7 +217,10 @@ class CpuLossAdamTest {
         Tensor target = t.ints(tg, n, h, w);
         Tensor grad = t.nhwc(n, h, w, k);
         double loss = be.crossEntropyDiceLoss(logits, target, grad, 0.7f, 1.3f, 1e-5f);
-        assertEquals(loss, be.crossEntropyDiceLoss(logits, target, null, 0.7f, 1.3f, 1e-5f), 1e-12,
+        assertEquals(
+                loss,
+                be.crossEntropyDiceLoss(logits, target, null, 0.7f, 1.3f, 1e-5f),
+                1e-12,
                 "the loss does not depend on asking for the gradient");
         float[] g = grad.toFloatArray();
         float[] fd = new float[z.length];
@@ -231,13 +241,16 @@ class CpuLossAdamTest {
     @Test
     void invalidTargetsAreNamed() {
         Tensor logits = t.nhwc(1, 1, 3, 2);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
                 () -> be.crossEntropyDiceLoss(logits, t.ints(new int[] {0, 2, 1}, 1, 1, 3), null, 1f, 1f, 1e-5f));
         assertTrue(e.getMessage().contains("target value 2") && e.getMessage().contains("index 1"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class,
+        e = assertThrows(
+                IllegalArgumentException.class,
                 () -> be.crossEntropyDiceLoss(logits, t.ints(new int[] {0, 1, -100}, 1, 1, 3), null, 1f, 1f, 1e-5f));
         assertTrue(e.getMessage().contains("-100"), e.getMessage());
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> be.crossEntropyDiceLoss(logits, t.plain(new float[] {0, 1, 1}, 1, 1, 3), null, 1f, 1f, 1e-5f),
                 "F32 target");
     }
@@ -267,13 +280,20 @@ class CpuLossAdamTest {
         be.adamStep(q, t.plain(0.5f), mq, vq, 0.1f, 0.9f, 0.999f, 1e-8f, 0.5f, 1);
         assertClose("m with decay", new float[] {0.15f}, mq.toFloatArray(), 1e-8, 1e-6);
         assertClose("p with decay", new float[] {1.9f}, q.toFloatArray(), 1e-6, 1e-6);
-        assertThrows(IllegalArgumentException.class,
-                () -> be.adamStep(p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0f, 0), "step starts at 1");
-        assertThrows(IllegalArgumentException.class,
-                () -> be.adamStep(p, g, m, v, 0.1f, 1f, 0.999f, 1e-8f, 0f, 1), "beta1 < 1");
-        assertThrows(IllegalArgumentException.class,
-                () -> be.adamStep(p, g, p, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0f, 1), "m = param");
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.adamStep(p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0f, 0),
+                "step starts at 1");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.adamStep(p, g, m, v, 0.1f, 1f, 0.999f, 1e-8f, 0f, 1),
+                "beta1 < 1");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.adamStep(p, g, p, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0f, 1),
+                "m = param");
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> be.adamStep(p, t.zeros(Layout.PLAIN, 3), m, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0f, 1));
     }
 }

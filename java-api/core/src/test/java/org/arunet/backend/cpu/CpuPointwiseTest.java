@@ -68,17 +68,26 @@ class CpuPointwiseTest {
         be.activationBackward(Activation.RELU, x, null, dy, dx);
         assertArrayEquals(new float[] {0, 0, 0, 4, 5}, dx.toFloatArray(), "derivative at 0 is 0");
         be.activationBackward(Activation.GELU, x, null, dy, dx);
-        float[] g = {(float) (1 * ((1 - PHI2) - 2 * PDF2)), (float) (2 * ((1 - PHI1) - PDF1)), 1.5f,
-            (float) (4 * (PHI1 + PDF1)), (float) (5 * (PHI2 + 2 * PDF2))};
+        float[] g = {
+            (float) (1 * ((1 - PHI2) - 2 * PDF2)),
+            (float) (2 * ((1 - PHI1) - PDF1)),
+            1.5f,
+            (float) (4 * (PHI1 + PDF1)),
+            (float) (5 * (PHI2 + 2 * PDF2))
+        };
         assertClose("gelu'", g, dx.toFloatArray(), 1e-6, 1e-6);
         Tensor y = t.plain(0.5f, 0.25f, 0, 1, 0.9f);
         be.activationBackward(Activation.SIGMOID, null, y, dy, dx);
         assertClose("sigmoid'", new float[] {0.25f, 2 * 0.1875f, 0, 0, 5 * 0.09f}, dx.toFloatArray(), 1e-7, 1e-6);
         be.activationBackward(Activation.RELU, x, null, dy, dy); // dx may be dy
         assertArrayEquals(new float[] {0, 0, 0, 4, 5}, dy.toFloatArray());
-        assertThrows(IllegalArgumentException.class,
-                () -> be.activationBackward(Activation.SIGMOID, x, null, dy, dx), "sigmoid needs y");
-        assertThrows(IllegalArgumentException.class, () -> be.activationBackward(Activation.GELU, null, y, dy, dx),
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.activationBackward(Activation.SIGMOID, x, null, dy, dx),
+                "sigmoid needs y");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.activationBackward(Activation.GELU, null, y, dy, dx),
                 "gelu needs x");
     }
 

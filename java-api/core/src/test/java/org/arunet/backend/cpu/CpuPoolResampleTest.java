@@ -57,7 +57,8 @@ class CpuPoolResampleTest {
         float[] xs = {
             1, 0, 1, 0, 0, 2,
             0, 0, 0, 0, 0, 2,
-            0, 0, 0, 0, 0, 0};
+            0, 0, 0, 0, 0, 0
+        };
         Tensor x2 = t.nhwc(xs, 1, 3, 3, 2);
         Tensor y2 = t.nhwc(1, 2, 2, 2);
         be.maxPoolForward(x2, y2, 2, 1, 0);
@@ -69,16 +70,21 @@ class CpuPoolResampleTest {
         float[] expected = {
             1, 1, 1, 0, 0, 1,
             1, 1, 1, 0, 0, 1,
-            0, 0, 0, 0, 0, 0};
+            0, 0, 0, 0, 0, 0
+        };
         assertArrayEquals(expected, dx2.toFloatArray());
     }
 
     @Test
     void maxPoolChecksItsWindow() {
         Tensor x = t.nhwc(1, 4, 4, 1);
-        assertThrows(IllegalArgumentException.class, () -> be.maxPoolForward(x, t.nhwc(1, 4, 4, 1), 3, 1, 2),
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.maxPoolForward(x, t.nhwc(1, 4, 4, 1), 3, 1, 2),
                 "pad > kernel / 2");
-        assertThrows(IllegalArgumentException.class, () -> be.maxPoolForward(x, t.nhwc(1, 3, 3, 1), 3, 2, 1),
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.maxPoolForward(x, t.nhwc(1, 3, 3, 1), 3, 2, 1),
                 "wrong output size");
     }
 
@@ -99,8 +105,10 @@ class CpuPoolResampleTest {
         be.globalPoolBackward(x, max, t.plain(new float[] {1, 2}, 1, 2), null, dx);
         assertArrayEquals(new float[] {0, 2, 0.5f, 0, 0.5f, 0, 0, 0}, dx.toFloatArray());
         be.globalPoolForward(x, null, avg);
-        assertThrows(IllegalArgumentException.class,
-                () -> be.globalPoolBackward(x, null, t.plain(new float[] {1, 2}, 1, 2), null, dx), "dMax needs max");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> be.globalPoolBackward(x, null, t.plain(new float[] {1, 2}, 1, 2), null, dx),
+                "dMax needs max");
     }
 
     @Test

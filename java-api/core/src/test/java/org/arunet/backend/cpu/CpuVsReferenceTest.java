@@ -104,8 +104,14 @@ class CpuVsReferenceTest {
 
     /** Odd NHWC shapes, from tiny to a few thousand pixels. */
     static Stream<int[]> shapes() {
-        return Stream.of(new int[] {1, 7, 5, 3}, new int[] {2, 13, 11, 17}, new int[] {1, 1, 1, 1},
-                new int[] {3, 4, 9, 2}, new int[] {2, 16, 16, 64}, new int[] {1, 33, 31, 35}, new int[] {2, 8, 6, 130});
+        return Stream.of(
+                new int[] {1, 7, 5, 3},
+                new int[] {2, 13, 11, 17},
+                new int[] {1, 1, 1, 1},
+                new int[] {3, 4, 9, 2},
+                new int[] {2, 16, 16, 64},
+                new int[] {1, 33, 31, 35},
+                new int[] {2, 8, 6, 130});
     }
 
     // ------------------------------------------------------------------ basics
@@ -177,8 +183,8 @@ class CpuVsReferenceTest {
                                     groups = cin;
                                 }
                             }
-                            Conv2dSpec spec = new Conv2dSpec(cin, cout, k, k, stride, stride, pad, pad, dil, dil,
-                                    groups, bias);
+                            Conv2dSpec spec =
+                                    new Conv2dSpec(cin, cout, k, k, stride, stride, pad, pad, dil, dil, groups, bias);
                             cases.add(Arguments.of(spec, 1 + r.nextInt(2), h, w));
                         }
                     }
@@ -211,7 +217,8 @@ class CpuVsReferenceTest {
         Tensor wt = rand(Layout.OIHW, 0.3f, spec.weightShape());
         Tensor b = spec.bias() ? rand(Layout.PLAIN, 1f, spec.outChannels()) : null;
         Tensor dy = rand(n, oh, ow, spec.outChannels());
-        try (Conv2dOp c = cpu.conv2d(spec); Conv2dOp r = ref.conv2d(spec)) {
+        try (Conv2dOp c = cpu.conv2d(spec);
+                Conv2dOp r = ref.conv2d(spec)) {
             Tensor yc = t.nhwc(n, oh, ow, spec.outChannels());
             Tensor yr = t.nhwc(n, oh, ow, spec.outChannels());
             r.forward(x, wt, b, yr, true);
@@ -550,8 +557,11 @@ class CpuVsReferenceTest {
             double lc = cpu.crossEntropyDiceLoss(logits, target, gc, wts[0], wts[1], wts[2]);
             double lr = ref.crossEntropyDiceLoss(logits, target, gr, wts[0], wts[1], wts[2]);
             assertEquals(lr, lc, 1e-6 + 1e-6 * Math.abs(lr), "loss");
-            assertEquals(lr, cpu.crossEntropyDiceLoss(logits, target, null, wts[0], wts[1], wts[2]),
-                    1e-6 + 1e-6 * Math.abs(lr), "loss without gradient");
+            assertEquals(
+                    lr,
+                    cpu.crossEntropyDiceLoss(logits, target, null, wts[0], wts[1], wts[2]),
+                    1e-6 + 1e-6 * Math.abs(lr),
+                    "loss without gradient");
             // the gradient of a mean over M pixels is O(1 / M): compare relative to its scale
             double scale = 1.0 / tg.length;
             TensorAssert.assertClose("dLogits", gc, gr, ATOL * scale, RTOL);

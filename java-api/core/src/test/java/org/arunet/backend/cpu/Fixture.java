@@ -16,8 +16,8 @@ import java.util.regex.Pattern;
  * little-endian data), with the conversions a backend test needs: NCHW activations to NHWC.
  */
 final class Fixture {
-    private static final Pattern ENTRY = Pattern.compile(
-            "\"([^\"]+)\":\\s*\\{\"dtype\":\\s*\"(\\w+)\",\\s*\"shape\":\\s*\\[([^\\]]*)\\],\\s*"
+    private static final Pattern ENTRY =
+            Pattern.compile("\"([^\"]+)\":\\s*\\{\"dtype\":\\s*\"(\\w+)\",\\s*\"shape\":\\s*\\[([^\\]]*)\\],\\s*"
                     + "\"data_offsets\":\\s*\\[(\\d+),\\s*(\\d+)\\]\\}");
 
     private record Entry(String dtype, int[] shape, ByteBuffer data) {}
@@ -33,8 +33,11 @@ final class Fixture {
         Matcher m = ENTRY.matcher(header);
         while (m.find()) {
             String shapeText = m.group(3).trim();
-            int[] shape = shapeText.isEmpty() ? new int[0]
-                    : java.util.Arrays.stream(shapeText.split(",")).map(String::trim).mapToInt(Integer::parseInt)
+            int[] shape = shapeText.isEmpty()
+                    ? new int[0]
+                    : java.util.Arrays.stream(shapeText.split(","))
+                            .map(String::trim)
+                            .mapToInt(Integer::parseInt)
                             .toArray();
             int begin = 8 + headerLength + Integer.parseInt(m.group(4));
             int end = 8 + headerLength + Integer.parseInt(m.group(5));

@@ -101,8 +101,9 @@ final class TestTensors implements AutoCloseable {
             }
         }
         if (failures > 0) {
-            fail(String.format("%s: %d of %d elements differ (atol %.1g, rtol %.1g), max diff %.3g%n%s", label,
-                    failures, expected.length, atol, rtol, maxDiff, bad));
+            fail(String.format(
+                    "%s: %d of %d elements differ (atol %.1g, rtol %.1g), max diff %.3g%n%s",
+                    label, failures, expected.length, atol, rtol, maxDiff, bad));
         }
     }
 

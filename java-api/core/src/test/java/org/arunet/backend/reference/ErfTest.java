@@ -67,8 +67,10 @@ class ErfTest {
 
     private static void assertRelative(String what, double expected, double actual, double rtol) {
         double err = Math.abs(actual - expected);
-        assertTrue(err <= rtol * Math.abs(expected), what + ": " + actual + " vs " + expected + " (relative error "
-                + err / Math.abs(expected) + " > " + rtol + ")");
+        assertTrue(
+                err <= rtol * Math.abs(expected),
+                what + ": " + actual + " vs " + expected + " (relative error " + err / Math.abs(expected) + " > " + rtol
+                        + ")");
     }
 
     @Test

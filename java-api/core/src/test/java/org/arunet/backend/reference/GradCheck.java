@@ -26,11 +26,17 @@ final class GradCheck {
      * Checks all coordinates when there are at most {@code maxCoords}, else the first, the last and a
      * seeded random sample of the rest.
      */
-    static void check(String label, double[] x, UnaryOperator<double[]> f, double[] g, double[] analytic,
-            int maxCoords, double rtol) {
+    static void check(
+            String label,
+            double[] x,
+            UnaryOperator<double[]> f,
+            double[] g,
+            double[] analytic,
+            int maxCoords,
+            double rtol) {
         if (analytic.length != x.length) {
-            throw new AssertionError(label + ": analytic gradient has " + analytic.length + " values for "
-                    + x.length + " inputs");
+            throw new AssertionError(
+                    label + ": analytic gradient has " + analytic.length + " values for " + x.length + " inputs");
         }
         int[] coords = coordinates(x.length, maxCoords, label.hashCode());
         double[] numeric = new double[coords.length];
@@ -57,8 +63,12 @@ final class GradCheck {
         }
         // A gradient that is zero everywhere is checked with a small absolute tolerance.
         double atol = rtol * Math.max(scale, 1e-3);
-        TensorAssert.assertClose(label + " (finite differences at " + coords.length + " of " + x.length
-                + " coordinates)", numeric, expected, atol, rtol);
+        TensorAssert.assertClose(
+                label + " (finite differences at " + coords.length + " of " + x.length + " coordinates)",
+                numeric,
+                expected,
+                atol,
+                rtol);
     }
 
     /** Checks every coordinate. */

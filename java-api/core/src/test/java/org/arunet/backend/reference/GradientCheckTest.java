@@ -35,8 +35,8 @@ class GradientCheckTest {
         for (int i = 0; i < 6; i++) {
             wrong[i] = 2 * x[i] * g[i] * 1.001; // d(x^2) is 2x; off by 0.1 %
         }
-        assertThrows(AssertionError.class, () -> GradCheck.check("x^2 with a wrong gradient", x, v -> square(v), g,
-                wrong));
+        assertThrows(
+                AssertionError.class, () -> GradCheck.check("x^2 with a wrong gradient", x, v -> square(v), g, wrong));
         double[] right = new double[6];
         for (int i = 0; i < 6; i++) {
             right[i] = 2 * x[i] * g[i];
@@ -63,7 +63,8 @@ class GradientCheckTest {
                 Arguments.of("depthwise x2 multiplier", Conv2dSpec.same(2, 4, 3, 1, 2, false)),
                 Arguments.of("1x1", Conv2dSpec.of(3, 5, 1, 1, 0, 1, 1, true)),
                 Arguments.of("7x7 pad 3 (spatial attention)", Conv2dSpec.same(2, 1, 7, 1, 1, false)),
-                Arguments.of("3x2 kernel, strides 2x1, pads 1x0, dilations 1x2",
+                Arguments.of(
+                        "3x2 kernel, strides 2x1, pads 1x0, dilations 1x2",
                         new Conv2dSpec(3, 2, 3, 2, 2, 1, 1, 0, 1, 2, 1, true)),
                 Arguments.of("2x2 stride 3, no pad (unused tail)", Conv2dSpec.of(3, 3, 2, 3, 0, 1, 1, true)));
     }
@@ -111,7 +112,9 @@ class GradientCheckTest {
     // ------------------------------------------------------------------ batch normalisation
 
     @ParameterizedTest
-    @EnumSource(value = Activation.class, names = {"NONE", "RELU"})
+    @EnumSource(
+            value = Activation.class,
+            names = {"NONE", "RELU"})
     void batchNormTraining(Activation act) {
         boolean relu = act == Activation.RELU;
         int c = 3;
@@ -124,19 +127,33 @@ class GradientCheckTest {
         RefOps.BatchNormForward f = RefOps.batchNormTrainForward(x, m, c, gamma, beta, eps, relu);
         if (relu) {
             // keep the pre-activations away from the ReLU kink (finite differences move them by ~1e-6)
-            double[] z = RefOps.batchNormTrainForward(x, m, c, gamma, beta, eps, false).y();
+            double[] z = RefOps.batchNormTrainForward(x, m, c, gamma, beta, eps, false)
+                    .y();
             for (double v : z) {
                 assertTrue(Math.abs(v) > 1e-4, "pre-activation too close to 0: " + v);
             }
         }
         double[] g = r.uniform(m * c);
         RefOps.BatchNormGrads grads = RefOps.batchNormBackward(g, x, f.y(), m, c, gamma, f.mean(), f.invStd(), relu);
-        GradCheck.check("batchNorm " + act + " dx", x,
-                v -> RefOps.batchNormTrainForward(v, m, c, gamma, beta, eps, relu).y(), g, grads.dx());
-        GradCheck.check("batchNorm " + act + " dGamma", gamma,
-                v -> RefOps.batchNormTrainForward(x, m, c, v, beta, eps, relu).y(), g, grads.dGamma());
-        GradCheck.check("batchNorm " + act + " dBeta", beta,
-                v -> RefOps.batchNormTrainForward(x, m, c, gamma, v, eps, relu).y(), g, grads.dBeta());
+        GradCheck.check(
+                "batchNorm " + act + " dx",
+                x,
+                v -> RefOps.batchNormTrainForward(v, m, c, gamma, beta, eps, relu)
+                        .y(),
+                g,
+                grads.dx());
+        GradCheck.check(
+                "batchNorm " + act + " dGamma",
+                gamma,
+                v -> RefOps.batchNormTrainForward(x, m, c, v, beta, eps, relu).y(),
+                g,
+                grads.dGamma());
+        GradCheck.check(
+                "batchNorm " + act + " dBeta",
+                beta,
+                v -> RefOps.batchNormTrainForward(x, m, c, gamma, v, eps, relu).y(),
+                g,
+                grads.dBeta());
     }
 
     // ------------------------------------------------------------------ activations
@@ -155,15 +172,19 @@ class GradientCheckTest {
         }
         double[] g = r.uniform(x.length);
         double[] y = RefOps.activationForward(act, x);
-        double[] dx = RefOps.activationBackward(act, act == Activation.SIGMOID ? null : x,
-                act == Activation.SIGMOID ? y : null, g);
+        double[] dx = RefOps.activationBackward(
+                act, act == Activation.SIGMOID ? null : x, act == Activation.SIGMOID ? y : null, g);
         GradCheck.check(act + " dx", x, v -> RefOps.activationForward(act, v), g, dx);
     }
 
     // ------------------------------------------------------------------ pooling and resampling
 
     static Stream<Arguments> pools() {
-        return Stream.of(Arguments.of(3, 2, 1), Arguments.of(2, 2, 0), Arguments.of(3, 1, 1), Arguments.of(2, 3, 1),
+        return Stream.of(
+                Arguments.of(3, 2, 1),
+                Arguments.of(2, 2, 0),
+                Arguments.of(3, 1, 1),
+                Arguments.of(2, 3, 1),
                 Arguments.of(5, 2, 2));
     }
 
@@ -177,8 +198,8 @@ class GradientCheckTest {
         int ow = RefOps.windowOutputSize("test", W, k, s, p, 1);
         double[] g = r.uniform(N * oh * ow * c);
         double[] dx = RefOps.maxPoolBackward(x, g, N, H, W, c, k, s, p);
-        GradCheck.check("maxPool k" + k + " s" + s + " p" + p, x, v -> RefOps.maxPoolForward(v, N, H, W, c, k, s, p),
-                g, dx);
+        GradCheck.check(
+                "maxPool k" + k + " s" + s + " p" + p, x, v -> RefOps.maxPoolForward(v, N, H, W, c, k, s, p), g, dx);
     }
 
     @Test
@@ -192,8 +213,13 @@ class GradientCheckTest {
         double[] max = RefOps.globalMaxPool(x, N, hw, c);
         double[] g = RefOps.concatChannels(gMax, gAvg, 1, N * c, N * c);
         double[] dx = RefOps.globalPoolBackward(x, max, gMax, gAvg, N, hw, c);
-        GradCheck.check("globalPool (max and avg)", x, v -> RefOps.concatChannels(RefOps.globalMaxPool(v, N, hw, c),
-                RefOps.globalAvgPool(v, N, hw, c), 1, N * c, N * c), g, dx);
+        GradCheck.check(
+                "globalPool (max and avg)",
+                x,
+                v -> RefOps.concatChannels(
+                        RefOps.globalMaxPool(v, N, hw, c), RefOps.globalAvgPool(v, N, hw, c), 1, N * c, N * c),
+                g,
+                dx);
         double[] dxMaxOnly = RefOps.globalPoolBackward(x, max, gMax, null, N, hw, c);
         GradCheck.check("globalPool (max only)", x, v -> RefOps.globalMaxPool(v, N, hw, c), gMax, dxMaxOnly);
         double[] dxAvgOnly = RefOps.globalPoolBackward(x, null, null, gAvg, N, hw, c);
@@ -263,19 +289,31 @@ class GradientCheckTest {
         double[] w = r.uniform(out * in);
         double[] b = r.uniform(out);
         double[] g = r.uniform(n * out);
-        GradCheck.check("linear dx", x, v -> RefOps.linearForward(v, w, b, n, in, out), g,
+        GradCheck.check(
+                "linear dx",
+                x,
+                v -> RefOps.linearForward(v, w, b, n, in, out),
+                g,
                 RefOps.linearBackwardX(g, w, n, in, out));
-        GradCheck.check("linear dw", w, v -> RefOps.linearForward(x, v, b, n, in, out), g,
+        GradCheck.check(
+                "linear dw",
+                w,
+                v -> RefOps.linearForward(x, v, b, n, in, out),
+                g,
                 RefOps.linearBackwardW(g, x, n, in, out));
-        GradCheck.check("linear db", b, v -> RefOps.linearForward(x, w, v, n, in, out), g,
-                RefOps.channelSum(g, n, out));
+        GradCheck.check(
+                "linear db", b, v -> RefOps.linearForward(x, w, v, n, in, out), g, RefOps.channelSum(g, n, out));
     }
 
     // ------------------------------------------------------------------ loss
 
     static Stream<Arguments> losses() {
-        return Stream.of(Arguments.of(2, 1f, 1f, 1e-5f), Arguments.of(3, 1f, 1f, 1e-5f),
-                Arguments.of(2, 0.7f, 0f, 1e-5f), Arguments.of(3, 0f, 1.3f, 1f), Arguments.of(4, 0.5f, 2f, 0f));
+        return Stream.of(
+                Arguments.of(2, 1f, 1f, 1e-5f),
+                Arguments.of(3, 1f, 1f, 1e-5f),
+                Arguments.of(2, 0.7f, 0f, 1e-5f),
+                Arguments.of(3, 0f, 1.3f, 1f),
+                Arguments.of(4, 0.5f, 2f, 0f));
     }
 
     @ParameterizedTest(name = "K {0} ce {1} dice {2} smooth {3}")
@@ -288,15 +326,22 @@ class GradientCheckTest {
         for (int i = 0; i < positions; i++) {
             target[i] = r.nextInt(k);
         }
-        RefOps.LossResult res = RefOps.crossEntropyDiceLoss(logits, target, positions, k, ceWeight, diceWeight,
-                smooth, true);
-        GradCheck.check("loss K=" + k, logits, v -> new double[] {
-            RefOps.crossEntropyDiceLoss(v, target, positions, k, ceWeight, diceWeight, smooth, false).loss()},
-                new double[] {1.0}, res.dLogits());
+        RefOps.LossResult res =
+                RefOps.crossEntropyDiceLoss(logits, target, positions, k, ceWeight, diceWeight, smooth, true);
+        GradCheck.check(
+                "loss K=" + k,
+                logits,
+                v -> new double[] {
+                    RefOps.crossEntropyDiceLoss(v, target, positions, k, ceWeight, diceWeight, smooth, false)
+                            .loss()
+                },
+                new double[] {1.0},
+                res.dLogits());
     }
 
     static Stream<Arguments> tverskyCases() {
-        return Stream.of(Arguments.of(2, 0.7, 0.3, 0.75), Arguments.of(3, 0.5, 0.5, 1.0), Arguments.of(2, 0.3, 0.7, 2.0));
+        return Stream.of(
+                Arguments.of(2, 0.7, 0.3, 0.75), Arguments.of(3, 0.5, 0.5, 1.0), Arguments.of(2, 0.3, 0.7, 2.0));
     }
 
     @ParameterizedTest(name = "K {0} alpha {1} beta {2} gamma {3}")
@@ -310,8 +355,14 @@ class GradientCheckTest {
             target[i] = r.nextInt(k);
         }
         RefOps.LossResult res = RefOps.focalTverskyLoss(logits, target, positions, k, alpha, beta, gamma, 1e-5, true);
-        GradCheck.check("focal tversky K=" + k, logits, v -> new double[] {
-            RefOps.focalTverskyLoss(v, target, positions, k, alpha, beta, gamma, 1e-5, false).loss()},
-                new double[] {1.0}, res.dLogits());
+        GradCheck.check(
+                "focal tversky K=" + k,
+                logits,
+                v -> new double[] {
+                    RefOps.focalTverskyLoss(v, target, positions, k, alpha, beta, gamma, 1e-5, false)
+                            .loss()
+                },
+                new double[] {1.0},
+                res.dLogits());
     }
 }

@@ -80,11 +80,17 @@ class HandComputedTest {
         try (Conv2dOp conv = be.conv2d(Conv2dSpec.same(1, 1, 3, 1, 1, false))) {
             conv.forward(x, w, null, y, false);
         }
-        assertClose("conv ones 3x3", y, new float[] {
-            14, 24, 30, 22,
-            33, 54, 63, 45,
-            57, 90, 99, 69,
-            46, 72, 78, 54}, ATOL, RTOL);
+        assertClose(
+                "conv ones 3x3",
+                y,
+                new float[] {
+                    14, 24, 30, 22,
+                    33, 54, 63, 45,
+                    57, 90, 99, 69,
+                    46, 72, 78, 54
+                },
+                ATOL,
+                RTOL);
     }
 
     /** Cross-correlation, not convolution: a kernel with 1 at tap (0, 0) reads x[i - 1, j - 1]. */
@@ -98,11 +104,17 @@ class HandComputedTest {
         try (Conv2dOp conv = be.conv2d(Conv2dSpec.same(1, 1, 3, 1, 1, false))) {
             conv.forward(x, w, null, y, false);
         }
-        assertClose("conv shift", y, new float[] {
-            0, 0, 0, 0,
-            0, 1, 2, 3,
-            0, 5, 6, 7,
-            0, 9, 10, 11}, ATOL, RTOL);
+        assertClose(
+                "conv shift",
+                y,
+                new float[] {
+                    0, 0, 0, 0,
+                    0, 1, 2, 3,
+                    0, 5, 6, 7,
+                    0, 9, 10, 11
+                },
+                ATOL,
+                RTOL);
     }
 
     /**
@@ -186,12 +198,18 @@ class HandComputedTest {
         try (Conv2dOp conv = be.conv2d(Conv2dSpec.same(1, 1, 3, 2, 1, false))) {
             conv.forward(x, w, null, y, false);
         }
-        assertClose("conv dilation 2", y, new float[] {
-            1, 0, 1, 0, 1,
-            0, 0, 0, 0, 0,
-            1, 0, 1, 0, 1,
-            0, 0, 0, 0, 0,
-            1, 0, 1, 0, 1}, ATOL, RTOL);
+        assertClose(
+                "conv dilation 2",
+                y,
+                new float[] {
+                    1, 0, 1, 0, 1,
+                    0, 0, 0, 0, 0,
+                    1, 0, 1, 0, 1,
+                    0, 0, 0, 0, 0,
+                    1, 0, 1, 0, 1
+                },
+                ATOL,
+                RTOL);
     }
 
     /**
@@ -285,16 +303,19 @@ class HandComputedTest {
         Tensor dBeta = zeros(Layout.PLAIN, 2);
         Tensor dy = nhwc(new float[] {1, 0, 0, 0, 0, 0, 0, 4}, 1, 2, 2, 2);
         be.batchNormBackward(dy, x, null, gamma, mean, invStd, dx, dGamma, dBeta, Activation.NONE);
-        assertClose("bn dx", dx, new double[] {1.0 / 3, -1.0 / 16, -2.0 / 9, -1.0 / 16, -1.0 / 9, -1.0 / 16, 0,
-            3.0 / 16}, ATOL, RTOL);
+        assertClose(
+                "bn dx",
+                dx,
+                new double[] {1.0 / 3, -1.0 / 16, -2.0 / 9, -1.0 / 16, -1.0 / 9, -1.0 / 16, 0, 3.0 / 16},
+                ATOL,
+                RTOL);
         assertClose("bn dGamma", dGamma, new float[] {-1, 6}, ATOL, RTOL);
         assertClose("bn dBeta", dBeta, new float[] {1, 4}, ATOL, RTOL);
 
         Tensor y = nhwc(new float[] {0, 0, 1f / 3, 0, 5f / 3, 0, 3, 1.5f}, 1, 2, 2, 2);
         Tensor dyRelu = nhwc(new float[] {1, 0, 1, 0, 0, 0, 0, 0}, 1, 2, 2, 2);
         be.batchNormBackward(dyRelu, x, y, gamma, mean, invStd, dx, dGamma, dBeta, Activation.RELU);
-        assertClose("bn relu dx", dx, new double[] {-2.0 / 9, 0, 13.0 / 27, 0, -4.0 / 27, 0, -1.0 / 9, 0}, ATOL,
-                RTOL);
+        assertClose("bn relu dx", dx, new double[] {-2.0 / 9, 0, 13.0 / 27, 0, -4.0 / 27, 0, -1.0 / 9, 0}, ATOL, RTOL);
         assertClose("bn relu dGamma", dGamma, new double[] {-1.0 / 3, 0}, ATOL, RTOL);
         assertClose("bn relu dBeta", dBeta, new float[] {1, 0}, ATOL, RTOL);
     }
@@ -318,8 +339,8 @@ class HandComputedTest {
         double s2 = 1 / (1 + Math.exp(-2));
         assertClose("sigmoid", y, new double[] {s1, 0.5, s2}, ATOL, RTOL);
         be.activationBackward(Activation.SIGMOID, null, y, dy, dx);
-        assertClose("sigmoid' = y (1 - y)", dx, new double[] {5 * s1 * (1 - s1), 6 * 0.25, 7 * s2 * (1 - s2)}, ATOL,
-                RTOL);
+        assertClose(
+                "sigmoid' = y (1 - y)", dx, new double[] {5 * s1 * (1 - s1), 6 * 0.25, 7 * s2 * (1 - s2)}, ATOL, RTOL);
 
         // gelu(-1) = -Phi(-1), gelu(2) = 2 Phi(2); gelu'(0) = 1/2
         be.activationForward(Activation.GELU, x, y);
@@ -349,8 +370,12 @@ class HandComputedTest {
         Tensor dy = nhwc(new float[] {1, 2, 3, 4}, 2, 1, 1, 2);
         Tensor dx = zeros(Layout.NHWC, 2, 2, 2, 2);
         be.maxPoolBackward(x, dy, dx, 2, 2, 0);
-        assertClose("maxpool dx per image and channel", dx,
-                new float[] {0, 2, 1, 0, 0, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 0}, 0, 0);
+        assertClose(
+                "maxpool dx per image and channel",
+                dx,
+                new float[] {0, 2, 1, 0, 0, 0, 0, 0, 3, 0, 0, 4, 0, 0, 0, 0},
+                0,
+                0);
     }
 
     /** All equal 2x2 window: the gradient goes to the first element only. */
@@ -557,8 +582,8 @@ class HandComputedTest {
         for (int bad : new int[] {2, -1}) {
             Tensor target = Tensor.ofInts(new int[] {0, 1, 1, bad}, 1, 2, 2);
             owned.add(target);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> be.crossEntropyDiceLoss(logits, target, null, 1f, 1f, 1e-5f));
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class, () -> be.crossEntropyDiceLoss(logits, target, null, 1f, 1f, 1e-5f));
             assertTrue(e.getMessage().contains("target[0, 1, 1] = " + bad), e.getMessage());
             assertTrue(e.getMessage().contains("crossEntropyDiceLoss"), e.getMessage());
         }
@@ -579,6 +604,7 @@ class HandComputedTest {
      */
     /** 1 - beta1 and 1 - beta2 for the float betas 0.9f and 0.999f. */
     private static final double B1C = 1 - (double) 0.9f;
+
     private static final double B2C = 1 - (double) 0.999f;
 
     @Test

@@ -134,8 +134,8 @@ class ReferenceBackendTest {
         Tensor dGamma = garbage(Layout.PLAIN, c);
         Tensor dBeta = garbage(Layout.PLAIN, c);
         be.batchNormBackward(dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, Activation.RELU);
-        RefOps.BatchNormGrads g = RefOps.batchNormBackward(d(dy), d(x), d(y), m, c, d(gamma), d(saveMean),
-                d(saveInvStd), true);
+        RefOps.BatchNormGrads g =
+                RefOps.batchNormBackward(d(dy), d(x), d(y), m, c, d(gamma), d(saveMean), d(saveInvStd), true);
         assertExact("bn dx", dx, g.dx());
         assertExact("bn dGamma", dGamma, g.dGamma());
         assertExact("bn dBeta", dBeta, g.dBeta());
@@ -146,8 +146,10 @@ class ReferenceBackendTest {
         be.batchNormForward(x, gamma, beta, rm, rv, saveMean, saveInvStd, y, false, 0.1f, 1e-5f, Activation.NONE);
         assertClose("bn eval keeps saveMean", saveMean, savedMean, 0, 0);
         assertClose("bn eval keeps runningVar", rv, runningVar, 0, 0);
-        assertExact("bn eval y", y, RefOps.batchNormInferenceForward(d(x), m, c, d(gamma), d(beta), d(rm), d(rv),
-                1e-5f, false));
+        assertExact(
+                "bn eval y",
+                y,
+                RefOps.batchNormInferenceForward(d(x), m, c, d(gamma), d(beta), d(rm), d(rv), 1e-5f, false));
     }
 
     @Test
@@ -186,8 +188,7 @@ class ReferenceBackendTest {
         Tensor dStats = randomNhwc(N, H, W, 2);
         be.fill(dx, Float.NaN);
         be.channelMaxMeanBackward(x, stats, dStats, dx);
-        assertExact("channel max/mean dx", dx, RefOps.channelMaxMeanBackward(d(x), d(stats), d(dStats), N * H * W,
-                c));
+        assertExact("channel max/mean dx", dx, RefOps.channelMaxMeanBackward(d(x), d(stats), d(dStats), N * H * W, c));
 
         Tensor up = garbage(Layout.NHWC, N, 2 * H, 2 * W, c);
         be.upsample2xForward(x, up);
@@ -349,8 +350,10 @@ class ReferenceBackendTest {
         assertRejects("maxPoolBackward", () -> be.maxPoolBackward(x, x, x, 1, 1, 0), "overlap");
         Tensor g = random(Layout.PLAIN, 2);
         Tensor c = random(Layout.PLAIN, 2);
-        assertRejects("batchNormBackward", () -> be.batchNormBackward(x, x, null, g, c, c, x, g, c,
-                Activation.NONE), "overlap");
+        assertRejects(
+                "batchNormBackward",
+                () -> be.batchNormBackward(x, x, null, g, c, c, x, g, c, Activation.NONE),
+                "overlap");
         Tensor p = random(Layout.PLAIN, 2);
         assertRejects("adamStep", () -> be.adamStep(p, g, p, c, 0.1f, 0.9f, 0.999f, 1e-8f, 0f, 1), "overlap");
 
@@ -433,31 +436,46 @@ class ReferenceBackendTest {
         Tensor c2 = random(Layout.PLAIN, 2);
         Tensor y = garbage(Layout.NHWC, N, H, W, 3);
         String bn = "batchNormForward";
-        assertRejects(bn, () -> be.batchNormForward(x, c2, c3b, rm, rv, sm, si, y, true, 0.1f, 1e-5f,
-                Activation.NONE), "gamma", "[2]", "[3]");
-        assertRejects(bn, () -> be.batchNormForward(x, c3, c3b, rm, rv, null, si, y, true, 0.1f, 1e-5f,
-                Activation.NONE), "saveMean is null");
-        assertRejects(bn, () -> be.batchNormForward(x, c3, c3b, rm, rv, sm, si, y, true, 0.1f, 1e-5f,
-                Activation.GELU), "GELU");
+        assertRejects(
+                bn,
+                () -> be.batchNormForward(x, c2, c3b, rm, rv, sm, si, y, true, 0.1f, 1e-5f, Activation.NONE),
+                "gamma",
+                "[2]",
+                "[3]");
+        assertRejects(
+                bn,
+                () -> be.batchNormForward(x, c3, c3b, rm, rv, null, si, y, true, 0.1f, 1e-5f, Activation.NONE),
+                "saveMean is null");
+        assertRejects(
+                bn,
+                () -> be.batchNormForward(x, c3, c3b, rm, rv, sm, si, y, true, 0.1f, 1e-5f, Activation.GELU),
+                "GELU");
         Tensor single = randomNhwc(1, 1, 1, 3);
         Tensor singleY = garbage(Layout.NHWC, 1, 1, 1, 3);
-        assertRejects(bn, () -> be.batchNormForward(single, c3, c3b, rm, rv, sm, si, singleY, true, 0.1f, 1e-5f,
-                Activation.NONE), "more than one value", "[1, 1, 1, 3]");
+        assertRejects(
+                bn,
+                () -> be.batchNormForward(single, c3, c3b, rm, rv, sm, si, singleY, true, 0.1f, 1e-5f, Activation.NONE),
+                "more than one value",
+                "[1, 1, 1, 3]");
         Tensor badY = garbage(Layout.NHWC, N, H, W, 2);
-        assertRejects(bn, () -> be.batchNormForward(x, c3, c3b, rm, rv, sm, si, badY, true, 0.1f, 1e-5f,
-                Activation.NONE), "[2, 5, 7, 2]", "[2, 5, 7, 3]");
+        assertRejects(
+                bn,
+                () -> be.batchNormForward(x, c3, c3b, rm, rv, sm, si, badY, true, 0.1f, 1e-5f, Activation.NONE),
+                "[2, 5, 7, 2]",
+                "[2, 5, 7, 3]");
         Tensor dx = garbage(Layout.NHWC, N, H, W, 3);
         Tensor dg = garbage(Layout.PLAIN, 3);
         Tensor dbt = garbage(Layout.PLAIN, 3);
-        assertRejects("batchNormBackward", () -> be.batchNormBackward(x, x, null, c3, sm, si, dx, dg, dbt,
-                Activation.RELU), "y is null");
+        assertRejects(
+                "batchNormBackward",
+                () -> be.batchNormBackward(x, x, null, c3, sm, si, dx, dg, dbt, Activation.RELU),
+                "y is null");
 
         Tensor small = randomNhwc(N, H, W, 2);
         assertRejects("activationForward", () -> be.activationForward(Activation.RELU, x, small), "[2, 5, 7, 2]");
-        assertRejects("activationBackward", () -> be.activationBackward(Activation.SIGMOID, x, null, x, dx),
-                "y is null");
-        assertRejects("activationBackward", () -> be.activationBackward(Activation.GELU, null, x, x, dx),
-                "x is null");
+        assertRejects(
+                "activationBackward", () -> be.activationBackward(Activation.SIGMOID, x, null, x, dx), "y is null");
+        assertRejects("activationBackward", () -> be.activationBackward(Activation.GELU, null, x, x, dx), "x is null");
     }
 
     @Test
@@ -491,10 +509,15 @@ class ReferenceBackendTest {
     void lossOptimizerAndBasicsValidation() {
         Tensor logits = randomNhwc(N, H, W, 2);
         Tensor floatTarget = random(Layout.PLAIN, N, H, W);
-        assertRejects("crossEntropyDiceLoss", () -> be.crossEntropyDiceLoss(logits, floatTarget, null, 1, 1, 1e-5f),
-                "I32", "[2, 5, 7]");
+        assertRejects(
+                "crossEntropyDiceLoss",
+                () -> be.crossEntropyDiceLoss(logits, floatTarget, null, 1, 1, 1e-5f),
+                "I32",
+                "[2, 5, 7]");
         Tensor shortTarget = own(Tensor.ofInts(new int[N * H], N, H, 1));
-        assertRejects("crossEntropyDiceLoss", () -> be.crossEntropyDiceLoss(logits, shortTarget, null, 1, 1, 1e-5f),
+        assertRejects(
+                "crossEntropyDiceLoss",
+                () -> be.crossEntropyDiceLoss(logits, shortTarget, null, 1, 1, 1e-5f),
                 "[2, 5, 1]");
         Tensor probs = garbage(Layout.NHWC, N, H, W, 3);
         assertRejects("softmax", () -> be.softmax(logits, probs), "[2, 5, 7, 3]");

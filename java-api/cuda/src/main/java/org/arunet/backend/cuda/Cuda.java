@@ -26,16 +26,34 @@ public final class Cuda {
     private Cuda() {}
 
     /** The cached result of the probe. */
-    record Probe(boolean ok, String reason, String name, int major, int minor, int multiprocessors,
-            long totalMemory, int driverVersion, int runtimeVersion, long cudnnVersion, int cublasVersion) {
+    record Probe(
+            boolean ok,
+            String reason,
+            String name,
+            int major,
+            int minor,
+            int multiprocessors,
+            long totalMemory,
+            int driverVersion,
+            int runtimeVersion,
+            long cudnnVersion,
+            int cublasVersion) {
 
         String describe() {
             if (!ok) {
                 return "no usable CUDA GPU: " + reason;
             }
-            return String.format("%s (sm_%d%d, %d SMs, %.1f GiB), driver %s, runtime %s, cuDNN %s, cuBLAS %s", name,
-                    major, minor, multiprocessors, totalMemory / (double) (1L << 30), Cuda.version(driverVersion),
-                    Cuda.version(runtimeVersion), Cuda.cudnnVersion(cudnnVersion), Cuda.cublasVersion(cublasVersion));
+            return String.format(
+                    "%s (sm_%d%d, %d SMs, %.1f GiB), driver %s, runtime %s, cuDNN %s, cuBLAS %s",
+                    name,
+                    major,
+                    minor,
+                    multiprocessors,
+                    totalMemory / (double) (1L << 30),
+                    Cuda.version(driverVersion),
+                    Cuda.version(runtimeVersion),
+                    Cuda.cudnnVersion(cudnnVersion),
+                    Cuda.cublasVersion(cublasVersion));
         }
     }
 
@@ -75,7 +93,9 @@ public final class Cuda {
             int err = cudart.cudaGetDeviceCount(count);
             if (err != cudart.cudaSuccess) {
                 return fail("cudaGetDeviceCount failed: " + CudaCheck.runtimeError(err)
-                        + (err == cudart.cudaErrorInsufficientDriver ? " (the NVIDIA driver is older than CUDA 13)" : ""));
+                        + (err == cudart.cudaErrorInsufficientDriver
+                                ? " (the NVIDIA driver is older than CUDA 13)"
+                                : ""));
             }
         } catch (UnsatisfiedLinkError | NoClassDefFoundError | ExceptionInInitializerError e) {
             return fail("the CUDA runtime could not be loaded (" + firstLine(e)
@@ -88,11 +108,14 @@ public final class Cuda {
             int[] major = new int[1];
             int[] minor = new int[1];
             int[] sms = new int[1];
-            CudaCheck.runtime(cudart.cudaDeviceGetAttribute(major, cudart.cudaDevAttrComputeCapabilityMajor, 0),
+            CudaCheck.runtime(
+                    cudart.cudaDeviceGetAttribute(major, cudart.cudaDevAttrComputeCapabilityMajor, 0),
                     "cudaDeviceGetAttribute(major)");
-            CudaCheck.runtime(cudart.cudaDeviceGetAttribute(minor, cudart.cudaDevAttrComputeCapabilityMinor, 0),
+            CudaCheck.runtime(
+                    cudart.cudaDeviceGetAttribute(minor, cudart.cudaDevAttrComputeCapabilityMinor, 0),
                     "cudaDeviceGetAttribute(minor)");
-            CudaCheck.runtime(cudart.cudaDeviceGetAttribute(sms, cudart.cudaDevAttrMultiProcessorCount, 0),
+            CudaCheck.runtime(
+                    cudart.cudaDeviceGetAttribute(sms, cudart.cudaDevAttrMultiProcessorCount, 0),
                     "cudaDeviceGetAttribute(multiprocessors)");
             byte[] name = new byte[256];
             CudaCheck.driver(cudart.cuInit(0), "cuInit");
@@ -108,7 +131,8 @@ public final class Cuda {
             CudaCheck.runtime(cudart.cudaRuntimeGetVersion(runtime), "cudaRuntimeGetVersion");
             CudaCheck.runtime(cudart.cudaSetDevice(0), "cudaSetDevice(0)");
             long total;
-            try (SizeTPointer free = new SizeTPointer(1); SizeTPointer tot = new SizeTPointer(1)) {
+            try (SizeTPointer free = new SizeTPointer(1);
+                    SizeTPointer tot = new SizeTPointer(1)) {
                 CudaCheck.runtime(cudart.cudaMemGetInfo(free, tot), "cudaMemGetInfo");
                 total = tot.get();
             }
@@ -132,8 +156,18 @@ public final class Cuda {
                 return fail("this build has no CUDA kernels (" + Kernels.missingResource()
                         + " is not on the class path; build with nvcc)");
             }
-            return new Probe(true, null, deviceName, major[0], minor[0], sms[0], total, driver[0], runtime[0],
-                    cudnnVersion, cublasVersion);
+            return new Probe(
+                    true,
+                    null,
+                    deviceName,
+                    major[0],
+                    minor[0],
+                    sms[0],
+                    total,
+                    driver[0],
+                    runtime[0],
+                    cudnnVersion,
+                    cublasVersion);
         } catch (RuntimeException e) {
             return fail("the CUDA device could not be initialised: " + e.getMessage());
         }
@@ -174,7 +208,8 @@ public final class Cuda {
 
     /** cuDNN 9 encodes major * 10000 + minor * 100 + patch (91300 -> "9.13.0"). */
     static String cudnnVersion(long v) {
-        return v >= 90000 ? (v / 10000) + "." + (v % 10000) / 100 + "." + v % 100
+        return v >= 90000
+                ? (v / 10000) + "." + (v % 10000) / 100 + "." + v % 100
                 : (v / 1000) + "." + (v % 1000) / 100 + "." + v % 100;
     }
 

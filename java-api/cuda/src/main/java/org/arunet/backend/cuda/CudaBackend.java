@@ -194,13 +194,19 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ memory statistics
 
     /** Device memory held by this backend's pool. */
-    public record MemoryStats(long inUseBytes, long peakInUseBytes, long reservedBytes, long peakReservedBytes,
-            long cachedBytes, long mallocs, int liveBlocks) {}
+    public record MemoryStats(
+            long inUseBytes,
+            long peakInUseBytes,
+            long reservedBytes,
+            long peakReservedBytes,
+            long cachedBytes,
+            long mallocs,
+            int liveBlocks) {}
 
     public MemoryStats memoryStats() {
         DevicePool p = ctx.pool;
-        return new MemoryStats(p.inUse(), p.peakInUse(), p.reserved(), p.peakReserved(), p.cached(), p.mallocs(),
-                p.liveBlocks());
+        return new MemoryStats(
+                p.inUse(), p.peakInUse(), p.reserved(), p.peakReserved(), p.cached(), p.mallocs(), p.liveBlocks());
     }
 
     /** Starts the peak counters of {@link #memoryStats()} again from the current values. */
@@ -420,8 +426,8 @@ public final class CudaBackend implements Backend {
      * or four operands, x2 with an upsampling op, ops of another backend) run the composed default.
      */
     @Override
-    public void convForwardFused(Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y,
-            ConvEpilogue epilogue) {
+    public void convForwardFused(
+            Conv2dOp op, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, ConvEpilogue epilogue) {
         String name = "convForwardFused";
         if (op == null || epilogue == null) {
             throw new IllegalArgumentException(name + ": op and epilogue are required");
@@ -453,7 +459,9 @@ public final class CudaBackend implements Backend {
         enter();
         CudaConv2dOp c = conv;
         CudaConv2dOp.Source src = source;
-        run(name + " " + conv.spec() + " " + epilogue, of(x, w, y),
+        run(
+                name + " " + conv.spec() + " " + epilogue,
+                of(x, w, y),
                 () -> CudaEpilogue.run(ctx, c, src, x, x2, w, b, y, program));
     }
 
@@ -486,26 +494,50 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ normalisation
 
     @Override
-    public void batchNormForward(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-            Tensor saveMean, Tensor saveInvStd, Tensor y, boolean training, float momentum, float eps,
+    public void batchNormForward(
+            Tensor x,
+            Tensor gamma,
+            Tensor beta,
+            Tensor runningMean,
+            Tensor runningVar,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor y,
+            boolean training,
+            float momentum,
+            float eps,
             Activation act) {
         String op = "batchNormForward";
-        OpChecks.batchNormForward(DEVICE, x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, training,
-                momentum, eps, act);
+        OpChecks.batchNormForward(
+                DEVICE, x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, training, momentum, eps, act);
         boolean relu = act == Activation.RELU;
         enter();
         if (training) {
-            run(op + " (training)", of(x), () -> norm.forwardTraining(x, gamma, beta, runningMean, runningVar, saveMean,
-                    saveInvStd, y, momentum, eps, relu));
+            run(
+                    op + " (training)",
+                    of(x),
+                    () -> norm.forwardTraining(
+                            x, gamma, beta, runningMean, runningVar, saveMean, saveInvStd, y, momentum, eps, relu));
         } else {
-            run(op + " (inference)", of(x),
+            run(
+                    op + " (inference)",
+                    of(x),
                     () -> norm.forwardInference(x, gamma, beta, runningMean, runningVar, y, eps, relu));
         }
     }
 
     @Override
-    public void batchNormBackward(Tensor dy, Tensor x, Tensor y, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-            Tensor dx, Tensor dGamma, Tensor dBeta, Activation act) {
+    public void batchNormBackward(
+            Tensor dy,
+            Tensor x,
+            Tensor y,
+            Tensor gamma,
+            Tensor saveMean,
+            Tensor saveInvStd,
+            Tensor dx,
+            Tensor dGamma,
+            Tensor dBeta,
+            Activation act) {
         String op = "batchNormBackward";
         OpChecks.batchNormBackward(DEVICE, dy, x, y, gamma, saveMean, saveInvStd, dx, dGamma, dBeta, act);
         boolean relu = act == Activation.RELU;
@@ -535,8 +567,13 @@ public final class CudaBackend implements Backend {
         enter();
         run(op, of(dy), () -> {
             if (dy.numel() > 0) {
-                k.activationBackward(dx.address(), needX ? x.address() : 0L, needY ? y.address() : 0L, dy.address(),
-                        act.kernelCode(), dy.numel());
+                k.activationBackward(
+                        dx.address(),
+                        needX ? x.address() : 0L,
+                        needY ? y.address() : 0L,
+                        dy.address(),
+                        act.kernelCode(),
+                        dy.numel());
             }
             ctx.wrote(dx);
         });
@@ -707,20 +744,24 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public double crossEntropyDiceLoss(Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight,
-            float smooth) {
+    public double crossEntropyDiceLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float ceWeight, float diceWeight, float smooth) {
         String op = "crossEntropyDiceLoss";
         OpChecks.crossEntropyDiceLossScalars(ceWeight, diceWeight, smooth);
         OpChecks.lossTensors(op, DEVICE, logits, target, dLogits);
         int kk = logits.dim(3);
         long p = pixels(logits);
-        return loss(op, logits, target, dLogits,
+        return loss(
+                op,
+                logits,
+                target,
+                dLogits,
                 sums -> LossMath.crossEntropyDice(sums, p, kk, ceWeight, diceWeight, smooth));
     }
 
     @Override
-    public double focalTverskyLoss(Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma,
-            float smooth) {
+    public double focalTverskyLoss(
+            Tensor logits, Tensor target, Tensor dLogits, float alpha, float beta, float gamma, float smooth) {
         String op = "focalTverskyLoss";
         OpChecks.focalTverskyLossScalars(alpha, beta, gamma, smooth);
         OpChecks.lossTensors(op, DEVICE, logits, target, dLogits);
@@ -732,8 +773,8 @@ public final class CudaBackend implements Backend {
      * The device passes shared by the losses ({@link CudaLoss#passes}). A target outside [0, K) throws
      * {@link IllegalArgumentException} naming the first such pixel (dLogits then holds intermediate values).
      */
-    private double loss(String op, Tensor logits, Tensor target, Tensor dLogits,
-            Function<double[], LossMath.Coefficients> host) {
+    private double loss(
+            String op, Tensor logits, Tensor target, Tensor dLogits, Function<double[], LossMath.Coefficients> host) {
         enter();
         long[] badIndex = {-1};
         double value = call(op, of(logits), () -> losses.passes(logits, target, dLogits, host, badIndex));
@@ -746,8 +787,17 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ optimizer
 
     @Override
-    public void adamStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-            float weightDecay, long step) {
+    public void adamStep(
+            Tensor param,
+            Tensor grad,
+            Tensor m,
+            Tensor v,
+            float lr,
+            float beta1,
+            float beta2,
+            float eps,
+            float weightDecay,
+            long step) {
         String op = "adamStep";
         OpChecks.adamStep(DEVICE, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
         // as cpu/adam.h: bias corrections in double from the float hyper-parameters
@@ -758,8 +808,18 @@ public final class CudaBackend implements Backend {
         enter();
         run(op, of(param), () -> {
             if (param.numel() > 0) {
-                k.adam(param.address(), m.address(), v.address(), grad.address(), param.numel(), beta1, beta2, stepSize,
-                        bc2Sqrt, eps, weightDecay);
+                k.adam(
+                        param.address(),
+                        m.address(),
+                        v.address(),
+                        grad.address(),
+                        param.numel(),
+                        beta1,
+                        beta2,
+                        stepSize,
+                        bc2Sqrt,
+                        eps,
+                        weightDecay);
             }
             ctx.wrote(m, v, param);
         });

@@ -41,7 +41,8 @@ public final class CudaBackendProvider implements BackendProvider {
 
     private static void requireGpu(String device) {
         if (!Cuda.available()) {
-            throw new IllegalStateException("device " + device + ": " + Cuda.describe() + " (use --device cpu or auto)");
+            throw new IllegalStateException(
+                    "device " + device + ": " + Cuda.describe() + " (use --device cpu or auto)");
         }
     }
 }

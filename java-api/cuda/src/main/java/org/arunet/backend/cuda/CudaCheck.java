@@ -42,11 +42,13 @@ final class CudaCheck {
     }
 
     static String runtimeError(int status) {
-        return string(cudart.cudaGetErrorName(status)) + " (" + status + "): " + string(cudart.cudaGetErrorString(status));
+        return string(cudart.cudaGetErrorName(status)) + " (" + status + "): "
+                + string(cudart.cudaGetErrorString(status));
     }
 
     static String driverError(int status) {
-        try (BytePointer name = new BytePointer((BytePointer) null); BytePointer text = new BytePointer((BytePointer) null)) {
+        try (BytePointer name = new BytePointer((BytePointer) null);
+                BytePointer text = new BytePointer((BytePointer) null)) {
             int a = cudart.cuGetErrorName(status, name);
             int b = cudart.cuGetErrorString(status, text);
             return (a == 0 ? string(name) : "CUresult") + " (" + status + ")" + (b == 0 ? ": " + string(text) : "");
@@ -58,7 +60,8 @@ final class CudaCheck {
     }
 
     static String cublasError(int status) {
-        return string(cublas.cublasGetStatusName(status)) + " (" + status + "): " + string(cublas.cublasGetStatusString(status));
+        return string(cublas.cublasGetStatusName(status)) + " (" + status + "): "
+                + string(cublas.cublasGetStatusString(status));
     }
 
     private static String string(BytePointer p) {

@@ -56,6 +56,7 @@ final class CudaContext implements AutoCloseable {
     final DevicePool pool = new DevicePool();
     /** Host scalars 1 and 0 for cuDNN's and cuBLAS's alpha and beta (host pointer mode). */
     final FloatPointer one = new FloatPointer(1f);
+
     final FloatPointer zero = new FloatPointer(0f);
     private final Set<CudaMemory> live = Collections.newSetFromMap(new IdentityHashMap<>());
     private final LinkedList<HalfEntry> halfCache = new LinkedList<>();
@@ -103,7 +104,8 @@ final class CudaContext implements AutoCloseable {
         CudaCheck.driver(cudart.cuCtxGetCurrent(context), "cuCtxGetCurrent");
         this.owner = Thread.currentThread();
         CUstream_st s = new CUstream_st();
-        CudaCheck.runtime(cudart.cudaStreamCreateWithFlags(s, cudart.cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        CudaCheck.runtime(
+                cudart.cudaStreamCreateWithFlags(s, cudart.cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         this.stream = s;
         cudnnContext dnn = null;
         cublasContext blas = null;
@@ -117,11 +119,11 @@ final class CudaContext implements AutoCloseable {
             CudaCheck.cublas(cublas.cublasSetStream_v2(blas, stream), "cublasSetStream");
             // float32 GEMMs without TF32 (the default math mode; TF32 needs CUBLAS_TF32_TENSOR_OP_MATH)
             CudaCheck.cublas(cublas.cublasSetMathMode(blas, cublas.CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-            CudaCheck.cublas(cublas.cublasSetPointerMode_v2(blas, cublas.CUBLAS_POINTER_MODE_HOST),
-                    "cublasSetPointerMode");
+            CudaCheck.cublas(
+                    cublas.cublasSetPointerMode_v2(blas, cublas.CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
             this.cublasWorkspace = pool.alloc(CUBLAS_WORKSPACE, "cuBLAS workspace");
-            CudaCheck.cublas(cublas.cublasSetWorkspace_v2(blas, p1.at(cublasWorkspace), CUBLAS_WORKSPACE),
-                    "cublasSetWorkspace");
+            CudaCheck.cublas(
+                    cublas.cublasSetWorkspace_v2(blas, p1.at(cublasWorkspace), CUBLAS_WORKSPACE), "cublasSetWorkspace");
             k = new Kernels(stream, multiprocessors);
         } catch (RuntimeException e) {
             if (k != null) {
@@ -251,7 +253,12 @@ final class CudaContext implements AutoCloseable {
             int n = chunk(count - done, 4);
             Pointer st = staging(4L * n);
             new FloatPointer(st).put(src, pos + done, n);
-            copy(dst + 4L * done, st.address(), 4L * n, cudart.cudaMemcpyHostToDevice, "upload of " + count + " floats");
+            copy(
+                    dst + 4L * done,
+                    st.address(),
+                    4L * n,
+                    cudart.cudaMemcpyHostToDevice,
+                    "upload of " + count + " floats");
             done += n;
         }
     }
@@ -297,7 +304,12 @@ final class CudaContext implements AutoCloseable {
         for (int done = 0; done < count; ) {
             int n = chunk(count - done, 4);
             Pointer st = staging(4L * n);
-            copy(st.address(), src + 4L * done, 4L * n, cudart.cudaMemcpyDeviceToHost, "download of " + count + " floats");
+            copy(
+                    st.address(),
+                    src + 4L * done,
+                    4L * n,
+                    cudart.cudaMemcpyDeviceToHost,
+                    "download of " + count + " floats");
             new FloatPointer(st).get(dst, pos + done, n);
             done += n;
         }
@@ -308,7 +320,12 @@ final class CudaContext implements AutoCloseable {
         for (int done = 0; done < count; ) {
             int n = chunk(count - done, 4);
             Pointer st = staging(4L * n);
-            copy(st.address(), src + 4L * done, 4L * n, cudart.cudaMemcpyDeviceToHost, "download of " + count + " ints");
+            copy(
+                    st.address(),
+                    src + 4L * done,
+                    4L * n,
+                    cudart.cudaMemcpyDeviceToHost,
+                    "download of " + count + " ints");
             new IntPointer(st).get(dst, pos + done, n);
             done += n;
         }
@@ -319,7 +336,12 @@ final class CudaContext implements AutoCloseable {
         for (int done = 0; done < count; ) {
             int n = chunk(count - done, 8);
             Pointer st = staging(8L * n);
-            copy(st.address(), src + 8L * done, 8L * n, cudart.cudaMemcpyDeviceToHost, "download of " + count + " longs");
+            copy(
+                    st.address(),
+                    src + 8L * done,
+                    8L * n,
+                    cudart.cudaMemcpyDeviceToHost,
+                    "download of " + count + " longs");
             new LongPointer(st).get(dst, pos + done, n);
             done += n;
         }
@@ -374,7 +396,8 @@ final class CudaContext implements AutoCloseable {
     }
 
     void copyDevice(long dst, long src, long bytes) {
-        CudaCheck.runtime(cudart.cudaMemcpyAsync(p1.at(dst), p2.at(src), bytes, cudart.cudaMemcpyDeviceToDevice, stream),
+        CudaCheck.runtime(
+                cudart.cudaMemcpyAsync(p1.at(dst), p2.at(src), bytes, cudart.cudaMemcpyDeviceToDevice, stream),
                 "cudaMemcpyAsync(device to device, " + bytes + " bytes)");
     }
 
@@ -385,8 +408,10 @@ final class CudaContext implements AutoCloseable {
         int s = cudart.cudaStreamSynchronize(stream);
         if (s != cudart.cudaSuccess) {
             throw new ArunetException("CUDA error at " + where + ": " + CudaCheck.runtimeError(s)
-                    + (syncEachOp ? "" : " (it may come from an earlier kernel: run with -Darunet.cuda.sync=true to"
-                            + " find which)"));
+                    + (syncEachOp
+                            ? ""
+                            : " (it may come from an earlier kernel: run with -Darunet.cuda.sync=true to"
+                                    + " find which)"));
         }
     }
 
@@ -419,7 +444,10 @@ final class CudaContext implements AutoCloseable {
         long bytes = t.bytes();
         for (Iterator<HalfEntry> it = halfCache.iterator(); it.hasNext(); ) {
             HalfEntry e = it.next();
-            if (e.id == t.id() && e.version == t.version() && e.address == addr && e.bytes == bytes
+            if (e.id == t.id()
+                    && e.version == t.version()
+                    && e.address == addr
+                    && e.bytes == bytes
                     && e.precision == p) {
                 it.remove();
                 halfCache.addFirst(e);

@@ -62,9 +62,11 @@ final class CudaConv2dOp implements Conv2dOp {
     private final Precision precision;
     /** Float32 passes may use TF32 tensor cores (CudaBackend's tf32 mode). */
     private final boolean tf32;
+
     private final int inPerGroup;
     /** OIHW and OHWI are the same bytes (1x1 kernel, or one input channel per group). */
     private final boolean sameLayout;
+
     private final String forwardName;
     private final String backwardDataName;
     private final String backwardWeightsName;
@@ -192,9 +194,15 @@ final class CudaConv2dOp implements Conv2dOp {
             case CONCAT -> {
                 Checks.nhwc(op, "x", x, CudaBackend.DEVICE);
                 Checks.nhwc(op, "x2", x2, CudaBackend.DEVICE);
-                if (x.dim(0) != x2.dim(0) || x.dim(1) != x2.dim(1) || x.dim(2) != x2.dim(2)
-                        || x.dim(3) + x2.dim(3) != spec.inChannels() || x.dim(3) <= 0 || x2.dim(3) <= 0
-                        || x.dim(0) <= 0 || x.dim(1) <= 0 || x.dim(2) <= 0) {
+                if (x.dim(0) != x2.dim(0)
+                        || x.dim(1) != x2.dim(1)
+                        || x.dim(2) != x2.dim(2)
+                        || x.dim(3) + x2.dim(3) != spec.inChannels()
+                        || x.dim(3) <= 0
+                        || x2.dim(3) <= 0
+                        || x.dim(0) <= 0
+                        || x.dim(1) <= 0
+                        || x.dim(2) <= 0) {
                     throw new IllegalArgumentException(op + " " + spec + ": x " + x.describe() + " and x2 "
                             + x2.describe() + " must agree in N, H, W (non-empty) and have " + spec.inChannels()
                             + " channels together");
@@ -219,8 +227,8 @@ final class CudaConv2dOp implements Conv2dOp {
      * writes a half temporary that the epilogue reads once. The input is cast (and concatenated or
      * upsampled) in one pass; a plain input's half copy is the context's cached one.
      */
-    void forwardFused(Source source, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, int prog, long[] ops,
-            boolean readsY) {
+    void forwardFused(
+            Source source, Tensor x, Tensor x2, Tensor w, Tensor b, Tensor y, int prog, long[] ops, boolean readsY) {
         open();
         ctx.enter();
         int f = source == Source.UPSAMPLED ? 2 : 1;
@@ -231,7 +239,9 @@ final class CudaConv2dOp implements Conv2dOp {
             Buffers bufs = new Buffers();
             bufs.a = fusedInput(source, x, x2, p, bufs.temps);
             bufs.w = weightsFor(w, p);
-            bufs.out = p == Precision.F32 && !readsY ? y.address() : bufs.temp(ctx, outBytes * Kernels.bytes(p), "conv output");
+            bufs.out = p == Precision.F32 && !readsY
+                    ? y.address()
+                    : bufs.temp(ctx, outBytes * Kernels.bytes(p), "conv output");
             return bufs;
         });
         Precision p = pp.precision;
@@ -244,8 +254,8 @@ final class CudaConv2dOp implements Conv2dOp {
             out = direct ? y.address() : ctx.temp(outBytes * Kernels.bytes(p), "conv output");
             pp.run(in, win, out);
             if (!direct || b != null || prog != 0) {
-                ctx.kernels.epilogue(p, y.address(), out, b == null ? 0L : b.address(), m, spec.outChannels(), prog,
-                        ops);
+                ctx.kernels.epilogue(
+                        p, y.address(), out, b == null ? 0L : b.address(), m, spec.outChannels(), prog, ops);
             }
         } finally {
             for (long t : temps) {
@@ -291,14 +301,16 @@ final class CudaConv2dOp implements Conv2dOp {
                 Buffers bufs = new Buffers();
                 bufs.a = p == Precision.F32 ? dy.address() : ctx.halfCopy(dy, p);
                 bufs.w = weightsFor(w, p);
-                bufs.out = p == Precision.F32 ? dx.address()
+                bufs.out = p == Precision.F32
+                        ? dx.address()
                         : bufs.temp(ctx, mIn * spec.inChannels() * 2, "conv input gradient");
                 return bufs;
             });
             Precision p = pp.precision;
             long dyin = p == Precision.F32 ? dy.address() : ctx.halfCopy(dy, p);
             long win = weightsFor(w, p);
-            long dxout = p == Precision.F32 ? dx.address() : ctx.temp(mIn * spec.inChannels() * 2, "conv input gradient");
+            long dxout =
+                    p == Precision.F32 ? dx.address() : ctx.temp(mIn * spec.inChannels() * 2, "conv input gradient");
             pp.run(dyin, win, dxout);
             if (p != Precision.F32) {
                 ctx.kernels.halfToFloatBias(p, dx.address(), dxout, 0L, mIn, spec.inChannels());
@@ -320,7 +332,8 @@ final class CudaConv2dOp implements Conv2dOp {
                 Buffers bufs = new Buffers();
                 bufs.a = p == Precision.F32 ? x.address() : ctx.halfCopy(x, p);
                 bufs.w = p == Precision.F32 ? dy.address() : ctx.halfCopy(dy, p);
-                bufs.out = p == Precision.F32 && sameLayout ? dw.address()
+                bufs.out = p == Precision.F32 && sameLayout
+                        ? dw.address()
                         : bufs.temp(ctx, wCount * Kernels.bytes(p), "conv weight gradient");
                 return bufs;
             });
@@ -331,8 +344,8 @@ final class CudaConv2dOp implements Conv2dOp {
             long dwout = direct ? dw.address() : ctx.temp(wCount * Kernels.bytes(p), "conv weight gradient");
             pp.run(xin, dyin, dwout);
             if (!direct) {
-                ctx.kernels.ohwiToOihw(dw.address(), dwout, spec.outChannels(), inPerGroup, spec.kernelH(),
-                        spec.kernelW(), p);
+                ctx.kernels.ohwiToOihw(
+                        dw.address(), dwout, spec.outChannels(), inPerGroup, spec.kernelH(), spec.kernelW(), p);
                 ctx.free(dwout);
             }
             if (db != null) {
@@ -358,8 +371,8 @@ final class CudaConv2dOp implements Conv2dOp {
             weightCopies[p.ordinal()] = c;
         }
         if (c.id != w.id() || c.version != w.version() || c.source != w.address()) {
-            ctx.kernels.oihwToOhwi(c.address, w.address(), spec.outChannels(), inPerGroup, spec.kernelH(),
-                    spec.kernelW(), p);
+            ctx.kernels.oihwToOhwi(
+                    c.address, w.address(), spec.outChannels(), inPerGroup, spec.kernelH(), spec.kernelW(), p);
             c.id = w.id();
             c.version = w.version();
             c.source = w.address();
@@ -437,8 +450,14 @@ final class CudaConv2dOp implements Conv2dOp {
             }
             pp = find(pass, precision, buffers);
             if (pp == null && precision != Precision.F32) {
-                LOG.info("{} on [{}, {}, {}]: cuDNN has no {} algorithm for {}; this pass runs in fp32", spec,
-                        key.n(), key.h(), key.w(), precision, pass);
+                LOG.info(
+                        "{} on [{}, {}, {}]: cuDNN has no {} algorithm for {}; this pass runs in fp32",
+                        spec,
+                        key.n(),
+                        key.h(),
+                        key.w(),
+                        precision,
+                        pass);
                 pp = find(pass, Precision.F32, buffers);
             }
             if (pp == null) {
@@ -474,8 +493,18 @@ final class CudaConv2dOp implements Conv2dOp {
                 if (pp != null) {
                     pp.close();
                 }
-                if (p != Precision.F32 && e.getMessage() != null && e.getMessage().contains("cudnn")) {
-                    LOG.info("{} on [{}, {}, {}], {} in {}: {}", spec, key.n(), key.h(), key.w(), pass, p, e.getMessage());
+                if (p != Precision.F32
+                        && e.getMessage() != null
+                        && e.getMessage().contains("cudnn")) {
+                    LOG.info(
+                            "{} on [{}, {}, {}], {} in {}: {}",
+                            spec,
+                            key.n(),
+                            key.h(),
+                            key.w(),
+                            pass,
+                            p,
+                            e.getMessage());
                     return null;
                 }
                 throw e;
@@ -508,7 +537,8 @@ final class CudaConv2dOp implements Conv2dOp {
     /** A workspace for cudnnFind: up to 1 GiB, at most half of what the device has free beyond 512 MiB. */
     private long findWorkspaceBytes() {
         long free;
-        try (SizeTPointer f = new SizeTPointer(1); SizeTPointer t = new SizeTPointer(1)) {
+        try (SizeTPointer f = new SizeTPointer(1);
+                SizeTPointer t = new SizeTPointer(1)) {
             CudaCheck.runtime(org.bytedeco.cuda.global.cudart.cudaMemGetInfo(f, t), "cudaMemGetInfo");
             free = f.get() + ctx.pool.cached();
         }
@@ -534,11 +564,12 @@ final class CudaConv2dOp implements Conv2dOp {
             this.plan = plan;
             this.pass = pass;
             this.precision = precision;
-            int dtype = switch (precision) {
-                case F32 -> cudnn.CUDNN_DATA_FLOAT;
-                case F16 -> cudnn.CUDNN_DATA_HALF;
-                case BF16 -> cudnn.CUDNN_DATA_BFLOAT16;
-            };
+            int dtype =
+                    switch (precision) {
+                        case F32 -> cudnn.CUDNN_DATA_FLOAT;
+                        case F16 -> cudnn.CUDNN_DATA_HALF;
+                        case BF16 -> cudnn.CUDNN_DATA_BFLOAT16;
+                    };
             String where = pass + " of " + spec + " (" + precision + ")";
             try {
                 describe(dtype, where);
@@ -554,27 +585,55 @@ final class CudaConv2dOp implements Conv2dOp {
             created = true;
             CudaCheck.cudnn(cudnn.cudnnCreateTensorDescriptor(yDesc), "cudnnCreateTensorDescriptor, " + where);
             CudaCheck.cudnn(cudnn.cudnnCreateFilterDescriptor(wDesc), "cudnnCreateFilterDescriptor, " + where);
-            CudaCheck.cudnn(cudnn.cudnnCreateConvolutionDescriptor(convDesc), "cudnnCreateConvolutionDescriptor, " + where);
+            CudaCheck.cudnn(
+                    cudnn.cudnnCreateConvolutionDescriptor(convDesc), "cudnnCreateConvolutionDescriptor, " + where);
             Key k = plan.key;
-            CudaCheck.cudnn(cudnn.cudnnSetTensor4dDescriptor(xDesc, cudnn.CUDNN_TENSOR_NHWC, dtype, k.n(),
-                    spec.inChannels(), k.h(), k.w()), "cudnnSetTensor4dDescriptor(x), " + where);
-            CudaCheck.cudnn(cudnn.cudnnSetTensor4dDescriptor(yDesc, cudnn.CUDNN_TENSOR_NHWC, dtype, k.n(),
-                    spec.outChannels(), plan.oh, plan.ow), "cudnnSetTensor4dDescriptor(y), " + where);
-            CudaCheck.cudnn(cudnn.cudnnSetFilter4dDescriptor(wDesc, dtype, cudnn.CUDNN_TENSOR_NHWC, spec.outChannels(),
-                    inPerGroup, spec.kernelH(), spec.kernelW()), "cudnnSetFilter4dDescriptor, " + where);
-            CudaCheck.cudnn(cudnn.cudnnSetConvolution2dDescriptor(convDesc, spec.padH(), spec.padW(), spec.strideH(),
-                    spec.strideW(), spec.dilationH(), spec.dilationW(), cudnn.CUDNN_CROSS_CORRELATION,
-                    cudnn.CUDNN_DATA_FLOAT), "cudnnSetConvolution2dDescriptor, " + where);
-            CudaCheck.cudnn(cudnn.cudnnSetConvolutionGroupCount(convDesc, spec.groups()),
+            CudaCheck.cudnn(
+                    cudnn.cudnnSetTensor4dDescriptor(
+                            xDesc, cudnn.CUDNN_TENSOR_NHWC, dtype, k.n(), spec.inChannels(), k.h(), k.w()),
+                    "cudnnSetTensor4dDescriptor(x), " + where);
+            CudaCheck.cudnn(
+                    cudnn.cudnnSetTensor4dDescriptor(
+                            yDesc, cudnn.CUDNN_TENSOR_NHWC, dtype, k.n(), spec.outChannels(), plan.oh, plan.ow),
+                    "cudnnSetTensor4dDescriptor(y), " + where);
+            CudaCheck.cudnn(
+                    cudnn.cudnnSetFilter4dDescriptor(
+                            wDesc,
+                            dtype,
+                            cudnn.CUDNN_TENSOR_NHWC,
+                            spec.outChannels(),
+                            inPerGroup,
+                            spec.kernelH(),
+                            spec.kernelW()),
+                    "cudnnSetFilter4dDescriptor, " + where);
+            CudaCheck.cudnn(
+                    cudnn.cudnnSetConvolution2dDescriptor(
+                            convDesc,
+                            spec.padH(),
+                            spec.padW(),
+                            spec.strideH(),
+                            spec.strideW(),
+                            spec.dilationH(),
+                            spec.dilationW(),
+                            cudnn.CUDNN_CROSS_CORRELATION,
+                            cudnn.CUDNN_DATA_FLOAT),
+                    "cudnnSetConvolution2dDescriptor, " + where);
+            CudaCheck.cudnn(
+                    cudnn.cudnnSetConvolutionGroupCount(convDesc, spec.groups()),
                     "cudnnSetConvolutionGroupCount, " + where);
-            CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc, precision == Precision.F32
-                    ? (tf32 ? cudnn.CUDNN_DEFAULT_MATH : cudnn.CUDNN_FMA_MATH) : cudnn.CUDNN_TENSOR_OP_MATH),
+            CudaCheck.cudnn(
+                    cudnn.cudnnSetConvolutionMathType(
+                            convDesc,
+                            precision == Precision.F32
+                                    ? (tf32 ? cudnn.CUDNN_DEFAULT_MATH : cudnn.CUDNN_FMA_MATH)
+                                    : cudnn.CUDNN_TENSOR_OP_MATH),
                     "cudnnSetConvolutionMathType, " + where);
             int[] n = new int[1];
             int[] c = new int[1];
             int[] h = new int[1];
             int[] w = new int[1];
-            CudaCheck.cudnn(cudnn.cudnnGetConvolution2dForwardOutputDim(convDesc, xDesc, wDesc, n, c, h, w),
+            CudaCheck.cudnn(
+                    cudnn.cudnnGetConvolution2dForwardOutputDim(convDesc, xDesc, wDesc, n, c, h, w),
                     "cudnnGetConvolution2dForwardOutputDim, " + where);
             if (n[0] != k.n() || c[0] != spec.outChannels() || h[0] != plan.oh || w[0] != plan.ow) {
                 throw new ArunetException(where + ": cuDNN computes output [" + n[0] + ", " + h[0] + ", " + w[0] + ", "
@@ -596,36 +655,78 @@ final class CudaConv2dOp implements Conv2dOp {
                 case FORWARD -> {
                     int count = cudnn.CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
                     try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(count)) {
-                        CudaCheck.cudnn(cudnn.cudnnFindConvolutionForwardAlgorithmEx(ctx.dnn, xDesc, px.at(b.a), wDesc,
-                                pw.at(b.w), convDesc, yDesc, py.at(b.out), count, returned, perf, pws.at(ws), wsBytes),
+                        CudaCheck.cudnn(
+                                cudnn.cudnnFindConvolutionForwardAlgorithmEx(
+                                        ctx.dnn,
+                                        xDesc,
+                                        px.at(b.a),
+                                        wDesc,
+                                        pw.at(b.w),
+                                        convDesc,
+                                        yDesc,
+                                        py.at(b.out),
+                                        count,
+                                        returned,
+                                        perf,
+                                        pws.at(ws),
+                                        wsBytes),
                                 "cudnnFindConvolutionForwardAlgorithmEx, " + where());
                         for (int i = 0; i < returned[0]; i++) {
                             cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
-                            out.add(new Perf(r.algo(), r.status(), r.time(), r.memory(), r.determinism(), r.mathType()));
+                            out.add(new Perf(
+                                    r.algo(), r.status(), r.time(), r.memory(), r.determinism(), r.mathType()));
                         }
                     }
                 }
                 case BACKWARD_DATA -> {
                     int count = cudnn.CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
                     try (cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(count)) {
-                        CudaCheck.cudnn(cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx(ctx.dnn, wDesc, pw.at(b.w),
-                                yDesc, px.at(b.a), convDesc, xDesc, py.at(b.out), count, returned, perf, pws.at(ws),
-                                wsBytes), "cudnnFindConvolutionBackwardDataAlgorithmEx, " + where());
+                        CudaCheck.cudnn(
+                                cudnn.cudnnFindConvolutionBackwardDataAlgorithmEx(
+                                        ctx.dnn,
+                                        wDesc,
+                                        pw.at(b.w),
+                                        yDesc,
+                                        px.at(b.a),
+                                        convDesc,
+                                        xDesc,
+                                        py.at(b.out),
+                                        count,
+                                        returned,
+                                        perf,
+                                        pws.at(ws),
+                                        wsBytes),
+                                "cudnnFindConvolutionBackwardDataAlgorithmEx, " + where());
                         for (int i = 0; i < returned[0]; i++) {
                             cudnnConvolutionBwdDataAlgoPerf_t r = perf.getPointer(i);
-                            out.add(new Perf(r.algo(), r.status(), r.time(), r.memory(), r.determinism(), r.mathType()));
+                            out.add(new Perf(
+                                    r.algo(), r.status(), r.time(), r.memory(), r.determinism(), r.mathType()));
                         }
                     }
                 }
                 case BACKWARD_FILTER -> {
                     int count = cudnn.CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
                     try (cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(count)) {
-                        CudaCheck.cudnn(cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx(ctx.dnn, xDesc,
-                                px.at(b.a), yDesc, pw.at(b.w), convDesc, wDesc, py.at(b.out), count, returned, perf,
-                                pws.at(ws), wsBytes), "cudnnFindConvolutionBackwardFilterAlgorithmEx, " + where());
+                        CudaCheck.cudnn(
+                                cudnn.cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                                        ctx.dnn,
+                                        xDesc,
+                                        px.at(b.a),
+                                        yDesc,
+                                        pw.at(b.w),
+                                        convDesc,
+                                        wDesc,
+                                        py.at(b.out),
+                                        count,
+                                        returned,
+                                        perf,
+                                        pws.at(ws),
+                                        wsBytes),
+                                "cudnnFindConvolutionBackwardFilterAlgorithmEx, " + where());
                         for (int i = 0; i < returned[0]; i++) {
                             cudnnConvolutionBwdFilterAlgoPerf_t r = perf.getPointer(i);
-                            out.add(new Perf(r.algo(), r.status(), r.time(), r.memory(), r.determinism(), r.mathType()));
+                            out.add(new Perf(
+                                    r.algo(), r.status(), r.time(), r.memory(), r.determinism(), r.mathType()));
                         }
                     }
                 }
@@ -653,8 +754,10 @@ final class CudaConv2dOp implements Conv2dOp {
                 }
             }
             if (deterministic.isEmpty() && !any.isEmpty()) {
-                LOG.warn("{}: cuDNN offers only non-deterministic algorithms; results may differ in the last bits"
-                        + " between runs", where());
+                LOG.warn(
+                        "{}: cuDNN offers only non-deterministic algorithms; results may differ in the last bits"
+                                + " between runs",
+                        where());
             }
             candidates.addAll(deterministic.isEmpty() ? any : deterministic);
             if (candidates.isEmpty()) {
@@ -668,7 +771,8 @@ final class CudaConv2dOp implements Conv2dOp {
         private void use(Perf r) {
             chosen = r;
             int math = precision == Precision.F32 && !tf32 ? cudnn.CUDNN_FMA_MATH : r.mathType();
-            CudaCheck.cudnn(cudnn.cudnnSetConvolutionMathType(convDesc, math), "cudnnSetConvolutionMathType, " + where());
+            CudaCheck.cudnn(
+                    cudnn.cudnnSetConvolutionMathType(convDesc, math), "cudnnSetConvolutionMathType, " + where());
         }
 
         /**
@@ -679,15 +783,54 @@ final class CudaConv2dOp implements Conv2dOp {
         void run(long a, long b, long out) {
             while (true) {
                 long ws = ctx.workspace(chosen.memory());
-                int s = switch (pass) {
-                    case FORWARD -> cudnn.cudnnConvolutionForward(ctx.dnn, ctx.one, xDesc, px.at(a), wDesc, pw.at(b),
-                            convDesc, chosen.algo(), pws.at(ws), chosen.memory(), ctx.zero, yDesc, py.at(out));
-                    case BACKWARD_DATA -> cudnn.cudnnConvolutionBackwardData(ctx.dnn, ctx.one, wDesc, pw.at(b), yDesc,
-                            px.at(a), convDesc, chosen.algo(), pws.at(ws), chosen.memory(), ctx.zero, xDesc, py.at(out));
-                    case BACKWARD_FILTER -> cudnn.cudnnConvolutionBackwardFilter(ctx.dnn, ctx.one, xDesc, px.at(a),
-                            yDesc, pw.at(b), convDesc, chosen.algo(), pws.at(ws), chosen.memory(), ctx.zero, wDesc,
-                            py.at(out));
-                };
+                int s =
+                        switch (pass) {
+                            case FORWARD ->
+                                cudnn.cudnnConvolutionForward(
+                                        ctx.dnn,
+                                        ctx.one,
+                                        xDesc,
+                                        px.at(a),
+                                        wDesc,
+                                        pw.at(b),
+                                        convDesc,
+                                        chosen.algo(),
+                                        pws.at(ws),
+                                        chosen.memory(),
+                                        ctx.zero,
+                                        yDesc,
+                                        py.at(out));
+                            case BACKWARD_DATA ->
+                                cudnn.cudnnConvolutionBackwardData(
+                                        ctx.dnn,
+                                        ctx.one,
+                                        wDesc,
+                                        pw.at(b),
+                                        yDesc,
+                                        px.at(a),
+                                        convDesc,
+                                        chosen.algo(),
+                                        pws.at(ws),
+                                        chosen.memory(),
+                                        ctx.zero,
+                                        xDesc,
+                                        py.at(out));
+                            case BACKWARD_FILTER ->
+                                cudnn.cudnnConvolutionBackwardFilter(
+                                        ctx.dnn,
+                                        ctx.one,
+                                        xDesc,
+                                        px.at(a),
+                                        yDesc,
+                                        pw.at(b),
+                                        convDesc,
+                                        chosen.algo(),
+                                        pws.at(ws),
+                                        chosen.memory(),
+                                        ctx.zero,
+                                        wDesc,
+                                        py.at(out));
+                        };
                 if (s == cudnn.CUDNN_STATUS_SUCCESS) {
                     verified = true;
                     return;
@@ -695,17 +838,27 @@ final class CudaConv2dOp implements Conv2dOp {
                 if (verified || candidates.isEmpty()) {
                     CudaCheck.cudnn(s, "cuDNN " + pass + " with algorithm " + chosen.algo() + ", " + where());
                 }
-                LOG.info("{}: algorithm {} failed ({}); trying algorithm {}", where(), chosen.algo(),
-                        CudaCheck.cudnnError(s), candidates.get(0).algo());
+                LOG.info(
+                        "{}: algorithm {} failed ({}); trying algorithm {}",
+                        where(),
+                        chosen.algo(),
+                        CudaCheck.cudnnError(s),
+                        candidates.get(0).algo());
                 use(candidates.remove(0));
             }
         }
 
         String describe() {
-            return String.format("%s %s algo %d (%s math, %.3f ms in find, workspace %s)", pass, precision,
-                    chosen.algo(), chosen.mathType() == cudnn.CUDNN_TENSOR_OP_MATH ? "tensor-op"
+            return String.format(
+                    "%s %s algo %d (%s math, %.3f ms in find, workspace %s)",
+                    pass,
+                    precision,
+                    chosen.algo(),
+                    chosen.mathType() == cudnn.CUDNN_TENSOR_OP_MATH
+                            ? "tensor-op"
                             : chosen.mathType() == cudnn.CUDNN_FMA_MATH ? "fma" : "default",
-                    chosen.time(), DevicePool.gib(chosen.memory()));
+                    chosen.time(),
+                    DevicePool.gib(chosen.memory()));
         }
 
         @Override
@@ -729,8 +882,16 @@ final class CudaConv2dOp implements Conv2dOp {
         for (Plan p : plans.values()) {
             for (PassPlan pp : p.passes) {
                 if (pp != null) {
-                    s.append(spec).append(" [").append(p.key.n()).append(", ").append(p.key.h()).append(", ")
-                            .append(p.key.w()).append("] ").append(pp.describe()).append('\n');
+                    s.append(spec)
+                            .append(" [")
+                            .append(p.key.n())
+                            .append(", ")
+                            .append(p.key.h())
+                            .append(", ")
+                            .append(p.key.w())
+                            .append("] ")
+                            .append(pp.describe())
+                            .append('\n');
                 }
             }
         }

@@ -16,6 +16,7 @@ final class CudaElementwise {
     private final Kernels k;
     /** The segment offsets of scaleAndSumSquares on the device, and the offsets they were made from. */
     private long segmentTable;
+
     private long[] segmentKey = new long[0];
 
     CudaElementwise(CudaContext ctx) {

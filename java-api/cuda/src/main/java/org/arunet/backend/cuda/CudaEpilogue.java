@@ -23,6 +23,7 @@ final class CudaEpilogue {
     static final int ADD = 7;
     /** Steps in an int (four bits each) and operand pointers (p0..p3) of one kernel launch. */
     static final int MAX_STEPS = 7;
+
     static final int MAX_OPERANDS = 4;
 
     /**
@@ -70,12 +71,13 @@ final class CudaEpilogue {
                     slots += 2;
                     code = AFFINE;
                 }
-                case ACTIVATION -> code = switch (st.act()) {
-                    case RELU -> RELU;
-                    case GELU -> GELU;
-                    case SIGMOID -> SIGMOID;
-                    case NONE -> 0;
-                };
+                case ACTIVATION ->
+                    code = switch (st.act()) {
+                        case RELU -> RELU;
+                        case GELU -> GELU;
+                        case SIGMOID -> SIGMOID;
+                        case NONE -> 0;
+                    };
                 case SUM -> {
                     readsY = true;
                     code = SUM;
@@ -115,8 +117,7 @@ final class CudaEpilogue {
                     Checks.like(name, st.kind() + " operand", st.tensor(), CudaBackend.DEVICE, "y", y);
                     Checks.noAlias(name, "y", y, st.kind() + " operand", st.tensor());
                 }
-                default -> {
-                }
+                default -> {}
             }
         }
     }
@@ -126,8 +127,16 @@ final class CudaEpilogue {
      * {@code k_bn_eval_coef} (as the unfused eval batch norm computes them, so fused and unfused results
      * agree bit for bit), then cuDNN and the epilogue kernel ({@link CudaConv2dOp#forwardFused}).
      */
-    static void run(CudaContext ctx, CudaConv2dOp conv, CudaConv2dOp.Source source, Tensor x, Tensor x2, Tensor w,
-            Tensor b, Tensor y, Program program) {
+    static void run(
+            CudaContext ctx,
+            CudaConv2dOp conv,
+            CudaConv2dOp.Source source,
+            Tensor x,
+            Tensor x2,
+            Tensor w,
+            Tensor b,
+            Tensor y,
+            Program program) {
         int cout = y.dim(3);
         long[] coefs = new long[MAX_OPERANDS];
         try {
@@ -135,8 +144,13 @@ final class CudaEpilogue {
                 ConvEpilogue.BatchNorm bn = program.norms()[i];
                 if (bn != null) {
                     coefs[i] = ctx.temp(3L * cout * 4L, "batch norm coefficients");
-                    ctx.kernels.bnEvalCoef(coefs[i], bn.gamma().address(), bn.mean().address(), bn.var().address(),
-                            cout, bn.eps());
+                    ctx.kernels.bnEvalCoef(
+                            coefs[i],
+                            bn.gamma().address(),
+                            bn.mean().address(),
+                            bn.var().address(),
+                            cout,
+                            bn.eps());
                 }
             }
             conv.forwardFused(source, x, x2, w, b, y, program.prog(), program.operands(coefs), program.readsY());

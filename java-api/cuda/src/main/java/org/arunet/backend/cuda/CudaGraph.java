@@ -38,7 +38,8 @@ public final class CudaGraph implements AutoCloseable {
      */
     static CudaGraph capture(CudaContext ctx, Runnable work) {
         if (ctx.syncEachOp) {
-            throw new IllegalStateException("capture: not possible with -Darunet.cuda.sync=true (it waits after every op)");
+            throw new IllegalStateException(
+                    "capture: not possible with -Darunet.cuda.sync=true (it waits after every op)");
         }
         ctx.sync("capture");
         // relaxed mode: the pool may call cudaMalloc while recording (blocks are then held by the graph)
@@ -46,7 +47,8 @@ public final class CudaGraph implements AutoCloseable {
         ctx.clearHalfCache();
         ctx.pool.deferFrees(true);
         RuntimeException failure = null;
-        CudaCheck.runtime(cudart.cudaStreamBeginCapture(ctx.stream, cudart.cudaStreamCaptureModeRelaxed),
+        CudaCheck.runtime(
+                cudart.cudaStreamBeginCapture(ctx.stream, cudart.cudaStreamCaptureModeRelaxed),
                 "cudaStreamBeginCapture");
         try {
             work.run();
@@ -65,8 +67,10 @@ public final class CudaGraph implements AutoCloseable {
             cudart.cudaGetLastError();
             ctx.pool.releaseDeferred(held);
             String why = end != cudart.cudaSuccess ? "cudaStreamEndCapture: " + CudaCheck.runtimeError(end) : "";
-            throw new ArunetException("capture failed" + (failure != null ? ": " + failure.getMessage() : "")
-                    + (why.isEmpty() ? "" : " (" + why + ")"), failure);
+            throw new ArunetException(
+                    "capture failed" + (failure != null ? ": " + failure.getMessage() : "")
+                            + (why.isEmpty() ? "" : " (" + why + ")"),
+                    failure);
         }
         CUgraphExec_st exec = new CUgraphExec_st();
         int inst = cudart.cudaGraphInstantiate(exec, graph, 0L);

@@ -24,7 +24,11 @@ final class CudaLoss {
      * (with dLogits) the gradient pass. Returns the loss; when a target lies outside [0, K), returns NaN
      * and stores the first such flat index in {@code badIndex[0]} (dLogits then holds intermediate values).
      */
-    double passes(Tensor logits, Tensor target, Tensor dLogits, Function<double[], LossMath.Coefficients> host,
+    double passes(
+            Tensor logits,
+            Tensor target,
+            Tensor dLogits,
+            Function<double[], LossMath.Coefficients> host,
             long[] badIndex) {
         int kk = logits.dim(3);
         long p = CudaBackend.pixels(logits);

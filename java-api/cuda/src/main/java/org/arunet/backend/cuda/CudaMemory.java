@@ -42,7 +42,8 @@ final class CudaMemory implements Memory {
 
     private void check() {
         if (closed) {
-            throw new IllegalStateException("CUDA tensor memory used after it was closed (or after its backend was closed)");
+            throw new IllegalStateException(
+                    "CUDA tensor memory used after it was closed (or after its backend was closed)");
         }
     }
 

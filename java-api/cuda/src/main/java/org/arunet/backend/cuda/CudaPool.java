@@ -19,8 +19,8 @@ final class CudaPool {
 
     /** {@code out}: the output shape {@code [N, OH, OW, C]} the checks computed. */
     void maxPoolForward(Tensor x, Tensor y, int[] out, int kernel, int stride, int pad) {
-        k.maxPoolForward(y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel,
-                stride, pad);
+        k.maxPoolForward(
+                y.address(), x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad);
         ctx.wrote(y);
     }
 
@@ -28,10 +28,20 @@ final class CudaPool {
     void maxPoolBackward(Tensor x, Tensor dy, Tensor dx, int[] out, int kernel, int stride, int pad) {
         long outCount = (long) out[0] * out[1] * out[2] * out[3];
         long arg = ctx.temp(4L * outCount, "max-pool argmax " + java.util.Arrays.toString(out));
-        k.maxPoolArgmax(arg, x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride,
+        k.maxPoolArgmax(arg, x.address(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2], kernel, stride, pad);
+        k.maxPoolBackward(
+                dx.address(),
+                dy.address(),
+                arg,
+                x.dim(0),
+                x.dim(1),
+                x.dim(2),
+                x.dim(3),
+                out[1],
+                out[2],
+                kernel,
+                stride,
                 pad);
-        k.maxPoolBackward(dx.address(), dy.address(), arg, x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[1], out[2],
-                kernel, stride, pad);
         ctx.free(arg);
         ctx.wrote(dx);
     }

@@ -42,7 +42,9 @@ final class CudaUpsampledConv2dOp implements Conv2dOp {
     public void forward(Tensor x, Tensor w, Tensor b, Tensor y, boolean training) {
         String op = "conv2dUpsampled.forward";
         inner.checks().forward(op, x, w, b, y, 2);
-        backend.run(op + " " + spec(), CudaBackend.of(x, w, y),
+        backend.run(
+                op + " " + spec(),
+                CudaBackend.of(x, w, y),
                 () -> inner.forwardFused(CudaConv2dOp.Source.UPSAMPLED, x, null, w, b, y, 0, NO_OPERANDS, false));
     }
 

@@ -104,7 +104,8 @@ final class DevicePool {
     void free(long addr) {
         Long size = live.remove(addr);
         if (size == null) {
-            throw new IllegalStateException("device block 0x" + Long.toHexString(addr) + " freed twice or never allocated");
+            throw new IllegalStateException(
+                    "device block 0x" + Long.toHexString(addr) + " freed twice or never allocated");
         }
         inUse -= size;
         if (deferred != null) {
@@ -182,7 +183,8 @@ final class DevicePool {
     private ArunetException outOfMemory(long bytes, long size, String what) {
         long devFree = -1;
         long devTotal = -1;
-        try (SizeTPointer f = new SizeTPointer(1); SizeTPointer t = new SizeTPointer(1)) {
+        try (SizeTPointer f = new SizeTPointer(1);
+                SizeTPointer t = new SizeTPointer(1)) {
             if (cudart.cudaMemGetInfo(f, t) == cudart.cudaSuccess) {
                 devFree = f.get();
                 devTotal = t.get();
@@ -191,12 +193,18 @@ final class DevicePool {
         return new ArunetException(String.format(
                 "CUDA out of memory: cannot allocate %,d bytes (%s) for %s; arunet holds %s in tensors and workspaces"
                         + " (peak %s); the device reports %s free of %s",
-                bytes, gib(size), what, gib(inUse), gib(peakInUse), devFree < 0 ? "?" : gib(devFree),
+                bytes,
+                gib(size),
+                what,
+                gib(inUse),
+                gib(peakInUse),
+                devFree < 0 ? "?" : gib(devFree),
                 devTotal < 0 ? "?" : gib(devTotal)));
     }
 
     static String gib(long bytes) {
-        return bytes >= (1L << 30) ? String.format("%.2f GiB", bytes / (double) (1L << 30))
+        return bytes >= (1L << 30)
+                ? String.format("%.2f GiB", bytes / (double) (1L << 30))
                 : String.format("%.1f MiB", bytes / (double) MIB);
     }
 

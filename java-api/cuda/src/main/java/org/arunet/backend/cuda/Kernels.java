@@ -44,9 +44,11 @@ final class Kernels implements AutoCloseable {
     static final int BLOCK = 256;
     /** Column reduction blocks: 32 columns by 8 row lanes (kColTile, kColRows). */
     static final int COL_TILE = 32;
+
     static final int COL_ROWS = 8;
     /** Most chunks a column reduction splits its rows into. */
     static final int MAX_CHUNKS = 1024;
+
     static final String RESOURCE_DIR = "/org/arunet/cuda/";
     private static final int MAX_ARGS = 16;
 
@@ -313,8 +315,9 @@ final class Kernels implements AutoCloseable {
         if (gridX < 1 || gridY < 1 || gridX > Integer.MAX_VALUE || gridY > 65535) {
             throw new IllegalStateException(f.name + ": grid " + gridX + " x " + gridY + " out of range");
         }
-        int s = cudart.cuLaunchKernel(f.handle, (int) gridX, (int) gridY, 1, blockX, blockY, 1, 0, stream, argPointers,
-                (PointerPointer<?>) null);
+        int s = cudart.cuLaunchKernel(
+                f.handle, (int) gridX, (int) gridY, 1, blockX, blockY, 1, 0, stream, argPointers, (PointerPointer<?>)
+                        null);
         if (s != cudart.CUDA_SUCCESS) {
             throw new ArunetException("cuLaunchKernel(" + f.name + ", grid " + gridX + "x" + gridY + ", block " + blockX
                     + "x" + blockY + ") failed: " + CudaCheck.driverError(s));
@@ -437,10 +440,33 @@ final class Kernels implements AutoCloseable {
         begin("k_act_bwd").p(dx).p(x).p(y).p(dy).i(act).l(n).go1d(n);
     }
 
-    void adam(long param, long m, long v, long grad, long n, float beta1, float beta2, float stepSize, float bc2Sqrt,
-            float eps, float weightDecay) {
-        begin("k_adam").p(param).p(m).p(v).p(grad).l(n).f(beta1).f(beta2).f(1f - beta1).f(1f - beta2).f(stepSize)
-                .f(bc2Sqrt).f(eps).f(weightDecay).go1d(n);
+    void adam(
+            long param,
+            long m,
+            long v,
+            long grad,
+            long n,
+            float beta1,
+            float beta2,
+            float stepSize,
+            float bc2Sqrt,
+            float eps,
+            float weightDecay) {
+        begin("k_adam")
+                .p(param)
+                .p(m)
+                .p(v)
+                .p(grad)
+                .l(n)
+                .f(beta1)
+                .f(beta2)
+                .f(1f - beta1)
+                .f(1f - beta2)
+                .f(stepSize)
+                .f(bc2Sqrt)
+                .f(eps)
+                .f(weightDecay)
+                .go1d(n);
     }
 
     /** Elements per block of the sum-of-squares partials. */
@@ -456,7 +482,13 @@ final class Kernels implements AutoCloseable {
 
     void sumSquaresPartial(long partial, long x, float scale, boolean scaleInPlace, long n) {
         long per = sumChunk(n);
-        begin("k_sumsq_partial").p(partial).p(x).f(scale).i(scaleInPlace ? 1 : 0).l(n).l(per)
+        begin("k_sumsq_partial")
+                .p(partial)
+                .p(x)
+                .f(scale)
+                .i(scaleInPlace ? 1 : 0)
+                .l(n)
+                .l(per)
                 .go(sumChunks(n), 1, BLOCK, 1);
     }
 
@@ -470,12 +502,25 @@ final class Kernels implements AutoCloseable {
 
     /** Column sums: partial gets chunks(R) x S C doubles. */
     void colSumPartial(long partial, long x, long segments, long rows, long c) {
-        begin("k_colsum_partial").p(partial).p(x).l(segments).l(rows).l(c).l(rowsPerChunk(rows))
+        begin("k_colsum_partial")
+                .p(partial)
+                .p(x)
+                .l(segments)
+                .l(rows)
+                .l(c)
+                .l(rowsPerChunk(rows))
                 .goColumns(segments * c, rows);
     }
 
     void colDotPartial(long partial, long a, long b, long segments, long rows, long c) {
-        begin("k_coldot_partial").p(partial).p(a).p(b).l(segments).l(rows).l(c).l(rowsPerChunk(rows))
+        begin("k_coldot_partial")
+                .p(partial)
+                .p(a)
+                .p(b)
+                .l(segments)
+                .l(rows)
+                .l(c)
+                .l(rowsPerChunk(rows))
                 .goColumns(segments * c, rows);
     }
 
@@ -486,16 +531,52 @@ final class Kernels implements AutoCloseable {
     // ------------------------------------------------------------------ pool.cu
 
     void maxPoolForward(long y, long x, long n, long h, long w, long c, long oh, long ow, int k, int s, int pad) {
-        begin("k_maxpool_fwd").p(y).p(x).l(n).l(h).l(w).l(c).l(oh).l(ow).i(k).i(s).i(pad).go1d(n * oh * ow * c);
+        begin("k_maxpool_fwd")
+                .p(y)
+                .p(x)
+                .l(n)
+                .l(h)
+                .l(w)
+                .l(c)
+                .l(oh)
+                .l(ow)
+                .i(k)
+                .i(s)
+                .i(pad)
+                .go1d(n * oh * ow * c);
     }
 
     void maxPoolArgmax(long arg, long x, long n, long h, long w, long c, long oh, long ow, int k, int s, int pad) {
-        begin("k_maxpool_argmax").p(arg).p(x).l(n).l(h).l(w).l(c).l(oh).l(ow).i(k).i(s).i(pad).go1d(n * oh * ow * c);
+        begin("k_maxpool_argmax")
+                .p(arg)
+                .p(x)
+                .l(n)
+                .l(h)
+                .l(w)
+                .l(c)
+                .l(oh)
+                .l(ow)
+                .i(k)
+                .i(s)
+                .i(pad)
+                .go1d(n * oh * ow * c);
     }
 
-    void maxPoolBackward(long dx, long dy, long arg, long n, long h, long w, long c, long oh, long ow, int k, int s,
-            int pad) {
-        begin("k_maxpool_bwd").p(dx).p(dy).p(arg).l(n).l(h).l(w).l(c).l(oh).l(ow).i(k).i(s).i(pad)
+    void maxPoolBackward(
+            long dx, long dy, long arg, long n, long h, long w, long c, long oh, long ow, int k, int s, int pad) {
+        begin("k_maxpool_bwd")
+                .p(dx)
+                .p(dy)
+                .p(arg)
+                .l(n)
+                .l(h)
+                .l(w)
+                .l(c)
+                .l(oh)
+                .l(ow)
+                .i(k)
+                .i(s)
+                .i(pad)
                 .go1d(n * h * w * c);
     }
 
@@ -526,7 +607,15 @@ final class Kernels implements AutoCloseable {
     /** y (dtype of p) = upsample2x(x), x F32 NHWC [n, h, w, c]: a convolution's input made in its precision. */
     void upsampleCvt(Precision p, long y, long x, long n, long h, long w, long c) {
         if (vec4(c, y, x)) {
-            begin("k_upsample_cvt4").p(y).p(x).l(n).l(h).l(w).l(c / 4).i(code(p)).go1d(n * h * w * c);
+            begin("k_upsample_cvt4")
+                    .p(y)
+                    .p(x)
+                    .l(n)
+                    .l(h)
+                    .l(w)
+                    .l(c / 4)
+                    .i(code(p))
+                    .go1d(n * h * w * c);
         } else {
             begin("k_upsample_cvt").p(y).p(x).l(n).l(h).l(w).l(c).i(code(p)).go1d(4 * n * h * w * c);
         }
@@ -535,10 +624,25 @@ final class Kernels implements AutoCloseable {
     /** out (dtype of p) = cat[a, b] over channels, a and b F32. */
     void concatCvt(Precision p, long out, long a, long b, long pixels, long ca, long cb) {
         if (vec4(ca | cb, out, a, b)) {
-            begin("k_concat_cvt4").p(out).p(a).p(b).l(pixels).l(ca / 4).l(cb / 4).i(code(p))
+            begin("k_concat_cvt4")
+                    .p(out)
+                    .p(a)
+                    .p(b)
+                    .l(pixels)
+                    .l(ca / 4)
+                    .l(cb / 4)
+                    .i(code(p))
                     .go1d(pixels * (ca + cb) / 4);
         } else {
-            begin("k_concat_cvt").p(out).p(a).p(b).l(pixels).l(ca).l(cb).i(code(p)).go1d(pixels * (ca + cb));
+            begin("k_concat_cvt")
+                    .p(out)
+                    .p(a)
+                    .p(b)
+                    .l(pixels)
+                    .l(ca)
+                    .l(cb)
+                    .i(code(p))
+                    .go1d(pixels * (ca + cb));
         }
     }
 
@@ -560,23 +664,66 @@ final class Kernels implements AutoCloseable {
 
     /** Partials: chunks(HW) x N C SumMax records (16 bytes each). */
     void globalPoolPartial(long partial, long x, long n, long hw, long c) {
-        begin("k_gpool_partial").p(partial).p(x).l(n).l(hw).l(c).l(rowsPerChunk(hw)).goColumns(n * c, hw);
+        begin("k_gpool_partial")
+                .p(partial)
+                .p(x)
+                .l(n)
+                .l(hw)
+                .l(c)
+                .l(rowsPerChunk(hw))
+                .goColumns(n * c, hw);
     }
 
     void globalPoolFinal(long max, long avg, long partial, long n, long c, long hw) {
-        begin("k_gpool_final").p(max).p(avg).p(partial).l(n).l(c).l(hw).l(chunks(hw)).go1d(n * c);
+        begin("k_gpool_final")
+                .p(max)
+                .p(avg)
+                .p(partial)
+                .l(n)
+                .l(c)
+                .l(hw)
+                .l(chunks(hw))
+                .go1d(n * c);
     }
 
     void globalPoolTiesPartial(long partial, long x, long max, long n, long hw, long c) {
-        begin("k_gpool_ties_partial").p(partial).p(x).p(max).l(n).l(hw).l(c).l(rowsPerChunk(hw)).goColumns(n * c, hw);
+        begin("k_gpool_ties_partial")
+                .p(partial)
+                .p(x)
+                .p(max)
+                .l(n)
+                .l(hw)
+                .l(c)
+                .l(rowsPerChunk(hw))
+                .goColumns(n * c, hw);
     }
 
     void globalPoolCoef(long gmax, long gavg, long tiesPartial, long dMax, long dAvg, long n, long c, long hw) {
-        begin("k_gpool_coef").p(gmax).p(gavg).p(tiesPartial).p(dMax).p(dAvg).l(n).l(c).l(hw).l(chunks(hw)).go1d(n * c);
+        begin("k_gpool_coef")
+                .p(gmax)
+                .p(gavg)
+                .p(tiesPartial)
+                .p(dMax)
+                .p(dAvg)
+                .l(n)
+                .l(c)
+                .l(hw)
+                .l(chunks(hw))
+                .go1d(n * c);
     }
 
     void globalPoolBackward(long dx, long x, long max, long gmax, long gavg, long n, long hw, long c, boolean withMax) {
-        begin("k_gpool_bwd").p(dx).p(x).p(max).p(gmax).p(gavg).l(n).l(hw).l(c).i(withMax ? 1 : 0).go1d(n * hw * c);
+        begin("k_gpool_bwd")
+                .p(dx)
+                .p(x)
+                .p(max)
+                .p(gmax)
+                .p(gavg)
+                .l(n)
+                .l(hw)
+                .l(c)
+                .i(withMax ? 1 : 0)
+                .go1d(n * hw * c);
     }
 
     // ------------------------------------------------------------------ batchnorm.cu
@@ -585,41 +732,125 @@ final class Kernels implements AutoCloseable {
         begin("k_bn_stats_partial").p(partial).p(x).l(m).l(c).l(rowsPerChunk(m)).goColumns(c, m);
     }
 
-    void bnTrainFinalize(long saveMean, long saveInvStd, long runningMean, long runningVar, long coef, long x,
-            long gamma, long partial, long m, long c, float momentum, float eps) {
-        begin("k_bn_train_finalize").p(saveMean).p(saveInvStd).p(runningMean).p(runningVar).p(coef).p(x).p(gamma)
-                .p(partial).l(chunks(m)).l(m).l(c).f(momentum).f(eps).go1d(c);
+    void bnTrainFinalize(
+            long saveMean,
+            long saveInvStd,
+            long runningMean,
+            long runningVar,
+            long coef,
+            long x,
+            long gamma,
+            long partial,
+            long m,
+            long c,
+            float momentum,
+            float eps) {
+        begin("k_bn_train_finalize")
+                .p(saveMean)
+                .p(saveInvStd)
+                .p(runningMean)
+                .p(runningVar)
+                .p(coef)
+                .p(x)
+                .p(gamma)
+                .p(partial)
+                .l(chunks(m))
+                .l(m)
+                .l(c)
+                .f(momentum)
+                .f(eps)
+                .go1d(c);
     }
 
     void bnEvalCoef(long coef, long gamma, long runningMean, long runningVar, long c, float eps) {
-        begin("k_bn_eval_coef").p(coef).p(gamma).p(runningMean).p(runningVar).l(c).f(eps).go1d(c);
+        begin("k_bn_eval_coef")
+                .p(coef)
+                .p(gamma)
+                .p(runningMean)
+                .p(runningVar)
+                .l(c)
+                .f(eps)
+                .go1d(c);
     }
 
     void bnApply(long y, long x, long coef, long beta, long m, long c, boolean relu) {
         if (vec4(c, y, x, coef, beta)) {
-            begin("k_bn_apply4").p(y).p(x).p(coef).p(beta).l(m).l(c / 4).i(relu ? 1 : 0).go1d(m * c / 4);
+            begin("k_bn_apply4")
+                    .p(y)
+                    .p(x)
+                    .p(coef)
+                    .p(beta)
+                    .l(m)
+                    .l(c / 4)
+                    .i(relu ? 1 : 0)
+                    .go1d(m * c / 4);
         } else {
-            begin("k_bn_apply").p(y).p(x).p(coef).p(beta).l(m).l(c).i(relu ? 1 : 0).go1d(m * c);
+            begin("k_bn_apply")
+                    .p(y)
+                    .p(x)
+                    .p(coef)
+                    .p(beta)
+                    .l(m)
+                    .l(c)
+                    .i(relu ? 1 : 0)
+                    .go1d(m * c);
         }
     }
 
     void bnBackwardPartial(long partial, long dy, long x, long y, long saveMean, long m, long c, boolean relu) {
-        begin("k_bn_bwd_partial").p(partial).p(dy).p(x).p(y).p(saveMean).l(m).l(c).l(rowsPerChunk(m)).i(relu ? 1 : 0)
+        begin("k_bn_bwd_partial")
+                .p(partial)
+                .p(dy)
+                .p(x)
+                .p(y)
+                .p(saveMean)
+                .l(m)
+                .l(c)
+                .l(rowsPerChunk(m))
+                .i(relu ? 1 : 0)
                 .goColumns(c, m);
     }
 
-    void bnBackwardFinalize(long dGamma, long dBeta, long coef, long gamma, long saveInvStd, long partial, long m,
-            long c) {
-        begin("k_bn_bwd_finalize").p(dGamma).p(dBeta).p(coef).p(gamma).p(saveInvStd).p(partial).l(chunks(m)).l(m).l(c)
+    void bnBackwardFinalize(
+            long dGamma, long dBeta, long coef, long gamma, long saveInvStd, long partial, long m, long c) {
+        begin("k_bn_bwd_finalize")
+                .p(dGamma)
+                .p(dBeta)
+                .p(coef)
+                .p(gamma)
+                .p(saveInvStd)
+                .p(partial)
+                .l(chunks(m))
+                .l(m)
+                .l(c)
                 .go1d(c);
     }
 
     void bnBackwardApply(long dx, long dy, long x, long y, long saveMean, long coef, long m, long c, boolean relu) {
         if (vec4(c, dx, dy, x, y, saveMean, coef)) {
-            begin("k_bn_bwd_apply4").p(dx).p(dy).p(x).p(y).p(saveMean).p(coef).l(m).l(c / 4).i(relu ? 1 : 0)
+            begin("k_bn_bwd_apply4")
+                    .p(dx)
+                    .p(dy)
+                    .p(x)
+                    .p(y)
+                    .p(saveMean)
+                    .p(coef)
+                    .l(m)
+                    .l(c / 4)
+                    .i(relu ? 1 : 0)
                     .go1d(m * c / 4);
         } else {
-            begin("k_bn_bwd_apply").p(dx).p(dy).p(x).p(y).p(saveMean).p(coef).l(m).l(c).i(relu ? 1 : 0).go1d(m * c);
+            begin("k_bn_bwd_apply")
+                    .p(dx)
+                    .p(dy)
+                    .p(x)
+                    .p(y)
+                    .p(saveMean)
+                    .p(coef)
+                    .l(m)
+                    .l(c)
+                    .i(relu ? 1 : 0)
+                    .go1d(m * c);
         }
     }
 
@@ -630,12 +861,27 @@ final class Kernels implements AutoCloseable {
     }
 
     void softmaxCe(long probs, long ce, long bad, long logits, long target, long pixels, long k) {
-        begin("k_softmax_ce").p(probs).p(ce).p(bad).p(logits).p(target).l(pixels).l(k).go1d(pixels);
+        begin("k_softmax_ce")
+                .p(probs)
+                .p(ce)
+                .p(bad)
+                .p(logits)
+                .p(target)
+                .l(pixels)
+                .l(k)
+                .go1d(pixels);
     }
 
     /** Partials: chunks(P) x K Sum4 records (32 bytes each). */
     void lossPartial(long partial, long probs, long target, long ce, long pixels, long k) {
-        begin("k_loss_partial").p(partial).p(probs).p(target).p(ce).l(pixels).l(k).l(rowsPerChunk(pixels))
+        begin("k_loss_partial")
+                .p(partial)
+                .p(probs)
+                .p(target)
+                .p(ce)
+                .l(pixels)
+                .l(k)
+                .l(rowsPerChunk(pixels))
                 .goColumns(k, pixels);
     }
 
@@ -644,25 +890,51 @@ final class Kernels implements AutoCloseable {
     }
 
     void lossGrad(long dLogits, long target, long c0, long c1, long pixels, long k, double ceScale) {
-        begin("k_loss_grad").p(dLogits).p(target).p(c0).p(c1).l(pixels).l(k).d(ceScale).go1d(pixels);
+        begin("k_loss_grad")
+                .p(dLogits)
+                .p(target)
+                .p(c0)
+                .p(c1)
+                .l(pixels)
+                .l(k)
+                .d(ceScale)
+                .go1d(pixels);
     }
 
     // ------------------------------------------------------------------ convert.cu
 
     void toHalf(Precision p, long y, long x, long n) {
         if (vec4(n, y, x)) {
-            begin(p == Precision.BF16 ? "k_to_bf16_4" : "k_to_half4").p(y).p(x).l(n / 4).go1d(n / 4);
+            begin(p == Precision.BF16 ? "k_to_bf16_4" : "k_to_half4")
+                    .p(y)
+                    .p(x)
+                    .l(n / 4)
+                    .go1d(n / 4);
         } else {
-            begin(p == Precision.BF16 ? "k_to_bf16" : "k_to_half").p(y).p(x).l(n).go1d(n);
+            begin(p == Precision.BF16 ? "k_to_bf16" : "k_to_half")
+                    .p(y)
+                    .p(x)
+                    .l(n)
+                    .go1d(n);
         }
     }
 
     void halfToFloatBias(Precision p, long y, long x, long bias, long m, long c) {
         if (vec4(c, y, x, bias)) {
-            begin(p == Precision.BF16 ? "k_bf16_to_f32_bias4" : "k_half_to_f32_bias4").p(y).p(x).p(bias).l(m)
-                    .l(c / 4).go1d(m * c / 4);
+            begin(p == Precision.BF16 ? "k_bf16_to_f32_bias4" : "k_half_to_f32_bias4")
+                    .p(y)
+                    .p(x)
+                    .p(bias)
+                    .l(m)
+                    .l(c / 4)
+                    .go1d(m * c / 4);
         } else {
-            begin(p == Precision.BF16 ? "k_bf16_to_f32_bias" : "k_half_to_f32_bias").p(y).p(x).p(bias).l(m).l(c)
+            begin(p == Precision.BF16 ? "k_bf16_to_f32_bias" : "k_half_to_f32_bias")
+                    .p(y)
+                    .p(x)
+                    .p(bias)
+                    .l(m)
+                    .l(c)
                     .go1d(m * c);
         }
     }
@@ -673,11 +945,33 @@ final class Kernels implements AutoCloseable {
      */
     void epilogue(Precision p, long y, long src, long bias, long m, long c, int prog, long[] ops) {
         if (vec4(c, y, src, bias, ops[0], ops[1], ops[2], ops[3])) {
-            begin("k_epilogue4").p(y).p(src).i(code(p)).p(bias).l(m).l(c / 4).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
-                    .p(ops[3]).go1d(m * c / 4);
+            begin("k_epilogue4")
+                    .p(y)
+                    .p(src)
+                    .i(code(p))
+                    .p(bias)
+                    .l(m)
+                    .l(c / 4)
+                    .i(prog)
+                    .p(ops[0])
+                    .p(ops[1])
+                    .p(ops[2])
+                    .p(ops[3])
+                    .go1d(m * c / 4);
         } else {
-            begin("k_epilogue").p(y).p(src).i(code(p)).p(bias).l(m).l(c).i(prog).p(ops[0]).p(ops[1]).p(ops[2])
-                    .p(ops[3]).go1d(m * c);
+            begin("k_epilogue")
+                    .p(y)
+                    .p(src)
+                    .i(code(p))
+                    .p(bias)
+                    .l(m)
+                    .l(c)
+                    .i(prog)
+                    .p(ops[0])
+                    .p(ops[1])
+                    .p(ops[2])
+                    .p(ops[3])
+                    .go1d(m * c);
         }
     }
 

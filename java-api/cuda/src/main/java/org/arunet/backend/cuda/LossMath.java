@@ -14,8 +14,8 @@ final class LossMath {
     private LossMath() {}
 
     /** {@code ceWeight * CE + diceWeight * (1 - mean_k D_k)}, D_k = (2 I_k + s) / (P_k + T_k + s). */
-    static Coefficients crossEntropyDice(double[] sums, long pixels, int k, float ceWeight, float diceWeight,
-            float smooth) {
+    static Coefficients crossEntropyDice(
+            double[] sums, long pixels, int k, float ceWeight, float diceWeight, float smooth) {
         double[] c0 = new double[k];
         double[] c1 = new double[k];
         double diceMean = 0;

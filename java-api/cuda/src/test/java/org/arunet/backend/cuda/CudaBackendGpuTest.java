@@ -18,11 +18,6 @@ import java.util.stream.Stream;
 import org.arunet.backend.ArunetException;
 import org.arunet.backend.Precision;
 import org.arunet.backend.cpu.CpuBackend;
-import org.arunet.testkit.AmpGradientCriterion;
-import org.arunet.testkit.Comparison;
-import org.arunet.testkit.HostTensor;
-import org.arunet.testkit.OpCase;
-import org.arunet.testkit.OpCases;
 import org.arunet.model.ArUNet;
 import org.arunet.model.ArUNetConfig;
 import org.arunet.nn.Init;
@@ -31,6 +26,11 @@ import org.arunet.tensor.DType;
 import org.arunet.tensor.Layout;
 import org.arunet.tensor.Tensor;
 import org.arunet.testing.Fixture;
+import org.arunet.testkit.AmpGradientCriterion;
+import org.arunet.testkit.Comparison;
+import org.arunet.testkit.HostTensor;
+import org.arunet.testkit.OpCase;
+import org.arunet.testkit.OpCases;
 import org.arunet.train.Adam;
 import org.arunet.train.LossScaler;
 import org.junit.jupiter.api.AfterAll;
@@ -81,10 +81,14 @@ class CudaBackendGpuTest {
         if (p.isHalf() && !gradients.isEmpty()) {
             // the model's half-precision gradients, judged together against PyTorch AMP's spread (its H200
             // calibration here; GpuHarness parity measures it in the same run)
-            results.add(AmpGradientCriterion.asResult(c.group(), c.name(),
+            results.add(AmpGradientCriterion.asResult(
+                    c.group(),
+                    c.name(),
                     AmpGradientCriterion.judge(gradients, AmpGradientCriterion.h200Calibration(p))));
         }
-        String failures = results.stream().filter(r -> !r.pass()).map(Comparison.Result::line)
+        String failures = results.stream()
+                .filter(r -> !r.pass())
+                .map(Comparison.Result::line)
                 .collect(Collectors.joining("\n"));
         if (!failures.isEmpty()) {
             fail(c.name() + " (" + p + "):\n" + failures);
@@ -98,8 +102,10 @@ class CudaBackendGpuTest {
     }
 
     static Stream<Arguments> halfCases() {
-        return OpCases.all().stream().filter(c -> c.group().equals("conv2d") || c.group().equals("fused")
-                || c.group().equals("model"))
+        return OpCases.all().stream()
+                .filter(c -> c.group().equals("conv2d")
+                        || c.group().equals("fused")
+                        || c.group().equals("model"))
                 .flatMap(c -> Stream.of(Arguments.of(c, Precision.F16), Arguments.of(c, Precision.BF16)));
     }
 
@@ -115,8 +121,10 @@ class CudaBackendGpuTest {
             assertTrue(tf32.tf32());
             Map<String, HostTensor> expected = c.run(cpu, c.inputs());
             Map<String, HostTensor> actual = c.run(tf32, c.inputs());
-            String failures = Comparison.compare(c, actual, expected, Precision.F16).stream().filter(r -> !r.pass())
-                    .map(Comparison.Result::line).collect(Collectors.joining("\n"));
+            String failures = Comparison.compare(c, actual, expected, Precision.F16).stream()
+                    .filter(r -> !r.pass())
+                    .map(Comparison.Result::line)
+                    .collect(Collectors.joining("\n"));
             if (!failures.isEmpty()) {
                 fail(c.name() + " (tf32):\n" + failures);
             }
@@ -135,7 +143,8 @@ class CudaBackendGpuTest {
     void tinyModelMatchesPyTorch() {
         try (Fixture f = Fixture.load("model_tiny.safetensors");
                 ArUNet net = new ArUNet(cuda, ArUNetConfig.paper().withWidth(8), Init.Scheme.PYTORCH, 1);
-                Tensor x = f.nhwcTensor(cuda, "input"); Tensor target = f.targetTensor(cuda, "target");
+                Tensor x = f.nhwcTensor(cuda, "input");
+                Tensor target = f.targetTensor(cuda, "target");
                 Tensor dLogits = cuda.allocate(DType.F32, Layout.NHWC, 2, 32, 32, 2)) {
             f.loadInto(net, "param.");
             net.train(true);
@@ -146,8 +155,12 @@ class CudaBackendGpuTest {
             net.backward(dLogits);
             double floor = Fixture.GRAD_FLOOR * f.largestNorm("grad.");
             for (Map.Entry<String, Parameter> e : net.namedParameters().entrySet()) {
-                assertCloseNorm("grad." + e.getKey(), e.getValue().grad().toFloatArray(), f.floats("grad." + e.getKey()),
-                        1e-3, floor);
+                assertCloseNorm(
+                        "grad." + e.getKey(),
+                        e.getValue().grad().toFloatArray(),
+                        f.floats("grad." + e.getKey()),
+                        1e-3,
+                        floor);
             }
             net.eval();
             assertClose("eval_logits", Fixture.toNchw(net.forward(x)), f.floats("eval_logits"), 1e-5, 1e-4);
@@ -156,7 +169,10 @@ class CudaBackendGpuTest {
 
     @Test
     void resultsAreBitwiseReproducible() {
-        OpCase model = OpCases.all().stream().filter(c -> c.group().equals("model")).findFirst().orElseThrow();
+        OpCase model = OpCases.all().stream()
+                .filter(c -> c.group().equals("model"))
+                .findFirst()
+                .orElseThrow();
         Map<String, HostTensor> a = model.run(cuda, model.inputs());
         Map<String, HostTensor> b = model.run(cuda, model.inputs());
         assertEquals(a.keySet(), b.keySet());
@@ -182,7 +198,8 @@ class CudaBackendGpuTest {
             assertTrue(be.memoryStats().inUseBytes() > baseline);
         }
         long afterModel = be.memoryStats().inUseBytes();
-        assertTrue(afterModel <= baseline + be.context().workspaceBytes() + (64L << 20),
+        assertTrue(
+                afterModel <= baseline + be.context().workspaceBytes() + (64L << 20),
                 "everything but the shared workspaces went back: " + afterModel + " vs " + baseline);
         kept = be.allocate(DType.F32, Layout.PLAIN, 1000);
         be.close();
@@ -194,8 +211,8 @@ class CudaBackendGpuTest {
 
     @Test
     void outOfMemoryIsAnExceptionNamingTheRequest() {
-        ArunetException e = assertThrows(ArunetException.class,
-                () -> cuda.allocate(DType.F32, Layout.NHWC, 1 << 16, 1 << 16, 1 << 10, 1));
+        ArunetException e = assertThrows(
+                ArunetException.class, () -> cuda.allocate(DType.F32, Layout.NHWC, 1 << 16, 1 << 16, 1 << 10, 1));
         assertTrue(e.getMessage().contains("out of memory"), e.getMessage());
         assertTrue(e.getMessage().contains("[65536, 65536, 1024, 1]"), e.getMessage());
         try (Tensor t = cuda.allocate(DType.F32, Layout.PLAIN, 16)) {
@@ -211,7 +228,8 @@ class CudaBackendGpuTest {
             int[] t = new int[16];
             t[9] = 2;
             target.copyFrom(t);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
                     () -> cuda.crossEntropyDiceLoss(logits, target, null, 1f, 1f, 1e-5f));
             assertTrue(e.getMessage().contains("value 2 at flat index 9"), e.getMessage());
         }

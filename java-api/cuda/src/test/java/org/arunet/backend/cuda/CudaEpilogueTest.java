@@ -84,11 +84,12 @@ class CudaEpilogueTest {
         assertArrayEquals(new long[] {111L, beta.address(), 0L, 0L}, res.operands(new long[] {111L, 0, 0, 0}));
 
         // MCSA's output convolution: batch norm, the gate's product, the input added back
-        CudaEpilogue.Program mcsa = CudaEpilogue.compile(ConvEpilogue.builder().batchNorm(bn).mul(m).add(a).build());
+        CudaEpilogue.Program mcsa = CudaEpilogue.compile(
+                ConvEpilogue.builder().batchNorm(bn).mul(m).add(a).build());
         assertEquals(prog(CudaEpilogue.AFFINE, CudaEpilogue.MUL, CudaEpilogue.ADD), mcsa.prog());
         assertFalse(mcsa.readsY());
-        assertArrayEquals(new long[] {7L, beta.address(), m.address(), a.address()},
-                mcsa.operands(new long[] {7L, 0, 0, 0}));
+        assertArrayEquals(
+                new long[] {7L, beta.address(), m.address(), a.address()}, mcsa.operands(new long[] {7L, 0, 0, 0}));
 
         // the mixer's pointwise convolution: GELU before the batch norm, then the residual
         CudaEpilogue.Program mixer = CudaEpilogue.compile(
@@ -97,15 +98,18 @@ class CudaEpilogueTest {
         assertArrayEquals(new long[] {9L, beta.address(), a.address(), 0L}, mixer.operands(new long[] {9L, 0, 0, 0}));
 
         // spatial attention: sigmoid; NONE adds no step
-        CudaEpilogue.Program sa = CudaEpilogue.compile(
-                ConvEpilogue.builder().act(Activation.NONE).act(Activation.SIGMOID).build());
+        CudaEpilogue.Program sa = CudaEpilogue.compile(ConvEpilogue.builder()
+                .act(Activation.NONE)
+                .act(Activation.SIGMOID)
+                .build());
         assertEquals(prog(CudaEpilogue.SIGMOID), sa.prog());
     }
 
     @Test
     void whatOneKernelCannotTakeIsRefused() {
         // two batch norms and a product: five operands
-        assertNull(CudaEpilogue.compile(ConvEpilogue.builder().batchNorm(bn).batchNorm(bn).mul(m).build()));
+        assertNull(CudaEpilogue.compile(
+                ConvEpilogue.builder().batchNorm(bn).batchNorm(bn).mul(m).build()));
         // eight steps
         ConvEpilogue.Builder eight = ConvEpilogue.builder();
         for (int i = 0; i < 8; i++) {
@@ -113,10 +117,25 @@ class CudaEpilogueTest {
         }
         assertNull(CudaEpilogue.compile(eight.build()));
         // seven steps and four operands fit
-        CudaEpilogue.Program full = CudaEpilogue.compile(ConvEpilogue.builder().batchNorm(bn).act(Activation.RELU)
-                .mul(m).add(a).act(Activation.GELU).sum().act(Activation.SIGMOID).build());
-        assertEquals(prog(CudaEpilogue.AFFINE, CudaEpilogue.RELU, CudaEpilogue.MUL, CudaEpilogue.ADD, CudaEpilogue.GELU,
-                CudaEpilogue.SUM, CudaEpilogue.SIGMOID), full.prog());
+        CudaEpilogue.Program full = CudaEpilogue.compile(ConvEpilogue.builder()
+                .batchNorm(bn)
+                .act(Activation.RELU)
+                .mul(m)
+                .add(a)
+                .act(Activation.GELU)
+                .sum()
+                .act(Activation.SIGMOID)
+                .build());
+        assertEquals(
+                prog(
+                        CudaEpilogue.AFFINE,
+                        CudaEpilogue.RELU,
+                        CudaEpilogue.MUL,
+                        CudaEpilogue.ADD,
+                        CudaEpilogue.GELU,
+                        CudaEpilogue.SUM,
+                        CudaEpilogue.SIGMOID),
+                full.prog());
     }
 
     @Test

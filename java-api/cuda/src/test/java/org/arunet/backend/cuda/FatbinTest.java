@@ -63,7 +63,8 @@ class FatbinTest {
 
     /** A build without nvcc has no kernels and says so (build-fatbins.sh writes kernels.absent). */
     static void assumeKernelsWereBuilt() {
-        assumeTrue(Kernels.class.getResource(Kernels.RESOURCE_DIR + "kernels.absent") == null,
+        assumeTrue(
+                Kernels.class.getResource(Kernels.RESOURCE_DIR + "kernels.absent") == null,
                 "this build was made without nvcc: no CUDA kernels to check");
     }
 
@@ -126,15 +127,17 @@ class FatbinTest {
             String sig = e.getValue();
             assertEquals(sig.length(), types.size(), e.getKey() + ": parameter count, PTX " + types);
             for (int i = 0; i < sig.length(); i++) {
-                String want = switch (sig.charAt(i)) {
-                    case 'p', 'l' -> "u64";
-                    case 'i' -> "u32";
-                    case 'f' -> "f32";
-                    case 'd' -> "f64";
-                    default -> throw new AssertionError("bad signature letter in " + sig);
-                };
+                String want =
+                        switch (sig.charAt(i)) {
+                            case 'p', 'l' -> "u64";
+                            case 'i' -> "u32";
+                            case 'f' -> "f32";
+                            case 'd' -> "f64";
+                            default -> throw new AssertionError("bad signature letter in " + sig);
+                        };
                 String got = types.get(i).equals("s32") ? "u32" : types.get(i).equals("s64") ? "u64" : types.get(i);
-                assertEquals(want, got, e.getKey() + ": parameter " + i + " (signature " + sig + ", PTX " + types + ")");
+                assertEquals(
+                        want, got, e.getKey() + ": parameter " + i + " (signature " + sig + ", PTX " + types + ")");
             }
         }
     }
@@ -155,7 +158,8 @@ class FatbinTest {
         try {
             Files.write(tmp, Kernels.resource(Kernels.moduleNames().get(0) + ".fatbin"));
             Process p = new ProcessBuilder(tool.toString(), "--list-elf", "--list-ptx", tmp.toString())
-                    .redirectErrorStream(true).start();
+                    .redirectErrorStream(true)
+                    .start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertEquals(0, p.waitFor(), out);
             assertTrue(out.contains("sm_80"), out);

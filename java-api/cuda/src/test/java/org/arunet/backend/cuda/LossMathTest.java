@@ -32,9 +32,10 @@ class LossMathTest {
             for (int i = 0; i < p; i++) {
                 t[i] = r.nextInt(k);
             }
-            try (CpuBackend cpu = new CpuBackend(1); Tensor logits = Tensor.of(z, Layout.NHWC, n, h, w, k);
-                    Tensor target = Tensor.ofInts(t, n, h, w); Tensor d = Tensor.host(org.arunet.tensor.DType.F32,
-                            Layout.NHWC, n, h, w, k)) {
+            try (CpuBackend cpu = new CpuBackend(1);
+                    Tensor logits = Tensor.of(z, Layout.NHWC, n, h, w, k);
+                    Tensor target = Tensor.ofInts(t, n, h, w);
+                    Tensor d = Tensor.host(org.arunet.tensor.DType.F32, Layout.NHWC, n, h, w, k)) {
                 float[] probs = new float[p * k];
                 double[] sums = new double[1 + 3 * k];
                 for (int i = 0; i < p; i++) {
@@ -63,8 +64,8 @@ class LossMathTest {
                 LossMath.Coefficients ft = LossMath.focalTversky(sums, k, 0.7f, 0.3f, 0.75f, 1e-5f);
                 double wantFt = cpu.focalTverskyLoss(logits, target, d, 0.7f, 0.3f, 0.75f, 1e-5f);
                 assertEquals(wantFt, ft.loss(), 1e-6 * Math.abs(wantFt), "focal tversky loss, K=" + k);
-                assertClose("focal tversky gradient, K=" + k, gradient(ft, probs, t, p, k), d.toFloatArray(), 1e-7,
-                        1e-4);
+                assertClose(
+                        "focal tversky gradient, K=" + k, gradient(ft, probs, t, p, k), d.toFloatArray(), 1e-7, 1e-4);
             }
         }
     }

@@ -12,7 +12,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 public final class RequiresGpu implements ExecutionCondition {
     @Override
     public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
-        return Cuda.available() ? ConditionEvaluationResult.enabled(Cuda.describe())
+        return Cuda.available()
+                ? ConditionEvaluationResult.enabled(Cuda.describe())
                 : ConditionEvaluationResult.disabled(Cuda.describe());
     }
 }
