@@ -25,6 +25,7 @@ import org.arunet.data.io.OpenCv;
 import org.arunet.data.io.Raster;
 import org.arunet.data.loader.Normalization;
 import org.arunet.data.loader.Preprocessing;
+import org.arunet.data.video.FrameSource;
 import org.arunet.io.SafeTensors;
 import org.arunet.model.SegmentationModel;
 import org.arunet.pretrained.PretrainedModels;
@@ -298,6 +299,33 @@ public final class Segmenter implements AutoCloseable {
             throw new IllegalStateException("segmenter is closed");
         }
         float[] input = prep.apply(image);
+        float[] probs = new float[input.length / prep.channels() * classes];
+        probabilities(input, probs);
+        return finish(probs, image.width(), image.height(), source);
+    }
+
+    /**
+     * The streaming path's first stage: a decoded image (grey or RGB order) in the model's colour mode,
+     * resized and normalised into {@code out} ({@code S x S x channels}), exactly as the still-image path.
+     */
+    void preprocess(Raster image, float[] out) {
+        prep.apply(ImageReader.fromRgb(image, prep.colorMode()), out, 0);
+    }
+
+    /** Floats of one preprocessed input, and of one image's class probabilities at the model's size. */
+    int inputLength() {
+        return prep.imageSize() * prep.imageSize() * prep.channels();
+    }
+
+    int probabilitiesLength() {
+        return prep.imageSize() * prep.imageSize() * classes;
+    }
+
+    /** Class probabilities ({@code S x S x K}, flip TTA included) of a preprocessed input, into {@code out}. */
+    void probabilities(float[] input, float[] out) {
+        if (closed) {
+            throw new IllegalStateException("segmenter is closed");
+        }
         Replica rep;
         try {
             rep = free.take();
@@ -305,21 +333,37 @@ public final class Segmenter implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for a free model replica", e);
         }
-        float[] probs;
         try {
-            probs = rep.probabilities(input);
+            rep.probabilities(input, out);
             if (flipTta) {
                 int s = prep.imageSize();
-                float[] flipped = rep.probabilities(flipW(input, s, s, prep.channels()));
+                float[] flipped = new float[out.length];
+                rep.probabilities(flipW(input, s, s, prep.channels()), flipped);
                 float[] back = flipW(flipped, s, s, classes);
-                for (int i = 0; i < probs.length; i++) {
-                    probs[i] = 0.5f * (probs[i] + back[i]);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = 0.5f * (out[i] + back[i]);
                 }
             }
         } finally {
             free.add(rep);
         }
-        return finish(probs, image.width(), image.height(), source);
+    }
+
+    /**
+     * Opens a stream that segments the frames of {@code source} in order on background threads (see
+     * {@link SegmentationStream}). Close the stream before this segmenter; closing the stream does not
+     * close the source's caller-visible owner, but it does close the source.
+     */
+    public SegmentationStream stream(FrameSource source, StreamOptions options) {
+        if (closed) {
+            throw new IllegalStateException("segmenter is closed");
+        }
+        return new SegmentationStream(this, source, options);
+    }
+
+    /** {@link #stream(FrameSource, StreamOptions)} with the default options (no smoothing, no pacing). */
+    public SegmentationStream stream(FrameSource source) {
+        return stream(source, StreamOptions.defaults());
     }
 
     /** Mirrors an HWC array left to right. */
@@ -334,7 +378,7 @@ public final class Segmenter implements AutoCloseable {
     }
 
     /** Resizes S x S x K probabilities to the image size, takes the argmax, optionally keeps the largest lesion. */
-    private Segmentation finish(float[] probs, int w, int h, String source) {
+    Segmentation finish(float[] probs, int w, int h, String source) {
         int s = prep.imageSize();
         int k = classes;
         float[] full;
@@ -436,10 +480,10 @@ public final class Segmenter implements AutoCloseable {
             this.probs = backend.allocate(DType.F32, Layout.NHWC, 1, s, s, model.classes());
         }
 
-        float[] probabilities(float[] input) {
+        void probabilities(float[] input, float[] out) {
             x.copyFrom(input);
             backend.softmax(model.forward(x), probs);
-            return probs.toFloatArray();
+            probs.copyTo(out);
         }
 
         @Override

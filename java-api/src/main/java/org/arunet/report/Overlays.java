@@ -58,6 +58,47 @@ public final class Overlays {
         return out;
     }
 
+    /**
+     * The same picture as {@link #draw} (prediction outline only) as an 8-bit RGB raster, written into
+     * {@code out} when it is an RGB raster of the image's size (reused frame after frame, e.g. for a
+     * video) or into a new one; returns it.
+     */
+    public static Raster drawRgb(Raster image, byte[] pred, Raster out) {
+        int w = image.width();
+        int h = image.height();
+        if (out == null || out.width() != w || out.height() != h || out.channels() != 3 || out.bitDepth() != 8) {
+            out = Raster.zeros8(w, h, 3);
+        }
+        byte[] dst = out.data();
+        byte[] src = image.data();
+        int c = image.channels();
+        if (image.bitDepth() == 8 && c == 3) {
+            System.arraycopy(src, 0, dst, 0, w * h * 3);
+        } else if (image.bitDepth() == 8 && c == 1) {
+            for (int i = 0; i < w * h; i++) {
+                dst[3 * i] = dst[3 * i + 1] = dst[3 * i + 2] = src[i];
+            }
+        } else {
+            int shift = image.bitDepth() == 16 ? 8 : 0;
+            for (int i = 0; i < w * h; i++) {
+                for (int k = 0; k < 3; k++) {
+                    dst[3 * i + k] = (byte) (image.sample((long) i * c + (c >= 3 ? k : 0)) >> shift);
+                }
+            }
+        }
+        if (pred != null) {
+            boolean[] cp = contour(pred, w, h, Math.max(1, Math.min(w, h) / 256));
+            for (int i = 0; i < w * h; i++) {
+                if (cp[i]) {
+                    dst[3 * i] = (byte) (PREDICTION >> 16);
+                    dst[3 * i + 1] = (byte) (PREDICTION >> 8);
+                    dst[3 * i + 2] = (byte) PREDICTION;
+                }
+            }
+        }
+        return out;
+    }
+
     /** Writes an overlay as PNG. */
     public static void write(Raster image, byte[] truth, byte[] pred, Path png) throws IOException {
         Files.createDirectories(png.toAbsolutePath().getParent());

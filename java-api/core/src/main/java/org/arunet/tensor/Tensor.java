@@ -238,6 +238,13 @@ public final class Tensor implements AutoCloseable {
         return a;
     }
 
+    /** Copies the elements into {@code out} (of exactly the element count), without allocating. */
+    public void copyTo(float[] out) {
+        requireType(DType.F32);
+        requireLength(out.length);
+        memory.read(byteOffset, out, 0, out.length);
+    }
+
     public int[] toIntArray() {
         requireType(DType.I32);
         int[] a = new int[intCount()];
