@@ -78,8 +78,37 @@ final class BenchCommand extends BaseCommand {
                     + " does, with running statistics) instead of the fused inference path (ARU-Net only).")
     boolean unfused;
 
+    @Option(
+            names = "--video",
+            paramLabel = "FILE|sample",
+            description = "Time real-time cine segmentation end to end instead: decode the clip, segment every frame"
+                    + " with --checkpoint (streaming: read, segment and finish threads), draw and encode an overlay"
+                    + " video. 'sample' makes a clip from the bundled sample (pans, zooms, small rotations). Reports"
+                    + " frames/s unpaced (a warm-up pass first) and per-frame latency p50/p99 with frames read at the"
+                    + " clip's frame rate, as live.")
+    String video;
+
+    @Option(
+            names = "--checkpoint",
+            paramLabel = "NAME|FILE",
+            defaultValue = "busi-compact",
+            description = "With --video: the shipped model or checkpoint to run.")
+    String checkpoint;
+
+    @Option(names = "--video-frames", defaultValue = "300", description = "With --video sample: frames of the clip.")
+    int videoFrames;
+
+    @Option(
+            names = "--video-size",
+            paramLabel = "WxH",
+            description = "With --video sample: frame size (default: the sample image's own, 256x212).")
+    String videoSize;
+
     @Override
     int run() throws Exception {
+        if (video != null) {
+            return VideoBench.run(this);
+        }
         if (imageSize % 16 != 0 || imageSize < 16 || batchSize < 1 || iterations < 1 || warmup < 0) {
             throw new Errors.UsageException(
                     "--image-size must be a multiple of 16; --batch-size and --iterations >= 1");

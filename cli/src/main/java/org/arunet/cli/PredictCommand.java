@@ -27,9 +27,13 @@ import org.arunet.data.io.ImageHeader;
 import org.arunet.data.io.ImageReader;
 import org.arunet.data.io.PixelSpacing;
 import org.arunet.data.io.Raster;
+import org.arunet.data.video.FrameSource;
+import org.arunet.data.video.FrameSources;
 import org.arunet.infer.Segmentation;
 import org.arunet.infer.Segmenter;
+import org.arunet.infer.StreamOptions;
 import org.arunet.report.Overlays;
+import org.arunet.video.VideoFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -47,6 +51,10 @@ import picocli.CommandLine.Parameters;
             "Inputs are files, folders (their images, not recursive; a .dcm or an extension-less DICOM file counts)"
                     + " or quoted globs like 'scans/*.png'. A multi-frame DICOM gets one mask per frame in"
                     + " --out/<name>_frames/frame_0001.png, ...",
+            "A video file (.mp4, .avi, .mov, .mkv, ...; or, with --cine, a folder of numbered frames or a multi-frame"
+                    + " DICOM) is segmented as a clip, frame after frame: --out/<name>_overlay.<ext> (the clip with the"
+                    + " lesion outlined, same frame rate) and --out/<name>_frames.csv (frame, time, lesion area px and mm²"
+                    + " where known, bounding box, mean probability, latency); the frames/s achieved are printed.",
             "A file that cannot be read or segmented is reported on one line and in --out/failures.csv, and the"
                     + " run goes on (exit 1 at the end if any failed); --fail-fast stops at the first. A stopped run"
                     + " resumes: images whose masks exist are skipped unless --force."
@@ -99,15 +107,65 @@ final class PredictCommand extends BaseCommand {
                     + " inputs whose masks exist, to resume a stopped run).")
     boolean force;
 
+    @Option(
+            names = "--cine",
+            description = "Segment each folder input as one clip of numbered frames (frame_1.png, frame_2.png, ...)"
+                    + " and each multi-frame DICOM as a clip, as video files are.")
+    boolean cine;
+
+    @Option(
+            names = "--frame-rate",
+            defaultValue = "30",
+            description = "Frames/s of --cine folders and DICOM clips (they state none; video files do).")
+    double frameRate;
+
+    @Option(
+            names = "--max-fps",
+            defaultValue = "0",
+            description = "Read clips no faster than this many frames/s (pacing for live display; 0 = as fast as"
+                    + " possible).")
+    double maxFps;
+
+    @Option(
+            names = "--smoothing",
+            defaultValue = "1",
+            description = "Temporal smoothing of clips: weight of the new frame in an exponential moving average of"
+                    + " the class probabilities across frames, in (0, 1]; 1 = off (each frame segmented on its own).")
+    double smoothing;
+
     @Option(names = "--fail-fast", description = "Stop at the first file that cannot be read or segmented (exit 1).")
     boolean failFast;
 
     @Override
     int run() throws Exception {
         Path checkpoint = model.checkpoint();
-        List<Path> files = expand(inputs);
-        if (files.isEmpty()) {
+        List<Path> clips = new ArrayList<>();
+        List<String> stills = new ArrayList<>();
+        for (String in : inputs) {
+            Path p = globChars(in) ? null : Path.of(in);
+            if (p != null && cine && (Files.isDirectory(p) || Files.isRegularFile(p))) {
+                clips.add(p);
+            } else {
+                stills.add(in);
+            }
+        }
+        List<Path> files = stills.isEmpty() ? new ArrayList<>() : expand(stills);
+        for (java.util.Iterator<Path> it = files.iterator(); it.hasNext(); ) {
+            Path f = it.next();
+            if (VideoFiles.isVideoFile(f)) {
+                clips.add(f);
+                it.remove();
+            }
+        }
+        if (files.isEmpty() && clips.isEmpty()) {
             throw new IllegalArgumentException("no images found in " + inputs);
+        }
+        int clipFailures = 0;
+        if (!clips.isEmpty()) {
+            clipFailures = runClips(checkpoint, clips);
+            if (files.isEmpty()) {
+                return clipFailures > 0 ? 1 : 0;
+            }
         }
         Map<String, Path> byStem = new HashMap<>();
         for (Path f : files) {
@@ -218,7 +276,102 @@ final class PredictCommand extends BaseCommand {
             info().printf("%d of %d input(s) failed; see %s%n", failures.size(), files.size(), failuresFile);
             return 1;
         }
-        return 0;
+        return clipFailures > 0 ? 1 : 0;
+    }
+
+    /** Segments each clip as a stream; returns how many failed (each reported, the others go on). */
+    private int runClips(Path checkpoint, List<Path> clips) throws IOException {
+        StreamOptions options;
+        try {
+            options = StreamOptions.defaults().withSmoothing(smoothing).withMaxFps(maxFps);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UsageException("--smoothing / --max-fps: " + e.getMessage());
+        }
+        Files.createDirectories(out);
+        Map<String, Path> byStem = new HashMap<>();
+        for (Path c : clips) {
+            Path prev = byStem.put(Segmenter.stem(c), c);
+            if (prev != null) {
+                throw new IllegalArgumentException("two clips would write the same outputs " + Segmenter.stem(c)
+                        + "_overlay.*: " + prev + " and " + c);
+            }
+        }
+        List<Map<String, Object>> results = new ArrayList<>();
+        int failed = 0;
+        try (Segmenter seg = Segmenter.builder(checkpoint)
+                .device(compute.device)
+                .threads(compute.threads)
+                .precision(compute.precision)
+                .flipTta(tta)
+                .largestComponent(largest)
+                .build()) {
+            ImageReader reader = new ImageReader();
+            for (Path c : clips) {
+                String stem = Segmenter.stem(c);
+                String ext = VideoFiles.isVideoFile(c)
+                        ? c.getFileName().toString().replaceAll(".*\\.", "").toLowerCase(Locale.ROOT)
+                        : "mp4";
+                if (!List.of("mp4", "m4v", "mov", "mkv", "avi").contains(ext)) {
+                    ext = "mp4";
+                }
+                Map<String, Object> r;
+                try {
+                    FrameSource src = Files.isDirectory(c)
+                            ? FrameSources.folder(
+                                    c, frameRate, seg.preprocessing().colorMode(), reader)
+                            : VideoFiles.isVideoFile(c)
+                                    ? VideoFiles.open(c, seg.preprocessing().colorMode())
+                                    : FrameSources.frames(
+                                            c, frameRate, seg.preprocessing().colorMode(), reader);
+                    r = Cine.run(
+                            seg,
+                            src,
+                            options,
+                            out.resolve(stem + "_overlay." + ext),
+                            out.resolve(stem + "_frames.csv"),
+                            info());
+                } catch (DataException e) {
+                    r = new LinkedHashMap<>();
+                    r.put("input", c.toString());
+                    r.put("frames", 0);
+                    r.put("error", e.getMessage());
+                }
+                results.add(r);
+                Object err = r.get("error");
+                int frames = (Integer) r.get("frames");
+                if (err == null && frames == 0) {
+                    err = c + ": no frames could be decoded";
+                    r.put("error", err);
+                }
+                if (err != null) {
+                    failed++;
+                    System.err.println("FAILED " + err
+                            + (frames > 0 ? " (the first " + frames + " frames were segmented and written)" : ""));
+                }
+                if (!json && frames > 0) {
+                    System.out.printf(
+                            Locale.ROOT,
+                            "%s: %d frames in %.1f s, %.1f frames/s end to end (latency p50 %.0f ms, p99 %.0f ms)"
+                                    + " -> %s, %s%n",
+                            c,
+                            frames,
+                            (Double) r.get("seconds"),
+                            (Double) r.get("frames_per_second"),
+                            (Double) r.get("latency_ms_p50"),
+                            (Double) r.get("latency_ms_p99"),
+                            r.get("overlay_video"),
+                            r.get("frames_csv"));
+                }
+            }
+        }
+        if (json) {
+            printJson(results);
+        }
+        return failed;
+    }
+
+    private static boolean globChars(String in) {
+        return in.contains("*") || in.contains("?") || in.contains("[") || in.contains("{");
     }
 
     /** The mask of frame {@code i} (0-based) of a multi-frame input. */

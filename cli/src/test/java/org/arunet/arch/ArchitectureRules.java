@@ -57,6 +57,7 @@ final class ArchitectureRules {
     static final String FIJI = "org.arunet.fiji..";
 
     static final String TESTKIT = "org.arunet.testkit..";
+    static final String VIDEO = "org.arunet.video..";
     static final String CLI = "org.arunet.cli..";
     static final String BENCH = "org.arunet.bench..";
 
@@ -80,6 +81,7 @@ final class ArchitectureRules {
             new String[] {"org.arunet.pretrained.", "java-api", "arunet-java-api"},
             new String[] {"org.arunet.onnx.", "java-api/onnx", "arunet-onnx"},
             new String[] {"org.arunet.fiji.", "java-api/fiji", "arunet-fiji"},
+            new String[] {"org.arunet.video.", "java-api/video", "arunet-video"},
             new String[] {"org.arunet.testkit.", "java-api/testkit", "arunet-testkit"},
             new String[] {"org.arunet.cli.", "cli", "arunet-cli"},
             new String[] {"org.arunet.bench.gpu.", "benchmarks/gpu", "arunet-gpu-harness"},
@@ -111,6 +113,8 @@ final class ArchitectureRules {
             .definedBy(FIJI)
             .layer("Testkit")
             .definedBy(TESTKIT)
+            .layer("Video")
+            .definedBy(VIDEO)
             .layer("Cli")
             .definedBy(CLI)
             .layer("Bench")
@@ -125,14 +129,16 @@ final class ArchitectureRules {
             .mayOnlyBeAccessedByLayers("Bench")
             .whereLayer("Onnx")
             .mayOnlyBeAccessedByLayers("Cli", "Bench")
+            .whereLayer("Video")
+            .mayOnlyBeAccessedByLayers("Cli", "Bench")
             .whereLayer("Api")
-            .mayOnlyBeAccessedByLayers("Onnx", "Fiji", "Testkit", "Cli", "Bench")
+            .mayOnlyBeAccessedByLayers("Onnx", "Fiji", "Testkit", "Video", "Cli", "Bench")
             .whereLayer("Data")
-            .mayOnlyBeAccessedByLayers("Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
+            .mayOnlyBeAccessedByLayers("Api", "Onnx", "Fiji", "Testkit", "Video", "Cli", "Bench")
             .whereLayer("Cuda")
             .mayOnlyBeAccessedByLayers("Bench")
             .whereLayer("Core")
-            .mayOnlyBeAccessedByLayers("Cuda", "Data", "Api", "Onnx", "Fiji", "Testkit", "Cli", "Bench")
+            .mayOnlyBeAccessedByLayers("Cuda", "Data", "Api", "Onnx", "Fiji", "Testkit", "Video", "Cli", "Bench")
             .whereLayer("Native")
             .mayOnlyBeAccessedByLayers("Core")
             .because("the module graph points one way: native <- core <- {cuda, java-api <- datasets} <- onnx, testkit"
