@@ -160,6 +160,8 @@ final class PredictCommand extends BaseCommand {
         if (files.isEmpty() && clips.isEmpty()) {
             throw new IllegalArgumentException("no images found in " + inputs);
         }
+        prepareOut(out, null, true);
+        Files.deleteIfExists(out.resolve("failures.csv")); // this run's failures only: earlier ones are retried
         int clipFailures = 0;
         if (!clips.isEmpty()) {
             clipFailures = runClips(checkpoint, clips);
@@ -175,10 +177,8 @@ final class PredictCommand extends BaseCommand {
                         "two inputs would write the same mask " + Segmenter.stem(f) + ".png: " + prev + " and " + f);
             }
         }
-        prepareOut(out, null, true);
         Path csvFile = out.resolve("predictions.csv");
         Path failuresFile = out.resolve("failures.csv");
-        Files.deleteIfExists(failuresFile); // this run's failures only: earlier ones are retried
         // Rows of earlier runs, by image and frame, kept for the images this run skips.
         Map<String, String> earlierRows = csv && !force ? readRows(csvFile) : new HashMap<>();
         Map<String, String> rows = new LinkedHashMap<>();
@@ -251,7 +251,7 @@ final class PredictCommand extends BaseCommand {
                     String msg = e instanceof DataException ? e.getMessage() : f + ": " + describe(e);
                     System.err.println("FAILED " + msg);
                     failures.add(new String[] {f.toString(), msg});
-                    appendFailure(failuresFile, f, msg, failures.size() == 1);
+                    appendFailure(failuresFile, f, msg, !Files.exists(failuresFile));
                     progress.step(false, true);
                 }
                 if (csv && progress.due()) {
@@ -287,7 +287,6 @@ final class PredictCommand extends BaseCommand {
         } catch (IllegalArgumentException e) {
             throw new Errors.UsageException("--smoothing / --max-fps: " + e.getMessage());
         }
-        Files.createDirectories(out);
         Map<String, Path> byStem = new HashMap<>();
         for (Path c : clips) {
             Path prev = byStem.put(Segmenter.stem(c), c);
@@ -345,8 +344,11 @@ final class PredictCommand extends BaseCommand {
                 }
                 if (err != null) {
                     failed++;
-                    System.err.println("FAILED " + err
-                            + (frames > 0 ? " (the first " + frames + " frames were segmented and written)" : ""));
+                    String msg =
+                            err + (frames > 0 ? " (the first " + frames + " frames were segmented and written)" : "");
+                    System.err.println("FAILED " + msg);
+                    Path failuresFile = out.resolve("failures.csv");
+                    appendFailure(failuresFile, c, msg, !Files.exists(failuresFile));
                 }
                 if (!json && frames > 0) {
                     System.out.printf(

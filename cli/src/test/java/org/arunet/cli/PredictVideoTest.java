@@ -157,6 +157,10 @@ class PredictVideoTest {
         assertTrue(r.err().contains(empty.toString()), r.err());
         assertEquals(10, frames(out.resolve("clip_overlay.mp4")));
         assertFalse(Files.exists(out.resolve("empty_overlay.avi")));
+        List<String> failures = Files.readAllLines(out.resolve("failures.csv"));
+        assertEquals(3, failures.size(), "header and the two damaged clips: " + failures);
+        assertTrue(
+                failures.get(1).startsWith(broken.toString()) || failures.get(2).startsWith(broken.toString()));
     }
 
     @Test
