@@ -59,9 +59,16 @@ public final class SegmentJob {
             "  --largest-component     keep only the largest lesion",
             "  --master M              Spark master when not given by spark-submit (default local[*])");
 
-    /** What a run did. */
-    record Summary(long files, long rows, long errors, double seconds) {
-        double imagesPerSecond() {
+    /**
+     * What a run did.
+     *
+     * @param files the input files (missing and empty listed ones included)
+     * @param rows the rows written (one per image, or per frame of a multi-frame file)
+     * @param errors the rows with an error
+     * @param seconds from listing the inputs to the Parquet table written
+     */
+    public record Summary(long files, long rows, long errors, double seconds) {
+        public double imagesPerSecond() {
             return files / Math.max(seconds, 1e-9);
         }
     }
@@ -141,7 +148,17 @@ public final class SegmentJob {
         }
     }
 
-    /** Runs the job on {@code spark} (not stopped here) and prints what it did. */
+    /**
+     * Runs the job with the arguments of {@link #main} on an existing session (not stopped here; its
+     * settings, not {@code --master}, apply) and prints what it did to {@code out}.
+     *
+     * @throws IllegalArgumentException for bad arguments or inputs, before anything runs
+     * @throws IOException when the model cannot be found or read, before anything runs
+     */
+    public static Summary run(SparkSession spark, PrintStream out, String... args) throws IOException {
+        return run(spark, parse(args), out);
+    }
+
     static Summary run(SparkSession spark, Map<String, String> a, PrintStream out) throws IOException {
         SegmentOptions options = SegmentOptions.of(a.getOrDefault("model", "busi-compact"))
                 .withDevice(a.getOrDefault("device", "auto"))
