@@ -185,6 +185,64 @@ public final class SegmentJob {
                     "no images found in " + a.get("input").replace('\n', ' '));
         }
 
+        // Spark's defaults split files by bytes and list many paths with one task per path; an image's cost
+        // follows its count, not its bytes: about four partitions per task slot, and one listing task per slot.
+        int slots = Math.max(1, spark.sparkContext().defaultParallelism());
+        Map<String, String> tuned = new HashMap<>();
+        tuned.put("spark.sql.sources.parallelPartitionDiscovery.parallelism", Integer.toString(slots));
+        if (partitions == 0) {
+            tuned.put(
+                    "spark.sql.files.minPartitionNum",
+                    Integer.toString(Math.max(1, Math.min(files.size(), 4 * slots))));
+            tuned.put("spark.sql.files.maxPartitionBytes", Long.toString(Long.MAX_VALUE / 4));
+        }
+        Map<String, String> restore = new HashMap<>();
+        for (Map.Entry<String, String> e : tuned.entrySet()) {
+            if (spark.conf().getOption(e.getKey()).isDefined()) {
+                continue; // set by the user: kept
+            }
+            restore.put(e.getKey(), null);
+            spark.conf().set(e.getKey(), e.getValue());
+        }
+        try {
+            write(spark, options, model, files, missing, empty, partitions, masksFolder, maskColumn, a.get("output"));
+        } finally {
+            restore.keySet().forEach(spark.conf()::unset);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+
+        Dataset<Row> written = spark.read().parquet(a.get("output"));
+        long n = written.count();
+        long errors = written.filter(functions.col("error").isNotNull()).count();
+        Summary s = new Summary(files.size() + missing.size() + empty.size(), n, errors, seconds);
+        out.printf(
+                Locale.ROOT,
+                "%d files, %d rows (%d with an error) written to %s%s in %.2f s: %.2f images/s"
+                        + " (master %s, model %s %s)%n",
+                s.files(),
+                s.rows(),
+                s.errors(),
+                a.get("output"),
+                masksFolder != null ? " and masks to " + masksFolder : "",
+                s.seconds(),
+                s.imagesPerSecond(),
+                spark.sparkContext().master(),
+                model.name(),
+                model.version());
+        return s;
+    }
+
+    private static void write(
+            SparkSession spark,
+            SegmentOptions options,
+            ModelSource model,
+            List<String> files,
+            List<String> missing,
+            List<String> empty,
+            int partitions,
+            String masksFolder,
+            boolean maskColumn,
+            String output) {
         Dataset<Row> rows = null;
         if (!files.isEmpty()) {
             Dataset<Row> images = ArunetSpark.readImages(spark, files);
@@ -213,28 +271,7 @@ public final class SegmentJob {
             Dataset<Row> f = spark.createDataFrame(failed, ArunetSpark.SCHEMA);
             rows = rows == null ? f : rows.unionByName(f);
         }
-        rows.write().mode(SaveMode.Overwrite).parquet(a.get("output"));
-        double seconds = (System.nanoTime() - t0) / 1e9;
-
-        Dataset<Row> written = spark.read().parquet(a.get("output"));
-        long n = written.count();
-        long errors = written.filter(functions.col("error").isNotNull()).count();
-        Summary s = new Summary(files.size() + missing.size() + empty.size(), n, errors, seconds);
-        out.printf(
-                Locale.ROOT,
-                "%d files, %d rows (%d with an error) written to %s%s in %.2f s: %.2f images/s"
-                        + " (master %s, model %s %s)%n",
-                s.files(),
-                s.rows(),
-                s.errors(),
-                a.get("output"),
-                masksFolder != null ? " and masks to " + masksFolder : "",
-                s.seconds(),
-                s.imagesPerSecond(),
-                spark.sparkContext().master(),
-                model.name(),
-                model.version());
-        return s;
+        rows.write().mode(SaveMode.Overwrite).parquet(output);
     }
 
     /** Two inputs with the same name would write the same mask file: refused, as predict refuses them. */
