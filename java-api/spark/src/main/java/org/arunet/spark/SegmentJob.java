@@ -198,8 +198,8 @@ public final class SegmentJob {
         }
         Map<String, String> restore = new HashMap<>();
         for (Map.Entry<String, String> e : tuned.entrySet()) {
-            if (spark.conf().getOption(e.getKey()).isDefined()) {
-                continue; // set by the user: kept
+            if (spark.conf().getAll().contains(e.getKey())) {
+                continue; // set by the user: kept (getOption would also give Spark's default)
             }
             restore.put(e.getKey(), null);
             spark.conf().set(e.getKey(), e.getValue());

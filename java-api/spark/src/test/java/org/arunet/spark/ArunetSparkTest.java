@@ -241,6 +241,9 @@ class ArunetSparkTest {
         assertEquals(files + 1, first.files(), "the folder's images and the list's missing file");
         assertEquals(files + 1, first.rows());
         assertEquals(HostileFiles.BAD.size() + 1, first.errors());
+        assertTrue(
+                !spark.conf().getAll().contains("spark.sql.files.minPartitionNum"),
+                "the job's partitioning settings are undone after it");
         String line = printed.toString(StandardCharsets.UTF_8);
         assertTrue(line.contains("images/s") && line.contains("busi-compact"), line);
 
