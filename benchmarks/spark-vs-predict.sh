@@ -70,3 +70,5 @@ for r in $(seq 1 "$rounds"); do
   echo "round $r: masks predict $masks_p, spark $masks_s, identical $same" | tee -a "$out/summary.txt"
 done
 grep -h "images/s" "$out"/round*-predict.log "$out"/round*-spark.log | grep -v "^\[" >>"$out/summary.txt" || true
+# no paths of this machine in the outputs
+sed -i -e "s#$root#<repo>#g" -e "s#$work#\$TMPDIR/arunet-spark-bench#g" "$out"/*.log "$out"/*.txt
