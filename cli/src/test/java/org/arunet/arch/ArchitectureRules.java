@@ -55,6 +55,8 @@ final class ArchitectureRules {
     static final String ONNX = "org.arunet.onnx..";
     /** The Fiji/ImageJ plugin (java-api/fiji): on top of the Java API, used by nothing of ours. */
     static final String FIJI = "org.arunet.fiji..";
+    /** The Spark module (java-api/spark): on top of the Java API, used by nothing of ours. */
+    static final String SPARK = "org.arunet.spark..";
 
     static final String TESTKIT = "org.arunet.testkit..";
     static final String VIDEO = "org.arunet.video..";
@@ -82,6 +84,7 @@ final class ArchitectureRules {
             new String[] {"org.arunet.onnx.", "java-api/onnx", "arunet-onnx"},
             new String[] {"org.arunet.fiji.", "java-api/fiji", "arunet-fiji"},
             new String[] {"org.arunet.video.", "java-api/video", "arunet-video"},
+            new String[] {"org.arunet.spark.", "java-api/spark", "arunet-spark"},
             new String[] {"org.arunet.testkit.", "java-api/testkit", "arunet-testkit"},
             new String[] {"org.arunet.cli.", "cli", "arunet-cli"},
             new String[] {"org.arunet.bench.gpu.", "benchmarks/gpu", "arunet-gpu-harness"},
@@ -111,6 +114,8 @@ final class ArchitectureRules {
             .definedBy(ONNX)
             .layer("Fiji")
             .definedBy(FIJI)
+            .layer("Spark")
+            .definedBy(SPARK)
             .layer("Testkit")
             .definedBy(TESTKIT)
             .layer("Video")
@@ -123,6 +128,8 @@ final class ArchitectureRules {
             .mayNotBeAccessedByAnyLayer()
             .whereLayer("Fiji")
             .mayNotBeAccessedByAnyLayer()
+            .whereLayer("Spark")
+            .mayNotBeAccessedByAnyLayer()
             .whereLayer("Bench")
             .mayNotBeAccessedByAnyLayer()
             .whereLayer("Testkit")
@@ -132,17 +139,18 @@ final class ArchitectureRules {
             .whereLayer("Video")
             .mayOnlyBeAccessedByLayers("Cli", "Bench")
             .whereLayer("Api")
-            .mayOnlyBeAccessedByLayers("Onnx", "Fiji", "Testkit", "Video", "Cli", "Bench")
+            .mayOnlyBeAccessedByLayers("Onnx", "Fiji", "Spark", "Testkit", "Video", "Cli", "Bench")
             .whereLayer("Data")
-            .mayOnlyBeAccessedByLayers("Api", "Onnx", "Fiji", "Testkit", "Video", "Cli", "Bench")
+            .mayOnlyBeAccessedByLayers("Api", "Onnx", "Fiji", "Spark", "Testkit", "Video", "Cli", "Bench")
             .whereLayer("Cuda")
             .mayOnlyBeAccessedByLayers("Bench")
             .whereLayer("Core")
-            .mayOnlyBeAccessedByLayers("Cuda", "Data", "Api", "Onnx", "Fiji", "Testkit", "Video", "Cli", "Bench")
+            .mayOnlyBeAccessedByLayers(
+                    "Cuda", "Data", "Api", "Onnx", "Fiji", "Spark", "Testkit", "Video", "Cli", "Bench")
             .whereLayer("Native")
             .mayOnlyBeAccessedByLayers("Core")
             .because("the module graph points one way: native <- core <- {cuda, java-api <- datasets} <- onnx, testkit"
-                    + " <- cli; fiji on the Java API (docs/ARCHITECTURE.md)");
+                    + " <- cli; fiji and spark on the Java API (docs/ARCHITECTURE.md)");
 
     /** No cycle between any two packages (sub-packages count as packages of their own). */
     static final ArchRule NO_PACKAGE_CYCLES = slices().matching("org.arunet.(**)")

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.TestFactory;
 /**
  * The architecture rules ({@link ArchitectureRules}, docs/ARCHITECTURE.md) on the main classes of every
  * module the CLI is built from and of the test kit: native, java-api/core, java-api/cuda, datasets,
- * java-api, java-api/onnx, java-api/video, java-api/fiji (a test dependency of the CLI for this), java-api/testkit, cli. (The benchmarks are on top of all of them and use
+ * java-api, java-api/onnx, java-api/video, java-api/fiji and java-api/spark (test dependencies of the CLI for this), java-api/testkit, cli. (The benchmarks are on top of all of them and use
  * nothing the rules restrict but the CUDA module and the test kit, which they may.)
  */
 class ArchitectureTest {
@@ -42,7 +42,8 @@ class ArchitectureTest {
                 "org.arunet.video.VideoFiles",
                 "org.arunet.testkit.OpCases",
                 "org.arunet.cli.Main",
-                "org.arunet.fiji.SegmentLesion")) {
+                "org.arunet.fiji.SegmentLesion",
+                "org.arunet.spark.ArunetSpark")) {
             assertTrue(MAIN.contain(c), c + " is not among the imported classes");
         }
     }

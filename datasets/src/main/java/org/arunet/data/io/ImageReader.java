@@ -90,7 +90,19 @@ public final class ImageReader {
      * Header, limits and pixel-data checks are done here, before the first frame is decoded.
      */
     public ImageFrames open(Path file, ColorMode mode) {
-        byte[] bytes = readBytes(file);
+        return open(file, readBytes(file), mode);
+    }
+
+    /**
+     * {@link #open(Path, ColorMode)} for a file whose bytes are already in memory (read by another file
+     * system, e.g. Spark's {@code binaryFile} source): the same limits and checks, with {@code file}
+     * naming it in every error.
+     */
+    public ImageFrames open(Path file, byte[] bytes, ColorMode mode) {
+        if (bytes.length > limits.maxFileBytes()) {
+            throw new DataException(
+                    file, "file is " + bytes.length + " bytes, beyond the limit of " + limits.maxFileBytes());
+        }
         if (bytes.length > 0 && ImageFormat.sniff(bytes) == ImageFormat.DICOM) {
             Dicom.Info info = ImageHeaders.checkDicom(file, bytes, limits);
             List<List<long[]>> jpeg = info.jpeg() ? Dicom.jpegFrames(file, bytes, info) : null;

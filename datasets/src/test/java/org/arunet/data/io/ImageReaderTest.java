@@ -33,6 +33,23 @@ class ImageReaderTest {
         assertArrayEquals(rgb.data(), c.data(), ext + " RGB must come back in RGB order");
     }
 
+    @Test
+    void bytesInMemoryReadAsTheirFileAndAreCheckedAlike() throws Exception {
+        Raster rgb = TestImages.noise(21, 13, 3, 8, 9);
+        Path f = TestImages.write(dir.resolve("m.png"), rgb);
+        byte[] bytes = java.nio.file.Files.readAllBytes(f);
+        Path name = Path.of("hdfs-archive/m.png");
+        ImageFrames frames = reader.open(name, bytes, ColorMode.AUTO);
+        assertEquals(name, frames.file());
+        assertArrayEquals(
+                reader.readImage(f, ColorMode.AUTO).data(), frames.frame(0).data());
+        DataException e = assertThrows(DataException.class, () -> new ImageReader(new ImageLimits(1L << 20, 1024, 100))
+                .open(name, bytes, ColorMode.AUTO));
+        assertTrue(e.getMessage().startsWith(name + ": file is " + bytes.length + " bytes"), e.getMessage());
+        e = assertThrows(DataException.class, () -> reader.open(name, new byte[] {1, 2, 3}, ColorMode.AUTO));
+        assertTrue(e.getMessage().startsWith(name + ": "), e.getMessage());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"png", "tif"})
     void sixteenBitSamplesAreKept(String ext) {
