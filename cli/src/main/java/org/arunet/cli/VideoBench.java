@@ -79,6 +79,10 @@ final class VideoBench {
                 r.put("clip_frame_rate", rate);
                 r.put("frames_per_second", fast.get("frames_per_second"));
                 r.put("overlay_codec", fast.get("overlay_codec"));
+                fast.remove("overlay_video"); // a temporary file, deleted below
+                live.remove("overlay_video");
+                fast.put("input", r.get("video"));
+                live.put("input", r.get("video"));
                 r.put("unpaced", fast);
                 r.put("paced", live);
                 r.put("paced_latency_ms_p50", live.get("latency_ms_p50"));
