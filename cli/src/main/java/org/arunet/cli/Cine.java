@@ -82,9 +82,7 @@ final class Cine {
                     total[n++] = latency;
                     if (rows != null) {
                         rows.write(row(f, s, latency));
-                        if (n % 30 == 0) {
-                            rows.flush();
-                        }
+                        rows.flush(); // a stopped run keeps every row it finished
                     }
                     if (progress != null && done - lastReport > 2_000_000_000L) {
                         progress.printf(
