@@ -266,12 +266,20 @@ class SegmentationStreamTest {
         SegmentationStream s = seg.stream(endless, StreamOptions.defaults().withQueueCapacity(cap));
         try {
             assertNotNull(s.next());
-            Thread.sleep(1500); // the caller stops taking frames
+            // the caller stops taking frames: the reader must stop too, once the pipeline is full
             int held = reads.get();
-            Thread.sleep(500);
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (true) {
+                Thread.sleep(500);
+                int now = reads.get();
+                if (now == held) {
+                    break;
+                }
+                held = now;
+                assertTrue(System.nanoTime() < deadline, "the reader never waits for the caller: " + now + " reads");
+            }
             // three queues of cap + 1, one frame in each stage's hands, the one delivered
             assertTrue(held <= 3 * (cap + 1) + 3 + 1, "frames read while the caller waits: " + held);
-            assertEquals(held, reads.get(), "the reader waits for the caller");
         } finally {
             long t0 = System.nanoTime();
             s.close();
