@@ -351,8 +351,8 @@ public final class Segmenter implements AutoCloseable {
 
     /**
      * Opens a stream that segments the frames of {@code source} in order on background threads (see
-     * {@link SegmentationStream}). Close the stream before this segmenter; closing the stream does not
-     * close the source's caller-visible owner, but it does close the source.
+     * {@link SegmentationStream}). The stream takes over the source and closes it; close the stream
+     * before this segmenter.
      */
     public SegmentationStream stream(FrameSource source, StreamOptions options) {
         if (closed) {
